@@ -1,0 +1,63 @@
+"""o2c: order-to-cash transaction processing."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template_string
+from flask_smorest import Api
+
+from o2c.config import Config
+
+DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>o2c API</title><style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd}
+.m{font-weight:600;font-family:monospace}</style></head><body>
+<h1>o2c API {{ spec.info.version }}</h1>
+<p>Machine-readable: <a href="/api/openapi.json"><code>/api/openapi.json</code></a>.
+Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p>
+{% for tag in spec.tags %}<h2>{{ tag.name }}</h2><p>{{ tag.description }}</p><table>
+{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() if tag.name in op.get('tags', []) %}
+<tr><td class="m">{{ method|upper }}</td><td><code>{{ path }}</code></td><td>{{ op.get('summary', '') }}</td></tr>
+{% endfor %}{% endfor %}</table>{% endfor %}</body></html>"""
+
+
+def create_app(config: Config | None = None) -> Flask:
+    from o2c.api import books, catalog, common, errors, sales
+    from o2c.db.engine import make_engine
+
+    config = config or Config()
+    app = Flask(__name__)
+    app.config.update(config.as_flask())
+    app.config.update(
+        API_TITLE="o2c",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.extensions["o2c.engine"] = make_engine(
+        config.DATABASE_URL, config.SQLITE_BUSY_TIMEOUT_MS, config.DB_POOL_SIZE)
+
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    for blp in (catalog.blp, sales.blp, books.blp):
+        api.register_blueprint(blp)
+    errors.init_app(app)  # after Api, so the contract's error shape wins
+    app.before_request(common.authenticate_request)
+
+    @app.get("/api/docs")
+    def api_docs() -> str:
+        return render_template_string(DOCS_PAGE, spec=api.spec.to_dict())
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return jsonify(status="ok")
+
+    @app.get("/api/ping")
+    def ping() -> Response:
+        """A trivial JSON endpoint: the ceiling the benchmarks compare against."""
+        return Response('{"ok":true}', mimetype="application/json")
+
+    return app

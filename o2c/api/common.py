@@ -1,0 +1,116 @@
+"""What every API view shares: the caller, the permission check, and running
+a service call in its unit of work (with idempotency for POSTs)."""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, current_app, g, request
+from marshmallow import Schema
+from sqlalchemy import Engine
+
+from o2c.api.errors import domain_outcome, error_response
+from o2c.domain.access import Principal
+from o2c.domain.errors import DomainError, ValidationFailed
+from o2c.services import apikeys, idempotency
+from o2c.services.uow import Tx, unit_of_work
+
+_KEY_CACHE: dict[str, tuple[Principal, float]] = {}
+_KEY_TTL = 30.0
+
+
+def engine() -> Engine:
+    return current_app.extensions["o2c.engine"]
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def authenticate_request() -> Response | None:
+    """``before_request`` for /api/v1: a Bearer key or 401."""
+    if not request.path.startswith("/api/v1"):
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        return error_response(401, "unauthorized", "Send your API key as `Authorization: Bearer <key>`.")
+    cached = _KEY_CACHE.get(key)
+    now = time.monotonic()
+    if cached and cached[1] > now:
+        g.principal = cached[0]
+        return None
+    with unit_of_work(engine(), "auth", readonly=True) as tx:
+        found = apikeys.authenticate(tx, key)
+    if found is None:
+        return error_response(401, "unauthorized", "This API key is not valid.")
+    if len(_KEY_CACHE) > 1000:
+        _KEY_CACHE.clear()
+    _KEY_CACHE[key] = (found, now + _KEY_TTL)
+    g.principal = found
+    return None
+
+
+def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not principal().can(permission):
+                return error_response(403, "forbidden",
+                                      f"The {principal().role} role may not do this (needs {permission}).")
+            return fn(*args, **kwargs)
+        return wrapper
+    return deco
+
+
+def _json(status: int, body: str) -> Response:
+    return Response(body, status=status, mimetype="application/json")
+
+
+def mutate(
+    work: Callable[[Tx], Any], read: Callable[[Tx, Any], Any], schema: Schema, status: int = 200,
+) -> Response:
+    """Run ``work`` then ``read`` in one transaction and answer with
+    ``schema``; once per Idempotency-Key."""
+    p = principal()
+
+    def run(tx: Tx) -> tuple[int, str]:
+        result = work(tx)
+        return status, json.dumps(schema.dump(read(tx, result)))
+
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 255:
+        return error_response(422, "validation_error", "Idempotency-Key must be 1 to 255 characters.",
+                              {"fields": {"Idempotency-Key": ["1 to 255 characters."]}})
+    fingerprint = idempotency.request_fingerprint(request.method, request.path, request.get_data())
+    code, body = idempotency.run(engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome)
+    return _json(code, body)
+
+
+def read(fn: Callable[[Tx], Any], schema: Schema) -> Response:
+    try:
+        with unit_of_work(engine(), principal().actor, readonly=True) as tx:
+            return _json(200, json.dumps(schema.dump(fn(tx))))
+    except DomainError as exc:
+        return _json(*domain_outcome(exc))
+
+
+def page(fn: Callable[[Tx], tuple[list[Any], Any]], schema: Schema) -> Response:
+    """A list: ``{"items": [...], "next_cursor": … | null}``."""
+    def run(tx: Tx) -> dict[str, Any]:
+        items, cursor = fn(tx)
+        return {"items": items, "next_cursor": None if cursor is None else str(cursor)}
+    return read(run, schema)
+
+
+def int_cursor(args: dict[str, Any]) -> int | None:
+    raw = args.get("cursor")
+    if raw in (None, ""):
+        return None
+    if not str(raw).isdigit():
+        raise ValidationFailed("Invalid cursor.", {"cursor": ["Use the next_cursor of the previous page."]})
+    return int(raw)

@@ -1,0 +1,79 @@
+"""The ``o2c`` command line."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from o2c.config import Config
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from o2c.db.engine import make_engine
+    cfg = Config()
+    return make_engine(cfg.DATABASE_URL, cfg.SQLITE_BUSY_TIMEOUT_MS)
+
+
+@click.group()
+def main() -> None:
+    """o2c: order-to-cash. The database is $O2C_DATABASE_URL (default: instance/o2c.sqlite3)."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema."""
+    from o2c.db.migrate import upgrade
+    engine = _engine()
+    upgrade(engine, revision)
+    click.echo(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("create-api-key")
+@click.option("--name", required=True, help="The key's name; a webshop key's name is its channel.")
+@click.option("--role", required=True, type=click.Choice(["webshop", "clerk", "accountant", "admin"]))
+def create_api_key(name: str, role: str) -> None:
+    """Create an API key and print it (once: only its hash is stored)."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import apikeys
+    from o2c.services.uow import unit_of_work
+    try:
+        with unit_of_work(_engine(), "cli") as tx:
+            _, key = apikeys.create_api_key(tx, name, role)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(key)
+
+
+@main.command()
+@click.option("--orders", default=24, show_default=True, help="How many demo orders.")
+def demo(orders: int) -> None:
+    """Load a small realistic data set (after `db upgrade`); prints demo API keys."""
+    from o2c.demo import load_demo
+    from o2c.db.migrate import upgrade
+    engine = _engine()
+    upgrade(engine)
+    keys = load_demo(engine, orders)
+    for name, key in keys.items():
+        click.echo(f"{name:12} {key}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=os.cpu_count() or 2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app and API with gunicorn."""
+    args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--access-logfile", "-", "o2c.wsgi:app"]
+    os.execv(sys.executable, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,371 @@
+"""SQLAlchemy 2 typed models: the schema of the three books.
+
+Models carry no behaviour and no serialisation; services read and write them
+(mostly through their tables, with Core statements on the hot path).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index,
+    Integer, MetaData, String, Text, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from o2c.db.types import Money, Rate
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {
+        Decimal: Money(),
+        dt.datetime: DateTime(timezone=True),
+        dict[str, Any]: JSON(),
+        str: String(255),
+    }
+
+
+class Company(Base):
+    __tablename__ = "company"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    address: Mapped[str] = mapped_column(Text, default="")
+    tax_id: Mapped[str] = mapped_column(default="")
+    bank_name: Mapped[str] = mapped_column(default="")
+    iban: Mapped[str] = mapped_column(String(34), default="")
+    bic: Mapped[str] = mapped_column(String(11), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    invoice_prefix: Mapped[str] = mapped_column(String(16), default="INV")
+    credit_note_prefix: Mapped[str] = mapped_column(String(16), default="CN")
+    invoicing_policy: Mapped[str] = mapped_column(String(16), default="on_shipment")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    role: Mapped[str | None] = mapped_column(String(32), unique=True)
+    name: Mapped[str]
+    type: Mapped[str] = mapped_column(String(16))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str]
+    email: Mapped[str] = mapped_column(default="")
+    country: Mapped[str] = mapped_column(String(2))
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    tax_id: Mapped[str] = mapped_column(String(64), default="")
+    payment_terms_days: Mapped[int] = mapped_column(default=30)
+    credit_limit: Mapped[Decimal | None]
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    billing_address: Mapped[dict[str, Any]]
+    shipping_address: Mapped[dict[str, Any] | None]
+    created_at: Mapped[dt.datetime]
+
+
+class Product(Base):
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str]
+    unit_price: Mapped[Decimal]
+    vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    unit: Mapped[str] = mapped_column(String(16), default="pcs")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+
+class Stock(Base):
+    """One row per product (a single warehouse). ``value`` is the inventory
+    value at moving-average cost; unit cost = value / on_hand."""
+
+    __tablename__ = "stock"
+    __table_args__ = (
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+        CheckConstraint("on_hand >= 0", name="on_hand_non_negative"),
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(BigInteger, default=0)
+    reserved: Mapped[int] = mapped_column(BigInteger, default=0)
+    value: Mapped[Decimal] = mapped_column(default=Decimal(0))
+
+
+class StockMovement(Base):
+    __tablename__ = "stock_movements"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # receipt, shipment, return
+    quantity: Mapped[int] = mapped_column(BigInteger)  # signed
+    value: Mapped[Decimal]  # signed
+    document: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_ref"),
+        Index("ix_orders_customer_id_id", "customer_id", "id"),
+        Index("ix_orders_status_id", "status", "id"),
+        Index("ix_orders_channel_id", "channel", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    external_ref: Mapped[str | None] = mapped_column(String(128))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    fulfillment_status: Mapped[str] = mapped_column(String(20))
+    payment_status: Mapped[str] = mapped_column(String(16))
+    shipping_address: Mapped[dict[str, Any] | None]
+    net_total: Mapped[Decimal]
+    vat_total: Mapped[Decimal]
+    total: Mapped[Decimal]
+    invoiced_total: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    amount_paid: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    created_at: Mapped[dt.datetime]
+    confirmed_at: Mapped[dt.datetime | None]
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "shipped_quantity + packed_quantity + cancelled_quantity <= quantity",
+            name="not_more_than_ordered",
+        ),
+        CheckConstraint("returned_quantity <= shipped_quantity", name="returned_within_shipped"),
+        CheckConstraint("reserved_quantity >= 0", name="reserved_non_negative"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_no: Mapped[int]
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str]
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit_price: Mapped[Decimal]
+    discount: Mapped[Decimal] = mapped_column(Rate())
+    vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    net: Mapped[Decimal]
+    reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    packed_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    shipped_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    invoiced_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    returned_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    cancelled_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    carrier: Mapped[str | None] = mapped_column(String(64))
+    tracking_number: Mapped[str | None] = mapped_column(String(128))
+    shipped_at: Mapped[dt.datetime | None]
+    invoice_id: Mapped[int | None] = mapped_column(BigInteger)
+    cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    created_at: Mapped[dt.datetime]
+
+
+class ShipmentLine(Base):
+    __tablename__ = "shipment_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
+
+
+class NumberSeries(Base):
+    """Gapless counters: the row is locked by the UPDATE that takes a number
+    and released by the commit that posts the document."""
+
+    __tablename__ = "number_series"
+    series: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("series", "year", "seq"),
+        Index("ix_invoices_customer_id_status", "customer_id", "status"),
+        Index("ix_invoices_status_due_date", "status", "due_date"),
+        CheckConstraint("amount_paid + credited_amount <= total", name="not_overpaid"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    series: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int]
+    seq: Mapped[int] = mapped_column(BigInteger)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    net_total: Mapped[Decimal]
+    vat_total: Mapped[Decimal]
+    total: Mapped[Decimal]
+    amount_paid: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    credited_amount: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    created_at: Mapped[dt.datetime]
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str]
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit_price: Mapped[Decimal]
+    discount: Mapped[Decimal] = mapped_column(Rate())
+    vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    net: Mapped[Decimal]
+
+
+class InvoiceVat(Base):
+    __tablename__ = "invoice_vat"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
+    net: Mapped[Decimal]
+    vat: Mapped[Decimal]
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("unapplied >= 0 AND unapplied <= amount", name="unapplied_within_amount"),
+        Index("ix_payments_customer_id_unapplied", "customer_id", "unapplied"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(128), unique=True)
+    unapplied: Mapped[Decimal]
+    created_at: Mapped[dt.datetime]
+
+
+class PaymentAllocation(Base):
+    __tablename__ = "payment_allocations"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal]
+    date: Mapped[dt.date] = mapped_column(Date)
+
+
+class Period(Base):
+    __tablename__ = "periods"
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+    __table_args__ = (
+        Index("ix_journal_entries_date_id", "date", "id"),
+        Index("ix_journal_entries_source", "source_type", "source_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    period: Mapped[str] = mapped_column(String(7))
+    source_type: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[int] = mapped_column(BigInteger)
+    document: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    description: Mapped[str]
+    created_at: Mapped[dt.datetime]
+
+
+class JournalLine(Base):
+    __tablename__ = "journal_lines"
+    __table_args__ = (
+        CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)", name="one_side"),
+        Index("ix_journal_lines_account_entry", "account", "entry_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
+    debit: Mapped[Decimal]
+    credit: Mapped[Decimal]
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int] = mapped_column(BigInteger)
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_channel_id", "channel", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    data: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+
+
+class IdempotencyKey(Base):
+    __tablename__ = "idempotency_keys"
+    principal: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]

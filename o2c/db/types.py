@@ -1,0 +1,50 @@
+"""Exact column types. SQLite has no exact decimal, so money is stored as
+integer minor units and rates as integer ten-thousandths, on both databases;
+sums in SQL stay exact and come back as ``Decimal``."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer
+from sqlalchemy.types import TypeDecorator
+
+
+class _Scaled(TypeDecorator[Decimal]):
+    impl = BigInteger
+    cache_ok = True
+    scale = 2
+
+    def process_bind_param(self, value: Any, dialect: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, float):  # never: money must not pass through float
+            raise TypeError("refusing a float where an exact amount is required")
+        scaled = Decimal(value).scaleb(self.scale)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.scale} decimals")
+        return int(scaled)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.scale)
+
+    @property
+    def python_type(self) -> type:
+        return Decimal
+
+
+class Money(_Scaled):
+    """An amount in minor units (cents)."""
+
+    cache_ok = True
+    scale = 2
+
+
+class Rate(_Scaled):
+    """A fraction such as a VAT rate or discount, in ten-thousandths."""
+
+    impl = Integer
+    cache_ok = True
+    scale = 4

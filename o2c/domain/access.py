@@ -1,0 +1,52 @@
+"""Who may do what: roles, permissions and the principal behind a request."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("webshop", "clerk", "accountant", "admin")
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "webshop": frozenset({
+        "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
+    }),
+    "clerk": frozenset({
+        "catalog:read", "catalog:write", "customers:read", "customers:write", "stock:write",
+        "orders:read", "orders:write", "fulfilment:write", "invoices:read",
+        "payments:read", "payments:write", "events:read",
+    }),
+    "accountant": frozenset({
+        "catalog:read", "customers:read", "orders:read", "invoices:read",
+        "payments:read", "payments:write", "ledger:read", "ledger:write", "events:read",
+    }),
+}
+PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: an API key or a signed-in user."""
+
+    kind: str  # "api_key" or "user"
+    id: int
+    name: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def channel(self) -> str:
+        """Orders a webshop key creates belong to its channel; web forms are ``web``."""
+        return self.name if self.kind == "api_key" else "web"
+
+    @property
+    def channel_scope(self) -> str | None:
+        """The only channel this principal may see, or ``None`` for all."""
+        return self.channel if self.role == "webshop" else None
+
+    def can(self, permission: str) -> bool:
+        return permission in PERMISSIONS.get(self.role, frozenset())
+
+
+SYSTEM = Principal("system", 0, "system", "admin")

@@ -1,0 +1,81 @@
+"""Exact money arithmetic and the one rounding rule of SPEC.md §3.
+
+Amounts are ``Decimal`` with two places. Rates and discounts are ``Decimal``
+fractions (``Decimal("0.22")``). Nothing here ever touches binary floating point.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+RATE_PLACES = Decimal("0.0001")
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
+def round_money(value: Decimal) -> Decimal:
+    """Round to cents, half away from zero (SPEC.md §3)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def line_net(quantity: int, unit_price: Decimal, discount: Decimal = ZERO) -> Decimal:
+    """round(quantity × unit price × (1 − discount), 2), half-up."""
+    return round_money(Decimal(quantity) * unit_price * (Decimal(1) - discount))
+
+
+class VatLine(NamedTuple):
+    rate: Decimal
+    net: Decimal
+    vat: Decimal
+
+
+class Totals(NamedTuple):
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    by_rate: tuple[VatLine, ...]
+
+
+def document_totals(lines: Iterable[tuple[Decimal, Decimal]]) -> Totals:
+    """Totals of a document from ``(net, vat_rate)`` pairs.
+
+    VAT is computed once per rate on the sum of the nets at that rate
+    (EN 16931 BR-CO-17), so invoice, ledger and reconciliation agree.
+    """
+    nets: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    for net, rate in lines:
+        nets[rate] += net
+    by_rate = tuple(
+        VatLine(rate, net, round_money(net * rate)) for rate, net in sorted(nets.items())
+    )
+    net_total = sum((v.net for v in by_rate), ZERO)
+    vat_total = sum((v.vat for v in by_rate), ZERO)
+    return Totals(net_total, vat_total, net_total + vat_total, by_rate)
+
+
+def share_of_value(value: Decimal, part: int, whole: int) -> Decimal:
+    """The value of ``part`` units out of ``whole`` units worth ``value`` together.
+
+    Used for moving-average cost: taking all units takes the whole value, so the
+    inventory value of a SKU drains to exactly zero with its quantity.
+    """
+    if whole <= 0 or part <= 0:
+        return ZERO
+    if part >= whole:
+        return value
+    return round_money(value * part / whole)
+
+
+def to_cents(amount: Decimal) -> int:
+    """Exact conversion to integer minor units; refuses sub-cent amounts."""
+    cents = amount * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"amount {amount} has more than two decimals")
+    return int(cents)
+
+
+def from_cents(cents: int) -> Decimal:
+    return (Decimal(cents) / 100).quantize(CENT)

@@ -1,0 +1,2 @@
+"""Chart of accounts and posting rules: pure functions from business facts to
+balanced journal entries."""

@@ -1,0 +1,128 @@
+"""Posting rules of SPEC.md §4 as pure functions returning balanced entries.
+
+Every entry is checked for balance when it is built; an unbalanced entry can
+never reach the journal.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import NamedTuple
+
+from o2c.domain.money import ZERO
+from o2c.ledger.accounts import Account
+
+
+class JournalLine(NamedTuple):
+    account: str
+    debit: Decimal
+    credit: Decimal
+
+
+class JournalEntry(NamedTuple):
+    date: dt.date
+    source_type: str
+    source_id: int
+    document: str
+    description: str
+    lines: tuple[JournalLine, ...]
+    customer_id: int | None = None
+
+    @property
+    def period(self) -> str:
+        return self.date.strftime("%Y-%m")
+
+    @property
+    def total(self) -> Decimal:
+        return sum((l.debit for l in self.lines), ZERO)
+
+
+class UnbalancedEntry(AssertionError):
+    pass
+
+
+def _line(account: Account, amount: Decimal) -> JournalLine:
+    """Positive amounts debit, negative credit: the sign rule lives only here."""
+    if amount >= 0:
+        return JournalLine(account.code, amount, ZERO)
+    return JournalLine(account.code, ZERO, -amount)
+
+
+def build_entry(
+    date: dt.date,
+    source_type: str,
+    source_id: int,
+    document: str,
+    description: str,
+    amounts: Iterable[tuple[Account, Decimal]],
+    customer_id: int | None = None,
+) -> JournalEntry | None:
+    """A balanced entry from signed amounts per account (debit positive).
+
+    Zero amounts are dropped; an entry of nothing but zeros is ``None``.
+    This check cannot be skipped: an unbalanced entry raises.
+    """
+    lines = tuple(_line(acc, amt) for acc, amt in amounts if amt != 0)
+    debit = sum((l.debit for l in lines), ZERO)
+    credit = sum((l.credit for l in lines), ZERO)
+    if debit != credit:
+        raise UnbalancedEntry(f"{document}: debits {debit} != credits {credit}")
+    if not lines:
+        return None
+    return JournalEntry(date, source_type, source_id, document, description, lines, customer_id)
+
+
+def entry_for_goods_receipt(
+    chart: Mapping[str, Account], date: dt.date, receipt_id: int, document: str, value: Decimal
+) -> JournalEntry | None:
+    return build_entry(
+        date, "stock_receipt", receipt_id, document, f"Goods received {document}",
+        [(chart["inventory"], value), (chart["goods_received"], -value)],
+    )
+
+
+def entry_for_shipment(
+    chart: Mapping[str, Account], date: dt.date, shipment_id: int, document: str,
+    cost: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    return build_entry(
+        date, "shipment", shipment_id, document, f"Cost of goods shipped {document}",
+        [(chart["cogs"], cost), (chart["inventory"], -cost)], customer_id,
+    )
+
+
+def entry_for_invoice(
+    chart: Mapping[str, Account], date: dt.date, invoice_id: int, document: str,
+    net: Decimal, vat: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    return build_entry(
+        date, "invoice", invoice_id, document, f"Invoice {document}",
+        [(chart["receivables"], net + vat), (chart["revenue"], -net), (chart["vat_payable"], -vat)],
+        customer_id,
+    )
+
+
+def entry_for_payment(
+    chart: Mapping[str, Account], date: dt.date, payment_id: int, document: str,
+    amount: Decimal, applied: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    return build_entry(
+        date, "payment", payment_id, document, f"Payment received {document}",
+        [
+            (chart["bank"], amount),
+            (chart["receivables"], -applied),
+            (chart["customer_credit"], -(amount - applied)),
+        ],
+        customer_id,
+    )
+
+
+def entry_for_credit_applied(
+    chart: Mapping[str, Account], date: dt.date, source_id: int, document: str,
+    amount: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    return build_entry(
+        date, "credit_application", source_id, document, f"Customer credit applied {document}",
+        [(chart["customer_credit"], amount), (chart["receivables"], -amount)], customer_id,
+    )

@@ -1,0 +1,399 @@
+"""Request and response schemas of the JSON API (API.md)."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from o2c.schemas.fields import Money, Quantity, Rate
+
+Str = fields.String
+LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
+
+
+def _text(max_len: int = 255, **kw: Any) -> fields.String:
+    return Str(validate=validate.Length(min=1, max=max_len), **kw)
+
+
+class ErrorBody(Schema):
+    code = Str(required=True)
+    message = Str(required=True)
+    details = fields.Dict()
+
+
+class ErrorResponse(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class Address(Schema):
+    name = _text(required=True)
+    line1 = _text(required=True)
+    line2 = Str(validate=validate.Length(max=255), allow_none=True)
+    city = _text(required=True)
+    postal_code = _text(32, required=True)
+    country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
+
+
+class CustomerIn(Schema):
+    code = _text(64, required=True)
+    name = _text(required=True)
+    email = Str(validate=validate.Length(max=255), load_default="")
+    country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
+    language = Str(load_default="en", validate=validate.OneOf(LANGUAGES))
+    tax_id = Str(validate=validate.Length(max=64), load_default="")
+    payment_terms_days = fields.Integer(strict=True, load_default=30, validate=validate.Range(0, 365))
+    credit_limit = Money(allow_none=True, load_default=None)
+    currency = Str(load_default="EUR", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    billing_address = fields.Nested(Address, required=True)
+    shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
+
+
+class CustomerPatch(CustomerIn):
+    class Meta:
+        partial = True
+
+
+class CustomerOut(Schema):
+    id = fields.Integer()
+    code = Str()
+    name = Str()
+    email = Str()
+    country = Str()
+    language = Str()
+    tax_id = Str()
+    payment_terms_days = fields.Integer()
+    credit_limit = Money(allow_none=True)
+    currency = Str()
+    billing_address = fields.Nested(Address)
+    shipping_address = fields.Nested(Address, allow_none=True)
+
+
+class ProductIn(Schema):
+    sku = Str(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+                                                       error="Letters, digits, '.', '_' and '-', up to 64."))
+    name = _text(required=True)
+    unit_price = Money(required=True)
+    vat_rate = Rate(required=True)
+    unit = Str(load_default="pcs", validate=validate.Length(min=1, max=16))
+    active = fields.Boolean(load_default=True)
+
+
+class ProductPatch(Schema):
+    name = _text()
+    unit_price = Money()
+    vat_rate = Rate()
+    unit = Str(validate=validate.Length(min=1, max=16))
+    active = fields.Boolean()
+
+
+class ProductOut(Schema):
+    sku = Str()
+    name = Str()
+    unit_price = Money()
+    vat_rate = Rate()
+    unit = Str()
+    active = fields.Boolean()
+    unit_cost = Str(metadata={"description": "Moving-average unit cost, four decimals."})
+
+
+class StockReceiptIn(Schema):
+    sku = _text(64, required=True)
+    quantity = Quantity(required=True)
+    unit_cost = Money(required=True)
+
+
+class StockOut(Schema):
+    sku = Str()
+    on_hand = fields.Integer()
+    reserved = fields.Integer()
+    available = fields.Integer()
+    unit_cost = Str()
+    value = Money()
+
+
+class StockReceiptOut(Schema):
+    id = fields.Integer()
+    document = Str()
+    sku = Str()
+    quantity = fields.Integer()
+    unit_cost = Money()
+    value = Money()
+    stock = fields.Nested(StockOut)
+
+
+class CustomerRef(Schema):
+    """``{"id": …}``, ``{"code": …}``, or a whole new customer."""
+
+    id = fields.Integer(strict=True, validate=validate.Range(min=1))
+    code = _text(64)
+    name = _text()
+    email = Str(validate=validate.Length(max=255), load_default=None)
+    country = Str(validate=validate.Regexp(r"^[A-Z]{2}$"))
+    language = Str(validate=validate.OneOf(LANGUAGES))
+    tax_id = Str(validate=validate.Length(max=64))
+    payment_terms_days = fields.Integer(strict=True, validate=validate.Range(0, 365))
+    credit_limit = Money(allow_none=True)
+    currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"))
+    billing_address = fields.Nested(Address)
+    shipping_address = fields.Nested(Address, allow_none=True)
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **kwargs: Any) -> None:
+        data = {k: v for k, v in data.items() if v is not None}
+        if "name" in data:
+            missing = [f for f in ("country", "billing_address") if f not in data]
+            if missing:
+                raise ValidationError({f: ["Required for a new customer."] for f in missing})
+            if "id" in data:
+                raise ValidationError({"id": ["Give an id, a code, or a new customer, not both."]})
+        elif ("id" in data) == ("code" in data) or len(data) != 1:
+            raise ValidationError({"_schema": ['Give {"id": …}, {"code": …}, or a new customer with a name.']})
+
+
+class OrderLineIn(Schema):
+    sku = _text(64, required=True)
+    quantity = Quantity(required=True)
+    unit_price = Money(allow_none=True)
+    discount = Rate(load_default=None, allow_none=True)
+
+
+class OrderIn(Schema):
+    external_ref = Str(validate=validate.Length(min=1, max=128), allow_none=True, load_default=None)
+    customer = fields.Nested(CustomerRef, required=True)
+    currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"), load_default=None)
+    lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=500))
+    shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
+    confirm = fields.Boolean(load_default=False)
+
+
+class OrderLineOut(Schema):
+    line_no = fields.Integer()
+    sku = Str()
+    description = Str()
+    quantity = fields.Integer()
+    unit_price = Money()
+    discount = Rate()
+    vat_rate = Rate()
+    net = Money()
+    reserved_quantity = fields.Integer()
+    packed_quantity = fields.Integer()
+    shipped_quantity = fields.Integer()
+    invoiced_quantity = fields.Integer()
+    returned_quantity = fields.Integer()
+    cancelled_quantity = fields.Integer()
+
+
+class OrderOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    status = Str()
+    fulfillment_status = Str()
+    payment_status = Str()
+    channel = Str()
+    external_ref = Str(allow_none=True)
+    customer_id = fields.Integer()
+    currency = Str()
+    shipping_address = fields.Nested(Address, allow_none=True)
+    lines = fields.List(fields.Nested(OrderLineOut))
+    net_total = Money()
+    vat_total = Money()
+    total = Money()
+    invoiced_total = Money()
+    amount_paid = Money()
+    balance_due = Money()
+    shipment_ids = fields.List(fields.Integer())
+    invoice_ids = fields.List(fields.Integer())
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
+class SkuQuantity(Schema):
+    sku = _text(64, required=True)
+    quantity = Quantity(required=True)
+
+
+class PackIn(Schema):
+    lines = fields.List(fields.Nested(SkuQuantity), validate=validate.Length(min=1, max=500),
+                        load_default=None, allow_none=True)
+
+
+class ShipIn(Schema):
+    carrier = _text(64, required=True)
+    tracking_number = _text(128, required=True)
+
+
+class ShipmentOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    order_id = fields.Integer()
+    status = Str()
+    lines = fields.List(fields.Nested(SkuQuantity))
+    carrier = Str(allow_none=True)
+    tracking_number = Str(allow_none=True)
+    shipped_at = fields.DateTime(allow_none=True)
+    invoice_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class InvoiceLineOut(Schema):
+    sku = Str()
+    description = Str()
+    quantity = fields.Integer()
+    unit_price = Money()
+    discount = Rate()
+    vat_rate = Rate()
+    net = Money()
+
+
+class VatOut(Schema):
+    rate = Rate()
+    net = Money()
+    vat = Money()
+
+
+class InvoiceOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    order_id = fields.Integer()
+    customer_id = fields.Integer()
+    shipment_id = fields.Integer(allow_none=True)
+    status = Str()
+    issue_date = fields.Date()
+    due_date = fields.Date()
+    currency = Str()
+    lines = fields.List(fields.Nested(InvoiceLineOut))
+    vat = fields.List(fields.Nested(VatOut))
+    net_total = Money()
+    vat_total = Money()
+    total = Money()
+    amount_paid = Money()
+    credited_amount = Money()
+    balance_due = Money()
+
+
+class AllocationIn(Schema):
+    invoice_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    amount = Money(required=True, positive=True)
+
+
+class PaymentIn(Schema):
+    customer_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    amount = Money(required=True, positive=True)
+    currency = Str(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    received_on = fields.Date(required=True)
+    method = Str(load_default="bank_transfer", validate=validate.Length(min=1, max=32))
+    reference = _text(128, required=True)
+    allocations = fields.List(fields.Nested(AllocationIn), validate=validate.Length(min=1, max=500),
+                              load_default=None, allow_none=True)
+
+
+class AllocationOut(Schema):
+    invoice_id = fields.Integer()
+    amount = Money()
+
+
+class PaymentOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    customer_id = fields.Integer()
+    amount = Money()
+    currency = Str()
+    received_on = fields.Date()
+    method = Str()
+    reference = Str()
+    allocations = fields.List(fields.Nested(AllocationOut))
+    unapplied = Money()
+
+
+class JournalLineOut(Schema):
+    account = Str()
+    debit = Money()
+    credit = Money()
+
+
+class JournalEntryOut(Schema):
+    id = fields.Integer()
+    date = fields.Date()
+    period = Str()
+    source_type = Str()
+    source_id = fields.Integer()
+    document = Str()
+    customer_id = fields.Integer(allow_none=True)
+    description = Str()
+    lines = fields.List(fields.Nested(JournalLineOut))
+
+
+class TrialBalanceAccount(Schema):
+    code = Str()
+    name = Str()
+    type = Str()
+    debit = Money()
+    credit = Money()
+    balance = Str()
+
+
+class TrialBalanceOut(Schema):
+    as_of = fields.Date(allow_none=True)
+    accounts = fields.List(fields.Nested(TrialBalanceAccount))
+    total_debit = Money()
+    total_credit = Money()
+    balanced = fields.Boolean()
+
+
+class ReconciliationCheck(Schema):
+    name = Str()
+    description = Str()
+    left = Str()
+    right = Str()
+    difference = Str()
+    details = fields.Dict()
+
+
+class ReconciliationOut(Schema):
+    as_of = fields.Date()
+    ok = fields.Boolean()
+    checks = fields.List(fields.Nested(ReconciliationCheck))
+
+
+class PeriodOut(Schema):
+    period = Str()
+    closed = fields.Boolean()
+    closed_at = fields.DateTime()
+    closed_by = Str()
+
+
+# -- query strings -------------------------------------------------------------
+
+class PageArgs(Schema):
+    cursor = Str(validate=validate.Length(max=128))
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class OrderListArgs(PageArgs):
+    status = Str(validate=validate.OneOf(("draft", "confirmed", "completed", "cancelled")))
+    customer_id = fields.Integer(validate=validate.Range(min=1))
+    external_ref = Str(validate=validate.Length(max=128))
+
+
+class InvoiceListArgs(PageArgs):
+    customer_id = fields.Integer(validate=validate.Range(min=1))
+    status = Str(validate=validate.OneOf(("open", "partially_paid", "paid", "credited")))
+    overdue = fields.Boolean(load_default=False)
+
+
+class LedgerEntryArgs(PageArgs):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    account = Str(validate=validate.Length(max=16))
+
+
+class AsOfArgs(Schema):
+    as_of = fields.Date()
+
+
+def page_of(schema: type[Schema]) -> type[Schema]:
+    """A list response: ``{"items": [...], "next_cursor": … | null}``."""
+    return type(f"{schema.__name__.removesuffix('Out')}Page", (Schema,), {
+        "items": fields.List(fields.Nested(schema)),
+        "next_cursor": Str(allow_none=True),
+    })

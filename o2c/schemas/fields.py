@@ -1,0 +1,87 @@
+"""Exact fields: amounts and rates travel as JSON strings, quantities as integers."""
+from __future__ import annotations
+
+import decimal
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from o2c.domain.money import MAX_AMOUNT
+
+
+class Money(fields.Field):
+    """An amount with at most two decimals, sent as a string (``"12.30"``).
+
+    Integers are accepted; JSON floats are refused because they are not exact.
+    """
+
+    def __init__(self, *, positive: bool = False, allow_zero: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.positive = positive
+        self.allow_zero = allow_zero
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return f"{Decimal(value).quantize(Decimal('0.01')):f}"
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError('Send amounts as strings with up to two decimals, e.g. "12.30".')
+        try:
+            amount = Decimal(str(value).strip())
+        except decimal.InvalidOperation:
+            raise ValidationError(f"{value!r} is not an amount.") from None
+        if not amount.is_finite():
+            raise ValidationError("Amounts must be finite numbers.")
+        if amount != amount.quantize(Decimal("0.01"), rounding=decimal.ROUND_DOWN):
+            raise ValidationError("Amounts have at most two decimals.")
+        if abs(amount) > MAX_AMOUNT:
+            raise ValidationError(f"Amounts are at most {MAX_AMOUNT}.")
+        if amount < 0 or (self.positive and amount == 0) or (not self.allow_zero and amount == 0):
+            raise ValidationError("Must be greater than zero." if self.positive else "Must not be negative.")
+        return amount.quantize(Decimal("0.01"))
+
+
+class Rate(fields.Field):
+    """A fraction from 0 to less than 1 with up to four decimals (``"0.22"``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        text = f"{Decimal(value).quantize(Decimal('0.0001')):f}".rstrip("0")
+        whole, _, frac = text.partition(".")
+        return f"{whole}.{frac.ljust(2, '0')}"
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValidationError('Send rates as strings, e.g. "0.22".')
+        try:
+            rate = Decimal(str(value).strip())
+        except decimal.InvalidOperation:
+            raise ValidationError(f"{value!r} is not a rate.") from None
+        if not rate.is_finite() or rate < 0 or rate >= 1:
+            raise ValidationError("A rate is a fraction from 0 to below 1, e.g. \"0.22\".")
+        if rate != rate.quantize(Decimal("0.0001"), rounding=decimal.ROUND_DOWN):
+            raise ValidationError("Rates have at most four decimals.")
+        return rate.quantize(Decimal("0.0001"))
+
+
+class Quantity(fields.Integer):
+    """A whole number of units, at least 1 (at most a million per line)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not 1 <= result <= 1_000_000:
+            raise ValidationError("Must be between 1 and 1000000.")
+        return result
+
+
+class Cursor(fields.String):
+    """An opaque pagination cursor (the last id or key of the previous page)."""

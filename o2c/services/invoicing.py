@@ -1,0 +1,180 @@
+"""Invoices: issued for exactly what shipped, numbered from a gapless series
+in the transaction that posts them."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, select, update
+
+from o2c.db import models as m
+from o2c.domain.access import Principal
+from o2c.domain.errors import Conflict, NotFound
+from o2c.domain.money import document_totals, line_net
+from o2c.domain.states import order_transition
+from o2c.ledger.posting import entry_for_invoice
+from o2c.services.uow import Tx
+
+orders = m.Order.__table__
+lines = m.OrderLine.__table__
+customers = m.Customer.__table__
+company = m.Company.__table__
+invoices = m.Invoice.__table__
+invoice_lines = m.InvoiceLine.__table__
+invoice_vat = m.InvoiceVat.__table__
+allocations = m.PaymentAllocation.__table__
+
+_mark_invoiced = (
+    update(lines).where(lines.c.id == bindparam("lid"))
+    .values(invoiced_quantity=lines.c.invoiced_quantity + bindparam("qty"))
+)
+
+
+def company_settings(tx: Tx) -> Row[Any]:
+    row = tx.conn.execute(
+        select(company.c.invoice_prefix, company.c.invoicing_policy, company.c.currency).limit(1)
+    ).first()
+    if row is None:
+        raise Conflict("The company is not set up; run `o2c db upgrade` (or `o2c demo`).")
+    return row
+
+
+def issue_invoice(
+    tx: Tx, order: Row[Any], items: Sequence[tuple[int, int]], shipment_id: int | None,
+    prefix: str,
+) -> int:
+    """Invoice ``(order_line_id, quantity)`` items of ``order`` and post it."""
+    wanted = dict(items)
+    src = {
+        r.id: r for r in tx.conn.execute(
+            select(lines.c.id, lines.c.sku, lines.c.description, lines.c.unit_price,
+                   lines.c.discount, lines.c.vat_rate).where(lines.c.id.in_(wanted))
+        )
+    }
+    inv_lines = []
+    for lid, qty in items:
+        s = src[lid]
+        inv_lines.append({
+            "order_line_id": lid, "sku": s.sku, "description": s.description, "quantity": qty,
+            "unit_price": s.unit_price, "discount": s.discount, "vat_rate": s.vat_rate,
+            "net": line_net(qty, s.unit_price, s.discount),
+        })
+    totals = document_totals((l["net"], l["vat_rate"]) for l in inv_lines)
+    terms = tx.conn.execute(
+        select(customers.c.payment_terms_days).where(customers.c.id == order.customer_id)
+    ).scalar_one()
+    year = tx.today.year
+    tx.check_period_open(tx.today)  # refuse before a number is taken
+    seq = tx.take_number(prefix, year)
+    number = f"{prefix}-{year}-{seq:06d}"
+    due = tx.today + dt.timedelta(days=terms)
+    iid = tx.conn.execute(insert(invoices).returning(invoices.c.id), {
+        "number": number, "series": prefix, "year": year, "seq": seq, "order_id": order.id,
+        "customer_id": order.customer_id, "shipment_id": shipment_id, "status": "open",
+        "issue_date": tx.today, "due_date": due, "currency": order.currency,
+        "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
+        "amount_paid": 0, "credited_amount": 0, "created_at": tx.now,
+    }).scalar_one()
+    for l in inv_lines:
+        l["invoice_id"] = iid
+    tx.conn.execute(insert(invoice_lines), inv_lines)
+    tx.conn.execute(insert(invoice_vat), [
+        {"invoice_id": iid, "rate": v.rate, "net": v.net, "vat": v.vat} for v in totals.by_rate
+    ])
+    tx.conn.execute(_mark_invoiced, [{"lid": lid, "qty": q} for lid, q in items])
+    tx.conn.execute(update(orders).where(orders.c.id == order.id)
+                    .values(invoiced_total=orders.c.invoiced_total + totals.gross))
+    tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, totals.net, totals.vat, order.customer_id))
+    tx.emit("invoice.issued", order.channel, order.id, {
+        "invoice_id": iid, "number": number, "order_id": order.id, "total": str(totals.gross),
+        "due_date": due.isoformat(),
+    })
+    tx.audit("invoice.issued", "invoice", iid, None, {"number": number, "total": str(totals.gross), "status": "open"})
+    return iid
+
+
+def invoice_order(tx: Tx, order_id: int, principal: Principal) -> int:
+    """Invoice what is shipped and not yet invoiced (the ``manual`` policy)."""
+    from o2c.services.orders import load_order, refresh_statuses
+    o = load_order(tx, order_id, principal, lock=True)
+    order_transition("invoice", o.status, o.number)
+    items = [
+        (r.id, r.shipped_quantity - r.returned_quantity - r.invoiced_quantity)
+        for r in tx.conn.execute(
+            select(lines.c.id, lines.c.shipped_quantity, lines.c.returned_quantity, lines.c.invoiced_quantity)
+            .where(lines.c.order_id == order_id).order_by(lines.c.line_no)
+        )
+        if r.shipped_quantity - r.returned_quantity > r.invoiced_quantity
+    ]
+    if not items:
+        raise Conflict(f"Order {o.number} has nothing shipped and not yet invoiced.", {"order_id": order_id})
+    iid = issue_invoice(tx, o, items, None, company_settings(tx).invoice_prefix)
+    refresh_statuses(tx, order_id)
+    return iid
+
+
+INVOICE_COLS = [
+    invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id,
+    invoices.c.shipment_id, invoices.c.status, invoices.c.issue_date, invoices.c.due_date,
+    invoices.c.currency, invoices.c.net_total, invoices.c.vat_total, invoices.c.total,
+    invoices.c.amount_paid, invoices.c.credited_amount,
+]
+
+
+def _assemble(rows: list[Row[Any]], tx: Tx) -> list[dict[str, Any]]:
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    ls: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for l in tx.conn.execute(
+        select(invoice_lines.c.invoice_id, invoice_lines.c.sku, invoice_lines.c.description,
+               invoice_lines.c.quantity, invoice_lines.c.unit_price, invoice_lines.c.discount,
+               invoice_lines.c.vat_rate, invoice_lines.c.net)
+        .where(invoice_lines.c.invoice_id.in_(ids)).order_by(invoice_lines.c.id)
+    ):
+        d = l._asdict()
+        ls[d.pop("invoice_id")].append(d)
+    vat: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for v in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id.in_(ids)).order_by(invoice_vat.c.rate)):
+        vat[v.invoice_id].append({"rate": v.rate, "net": v.net, "vat": v.vat})
+    out = []
+    for r in rows:
+        d = r._asdict()
+        d["lines"] = ls[r.id]
+        d["vat"] = vat[r.id]
+        d["balance_due"] = r.total - r.amount_paid - r.credited_amount
+        out.append(d)
+    return out
+
+
+def _visible(tx: Tx, principal: Principal, q: Any) -> Any:
+    scope = principal.channel_scope
+    if scope is not None:
+        q = q.join(orders, orders.c.id == invoices.c.order_id).where(orders.c.channel == scope)
+    return q
+
+
+def get_invoice(tx: Tx, invoice_id: int, principal: Principal) -> dict[str, Any]:
+    row = tx.conn.execute(_visible(tx, principal, select(*INVOICE_COLS).where(invoices.c.id == invoice_id))).first()
+    if row is None:
+        raise NotFound(f"No invoice with id {invoice_id}.")
+    return _assemble([row], tx)[0]
+
+
+def list_invoices(
+    tx: Tx, principal: Principal, *, customer_id: int | None = None, status: str | None = None,
+    overdue: bool = False, cursor: int | None = None, limit: int = 20,
+) -> tuple[list[dict[str, Any]], int | None]:
+    q = _visible(tx, principal, select(*INVOICE_COLS)).order_by(invoices.c.id.desc()).limit(limit + 1)
+    if customer_id is not None:
+        q = q.where(invoices.c.customer_id == customer_id)
+    if status:
+        q = q.where(invoices.c.status == status)
+    if overdue:
+        q = q.where(invoices.c.status.in_(("open", "partially_paid")), invoices.c.due_date < tx.today)
+    if cursor is not None:
+        q = q.where(invoices.c.id < cursor)
+    rows = tx.conn.execute(q).all()
+    page = rows[:limit]
+    return _assemble(page, tx), (page[-1].id if len(rows) > limit else None)

@@ -1,0 +1,84 @@
+"""Reading the general ledger, and closing periods."""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from o2c.db import models as m
+from o2c.domain.errors import Conflict, ValidationFailed
+from o2c.domain.money import ZERO
+from o2c.services.uow import Tx, dialect_insert
+
+entries = m.JournalEntry.__table__
+jlines = m.JournalLine.__table__
+accounts = m.Account.__table__
+periods = m.Period.__table__
+customers = m.Customer.__table__
+
+
+def list_entries(
+    tx: Tx, *, date_from: dt.date | None, date_to: dt.date | None, account: str | None,
+    cursor: int | None, limit: int,
+) -> tuple[list[dict[str, Any]], int | None]:
+    q = select(entries).order_by(entries.c.id).limit(limit + 1)
+    if date_from:
+        q = q.where(entries.c.date >= date_from)
+    if date_to:
+        q = q.where(entries.c.date <= date_to)
+    if account:
+        q = q.where(entries.c.id.in_(select(jlines.c.entry_id).where(jlines.c.account == account)))
+    if cursor is not None:
+        q = q.where(entries.c.id > cursor)
+    rows = tx.conn.execute(q).all()
+    page = rows[:limit]
+    by_entry: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if page:
+        for l in tx.conn.execute(
+            select(jlines.c.entry_id, jlines.c.account, jlines.c.debit, jlines.c.credit)
+            .where(jlines.c.entry_id.in_([r.id for r in page])).order_by(jlines.c.id)
+        ):
+            by_entry[l.entry_id].append({"account": l.account, "debit": l.debit, "credit": l.credit})
+    items = [{**r._asdict(), "lines": by_entry[r.id]} for r in page]
+    return items, (page[-1].id if len(rows) > limit else None)
+
+
+def account_balances(tx: Tx, as_of: dt.date | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+    """(Σ debit, Σ credit) per account code, up to ``as_of`` inclusive."""
+    q = (
+        select(jlines.c.account, func.sum(jlines.c.debit), func.sum(jlines.c.credit))
+        .group_by(jlines.c.account)
+    )
+    if as_of is not None:
+        q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    return {a: (Decimal(d or 0), Decimal(c or 0)) for a, d, c in tx.conn.execute(q)}
+
+
+def trial_balance(tx: Tx, as_of: dt.date | None) -> dict[str, Any]:
+    sums = account_balances(tx, as_of)
+    rows = []
+    for acc in tx.conn.execute(select(accounts.c.code, accounts.c.name, accounts.c.type).order_by(accounts.c.code)):
+        d, c = sums.pop(acc.code, (ZERO, ZERO))
+        rows.append({"code": acc.code, "name": acc.name, "type": acc.type, "debit": d, "credit": c, "balance": d - c})
+    total_d = sum((r["debit"] for r in rows), ZERO)
+    total_c = sum((r["credit"] for r in rows), ZERO)
+    return {"as_of": as_of, "accounts": rows, "total_debit": total_d, "total_credit": total_c,
+            "balanced": total_d == total_c}
+
+
+def close_period(tx: Tx, period: str) -> dict[str, Any]:
+    try:
+        dt.date.fromisoformat(period + "-01")
+    except ValueError:
+        raise ValidationFailed(f"{period!r} is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]}) from None
+    existing = tx.conn.execute(select(periods.c.closed_at).where(periods.c.period == period)).first()
+    if existing is not None and existing.closed_at is not None:
+        raise Conflict(f"Period {period} is already closed.", {"period": period})
+    stmt = dialect_insert(tx.conn)(periods).values(period=period, closed_at=tx.now, closed_by=tx.actor)
+    tx.conn.execute(stmt.on_conflict_do_update(
+        index_elements=["period"], set_={"closed_at": tx.now, "closed_by": tx.actor}))
+    tx.audit("period.closed", "period", int(period.replace("-", "")), {"closed": False}, {"closed": True})
+    return {"period": period, "closed": True, "closed_at": tx.now, "closed_by": tx.actor}
