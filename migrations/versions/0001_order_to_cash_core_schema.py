@@ -151,7 +151,6 @@ def upgrade() -> None:
 
     op.create_table('orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('number', sa.String(length=32), nullable=True),
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('external_ref', sa.String(length=128), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -169,8 +168,7 @@ def upgrade() -> None:
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_orders_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
-    sa.UniqueConstraint('channel', 'external_ref', name=op.f('uq_orders_channel_external_ref')),
-    sa.UniqueConstraint('number', name=op.f('uq_orders_number'))
+    sa.UniqueConstraint('channel', 'external_ref', name=op.f('uq_orders_channel_external_ref'))
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.create_index('ix_orders_channel_id', ['channel', 'id'], unique=False)
@@ -179,7 +177,6 @@ def upgrade() -> None:
 
     op.create_table('payments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('number', sa.String(length=32), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('amount', o2c.db.types.Money(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
@@ -192,7 +189,6 @@ def upgrade() -> None:
     sa.CheckConstraint('unapplied >= 0 AND unapplied <= amount', name=op.f('ck_payments_unapplied_within_amount')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_payments_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
-    sa.UniqueConstraint('number', name=op.f('uq_payments_number')),
     sa.UniqueConstraint('reference', name=op.f('uq_payments_reference'))
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
@@ -222,6 +218,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('stock_movements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stock_movements_product_id'), ['product_id'], unique=False)
+        batch_op.create_index('ix_stock_movements_source', ['kind', 'source_id'], unique=False)
 
     op.create_table('journal_lines',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -270,7 +267,6 @@ def upgrade() -> None:
 
     op.create_table('shipments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('number', sa.String(length=32), nullable=True),
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('carrier', sa.String(length=64), nullable=True),
@@ -280,8 +276,7 @@ def upgrade() -> None:
     sa.Column('cost', o2c.db.types.Money(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_shipments_order_id_orders')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments')),
-    sa.UniqueConstraint('number', name=op.f('uq_shipments_number'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments'))
     )
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_shipments_order_id'), ['order_id'], unique=False)
@@ -325,7 +320,6 @@ def upgrade() -> None:
     sa.Column('product_id', sa.Integer(), nullable=False),
     sa.Column('sku', sa.String(length=64), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
-    sa.Column('cost', o2c.db.types.Money(), nullable=False),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_shipment_lines_quantity_positive')),
     sa.ForeignKeyConstraint(['order_line_id'], ['order_lines.id'], name=op.f('fk_shipment_lines_order_line_id_order_lines')),
     sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_shipment_lines_product_id_products')),
@@ -435,6 +429,7 @@ def downgrade() -> None:
 
     op.drop_table('journal_lines')
     with op.batch_alter_table('stock_movements', schema=None) as batch_op:
+        batch_op.drop_index('ix_stock_movements_source')
         batch_op.drop_index(batch_op.f('ix_stock_movements_product_id'))
 
     op.drop_table('stock_movements')

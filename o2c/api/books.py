@@ -37,7 +37,7 @@ def trial_balance(args: dict[str, Any]) -> Any:
 @requires("ledger:write")
 @blp.response(200, s.PeriodOut)
 def close_period(period: str) -> Any:
-    return mutate(lambda tx: ledger.close_period(tx, period), lambda tx, r: r, s.PeriodOut())
+    return mutate(lambda tx: ledger.close_period(tx, period), s.PeriodOut())
 
 
 def _as_text(v: Any) -> str:

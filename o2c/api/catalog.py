@@ -22,7 +22,7 @@ StockPage = s.page_of(s.StockOut)
 @blp.response(201, s.CustomerOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="A customer with this code exists")
 def create_customer(data: dict[str, Any]) -> Any:
-    return mutate(lambda tx: catalog.create_customer(tx, data), lambda tx, c: c, s.CustomerOut(), 201)
+    return mutate(lambda tx: catalog.create_customer(tx, data), s.CustomerOut(), 201)
 
 
 @blp.route("/customers", methods=["GET"])
@@ -45,7 +45,7 @@ def get_customer(customer_id: int) -> Any:
 @blp.arguments(s.CustomerPatch)
 @blp.response(200, s.CustomerOut)
 def update_customer(data: dict[str, Any], customer_id: int) -> Any:
-    return mutate(lambda tx: catalog.update_customer(tx, customer_id, data), lambda tx, c: c, s.CustomerOut())
+    return mutate(lambda tx: catalog.update_customer(tx, customer_id, data), s.CustomerOut())
 
 
 @blp.route("/products", methods=["POST"])
@@ -54,7 +54,7 @@ def update_customer(data: dict[str, Any], customer_id: int) -> Any:
 @blp.response(201, s.ProductOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="A product with this SKU exists")
 def create_product(data: dict[str, Any]) -> Any:
-    return mutate(lambda tx: catalog.create_product(tx, data), lambda tx, p: p, s.ProductOut(), 201)
+    return mutate(lambda tx: catalog.create_product(tx, data), s.ProductOut(), 201)
 
 
 @blp.route("/products", methods=["GET"])
@@ -77,7 +77,7 @@ def get_product(sku: str) -> Any:
 @blp.arguments(s.ProductPatch)
 @blp.response(200, s.ProductOut)
 def update_product(data: dict[str, Any], sku: str) -> Any:
-    return mutate(lambda tx: catalog.update_product(tx, sku, data), lambda tx, p: p, s.ProductOut())
+    return mutate(lambda tx: catalog.update_product(tx, sku, data), s.ProductOut())
 
 
 @blp.route("/stock/receipts", methods=["POST"])
@@ -85,8 +85,7 @@ def update_product(data: dict[str, Any], sku: str) -> Any:
 @blp.arguments(s.StockReceiptIn)
 @blp.response(201, s.StockReceiptOut)
 def receive_stock(data: dict[str, Any]) -> Any:
-    return mutate(lambda tx: stock.receive(tx, data["sku"], data["quantity"], data["unit_cost"]),
-                  lambda tx, r: r, s.StockReceiptOut(), 201)
+    return mutate(lambda tx: stock.receive(tx, data["sku"], data["quantity"], data["unit_cost"]), s.StockReceiptOut(), 201)
 
 
 @blp.route("/stock", methods=["GET"])

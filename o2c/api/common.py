@@ -71,16 +71,13 @@ def _json(status: int, body: str) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-def mutate(
-    work: Callable[[Tx], Any], read: Callable[[Tx, Any], Any], schema: Schema, status: int = 200,
-) -> Response:
-    """Run ``work`` then ``read`` in one transaction and answer with
-    ``schema``; once per Idempotency-Key."""
+def mutate(work: Callable[[Tx], Any], schema: Schema, status: int = 200) -> Response:
+    """Run ``work`` in one transaction and answer with its result through
+    ``schema``; at most once in effect per Idempotency-Key."""
     p = principal()
 
     def run(tx: Tx) -> tuple[int, str]:
-        result = work(tx)
-        return status, json.dumps(schema.dump(read(tx, result)))
+        return status, json.dumps(schema.dump(work(tx)))
 
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 255:

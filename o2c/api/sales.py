@@ -30,7 +30,7 @@ def _order(tx: Any, order_id: int) -> dict[str, Any]:
 @blp.alt_response(409, schema=s.ErrorResponse, description="conflict (external_ref), out_of_stock, credit_limit_exceeded")
 def create_order(data: dict[str, Any]) -> Any:
     """Create an order; with ``"confirm": true`` create and confirm it, all or nothing."""
-    return mutate(lambda tx: orders.create_order(tx, principal(), data), _order, ORDER, 201)
+    return mutate(lambda tx: orders.create_order(tx, principal(), data), ORDER, 201)
 
 
 @blp.route("/orders", methods=["GET"])
@@ -56,7 +56,7 @@ def get_order(order_id: int) -> Any:
 @blp.response(200, s.OrderOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition, out_of_stock, credit_limit_exceeded")
 def confirm_order(order_id: int) -> Any:
-    return mutate(lambda tx: orders.confirm_order(tx, order_id, principal()), lambda tx, _: _order(tx, order_id), ORDER)
+    return mutate(lambda tx: orders.confirm_order(tx, order_id, principal()), ORDER)
 
 
 @blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
@@ -64,7 +64,7 @@ def confirm_order(order_id: int) -> Any:
 @blp.response(200, s.OrderOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition")
 def cancel_order(order_id: int) -> Any:
-    return mutate(lambda tx: orders.cancel_order(tx, order_id, principal()), lambda tx, _: _order(tx, order_id), ORDER)
+    return mutate(lambda tx: orders.cancel_order(tx, order_id, principal()), ORDER)
 
 
 @blp.route("/orders/<int:order_id>/shipments", methods=["POST"])
@@ -74,8 +74,7 @@ def cancel_order(order_id: int) -> Any:
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition, or more than is open")
 def pack_order(data: dict[str, Any], order_id: int) -> Any:
     """Pack: a shipment in ``packed`` for the given lines, or everything open."""
-    return mutate(lambda tx: shipping.pack(tx, order_id, principal(), data.get("lines")),
-                  lambda tx, sid: shipping.get_shipment(tx, sid, principal()), SHIPMENT, 201)
+    return mutate(lambda tx: shipping.pack(tx, order_id, principal(), data.get("lines")), SHIPMENT, 201)
 
 
 @blp.route("/shipments/<int:shipment_id>", methods=["GET"])
@@ -93,15 +92,14 @@ def get_shipment(shipment_id: int) -> Any:
 def ship_shipment(data: dict[str, Any], shipment_id: int) -> Any:
     """Ship: stock out, cost of goods sold posted, invoice issued (``on_shipment``)."""
     return mutate(lambda tx: shipping.ship(tx, shipment_id, principal(), data["carrier"], data["tracking_number"]),
-                  lambda tx, _: shipping.get_shipment(tx, shipment_id, principal()), SHIPMENT)
+                  SHIPMENT)
 
 
 @blp.route("/shipments/<int:shipment_id>/cancel", methods=["POST"])
 @requires("fulfilment:write")
 @blp.response(200, s.ShipmentOut)
 def cancel_shipment(shipment_id: int) -> Any:
-    return mutate(lambda tx: shipping.cancel_shipment(tx, shipment_id, principal()),
-                  lambda tx, _: shipping.get_shipment(tx, shipment_id, principal()), SHIPMENT)
+    return mutate(lambda tx: shipping.cancel_shipment(tx, shipment_id, principal()), SHIPMENT)
 
 
 @blp.route("/orders/<int:order_id>/invoices", methods=["POST"])
@@ -109,8 +107,8 @@ def cancel_shipment(shipment_id: int) -> Any:
 @blp.response(201, s.InvoiceOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="nothing shipped and not yet invoiced")
 def invoice_order(order_id: int) -> Any:
-    return mutate(lambda tx: invoicing.invoice_order(tx, order_id, principal()),
-                  lambda tx, iid: invoicing.get_invoice(tx, iid, principal()), INVOICE, 201)
+    return mutate(lambda tx: invoicing.get_invoice(tx, invoicing.invoice_order(tx, order_id, principal()),
+                                                   principal()), INVOICE, 201)
 
 
 @blp.route("/invoices", methods=["GET"])
@@ -137,7 +135,7 @@ def get_invoice(invoice_id: int) -> Any:
 @blp.alt_response(409, schema=s.ErrorResponse, description="reference already recorded, allocation over balance")
 def record_payment(data: dict[str, Any]) -> Any:
     """Record a payment; without allocations, oldest open invoices first; the excess is customer credit."""
-    return mutate(lambda tx: payments.record_payment(tx, data), payments.get_payment, PAYMENT, 201)
+    return mutate(lambda tx: payments.record_payment(tx, data), PAYMENT, 201)
 
 
 @blp.route("/payments/<int:payment_id>", methods=["GET"])

@@ -117,7 +117,11 @@ class Stock(Base):
 
 
 class StockMovement(Base):
+    """Every change of on-hand quantity, with its value at cost: a shipment's
+    movements carry the cost the goods left with."""
+
     __tablename__ = "stock_movements"
+    __table_args__ = (Index("ix_stock_movements_source", "kind", "source_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     date: Mapped[dt.date] = mapped_column(Date)
@@ -137,7 +141,6 @@ class Order(Base):
         Index("ix_orders_channel_id", "channel", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    number: Mapped[str | None] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(64))
     external_ref: Mapped[str | None] = mapped_column(String(128))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -188,7 +191,6 @@ class OrderLine(Base):
 class Shipment(Base):
     __tablename__ = "shipments"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    number: Mapped[str | None] = mapped_column(String(32), unique=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     carrier: Mapped[str | None] = mapped_column(String(64))
@@ -208,7 +210,6 @@ class ShipmentLine(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     sku: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
 
 
 class NumberSeries(Base):
@@ -279,7 +280,6 @@ class Payment(Base):
         Index("ix_payments_customer_id_unapplied", "customer_id", "unapplied"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    number: Mapped[str | None] = mapped_column(String(32), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     amount: Mapped[Decimal]
     currency: Mapped[str] = mapped_column(String(3))

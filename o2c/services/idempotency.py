@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from o2c.db import models as m
 from o2c.domain.errors import DomainError, IdempotencyKeyReused
-from o2c.services.uow import Tx, dialect_insert, unit_of_work
+from o2c.services.uow import Tx, insert_ignoring_conflicts, unit_of_work
 
 keys = m.IdempotencyKey.__table__
 
@@ -27,20 +27,17 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
-def _claim(tx: Tx, principal: str, key: str, fingerprint: str) -> Outcome | None:
-    """Insert the key; if it exists already, return its stored outcome."""
-    inserted = tx.conn.execute(
-        dialect_insert(tx.conn)(keys).values(
-            principal=principal, key=key, request_hash=fingerprint, status_code=0, response="",
-            created_at=tx.now,
-        ).on_conflict_do_nothing().returning(keys.c.key)
-    ).scalar()
-    if inserted is not None:
-        return None
+class _Replayed(Exception):
+    """The key was stored by an earlier request: roll this one back."""
+
+
+def _stored(tx: Tx, principal: str, key: str, fingerprint: str) -> Outcome | None:
     row = tx.conn.execute(
         select(keys.c.request_hash, keys.c.status_code, keys.c.response)
         .where(keys.c.principal == principal, keys.c.key == key)
-    ).one()
+    ).first()
+    if row is None:
+        return None
     if row.request_hash != fingerprint:
         raise IdempotencyKeyReused(
             f"Idempotency-Key {key!r} was used with a different request; use a new key for a new request.",
@@ -49,21 +46,26 @@ def _claim(tx: Tx, principal: str, key: str, fingerprint: str) -> Outcome | None
     return row.status_code, row.response
 
 
-def _store(tx: Tx, principal: str, key: str, outcome: Outcome) -> None:
-    tx.conn.execute(
-        keys.update().where(keys.c.principal == principal, keys.c.key == key)
-        .values(status_code=outcome[0], response=outcome[1])
-    )
+def _store(tx: Tx, principal: str, key: str, fingerprint: str, outcome: Outcome) -> bool:
+    """Store the outcome under the key; False if the key is taken already."""
+    return tx.conn.execute(insert_ignoring_conflicts(tx.conn, keys, ("key",)), {
+        "principal": principal, "key": key, "request_hash": fingerprint, "status_code": outcome[0],
+        "response": outcome[1], "created_at": tx.now,
+    }).scalar() is not None
 
 
 def run(
     engine: Engine, actor: str, principal: str, key: str | None, fingerprint: str,
     work: Callable[[Tx], Outcome], on_error: Callable[[DomainError], Outcome],
 ) -> Outcome:
-    """Run ``work`` in one transaction, at most once per idempotency key.
+    """Run ``work`` in one transaction, at most once in effect per idempotency key.
 
-    A domain error rolls the work back; its error answer is then stored under
-    the key in a transaction of its own, so a replay returns the same error.
+    The key is written last, with the answer, in the same transaction. If it
+    is taken by then (a replay, or a concurrent twin that committed first,
+    which on PostgreSQL the insert waits for), this transaction rolls back and
+    the stored answer is returned. A domain error rolls the work back; its
+    answer is then stored in a transaction of its own, so a replay returns
+    the same error.
     """
     if key is None:
         try:
@@ -73,19 +75,25 @@ def run(
             return on_error(exc)
     try:
         with unit_of_work(engine, actor) as tx:
-            stored = _claim(tx, principal, key, fingerprint)
-            if stored is not None:
-                return stored
             outcome = work(tx)
-            _store(tx, principal, key, outcome)
+            if not _store(tx, principal, key, fingerprint, outcome):
+                raise _Replayed
             return outcome
-    except IdempotencyKeyReused as exc:
-        return on_error(exc)
+    except _Replayed:
+        pass
     except DomainError as exc:
         outcome = on_error(exc)
-    with unit_of_work(engine, actor) as tx:
-        stored = _claim(tx, principal, key, fingerprint)
-        if stored is not None:
-            return stored
-        _store(tx, principal, key, outcome)
-    return outcome
+        try:
+            with unit_of_work(engine, actor) as tx:
+                if not _store(tx, principal, key, fingerprint, outcome):
+                    raise _Replayed
+                return outcome
+        except _Replayed:
+            pass
+    try:
+        with unit_of_work(engine, actor, readonly=True) as tx:
+            stored = _stored(tx, principal, key, fingerprint)
+    except IdempotencyKeyReused as exc:
+        return on_error(exc)
+    assert stored is not None, "an idempotency key vanished"
+    return stored

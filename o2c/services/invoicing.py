@@ -3,16 +3,17 @@ in the transaction that posts them."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound
-from o2c.domain.money import document_totals, line_net
-from o2c.domain.states import order_transition
+from o2c.domain.money import Totals, document_totals, line_net
+from o2c.domain.states import derive_order_statuses, order_transition
 from o2c.ledger.posting import entry_for_invoice
 from o2c.services.uow import Tx
 
@@ -23,7 +24,6 @@ company = m.Company.__table__
 invoices = m.Invoice.__table__
 invoice_lines = m.InvoiceLine.__table__
 invoice_vat = m.InvoiceVat.__table__
-allocations = m.PaymentAllocation.__table__
 
 _mark_invoiced = (
     update(lines).where(lines.c.id == bindparam("lid"))
@@ -31,45 +31,64 @@ _mark_invoiced = (
 )
 
 
-def company_settings(tx: Tx) -> Row[Any]:
+_insert_invoice = insert(invoices).returning(invoices.c.id)
+_insert_invoice_lines = insert(invoice_lines)
+_insert_invoice_vat = insert(invoice_vat)
+
+
+class Settings(NamedTuple):
+    invoice_prefix: str
+    invoicing_policy: str
+    currency: str
+
+
+_settings: tuple[float, Settings] | None = None
+SETTINGS_TTL = 30.0
+
+
+def company_settings(tx: Tx) -> Settings:
+    """Company settings, read at most every 30 s per process (they change rarely)."""
+    global _settings
+    if _settings is not None and _settings[0] > time.monotonic():
+        return _settings[1]
     row = tx.conn.execute(
         select(company.c.invoice_prefix, company.c.invoicing_policy, company.c.currency).limit(1)
     ).first()
     if row is None:
-        raise Conflict("The company is not set up; run `o2c db upgrade` (or `o2c demo`).")
-    return row
+        raise Conflict("The company is not set up; run `o2c db upgrade`.")
+    _settings = (time.monotonic() + SETTINGS_TTL, Settings(*row))
+    return _settings[1]
+
+
+def forget_settings() -> None:
+    global _settings
+    _settings = None
+
+
+class Issued(NamedTuple):
+    id: int
+    number: str
+    totals: Totals
 
 
 def issue_invoice(
-    tx: Tx, order: Row[Any], items: Sequence[tuple[int, int]], shipment_id: int | None,
-    prefix: str,
-) -> int:
-    """Invoice ``(order_line_id, quantity)`` items of ``order`` and post it."""
-    wanted = dict(items)
-    src = {
-        r.id: r for r in tx.conn.execute(
-            select(lines.c.id, lines.c.sku, lines.c.description, lines.c.unit_price,
-                   lines.c.discount, lines.c.vat_rate).where(lines.c.id.in_(wanted))
-        )
-    }
-    inv_lines = []
-    for lid, qty in items:
-        s = src[lid]
-        inv_lines.append({
-            "order_line_id": lid, "sku": s.sku, "description": s.description, "quantity": qty,
-            "unit_price": s.unit_price, "discount": s.discount, "vat_rate": s.vat_rate,
-            "net": line_net(qty, s.unit_price, s.discount),
-        })
+    tx: Tx, order: Any, items: Sequence[dict[str, Any]], shipment_id: int | None,
+    prefix: str, payment_terms_days: int,
+) -> Issued:
+    """Invoice ``items`` (order lines with the ``quantity`` to invoice) and post it.
+
+    The caller holds the order's lock and records the invoiced quantities."""
+    inv_lines = [{
+        "order_line_id": i["id"], "sku": i["sku"], "description": i["description"],
+        "quantity": i["quantity"], "unit_price": i["unit_price"], "discount": i["discount"],
+        "vat_rate": i["vat_rate"], "net": line_net(i["quantity"], i["unit_price"], i["discount"]),
+    } for i in items]
     totals = document_totals((l["net"], l["vat_rate"]) for l in inv_lines)
-    terms = tx.conn.execute(
-        select(customers.c.payment_terms_days).where(customers.c.id == order.customer_id)
-    ).scalar_one()
     year = tx.today.year
-    tx.check_period_open(tx.today)  # refuse before a number is taken
     seq = tx.take_number(prefix, year)
     number = f"{prefix}-{year}-{seq:06d}"
-    due = tx.today + dt.timedelta(days=terms)
-    iid = tx.conn.execute(insert(invoices).returning(invoices.c.id), {
+    due = tx.today + dt.timedelta(days=payment_terms_days)
+    iid = tx.conn.execute(_insert_invoice, {
         "number": number, "series": prefix, "year": year, "seq": seq, "order_id": order.id,
         "customer_id": order.customer_id, "shipment_id": shipment_id, "status": "open",
         "issue_date": tx.today, "due_date": due, "currency": order.currency,
@@ -78,40 +97,39 @@ def issue_invoice(
     }).scalar_one()
     for l in inv_lines:
         l["invoice_id"] = iid
-    tx.conn.execute(insert(invoice_lines), inv_lines)
-    tx.conn.execute(insert(invoice_vat), [
+    tx.conn.execute(_insert_invoice_lines, inv_lines)
+    tx.conn.execute(_insert_invoice_vat, [
         {"invoice_id": iid, "rate": v.rate, "net": v.net, "vat": v.vat} for v in totals.by_rate
     ])
-    tx.conn.execute(_mark_invoiced, [{"lid": lid, "qty": q} for lid, q in items])
-    tx.conn.execute(update(orders).where(orders.c.id == order.id)
-                    .values(invoiced_total=orders.c.invoiced_total + totals.gross))
     tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, totals.net, totals.vat, order.customer_id))
     tx.emit("invoice.issued", order.channel, order.id, {
         "invoice_id": iid, "number": number, "order_id": order.id, "total": str(totals.gross),
         "due_date": due.isoformat(),
     })
     tx.audit("invoice.issued", "invoice", iid, None, {"number": number, "total": str(totals.gross), "status": "open"})
-    return iid
+    return Issued(iid, number, totals)
 
 
 def invoice_order(tx: Tx, order_id: int, principal: Principal) -> int:
     """Invoice what is shipped and not yet invoiced (the ``manual`` policy)."""
-    from o2c.services.orders import load_order, refresh_statuses
-    o = load_order(tx, order_id, principal, lock=True)
-    order_transition("invoice", o.status, o.number)
-    items = [
-        (r.id, r.shipped_quantity - r.returned_quantity - r.invoiced_quantity)
-        for r in tx.conn.execute(
-            select(lines.c.id, lines.c.shipped_quantity, lines.c.returned_quantity, lines.c.invoiced_quantity)
-            .where(lines.c.order_id == order_id).order_by(lines.c.line_no)
-        )
-        if r.shipped_quantity - r.returned_quantity > r.invoiced_quantity
-    ]
+    from o2c.services.orders import load_order, order_lines, order_number, progress, record_progress
+    o = load_order(tx, order_id, principal, lock=True, extra=[customers.c.payment_terms_days])
+    order_transition("invoice", o.status, order_number(o.id, o.created_at))
+    tx.check_period_open(tx.today)
+    ls = order_lines(tx, order_id)
+    items = [{**l, "quantity": l["shipped_quantity"] - l["returned_quantity"] - l["invoiced_quantity"]}
+             for l in ls if l["shipped_quantity"] - l["returned_quantity"] > l["invoiced_quantity"]]
     if not items:
-        raise Conflict(f"Order {o.number} has nothing shipped and not yet invoiced.", {"order_id": order_id})
-    iid = issue_invoice(tx, o, items, None, company_settings(tx).invoice_prefix)
-    refresh_statuses(tx, order_id)
-    return iid
+        raise Conflict(f"Order {order_number(o.id, o.created_at)} has nothing shipped and not yet invoiced.",
+                       {"order_id": order_id})
+    issued = issue_invoice(tx, o, items, None, company_settings(tx).invoice_prefix, o.payment_terms_days)
+    tx.conn.execute(_mark_invoiced, [{"lid": i["id"], "qty": i["quantity"]} for i in items])
+    invoiced = {i["id"]: i["quantity"] for i in items}
+    for l in ls:
+        l["invoiced_quantity"] += invoiced.get(l["id"], 0)
+    new = derive_order_statuses(o.status, progress(ls), o.invoiced_total + issued.totals.gross, o.amount_paid)
+    record_progress(tx, o, new, invoiced_delta=issued.totals.gross)
+    return issued.id
 
 
 INVOICE_COLS = [
@@ -148,7 +166,7 @@ def _assemble(rows: list[Row[Any]], tx: Tx) -> list[dict[str, Any]]:
     return out
 
 
-def _visible(tx: Tx, principal: Principal, q: Any) -> Any:
+def _visible(principal: Principal, q: Any) -> Any:
     scope = principal.channel_scope
     if scope is not None:
         q = q.join(orders, orders.c.id == invoices.c.order_id).where(orders.c.channel == scope)
@@ -156,7 +174,7 @@ def _visible(tx: Tx, principal: Principal, q: Any) -> Any:
 
 
 def get_invoice(tx: Tx, invoice_id: int, principal: Principal) -> dict[str, Any]:
-    row = tx.conn.execute(_visible(tx, principal, select(*INVOICE_COLS).where(invoices.c.id == invoice_id))).first()
+    row = tx.conn.execute(_visible(principal, select(*INVOICE_COLS).where(invoices.c.id == invoice_id))).first()
     if row is None:
         raise NotFound(f"No invoice with id {invoice_id}.")
     return _assemble([row], tx)[0]
@@ -166,7 +184,7 @@ def list_invoices(
     tx: Tx, principal: Principal, *, customer_id: int | None = None, status: str | None = None,
     overdue: bool = False, cursor: int | None = None, limit: int = 20,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    q = _visible(tx, principal, select(*INVOICE_COLS)).order_by(invoices.c.id.desc()).limit(limit + 1)
+    q = _visible(principal, select(*INVOICE_COLS)).order_by(invoices.c.id.desc()).limit(limit + 1)
     if customer_id is not None:
         q = q.where(invoices.c.customer_id == customer_id)
     if status:
@@ -178,3 +196,5 @@ def list_invoices(
     rows = tx.conn.execute(q).all()
     page = rows[:limit]
     return _assemble(page, tx), (page[-1].id if len(rows) > limit else None)
+
+

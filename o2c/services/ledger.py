@@ -74,6 +74,10 @@ def close_period(tx: Tx, period: str) -> dict[str, Any]:
         dt.date.fromisoformat(period + "-01")
     except ValueError:
         raise ValidationFailed(f"{period!r} is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]}) from None
+    if tx.conn.dialect.name == "postgresql":
+        # Wait for transactions that are posting right now, and hold new ones
+        # until the close commits: nothing slips into the period as it closes.
+        tx.conn.exec_driver_sql("LOCK TABLE journal_entries IN SHARE MODE")
     existing = tx.conn.execute(select(periods.c.closed_at).where(periods.c.period == period)).first()
     if existing is not None and existing.closed_at is not None:
         raise Conflict(f"Period {period} is already closed.", {"period": period})

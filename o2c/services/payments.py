@@ -6,20 +6,21 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO
-from o2c.domain.states import invoice_status
+from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
 from o2c.ledger.posting import entry_for_payment
-from o2c.services.orders import FUNCTIONAL_CURRENCY, refresh_statuses
-from o2c.services.uow import Tx, dialect_insert
+from o2c.services.orders import FUNCTIONAL_CURRENCY, ORDER_COLS, order_number
+from o2c.services.uow import Tx, document_number, insert_ignoring_conflicts, period_of
 
 payments = m.Payment.__table__
 allocations = m.PaymentAllocation.__table__
 invoices = m.Invoice.__table__
 orders = m.Order.__table__
+lines = m.OrderLine.__table__
 customers = m.Customer.__table__
 
 _apply_to_invoice = (
@@ -28,98 +29,132 @@ _apply_to_invoice = (
 )
 _apply_to_order = (
     update(orders).where(orders.c.id == bindparam("oid"))
-    .values(amount_paid=orders.c.amount_paid + bindparam("amt"))
+    .values(amount_paid=orders.c.amount_paid + bindparam("amt"), status=bindparam("st"),
+            fulfillment_status=bindparam("fs"), payment_status=bindparam("ps"))
 )
 OPEN = ("open", "partially_paid")
+_INVOICE_COLS = [invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id, invoices.c.status,
+                 invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.issue_date]
+_head = select(customers.c.id, Tx.period_closed_column).where(customers.c.id == bindparam("cid"))
+_open_of_customer = (invoices.c.customer_id == bindparam("cid")) & invoices.c.status.in_(OPEN)
+_given = invoices.c.id.in_(bindparam("ids", expanding=True))
+_lock_orders_of_customer = (
+    select(orders.c.id).where(orders.c.id.in_(select(invoices.c.order_id).where(_open_of_customer)))
+    .order_by(orders.c.id).with_for_update()
+)
+_lock_orders_of_invoices = (
+    select(orders.c.id).where(orders.c.id.in_(select(invoices.c.order_id).where(_given)))
+    .order_by(orders.c.id).with_for_update()
+)
+_open_invoices = select(*_INVOICE_COLS).where(_open_of_customer).order_by(invoices.c.issue_date, invoices.c.id)
+_given_invoices = select(*_INVOICE_COLS).where(_given)
+_insert_allocations = insert(allocations)
+_sums = (
+    select(lines.c.order_id, func.sum(lines.c.quantity).label("q"), func.sum(lines.c.shipped_quantity).label("s"),
+           func.sum(lines.c.invoiced_quantity).label("i"), func.sum(lines.c.returned_quantity).label("r"),
+           func.sum(lines.c.cancelled_quantity).label("c"))
+    .where(lines.c.order_id.in_(bindparam("oids", expanding=True))).group_by(lines.c.order_id).subquery()
+)
+_orders_with_sums = (
+    select(*ORDER_COLS, _sums.c.q, _sums.c.s, _sums.c.i, _sums.c.r, _sums.c.c)
+    .join(_sums, _sums.c.order_id == orders.c.id).order_by(orders.c.id)
+)
 
 
-def record_payment(tx: Tx, data: dict[str, Any]) -> int:
+def payment_number(payment_id: int, created_at: Any) -> str:
+    return document_number("PAY", created_at.year, payment_id)
+
+
+def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     customer_id = data["customer_id"]
-    if tx.conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).scalar() is None:
+    received_on = data["received_on"]
+    head = tx.conn.execute(_head, {"cid": customer_id, "period": period_of(received_on)}).first()
+    if head is None:
         raise ValidationFailed("Unknown customer.", {"customer_id": [f"No customer with id {customer_id}."]})
     if data["currency"] != FUNCTIONAL_CURRENCY:
         raise ValidationFailed(f"Payments in {data['currency']} are not supported.",
                                {"currency": [f"Must be {FUNCTIONAL_CURRENCY}."]})
+    tx.note_period(received_on, head.period_closed_at)
     amount: Decimal = data["amount"]
-    received_on = data["received_on"]
-    tx.check_period_open(received_on)
-
-    pid = tx.conn.execute(
-        dialect_insert(tx.conn)(payments).values(
-            customer_id=customer_id, amount=amount, currency=data["currency"], received_on=received_on,
-            method=data["method"], reference=data["reference"], unapplied=amount, created_at=tx.now,
-        ).on_conflict_do_nothing().returning(payments.c.id)
-    ).scalar()
-    if pid is None:
-        existing = tx.conn.execute(
-            select(payments.c.id, payments.c.number).where(payments.c.reference == data["reference"])
-        ).one()
-        raise Conflict(
-            f"Bank reference {data['reference']!r} is already recorded as payment {existing.number}.",
-            {"payment_id": existing.id, "number": existing.number},
-        )
-    number = f"PAY-{tx.today.year}-{pid:06d}"
 
     plan = _plan_allocations(tx, customer_id, amount, data.get("allocations"))
-    applied = sum((a for _, _, a, _ in plan), ZERO)
+    applied = sum((a for _, a, _ in plan), ZERO)
+    pid = tx.conn.execute(insert_ignoring_conflicts(tx.conn, payments, ("id",)), {
+        "customer_id": customer_id, "amount": amount, "currency": data["currency"], "received_on": received_on,
+        "method": data["method"], "reference": data["reference"], "unapplied": amount - applied, "created_at": tx.now,
+    }).scalar()
+    if pid is None:
+        existing = tx.conn.execute(
+            select(payments.c.id, payments.c.created_at).where(payments.c.reference == data["reference"])
+        ).one()
+        number = payment_number(existing.id, existing.created_at)
+        raise Conflict(
+            f"Bank reference {data['reference']!r} is already recorded as payment {number}.",
+            {"payment_id": existing.id, "number": number},
+        )
+    number = payment_number(pid, tx.now)
     if plan:
-        tx.conn.execute(_apply_to_invoice, [{"iid": i.id, "amt": a, "st": st} for i, _, a, st in plan])
-        tx.conn.execute(insert(allocations), [
-            {"payment_id": pid, "invoice_id": i.id, "amount": a, "date": received_on} for i, _, a, _ in plan
+        tx.conn.execute(_apply_to_invoice, [{"iid": i.id, "amt": a, "st": st} for i, a, st in plan])
+        tx.conn.execute(_insert_allocations, [
+            {"payment_id": pid, "invoice_id": i.id, "amount": a, "date": received_on} for i, a, _ in plan
         ])
-        per_order: dict[int, Decimal] = defaultdict(lambda: ZERO)
-        for i, _, a, _ in plan:
-            per_order[i.order_id] += a
-        tx.conn.execute(_apply_to_order, [{"oid": o, "amt": a} for o, a in sorted(per_order.items())])
-    tx.conn.execute(update(payments).where(payments.c.id == pid).values(number=number, unapplied=amount - applied))
-    tx.post(entry_for_payment(tx.chart, received_on, pid, number, amount, applied, customer_id))
-
-    channels = {}
-    if plan:
-        channels = dict(tx.conn.execute(
-            select(orders.c.id, orders.c.channel).where(orders.c.id.in_({i.order_id for i, *_ in plan}))
-        ).all())
-    for order_id in sorted({i.order_id for i, *_ in plan}):
-        refresh_statuses(tx, order_id)
-        tx.emit("payment.received", channels[order_id], order_id, {
-            "payment_id": pid, "number": number, "order_id": order_id,
-            "amount": str(sum((a for i, _, a, _ in plan if i.order_id == order_id), ZERO)),
-        })
-    for i, _, a, st in plan:
-        if st == "paid":
-            tx.emit("invoice.paid", channels[i.order_id], i.order_id,
-                    {"invoice_id": i.id, "number": i.number, "order_id": i.order_id})
-    if not plan:
+        _update_orders(tx, plan, pid, number)
+    else:
         tx.emit("payment.received", "internal", None, {"payment_id": pid, "number": number, "amount": str(amount)})
+    tx.post(entry_for_payment(tx.chart, received_on, pid, number, amount, applied, customer_id))
+    allocs = [{"invoice_id": i.id, "amount": a} for i, a, _ in plan]
     tx.audit("payment.received", "payment", pid, None, {
         "number": number, "amount": str(amount), "applied": str(applied), "unapplied": str(amount - applied),
-        "allocations": [{"invoice_id": i.id, "amount": str(a)} for i, _, a, _ in plan],
+        "allocations": [{"invoice_id": x["invoice_id"], "amount": str(x["amount"])} for x in allocs],
     })
-    return pid
+    return {"id": pid, "number": number, "customer_id": customer_id, "amount": amount, "currency": data["currency"],
+            "received_on": received_on, "method": data["method"], "reference": data["reference"],
+            "allocations": allocs, "unapplied": amount - applied, "created_at": tx.now}
+
+
+def _update_orders(tx: Tx, plan: list[tuple[Any, Decimal, str]], pid: int, number: str) -> None:
+    """Money and derived statuses of the orders whose invoices were paid (their
+    rows are locked by ``_plan_allocations``)."""
+    per_order: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for i, a, _ in plan:
+        per_order[i.order_id] += a
+    rows = tx.conn.execute(_orders_with_sums, {"oids": sorted(per_order)}).all()
+    updates = []
+    for o in rows:
+        paid = o.amount_paid + per_order[o.id]
+        new = derive_order_statuses(o.status, [LineProgress(*(int(x) for x in o[-5:]))], o.invoiced_total, paid)
+        updates.append({"oid": o.id, "amt": per_order[o.id], "st": new.status, "fs": new.fulfillment_status,
+                        "ps": new.payment_status})
+        old = (o.status, o.fulfillment_status, o.payment_status)
+        if tuple(new) != old:
+            tx.audit("order.statuses", "order", o.id,
+                     dict(zip(("status", "fulfillment_status", "payment_status"), old)), new._asdict())
+        tx.emit("payment.received", o.channel, o.id, {
+            "payment_id": pid, "number": number, "order_id": o.id, "amount": str(per_order[o.id])})
+        for i, _, st in plan:
+            if i.order_id == o.id and st == "paid":
+                tx.emit("invoice.paid", o.channel, o.id, {"invoice_id": i.id, "number": i.number, "order_id": o.id})
+        if new.status == "completed" and o.status != "completed":
+            tx.emit("order.completed", o.channel, o.id, {"order_id": o.id, "number": order_number(o.id, o.created_at)})
+    tx.conn.execute(_apply_to_order, updates)
 
 
 def _plan_allocations(
     tx: Tx, customer_id: int, amount: Decimal, requested: list[dict[str, Any]] | None
-) -> list[tuple[Any, Decimal, Decimal, str]]:
-    """(invoice, balance before, amount applied, new status) per invoice, with the
-    invoices locked in id order so concurrent payments serialise on them."""
-    cols = [invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id, invoices.c.status,
-            invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.issue_date]
+) -> list[tuple[Any, Decimal, str]]:
+    """(invoice, amount applied, new invoice status) per invoice paid."""
     plan = []
     if requested is None:
-        rows = tx.conn.execute(
-            select(*cols).where(invoices.c.customer_id == customer_id, invoices.c.status.in_(OPEN))
-            .order_by(invoices.c.id).with_for_update()
-        ).all()
-        rows.sort(key=lambda r: (r.issue_date, r.id))  # oldest first
+        # Lock, in id order, the orders of the invoices this payment may touch.
+        tx.conn.execute(_lock_orders_of_customer, {"cid": customer_id}).all()
+        rows = tx.conn.execute(_open_invoices, {"cid": customer_id}).all()
         left = amount
-        for r in rows:
+        for r in rows:  # oldest first
             if left <= 0:
                 break
-            balance = r.total - r.amount_paid - r.credited_amount
-            take = min(balance, left)
+            take = min(r.total - r.amount_paid - r.credited_amount, left)
             if take > 0:
-                plan.append((r, balance, take, invoice_status(r.total, r.amount_paid + take, r.credited_amount)))
+                plan.append((r, take, invoice_status(r.total, r.amount_paid + take, r.credited_amount)))
                 left -= take
         return plan
 
@@ -133,9 +168,8 @@ def _plan_allocations(
             f"Allocations ({total}) exceed the payment amount ({amount}).",
             {"allocations": [f"Allocations total {total}, more than the payment's {amount}."]},
         )
-    rows = {r.id: r for r in tx.conn.execute(
-        select(*cols).where(invoices.c.id.in_(ids)).order_by(invoices.c.id).with_for_update()
-    )}
+    tx.conn.execute(_lock_orders_of_invoices, {"ids": ids}).all()
+    rows = {r.id: r for r in tx.conn.execute(_given_invoices, {"ids": ids})}
     problems = []
     for a in requested:
         r = rows.get(a["invoice_id"])
@@ -147,7 +181,7 @@ def _plan_allocations(
             problems.append({"invoice_id": r.id, "number": r.number, "requested": str(a["amount"]),
                              "balance_due": str(balance)})
             continue
-        plan.append((r, balance, a["amount"], invoice_status(r.total, r.amount_paid + a["amount"], r.credited_amount)))
+        plan.append((r, a["amount"], invoice_status(r.total, r.amount_paid + a["amount"], r.credited_amount)))
     if problems:
         raise Conflict("Allocation exceeds the open balance of "
                        f"{len(problems)} invoice{'s' if len(problems) > 1 else ''}.", {"allocations": problems})
@@ -156,13 +190,14 @@ def _plan_allocations(
 
 def get_payment(tx: Tx, payment_id: int) -> dict[str, Any]:
     row = tx.conn.execute(
-        select(payments.c.id, payments.c.number, payments.c.customer_id, payments.c.amount, payments.c.currency,
+        select(payments.c.id, payments.c.customer_id, payments.c.amount, payments.c.currency,
                payments.c.received_on, payments.c.method, payments.c.reference, payments.c.unapplied,
                payments.c.created_at).where(payments.c.id == payment_id)
     ).first()
     if row is None:
         raise NotFound(f"No payment with id {payment_id}.")
     d = row._asdict()
+    d["number"] = payment_number(row.id, row.created_at)
     d["allocations"] = [
         {"invoice_id": a.invoice_id, "amount": a.amount}
         for a in tx.conn.execute(

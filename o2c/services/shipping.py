@@ -4,23 +4,25 @@ exactly what shipped — all in one transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO, share_of_value
-from o2c.domain.states import order_transition, shipment_transition
+from o2c.domain.states import derive_order_statuses, order_transition, shipment_transition
 from o2c.ledger.posting import entry_for_shipment
 from o2c.services import invoicing
-from o2c.services.orders import load_order, refresh_statuses
-from o2c.services.uow import Tx
+from o2c.services.orders import (
+    LINE_COLS, ORDER_COLS, load_order, order_lines, order_number, progress, record_progress,
+)
+from o2c.services.uow import Tx, document_number, period_of
 
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
+customers = m.Customer.__table__
 stock = m.Stock.__table__
 movements = m.StockMovement.__table__
 shipments = m.Shipment.__table__
@@ -34,42 +36,83 @@ _ship_line = (
     update(lines).where(lines.c.id == bindparam("lid"))
     .values(packed_quantity=lines.c.packed_quantity - bindparam("qty"),
             shipped_quantity=lines.c.shipped_quantity + bindparam("qty"),
-            reserved_quantity=lines.c.reserved_quantity - bindparam("qty"))
+            reserved_quantity=lines.c.reserved_quantity - bindparam("qty"),
+            invoiced_quantity=lines.c.invoiced_quantity + bindparam("inv"))
 )
 _stock_out = (
     update(stock).where(stock.c.product_id == bindparam("pid"))
     .values(on_hand=stock.c.on_hand - bindparam("qty"), reserved=stock.c.reserved - bindparam("qty"),
             value=stock.c.value - bindparam("cost"))
 )
-_line_cost = update(shipment_lines).where(shipment_lines.c.id == bindparam("slid")).values(cost=bindparam("cost"))
 
 
-def pack(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, Any]] | None) -> int:
+_insert_shipment = insert(shipments).returning(shipments.c.id)
+_insert_shipment_lines = insert(shipment_lines)
+_insert_movements = insert(movements)
+_head_stmt = (
+    select(*ORDER_COLS, shipments.c.id.label("shipment_id"), shipments.c.status.label("shipment_status"),
+           shipments.c.created_at.label("shipment_created_at"), customers.c.payment_terms_days,
+           Tx.period_closed_column)
+    .select_from(shipments.join(orders, orders.c.id == shipments.c.order_id)
+                 .join(customers, customers.c.id == orders.c.customer_id))
+    .where(shipments.c.id == bindparam("sid"))
+    .with_for_update(of=[orders, shipments])
+)
+_lines_with_shipment = (
+    select(*LINE_COLS, shipment_lines.c.quantity.label("ship_qty"))
+    .select_from(lines.outerjoin(shipment_lines, and_(shipment_lines.c.order_line_id == lines.c.id,
+                                                      shipment_lines.c.shipment_id == bindparam("sid"))))
+    .where(lines.c.order_id == bindparam("oid")).order_by(lines.c.line_no)
+)
+_lock_stock = (
+    select(stock.c.product_id, stock.c.on_hand, stock.c.reserved, stock.c.value)
+    .where(stock.c.product_id.in_(bindparam("pids", expanding=True)))
+    .order_by(stock.c.product_id).with_for_update()
+)
+_mark_shipped = (
+    update(shipments).where(shipments.c.id == bindparam("sid"))
+    .values(status=bindparam("st"), carrier=bindparam("carrier"), tracking_number=bindparam("tracking"),
+            shipped_at=bindparam("at"), invoice_id=bindparam("iid"), cost=bindparam("cost", type_=shipments.c.cost.type))
+)
+
+
+def shipment_number(shipment_id: int, created_at: Any) -> str:
+    return document_number("SH", created_at.year, shipment_id)
+
+
+def _view(sid: int, created_at: Any, order_id: int, status: str, items: list[dict[str, Any]],
+          carrier: str | None = None, tracking: str | None = None, shipped_at: Any = None,
+          invoice_id: int | None = None) -> dict[str, Any]:
+    return {"id": sid, "number": shipment_number(sid, created_at), "order_id": order_id, "status": status,
+            "lines": items, "carrier": carrier, "tracking_number": tracking, "shipped_at": shipped_at,
+            "invoice_id": invoice_id, "created_at": created_at}
+
+
+def pack(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, Any]] | None) -> dict[str, Any]:
     """Create a shipment in ``packed`` for the requested quantities, or for
     everything still open when nothing is requested."""
     o = load_order(tx, order_id, principal, lock=True)
-    order_transition("pack", o.status, o.number)
+    number = order_number(o.id, o.created_at)
+    order_transition("pack", o.status, number)
     open_lines = [
-        (r.id, r.sku, r.product_id, r.quantity - r.shipped_quantity - r.packed_quantity - r.cancelled_quantity)
-        for r in tx.conn.execute(
-            select(lines.c.id, lines.c.sku, lines.c.product_id, lines.c.quantity, lines.c.shipped_quantity,
-                   lines.c.packed_quantity, lines.c.cancelled_quantity)
-            .where(lines.c.order_id == order_id).order_by(lines.c.line_no)
-        )
+        (l["id"], l["sku"], l["product_id"],
+         l["quantity"] - l["shipped_quantity"] - l["packed_quantity"] - l["cancelled_quantity"])
+        for l in order_lines(tx, order_id)
     ]
     items: list[tuple[int, str, int, int]] = []  # (order line, sku, product, qty)
     if requested is None:
         items = [l for l in open_lines if l[3] > 0]
         if not items:
-            raise Conflict(f"Order {o.number} has nothing left to pack.", {"order_id": order_id})
+            raise Conflict(f"Order {number} has nothing left to pack.", {"order_id": order_id})
     else:
+        on_order = {l[1] for l in open_lines}
+        unknown = {str(i): {"sku": [f"SKU {r['sku']!r} is not on order {number}."]}
+                   for i, r in enumerate(requested) if r["sku"] not in on_order}
+        if unknown:
+            raise ValidationFailed("Some lines are not on this order.", {"lines": unknown})
         want: dict[str, int] = defaultdict(int)
         for r in requested:
             want[r["sku"]] += r["quantity"]
-        unknown = {str(i): {"sku": [f"SKU {r['sku']!r} is not on order {o.number}."]}
-                   for i, r in enumerate(requested) if r["sku"] not in {l[1] for l in open_lines}}
-        if unknown:
-            raise ValidationFailed("Some lines are not on this order.", {"lines": unknown})
         too_many = []
         for sku, qty in want.items():
             available = sum(l[3] for l in open_lines if l[1] == sku)
@@ -83,116 +126,118 @@ def pack(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, 
                     qty -= take
         if too_many:
             raise Conflict(
-                f"Cannot pack more than is open on order {o.number} (ordered minus shipped, packed or cancelled).",
+                f"Cannot pack more than is open on order {number} (ordered minus shipped, packed or cancelled).",
                 {"lines": too_many},
             )
-    sid = tx.conn.execute(insert(shipments).returning(shipments.c.id), {
+    sid = tx.conn.execute(_insert_shipment, {
         "order_id": order_id, "status": "packed", "created_at": tx.now, "cost": ZERO,
     }).scalar_one()
-    number = f"SH-{tx.today.year}-{sid:06d}"
-    tx.conn.execute(update(shipments).where(shipments.c.id == sid).values(number=number))
-    tx.conn.execute(insert(shipment_lines), [
-        {"shipment_id": sid, "order_line_id": lid, "product_id": pid, "sku": sku, "quantity": q, "cost": ZERO}
+    tx.conn.execute(_insert_shipment_lines, [
+        {"shipment_id": sid, "order_line_id": lid, "product_id": pid, "sku": sku, "quantity": q}
         for lid, sku, pid, q in items
     ])
     tx.conn.execute(_pack_line, [{"lid": lid, "qty": q} for lid, _, _, q in items])
-    payload = {"shipment_id": sid, "number": number, "order_id": order_id,
-               "lines": [{"sku": sku, "quantity": q} for _, sku, _, q in items]}
+    view = _view(sid, tx.now, order_id, "packed", [{"sku": sku, "quantity": q} for _, sku, _, q in items])
+    payload = {"shipment_id": sid, "number": view["number"], "order_id": order_id, "lines": view["lines"]}
     tx.emit("shipment.packed", o.channel, order_id, payload)
     tx.audit("shipment.packed", "shipment", sid, None, {"status": "packed", **payload})
-    return sid
+    return view
 
 
-def _load_shipment(tx: Tx, shipment_id: int, principal: Principal) -> tuple[Any, Any]:
-    """The shipment and its order, locked order first (the fixed lock order)."""
-    order_id = tx.conn.execute(select(shipments.c.order_id).where(shipments.c.id == shipment_id)).scalar()
-    if order_id is None:
+def _head(tx: Tx, shipment_id: int, principal: Principal) -> Any:
+    """The shipment with its order and the customer's terms, order and shipment
+    rows locked (the order first in the lock protocol)."""
+    row = tx.conn.execute(_head_stmt, {"sid": shipment_id, "period": period_of(tx.today)}).first()
+    scope = principal.channel_scope
+    if row is None or (scope is not None and row.channel != scope):
         raise NotFound(f"No shipment with id {shipment_id}.")
-    try:
-        o = load_order(tx, order_id, principal, lock=True)
-    except NotFound:
-        raise NotFound(f"No shipment with id {shipment_id}.") from None
-    s = tx.conn.execute(
-        select(shipments.c.id, shipments.c.number, shipments.c.status)
-        .where(shipments.c.id == shipment_id).with_for_update()
-    ).one()
-    return o, s
+    return row
 
 
-def ship(tx: Tx, shipment_id: int, principal: Principal, carrier: str, tracking_number: str) -> None:
-    o, s = _load_shipment(tx, shipment_id, principal)
-    new_status = shipment_transition("ship", s.status, s.number)
-    tx.check_period_open(tx.today)
-    items = tx.conn.execute(
-        select(shipment_lines.c.id, shipment_lines.c.order_line_id, shipment_lines.c.product_id,
-               shipment_lines.c.quantity)
-        .where(shipment_lines.c.shipment_id == shipment_id).order_by(shipment_lines.c.product_id, shipment_lines.c.id)
-    ).all()
-    # Stock out at moving-average cost, products locked in id order.
-    pids = sorted({i.product_id for i in items})
+def ship(tx: Tx, shipment_id: int, principal: Principal, carrier: str, tracking_number: str) -> dict[str, Any]:
+    h = _head(tx, shipment_id, principal)
+    number = shipment_number(shipment_id, h.shipment_created_at)
+    new_status = shipment_transition("ship", h.shipment_status, number)
+    tx.note_period(tx.today, h.period_closed_at)
+    settings = invoicing.company_settings(tx)
+    invoice_now = settings.invoicing_policy == "on_shipment"
+
+    ls = [r._asdict() for r in tx.conn.execute(_lines_with_shipment, {"sid": shipment_id, "oid": h.id})]
+    items = [l for l in ls if l["ship_qty"]]
+
+    # Stock out at moving-average cost, stock rows locked in product id order.
     levels = {
         r.product_id: [r.on_hand, r.reserved, r.value]
-        for r in tx.conn.execute(
-            select(stock.c.product_id, stock.c.on_hand, stock.c.reserved, stock.c.value)
-            .where(stock.c.product_id.in_(pids)).order_by(stock.c.product_id).with_for_update()
-        )
+        for r in tx.conn.execute(_lock_stock, {"pids": sorted({i["product_id"] for i in items})})
     }
-    stock_rows, move_rows, cost_rows = [], [], []
+    stock_rows, move_rows = [], []
     total_cost = ZERO
-    for i in items:
-        lvl = levels[i.product_id]
-        if lvl[0] < i.quantity or lvl[1] < i.quantity:
-            raise Conflict(f"Shipment {s.number}: stock for product {i.product_id} is not reserved.", {})
-        cost = share_of_value(lvl[2], i.quantity, lvl[0])
-        lvl[0] -= i.quantity
-        lvl[1] -= i.quantity
+    for i in sorted(items, key=lambda i: (i["product_id"], i["id"])):
+        lvl, qty = levels[i["product_id"]], i["ship_qty"]
+        if lvl[0] < qty or lvl[1] < qty:
+            raise Conflict(f"Shipment {number}: stock of {i['sku']} is not reserved for it.", {"sku": i["sku"]})
+        cost = share_of_value(lvl[2], qty, lvl[0])
+        lvl[0] -= qty
+        lvl[1] -= qty
         lvl[2] -= cost
         total_cost += cost
-        stock_rows.append({"pid": i.product_id, "qty": i.quantity, "cost": cost})
-        move_rows.append({"product_id": i.product_id, "date": tx.today, "kind": "shipment",
-                          "quantity": -i.quantity, "value": -cost, "document": s.number, "source_id": shipment_id})
-        cost_rows.append({"slid": i.id, "cost": cost})
+        stock_rows.append({"pid": i["product_id"], "qty": qty, "cost": cost})
+        move_rows.append({"product_id": i["product_id"], "date": tx.today, "kind": "shipment",
+                          "quantity": -qty, "value": -cost, "document": number, "source_id": shipment_id})
     tx.conn.execute(_stock_out, stock_rows)
-    tx.conn.execute(insert(movements), move_rows)
-    tx.conn.execute(_line_cost, cost_rows)
-    tx.conn.execute(_ship_line, [{"lid": i.order_line_id, "qty": i.quantity} for i in items])
-    tx.post(entry_for_shipment(tx.chart, tx.today, shipment_id, s.number, total_cost, o.customer_id))
+    tx.conn.execute(_insert_movements, move_rows)
+    tx.conn.execute(_ship_line, [{"lid": i["id"], "qty": i["ship_qty"], "inv": i["ship_qty"] if invoice_now else 0}
+                                 for i in items])
+    tx.post(entry_for_shipment(tx.chart, tx.today, shipment_id, number, total_cost, h.customer_id))
 
-    settings = invoicing.company_settings(tx)
-    invoice_id = None
-    if settings.invoicing_policy == "on_shipment":
-        invoice_id = invoicing.issue_invoice(
-            tx, o, [(i.order_line_id, i.quantity) for i in items], shipment_id, settings.invoice_prefix)
-    tx.conn.execute(update(shipments).where(shipments.c.id == shipment_id).values(
-        status=new_status, carrier=carrier, tracking_number=tracking_number, shipped_at=tx.now,
-        invoice_id=invoice_id, cost=total_cost))
-    refresh_statuses(tx, o.id)
-    tx.emit("shipment.shipped", o.channel, o.id, {
-        "shipment_id": shipment_id, "number": s.number, "order_id": o.id, "carrier": carrier,
+    issued = None
+    if invoice_now:
+        issued = invoicing.issue_invoice(
+            tx, h, [{**i, "quantity": i["ship_qty"]} for i in items], shipment_id,
+            settings.invoice_prefix, h.payment_terms_days)
+    for l in ls:
+        if l["ship_qty"]:
+            l["shipped_quantity"] += l["ship_qty"]
+            if invoice_now:
+                l["invoiced_quantity"] += l["ship_qty"]
+    invoiced = issued.totals.gross if issued else ZERO
+    new = derive_order_statuses(h.status, progress(ls), h.invoiced_total + invoiced, h.amount_paid)
+    record_progress(tx, h, new, invoiced_delta=invoiced)
+    invoice_id = issued.id if issued else None
+    tx.conn.execute(_mark_shipped, {"sid": shipment_id, "st": new_status, "carrier": carrier,
+                                    "tracking": tracking_number, "at": tx.now, "iid": invoice_id, "cost": total_cost})
+    tx.emit("shipment.shipped", h.channel, h.id, {
+        "shipment_id": shipment_id, "number": number, "order_id": h.id, "carrier": carrier,
         "tracking_number": tracking_number, "invoice_id": invoice_id,
     })
-    tx.audit("shipment.shipped", "shipment", shipment_id, {"status": s.status},
+    tx.audit("shipment.shipped", "shipment", shipment_id, {"status": h.shipment_status},
              {"status": new_status, "carrier": carrier, "tracking_number": tracking_number,
               "cost": str(total_cost), "invoice_id": invoice_id})
+    return _view(shipment_id, h.shipment_created_at, h.id, new_status,
+                 [{"sku": i["sku"], "quantity": i["ship_qty"]} for i in items],
+                 carrier, tracking_number, tx.now, invoice_id)
 
 
-def cancel_shipment(tx: Tx, shipment_id: int, principal: Principal) -> None:
+def cancel_shipment(tx: Tx, shipment_id: int, principal: Principal) -> dict[str, Any]:
     """Unpack: the goods stay on hand and stay reserved for the order."""
-    o, s = _load_shipment(tx, shipment_id, principal)
-    new_status = shipment_transition("cancel", s.status, s.number)
+    h = _head(tx, shipment_id, principal)
+    number = shipment_number(shipment_id, h.shipment_created_at)
+    new_status = shipment_transition("cancel", h.shipment_status, number)
     items = tx.conn.execute(
-        select(shipment_lines.c.order_line_id, shipment_lines.c.quantity)
-        .where(shipment_lines.c.shipment_id == shipment_id)
+        select(shipment_lines.c.order_line_id, shipment_lines.c.sku, shipment_lines.c.quantity)
+        .where(shipment_lines.c.shipment_id == shipment_id).order_by(shipment_lines.c.id)
     ).all()
     tx.conn.execute(_pack_line, [{"lid": i.order_line_id, "qty": -i.quantity} for i in items])
     tx.conn.execute(update(shipments).where(shipments.c.id == shipment_id).values(status=new_status))
-    tx.emit("shipment.cancelled", o.channel, o.id, {"shipment_id": shipment_id, "number": s.number, "order_id": o.id})
-    tx.audit("shipment.cancelled", "shipment", shipment_id, {"status": s.status}, {"status": new_status})
+    tx.emit("shipment.cancelled", h.channel, h.id, {"shipment_id": shipment_id, "number": number, "order_id": h.id})
+    tx.audit("shipment.cancelled", "shipment", shipment_id, {"status": h.shipment_status}, {"status": new_status})
+    return _view(shipment_id, h.shipment_created_at, h.id, new_status,
+                 [{"sku": i.sku, "quantity": i.quantity} for i in items])
 
 
 def get_shipment(tx: Tx, shipment_id: int, principal: Principal) -> dict[str, Any]:
     row = tx.conn.execute(
-        select(shipments.c.id, shipments.c.number, shipments.c.order_id, shipments.c.status,
+        select(shipments.c.id, shipments.c.order_id, shipments.c.status,
                shipments.c.carrier, shipments.c.tracking_number, shipments.c.shipped_at,
                shipments.c.invoice_id, shipments.c.created_at, orders.c.channel)
         .join(orders, orders.c.id == shipments.c.order_id).where(shipments.c.id == shipment_id)
@@ -200,16 +245,8 @@ def get_shipment(tx: Tx, shipment_id: int, principal: Principal) -> dict[str, An
     scope = principal.channel_scope
     if row is None or (scope is not None and row.channel != scope):
         raise NotFound(f"No shipment with id {shipment_id}.")
-    d = row._asdict()
-    d.pop("channel")
-    d["lines"] = [
-        {"sku": r.sku, "quantity": r.quantity}
-        for r in tx.conn.execute(
-            select(shipment_lines.c.sku, shipment_lines.c.quantity)
-            .where(shipment_lines.c.shipment_id == shipment_id).order_by(shipment_lines.c.id)
-        )
-    ]
-    return d
-
-
-
+    items = [{"sku": r.sku, "quantity": r.quantity} for r in tx.conn.execute(
+        select(shipment_lines.c.sku, shipment_lines.c.quantity)
+        .where(shipment_lines.c.shipment_id == shipment_id).order_by(shipment_lines.c.id))]
+    return _view(row.id, row.created_at, row.order_id, row.status, items, row.carrier,
+                 row.tracking_number, row.shipped_at, row.invoice_id)

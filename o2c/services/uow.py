@@ -2,7 +2,8 @@
 
 Everything a business event writes — documents, stock movements, the journal
 entry, audit rows and events — goes through one ``Tx`` and commits together
-when the ``with`` block ends, or not at all.
+when the ``with`` block ends, or not at all. Journal entries, audit rows and
+events are buffered and written with one statement per table at the end.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy.sql.elements import Label
 
 from o2c.db import models as m
 from o2c.domain.errors import PeriodClosed
@@ -28,6 +30,48 @@ _series = m.NumberSeries.__table__
 
 _CHART = chart()
 
+# Statements are built once: SQLAlchemy memoises a built statement's cache key,
+# so executing a prebuilt statement costs a fraction of building one per call.
+_insert_entries = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
+_insert_jlines = insert(_jlines)
+_insert_audit = insert(_audit)
+_insert_events = insert(_events)
+_period_closed = (
+    select(_periods.c.closed_at).where(_periods.c.period == bindparam("period"))
+    .scalar_subquery().label("period_closed_at")
+)
+_select_period_closed = select(_period_closed)
+_take_number = (
+    update(_series)
+    .where(_series.c.series == bindparam("b_series"), _series.c.year == bindparam("b_year"))
+    .values(last_value=_series.c.last_value + 1)
+    .returning(_series.c.last_value)
+)
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def insert_ignoring_conflicts(conn: Connection, table: Table, returning: tuple[str, ...] = ()) -> Any:
+    """A prebuilt ``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` for the
+    connection's dialect: on PostgreSQL it waits for a concurrent insert of the
+    same key to commit, then does nothing and returns no row."""
+    key = (conn.dialect.name, table.name, returning)
+    stmt = _IGNORING.get(key)
+    if stmt is None:
+        stmt = dialect_insert(conn)(table).on_conflict_do_nothing()
+        if returning:
+            stmt = stmt.returning(*(table.c[c] for c in returning))
+        _IGNORING[key] = stmt
+    return stmt
+
+
+def document_number(prefix: str, year: int, id_: int) -> str:
+    """Numbers of orders, shipments and payments follow from their id and year
+    (``SO-2026-000123``); only invoices and credit notes need gapless series."""
+    return f"{prefix}-{year}-{id_:06d}"
+
+
+def period_of(date: dt.date) -> str:
+    return date.strftime("%Y-%m")
 
 
 class Tx:
@@ -41,9 +85,10 @@ class Tx:
         self.chart: dict[str, Account] = _CHART
         self._audit_rows: list[dict[str, Any]] = []
         self._event_rows: list[dict[str, Any]] = []
+        self._journal: list[JournalEntry] = []
         self._open_periods: set[str] = set()
 
-    # -- audit trail and events: buffered, written in one statement each --------
+    # -- audit trail and events ----------------------------------------------------
     def audit(
         self, action: str, object_type: str, object_id: int,
         before: dict[str, Any] | None, after: dict[str, Any] | None,
@@ -60,78 +105,73 @@ class Tx:
             "data": data, "created_at": self.now,
         })
 
-    def flush(self) -> None:
-        if self._audit_rows:
-            self.conn.execute(insert(_audit), self._audit_rows)
-            self._audit_rows = []
-        if self._event_rows:
-            self.conn.execute(insert(_events), self._event_rows)
-            self._event_rows = []
+    # -- periods -----------------------------------------------------------------
+    #: Add to a query the service makes anyway (bind ``period``), so the period
+    #: check costs no round trip; pass its value to ``note_period``.
+    period_closed_column: Label[Any] = _period_closed
 
-    # -- the journal -----------------------------------------------------------
-    def check_period_open(self, date: dt.date) -> None:
-        period = date.strftime("%Y-%m")
-        if period in self._open_periods:
-            return
-        closed = self.conn.execute(
-            select(_periods.c.closed_at).where(_periods.c.period == period)
-        ).scalar()
-        if closed is not None:
+    def note_period(self, date: dt.date, closed_at: Any) -> None:
+        if closed_at is not None:
+            period = period_of(date)
             raise PeriodClosed(
                 f"Period {period} is closed; nothing can be posted dated {date.isoformat()}. "
                 "Date the document in an open period, or have an accountant reopen the period.",
                 {"period": period},
             )
-        self._open_periods.add(period)
+        self._open_periods.add(period_of(date))
 
-    def post(self, entry: JournalEntry | None) -> int | None:
-        """Write a balanced entry (already checked when it was built)."""
+    def check_period_open(self, date: dt.date) -> None:
+        if period_of(date) not in self._open_periods:
+            self.note_period(date, self.conn.execute(_select_period_closed, {"period": period_of(date)}).scalar())
+
+    # -- the journal ---------------------------------------------------------------
+    def post(self, entry: JournalEntry | None) -> None:
+        """Queue a balanced entry (checked when it was built) for this transaction."""
         if entry is None:
-            return None
+            return
         self.check_period_open(entry.date)
-        entry_id = self.conn.execute(
-            insert(_entries).returning(_entries.c.id),
-            {
-                "date": entry.date, "period": entry.period, "source_type": entry.source_type,
-                "source_id": entry.source_id, "document": entry.document,
-                "customer_id": entry.customer_id, "description": entry.description,
-                "created_at": self.now,
-            },
-        ).scalar_one()
-        self.conn.execute(
-            insert(_jlines),
-            [{"entry_id": entry_id, "account": l.account, "debit": l.debit, "credit": l.credit}
-             for l in entry.lines],
-        )
-        return entry_id
+        self._journal.append(entry)
 
-    # -- gapless numbering -----------------------------------------------------
+    def flush(self) -> None:
+        if self._journal:
+            ids = self.conn.execute(
+                _insert_entries,
+                [{"date": e.date, "period": e.period, "source_type": e.source_type, "source_id": e.source_id,
+                  "document": e.document, "customer_id": e.customer_id, "description": e.description,
+                  "created_at": self.now} for e in self._journal],
+            ).scalars().all()
+            self.conn.execute(_insert_jlines, [
+                {"entry_id": eid, "account": l.account, "debit": l.debit, "credit": l.credit}
+                for eid, e in zip(ids, self._journal) for l in e.lines
+            ])
+            self._journal = []
+        if self._audit_rows:
+            self.conn.execute(_insert_audit, self._audit_rows)
+            self._audit_rows = []
+        if self._event_rows:
+            self.conn.execute(_insert_events, self._event_rows)
+            self._event_rows = []
+
+    # -- gapless numbering -----------------------------------------------------------
     def take_number(self, series: str, year: int) -> int:
         """The next number of a gapless series. The UPDATE locks the counter row
         until this transaction ends, so numbers are consumed only by commits."""
-        stmt = (
-            update(_series)
-            .where(_series.c.series == series, _series.c.year == year)
-            .values(last_value=_series.c.last_value + 1)
-            .returning(_series.c.last_value)
-        )
-        value = self.conn.execute(stmt).scalar()
-        if value is None:
-            ins = _dialect_insert(self.conn)(_series).values(series=series, year=year, last_value=0)
-            self.conn.execute(ins.on_conflict_do_nothing())
-            value = self.conn.execute(stmt).scalar_one()
+        params = {"b_series": series, "b_year": year}
+        value = self.conn.execute(_take_number, params).scalar()
+        if value is None:  # the first number of a series and year
+            self.conn.execute(insert_ignoring_conflicts(self.conn, _series),
+                              {"series": series, "year": year, "last_value": 0})
+            value = self.conn.execute(_take_number, params).scalar_one()
         return int(value)
 
 
-def _dialect_insert(conn: Connection) -> Any:
+def dialect_insert(conn: Connection) -> Any:
+    """``insert`` with ``on_conflict_do_nothing`` for the connection's dialect."""
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
         return pg_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
     return sqlite_insert
-
-
-dialect_insert = _dialect_insert
 
 
 @contextmanager
