@@ -1,10 +1,12 @@
 """o2c: order-to-cash transaction processing."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template_string
 from flask_smorest import Api
+from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 from o2c.config import Config
 
@@ -18,17 +20,44 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5
 <p>Machine-readable: <a href="/api/openapi.json"><code>/api/openapi.json</code></a>.
 Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p>
 {% for tag in spec.tags %}<h2>{{ tag.name }}</h2><p>{{ tag.description }}</p><table>
-{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() if tag.name in op.get('tags', []) %}
+{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() if method in ('get', 'post', 'put', 'patch', 'delete') and tag.name in op.get('tags', []) %}
 <tr><td class="m">{{ method|upper }}</td><td><code>{{ path }}</code></td><td>{{ op.get('summary', '') }}</td></tr>
 {% endfor %}{% endfor %}</table>{% endfor %}</body></html>"""
 
 
+class IdConverter(IntegerConverter):
+    """Database ids in URLs: 1 to 2^63 − 1; anything else is simply not found."""
+
+    def __init__(self, map: object, *args: object, **kwargs: object) -> None:  # noqa: A002
+        super().__init__(map, min=1, max=2**63 - 1)
+
+
+class ContractApi(Api):
+    """flask-smorest, documenting errors in the contract's shape (API.md, Errors)."""
+
+    from o2c.schemas.api import ErrorResponse as ERROR_SCHEMA  # noqa: N811
+
+
+class SkuConverter(UnicodeConverter):
+    """SKUs in URLs: the characters a SKU may have; anything else is not found."""
+
+    pattern = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+    def to_python(self, value: str) -> str:
+        if not self.pattern.fullmatch(value):
+            raise ValidationError()
+        return value
+
+
 def create_app(config: Config | None = None) -> Flask:
     from o2c.api import books, catalog, common, errors, sales
+    from o2c.schemas import fields
     from o2c.db.engine import make_engine
 
     config = config or Config()
     app = Flask(__name__)
+    app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["sku"] = SkuConverter
     app.config.update(config.as_flask())
     app.config.update(
         API_TITLE="o2c",
@@ -40,8 +69,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["o2c.engine"] = make_engine(
         config.DATABASE_URL, config.SQLITE_BUSY_TIMEOUT_MS, config.DB_POOL_SIZE)
 
-    api = Api(app, spec_kwargs={"components": {"securitySchemes": {
+    api = ContractApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    api.register_field(fields.Money, "string", "decimal")
+    api.register_field(fields.Rate, "string", "decimal")
     for blp in (catalog.blp, sales.blp, books.blp):
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins

@@ -30,20 +30,20 @@ def upgrade() -> None:
     sa.UniqueConstraint('role', name=op.f('uq_accounts_role'))
     )
     op.create_table('api_keys',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', o2c.db.types.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash')),
     sa.UniqueConstraint('name', name=op.f('uq_api_keys_name'))
     )
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=128), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('object_type', sa.String(length=32), nullable=False),
@@ -56,7 +56,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_log_object', ['object_type', 'object_id'], unique=False)
 
     op.create_table('company',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('address', sa.Text(), nullable=False),
     sa.Column('tax_id', sa.String(length=255), nullable=False),
@@ -70,19 +70,19 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_company'))
     )
     op.create_table('customers',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('email', sa.String(length=255), nullable=False),
     sa.Column('country', sa.String(length=2), nullable=False),
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('tax_id', sa.String(length=64), nullable=False),
-    sa.Column('payment_terms_days', sa.Integer(), nullable=False),
+    sa.Column('payment_terms_days', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('credit_limit', o2c.db.types.Money(), nullable=True),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('billing_address', sa.JSON(), nullable=False),
     sa.Column('shipping_address', sa.JSON(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
     sa.UniqueConstraint('code', name=op.f('uq_customers_code'))
     )
@@ -92,7 +92,7 @@ def upgrade() -> None:
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('order_id', sa.BigInteger(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
@@ -103,32 +103,32 @@ def upgrade() -> None:
     sa.Column('principal', sa.String(length=80), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
-    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('status_code', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('response', sa.Text(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('principal', 'key', name=op.f('pk_idempotency_keys'))
     )
     op.create_table('number_series',
     sa.Column('series', sa.String(length=16), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('year', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('last_value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('series', 'year', name=op.f('pk_number_series'))
     )
     op.create_table('periods',
     sa.Column('period', sa.String(length=7), nullable=False),
-    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', o2c.db.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('closed_by', sa.String(length=128), nullable=True),
     sa.PrimaryKeyConstraint('period', name=op.f('pk_periods'))
     )
     op.create_table('products',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sku', sa.String(length=64), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('unit_price', o2c.db.types.Money(), nullable=False),
     sa.Column('vat_rate', o2c.db.types.Rate(), nullable=False),
     sa.Column('unit', sa.String(length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_products')),
     sa.UniqueConstraint('sku', name=op.f('uq_products_sku'))
     )
@@ -139,9 +139,9 @@ def upgrade() -> None:
     sa.Column('source_type', sa.String(length=32), nullable=False),
     sa.Column('source_id', sa.BigInteger(), nullable=False),
     sa.Column('document', sa.String(length=32), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('description', sa.String(length=255), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_journal_entries_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_entries'))
     )
@@ -153,7 +153,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('channel', sa.String(length=64), nullable=False),
     sa.Column('external_ref', sa.String(length=128), nullable=True),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('fulfillment_status', sa.String(length=20), nullable=False),
@@ -164,8 +164,8 @@ def upgrade() -> None:
     sa.Column('total', o2c.db.types.Money(), nullable=False),
     sa.Column('invoiced_total', o2c.db.types.Money(), nullable=False),
     sa.Column('amount_paid', o2c.db.types.Money(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('confirmed_at', o2c.db.types.UtcDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_orders_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
     sa.UniqueConstraint('channel', 'external_ref', name=op.f('uq_orders_channel_external_ref'))
@@ -177,14 +177,14 @@ def upgrade() -> None:
 
     op.create_table('payments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('amount', o2c.db.types.Money(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('received_on', sa.Date(), nullable=False),
     sa.Column('method', sa.String(length=32), nullable=False),
     sa.Column('reference', sa.String(length=128), nullable=False),
     sa.Column('unapplied', o2c.db.types.Money(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount > 0', name=op.f('ck_payments_amount_positive')),
     sa.CheckConstraint('unapplied >= 0 AND unapplied <= amount', name=op.f('ck_payments_unapplied_within_amount')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_payments_customer_id_customers')),
@@ -195,7 +195,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_payments_customer_id_unapplied', ['customer_id', 'unapplied'], unique=False)
 
     op.create_table('stock',
-    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('on_hand', sa.BigInteger(), nullable=False),
     sa.Column('reserved', sa.BigInteger(), nullable=False),
     sa.Column('value', o2c.db.types.Money(), nullable=False),
@@ -206,7 +206,7 @@ def upgrade() -> None:
     )
     op.create_table('stock_movements',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('date', sa.Date(), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
@@ -238,8 +238,8 @@ def upgrade() -> None:
     op.create_table('order_lines',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('line_no', sa.Integer(), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sku', sa.String(length=64), nullable=False),
     sa.Column('description', sa.String(length=255), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
@@ -271,10 +271,10 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('carrier', sa.String(length=64), nullable=True),
     sa.Column('tracking_number', sa.String(length=128), nullable=True),
-    sa.Column('shipped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('shipped_at', o2c.db.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('invoice_id', sa.BigInteger(), nullable=True),
     sa.Column('cost', o2c.db.types.Money(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_shipments_order_id_orders')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_shipments'))
     )
@@ -285,10 +285,10 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=False),
     sa.Column('series', sa.String(length=16), nullable=False),
-    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('year', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('shipment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('issue_date', sa.Date(), nullable=False),
@@ -299,7 +299,7 @@ def upgrade() -> None:
     sa.Column('total', o2c.db.types.Money(), nullable=False),
     sa.Column('amount_paid', o2c.db.types.Money(), nullable=False),
     sa.Column('credited_amount', o2c.db.types.Money(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', o2c.db.types.UtcDateTime(timezone=True), nullable=False),
     sa.CheckConstraint('amount_paid + credited_amount <= total', name=op.f('ck_invoices_not_overpaid')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_invoices_customer_id_customers')),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_invoices_order_id_orders')),
@@ -317,7 +317,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('shipment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('order_line_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('sku', sa.String(length=64), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_shipment_lines_quantity_positive')),

@@ -33,14 +33,14 @@ def list_customers(args: dict[str, Any]) -> Any:
     return page(lambda tx: catalog.list_customers(tx, int_cursor(args), args["limit"]), CustomerPage())
 
 
-@blp.route("/customers/<int:customer_id>", methods=["GET"])
+@blp.route("/customers/<id:customer_id>", methods=["GET"])
 @requires("customers:read")
 @blp.response(200, s.CustomerOut)
 def get_customer(customer_id: int) -> Any:
     return read(lambda tx: catalog.get_customer(tx, customer_id), s.CustomerOut())
 
 
-@blp.route("/customers/<int:customer_id>", methods=["PATCH"])
+@blp.route("/customers/<id:customer_id>", methods=["PATCH"])
 @requires("customers:write")
 @blp.arguments(s.CustomerPatch)
 @blp.response(200, s.CustomerOut)
@@ -65,14 +65,14 @@ def list_products(args: dict[str, Any]) -> Any:
     return page(lambda tx: catalog.list_products(tx, args.get("cursor"), args["limit"]), ProductPage())
 
 
-@blp.route("/products/<string:sku>", methods=["GET"])
+@blp.route("/products/<sku:sku>", methods=["GET"])
 @requires("catalog:read")
 @blp.response(200, s.ProductOut)
 def get_product(sku: str) -> Any:
     return read(lambda tx: catalog.get_product(tx, sku), s.ProductOut())
 
 
-@blp.route("/products/<string:sku>", methods=["PATCH"])
+@blp.route("/products/<sku:sku>", methods=["PATCH"])
 @requires("catalog:write")
 @blp.arguments(s.ProductPatch)
 @blp.response(200, s.ProductOut)
@@ -96,7 +96,7 @@ def list_stock(args: dict[str, Any]) -> Any:
     return page(lambda tx: stock.list_stock(tx, args.get("cursor"), args["limit"]), StockPage())
 
 
-@blp.route("/stock/<string:sku>", methods=["GET"])
+@blp.route("/stock/<sku:sku>", methods=["GET"])
 @requires("catalog:read")
 @blp.response(200, s.StockOut)
 def get_stock(sku: str) -> Any:

@@ -80,9 +80,9 @@ def mutate(work: Callable[[Tx], Any], schema: Schema, status: int = 200) -> Resp
         return status, json.dumps(schema.dump(work(tx)))
 
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 255:
-        return error_response(422, "validation_error", "Idempotency-Key must be 1 to 255 characters.",
-                              {"fields": {"Idempotency-Key": ["1 to 255 characters."]}})
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable() and key.isascii()):
+        return error_response(422, "validation_error", "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+                              {"fields": {"Idempotency-Key": ["1 to 255 printable ASCII characters."]}})
     fingerprint = idempotency.request_fingerprint(request.method, request.path, request.get_data())
     code, body = idempotency.run(engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome)
     return _json(code, body)
@@ -108,6 +108,6 @@ def int_cursor(args: dict[str, Any]) -> int | None:
     raw = args.get("cursor")
     if raw in (None, ""):
         return None
-    if not str(raw).isdigit():
+    if not (str(raw).isdigit() and 1 <= int(raw) <= 2**63 - 1):
         raise ValidationFailed("Invalid cursor.", {"cursor": ["Use the next_cursor of the previous page."]})
     return int(raw)

@@ -44,14 +44,14 @@ def list_orders(args: dict[str, Any]) -> Any:
         external_ref=args.get("external_ref"), cursor=int_cursor(args), limit=args["limit"]), OrderPage())
 
 
-@blp.route("/orders/<int:order_id>", methods=["GET"])
+@blp.route("/orders/<id:order_id>", methods=["GET"])
 @requires("orders:read")
 @blp.response(200, s.OrderOut)
 def get_order(order_id: int) -> Any:
     return read(lambda tx: _order(tx, order_id), ORDER)
 
 
-@blp.route("/orders/<int:order_id>/confirm", methods=["POST"])
+@blp.route("/orders/<id:order_id>/confirm", methods=["POST"])
 @requires("orders:write")
 @blp.response(200, s.OrderOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition, out_of_stock, credit_limit_exceeded")
@@ -59,7 +59,7 @@ def confirm_order(order_id: int) -> Any:
     return mutate(lambda tx: orders.confirm_order(tx, order_id, principal()), ORDER)
 
 
-@blp.route("/orders/<int:order_id>/cancel", methods=["POST"])
+@blp.route("/orders/<id:order_id>/cancel", methods=["POST"])
 @requires("orders:write")
 @blp.response(200, s.OrderOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition")
@@ -67,7 +67,7 @@ def cancel_order(order_id: int) -> Any:
     return mutate(lambda tx: orders.cancel_order(tx, order_id, principal()), ORDER)
 
 
-@blp.route("/orders/<int:order_id>/shipments", methods=["POST"])
+@blp.route("/orders/<id:order_id>/shipments", methods=["POST"])
 @requires("fulfilment:write")
 @blp.arguments(s.PackIn)
 @blp.response(201, s.ShipmentOut)
@@ -77,14 +77,14 @@ def pack_order(data: dict[str, Any], order_id: int) -> Any:
     return mutate(lambda tx: shipping.pack(tx, order_id, principal(), data.get("lines")), SHIPMENT, 201)
 
 
-@blp.route("/shipments/<int:shipment_id>", methods=["GET"])
+@blp.route("/shipments/<id:shipment_id>", methods=["GET"])
 @requires("orders:read")
 @blp.response(200, s.ShipmentOut)
 def get_shipment(shipment_id: int) -> Any:
     return read(lambda tx: shipping.get_shipment(tx, shipment_id, principal()), SHIPMENT)
 
 
-@blp.route("/shipments/<int:shipment_id>/ship", methods=["POST"])
+@blp.route("/shipments/<id:shipment_id>/ship", methods=["POST"])
 @requires("fulfilment:write")
 @blp.arguments(s.ShipIn)
 @blp.response(200, s.ShipmentOut)
@@ -95,14 +95,14 @@ def ship_shipment(data: dict[str, Any], shipment_id: int) -> Any:
                   SHIPMENT)
 
 
-@blp.route("/shipments/<int:shipment_id>/cancel", methods=["POST"])
+@blp.route("/shipments/<id:shipment_id>/cancel", methods=["POST"])
 @requires("fulfilment:write")
 @blp.response(200, s.ShipmentOut)
 def cancel_shipment(shipment_id: int) -> Any:
     return mutate(lambda tx: shipping.cancel_shipment(tx, shipment_id, principal()), SHIPMENT)
 
 
-@blp.route("/orders/<int:order_id>/invoices", methods=["POST"])
+@blp.route("/orders/<id:order_id>/invoices", methods=["POST"])
 @requires("fulfilment:write")
 @blp.response(201, s.InvoiceOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="nothing shipped and not yet invoiced")
@@ -121,7 +121,7 @@ def list_invoices(args: dict[str, Any]) -> Any:
         overdue=args["overdue"], cursor=int_cursor(args), limit=args["limit"]), InvoicePage())
 
 
-@blp.route("/invoices/<int:invoice_id>", methods=["GET"])
+@blp.route("/invoices/<id:invoice_id>", methods=["GET"])
 @requires("invoices:read")
 @blp.response(200, s.InvoiceOut)
 def get_invoice(invoice_id: int) -> Any:
@@ -138,7 +138,7 @@ def record_payment(data: dict[str, Any]) -> Any:
     return mutate(lambda tx: payments.record_payment(tx, data), PAYMENT, 201)
 
 
-@blp.route("/payments/<int:payment_id>", methods=["GET"])
+@blp.route("/payments/<id:payment_id>", methods=["GET"])
 @requires("payments:read")
 @blp.response(200, s.PaymentOut)
 def get_payment(payment_id: int) -> Any:

@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from o2c.db.types import Money, Rate
+from o2c.db.types import Money, Rate, UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -25,14 +25,17 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# 64-bit integers everywhere; on SQLite a primary key must be spelled INTEGER
+# to be the rowid (and autoincrement), which is 64-bit there anyway.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {
+        int: BigId,
         Decimal: Money(),
-        dt.datetime: DateTime(timezone=True),
+        dt.datetime: UtcDateTime(),
         dict[str, Any]: JSON(),
         str: String(255),
     }

@@ -3,10 +3,11 @@ integer minor units and rates as integer ten-thousandths, on both databases;
 sums in SQL stay exact and come back as ``Decimal``."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, func, type_coerce
 from sqlalchemy.types import TypeDecorator
 
 
@@ -48,3 +49,41 @@ class Rate(_Scaled):
     impl = Integer
     cache_ok = True
     scale = 4
+
+
+def money_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
+    """``SUM`` of an amount expression, zero when empty, read back as ``Decimal``.
+
+    Arithmetic between money columns (``total - amount_paid``) loses the column
+    type in SQL expressions, so its result would come back in minor units;
+    this re-applies the money type to the sum.
+    """
+    return type_coerce(func.coalesce(func.sum(expr), 0), Money())
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A moment in time, always timezone-aware UTC in Python.
+
+    PostgreSQL keeps the offset (``timestamptz``) but answers in the session's
+    time zone; SQLite drops it. Both come back here as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime; use UTC")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+    @property
+    def python_type(self) -> type:
+        return dt.datetime

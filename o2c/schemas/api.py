@@ -1,13 +1,15 @@
 """Request and response schemas of the JSON API (API.md)."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
+from marshmallow import missing
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from o2c.schemas.fields import Money, Quantity, Rate
+from o2c.schemas.fields import Id, Money, Quantity, Rate, Text
 
-Str = fields.String
+Str = Text
 LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
 
 
@@ -28,7 +30,7 @@ class ErrorResponse(Schema):
 class Address(Schema):
     name = _text(required=True)
     line1 = _text(required=True)
-    line2 = Str(validate=validate.Length(max=255), allow_none=True)
+    line2 = Str(validate=validate.Length(max=255), allow_none=True, load_default=None, dump_default=None)
     city = _text(required=True)
     postal_code = _text(32, required=True)
     country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
@@ -48,9 +50,19 @@ class CustomerIn(Schema):
     shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
 
 
-class CustomerPatch(CustomerIn):
-    class Meta:
-        partial = True
+def patch_of(schema: type[Schema]) -> type[Schema]:
+    """The same fields, none required and none defaulted: a PATCH changes only
+    what it names."""
+    declared = {}
+    for name, field in schema._declared_fields.items():
+        f = copy.deepcopy(field)
+        f.required = False
+        f.load_default = missing
+        declared[name] = f
+    return type(schema.__name__.removesuffix("In") + "Patch", (Schema,), declared)
+
+
+CustomerPatch = patch_of(CustomerIn)
 
 
 class CustomerOut(Schema):
@@ -124,7 +136,7 @@ class StockReceiptOut(Schema):
 class CustomerRef(Schema):
     """``{"id": …}``, ``{"code": …}``, or a whole new customer."""
 
-    id = fields.Integer(strict=True, validate=validate.Range(min=1))
+    id = Id()
     code = _text(64)
     name = _text()
     email = Str(validate=validate.Length(max=255), load_default=None)
@@ -272,12 +284,12 @@ class InvoiceOut(Schema):
 
 
 class AllocationIn(Schema):
-    invoice_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    invoice_id = Id(required=True)
     amount = Money(required=True, positive=True)
 
 
 class PaymentIn(Schema):
-    customer_id = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    customer_id = Id(required=True)
     amount = Money(required=True, positive=True)
     currency = Str(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     received_on = fields.Date(required=True)
@@ -371,12 +383,12 @@ class PageArgs(Schema):
 
 class OrderListArgs(PageArgs):
     status = Str(validate=validate.OneOf(("draft", "confirmed", "completed", "cancelled")))
-    customer_id = fields.Integer(validate=validate.Range(min=1))
+    customer_id = Id(strict=False)
     external_ref = Str(validate=validate.Length(max=128))
 
 
 class InvoiceListArgs(PageArgs):
-    customer_id = fields.Integer(validate=validate.Range(min=1))
+    customer_id = Id(strict=False)
     status = Str(validate=validate.OneOf(("open", "partially_paid", "paid", "credited")))
     overdue = fields.Boolean(load_default=False)
 

@@ -35,10 +35,10 @@ class Money(fields.Field):
             raise ValidationError(f"{value!r} is not an amount.") from None
         if not amount.is_finite():
             raise ValidationError("Amounts must be finite numbers.")
-        if amount != amount.quantize(Decimal("0.01"), rounding=decimal.ROUND_DOWN):
-            raise ValidationError("Amounts have at most two decimals.")
         if abs(amount) > MAX_AMOUNT:
             raise ValidationError(f"Amounts are at most {MAX_AMOUNT}.")
+        if amount != amount.quantize(Decimal("0.01"), rounding=decimal.ROUND_DOWN):
+            raise ValidationError("Amounts have at most two decimals.")
         if amount < 0 or (self.positive and amount == 0) or (not self.allow_zero and amount == 0):
             raise ValidationError("Must be greater than zero." if self.positive else "Must not be negative.")
         return amount.quantize(Decimal("0.01"))
@@ -68,6 +68,25 @@ class Rate(fields.Field):
         return rate.quantize(Decimal("0.0001"))
 
 
+MAX_ID = 2**63 - 1
+
+
+class Id(fields.Integer):
+    """A database id: a whole number from 1 to 2^63 − 1."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("strict", True)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not 1 <= result <= MAX_ID:
+            raise ValidationError(f"Must be between 1 and {MAX_ID}.")
+        return result
+
+
 class Quantity(fields.Integer):
     """A whole number of units, at least 1 (at most a million per line)."""
 
@@ -83,5 +102,15 @@ class Quantity(fields.Integer):
         return result
 
 
-class Cursor(fields.String):
-    """An opaque pagination cursor (the last id or key of the previous page)."""
+_CONTROL = {c for c in range(32)} - {9, 10, 13}
+
+
+class Text(fields.String):
+    """A string without NUL or other control characters (tab and newlines aside),
+    which databases, PDFs and spreadsheets would choke on."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if any(ord(ch) in _CONTROL for ch in result):
+            raise ValidationError("Control characters are not allowed.")
+        return result

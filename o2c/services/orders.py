@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from o2c.db import models as m
+from o2c.db.types import money_sum
 from o2c.domain.access import Principal
 from o2c.domain.errors import (
     Conflict, CreditLimitExceeded, InvalidTransition, NotFound, OutOfStock, ValidationFailed,
@@ -255,7 +256,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
     if confirm:
         # The order row is inserted first so a duplicate external_ref is reported
         # as such; a refused confirmation rolls the whole creation back.
-        _check_credit(tx, customer.id, customer.credit_limit, totals.gross, number)
+        _check_credit(tx, customer.id, customer.credit_limit, totals.gross, number, oid)
         _reserve_lines(tx, line_rows)
         _confirmed(tx, oid, number, channel, "draft")
     return order_view(row, [{k: r[k] for k in r if k != "order_id"} for r in line_rows], [], [])
@@ -263,26 +264,36 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
 
 # -- confirm / cancel ---------------------------------------------------------------
 
-def customer_exposure(tx: Tx, customer_id: int) -> Decimal:
-    """Open receivables plus confirmed orders not yet invoiced."""
-    open_ar = tx.conn.execute(
-        select(func.coalesce(func.sum(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount), 0))
-        .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(("open", "partially_paid")))
-    ).scalar_one()
-    uninvoiced = tx.conn.execute(
-        select(func.coalesce(func.sum(orders.c.total - orders.c.invoiced_total), 0))
-        .where(orders.c.customer_id == customer_id, orders.c.status == "confirmed",
-               orders.c.total > orders.c.invoiced_total)
-    ).scalar_one()
-    return Decimal(open_ar) + Decimal(uninvoiced)
+_open_receivables = select(money_sum(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount)).where(
+    invoices.c.customer_id == bindparam("cid"), invoices.c.status.in_(("open", "partially_paid")))
+_uninvoiced = select(money_sum(orders.c.total - orders.c.invoiced_total)).where(
+    orders.c.customer_id == bindparam("cid"), orders.c.status == "confirmed",
+    orders.c.total > orders.c.invoiced_total, orders.c.id != bindparam("exclude"))
 
 
-def _check_credit(tx: Tx, customer_id: int, limit: Decimal | None, amount: Decimal, number: str) -> None:
+def customer_exposure(tx: Tx, customer_id: int, exclude_order: int = 0) -> Decimal:
+    """Open receivables plus confirmed orders not yet invoiced (but for one)."""
+    open_ar = tx.conn.execute(_open_receivables, {"cid": customer_id}).scalar_one()
+    uninvoiced = tx.conn.execute(_uninvoiced, {"cid": customer_id, "exclude": exclude_order}).scalar_one()
+    return open_ar + uninvoiced
+
+
+_lock_customer = (
+    select(customers.c.id).where(customers.c.id == bindparam("cid"))
+    # FOR NO KEY UPDATE: confirmations for one customer queue behind each other,
+    # while inserts that merely reference the customer (orders, invoices,
+    # payments take KEY SHARE locks) are not blocked and cannot deadlock with it.
+    .with_for_update(key_share=True)
+)
+
+
+def _check_credit(tx: Tx, customer_id: int, limit: Decimal | None, amount: Decimal, number: str,
+                  order_id: int) -> None:
     if limit is None:
         return
     # Lock the customer so two confirmations cannot both fit under the limit.
-    tx.conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update())
-    exposure = customer_exposure(tx, customer_id)
+    tx.conn.execute(_lock_customer, {"cid": customer_id})
+    exposure = customer_exposure(tx, customer_id, exclude_order=order_id)
     if exposure + amount > limit:
         raise CreditLimitExceeded(
             f"Order {number} ({amount}) would take the customer's exposure to "
@@ -319,7 +330,7 @@ def confirm_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]
     o = load_order(tx, order_id, principal, lock=True, extra=[customers.c.credit_limit])
     number = order_number(o.id, o.created_at)
     new_status = order_transition("confirm", o.status, number)
-    _check_credit(tx, o.customer_id, o.credit_limit, o.total, number)
+    _check_credit(tx, o.customer_id, o.credit_limit, o.total, number, o.id)
     ls = order_lines(tx, order_id)
     _reserve_lines(tx, ls)
     tx.conn.execute(_mark_reserved, {"oid": order_id})
