@@ -68,10 +68,15 @@ def demo(orders: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=os.cpu_count() or 2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="Threads per worker (gthread); helps when the database is remote.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the web app and API with gunicorn."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--access-logfile", "-", "o2c.wsgi:app"]
+            "--threads", str(threads), "--backlog", "2048", "o2c.wsgi:app"]
+    if access_log:
+        args[-1:-1] = ["--access-logfile", "-"]
     os.execv(sys.executable, args)
 
 
