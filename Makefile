@@ -1,0 +1,41 @@
+# o2c: `make run` starts the service with demo data, `make test` runs the tests.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/unit"`.
+PYTEST_ARGS ?=
+
+.PHONY: help install run test clean
+
+help:
+	@echo "make run      install, migrate, load demo data (first time), serve on http://$(HOST):$(PORT)"
+	@echo "make test     install, then run every test (slow ones too)"
+	@echo "make install  create $(VENV) and install o2c with its test tools"
+	@echo "make clean    remove $(VENV), the local database and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls only when pyproject.toml changes (or the venv is new).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/o2c db upgrade
+	$(BIN)/o2c demo
+	$(BIN)/o2c serve --host $(HOST) --port $(PORT)
+
+# pyproject's addopts deselect slow tests (-m 'not slow'); a later -m wins.
+test: install
+	$(BIN)/python -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance build *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
