@@ -1,0 +1,321 @@
+"""Who may do what: API keys, roles, and one webshop never seeing another's orders."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tests.conftest import ADDRESS, Client, customer, make_key, order, product
+
+BOOKS = ("customers", "products", "orders", "shipments", "invoices", "payments", "stock_movements",
+         "journal_entries", "periods", "events", "audit_log")
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as c:
+        return {t: c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in BOOKS}
+
+
+def assert_error(r: Any, status: int, code: str) -> None:
+    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
+    assert r.mimetype == "application/json"
+    err = r.get_json()["error"]
+    assert err["code"] == code and err["message"], err
+    assert set(err) == {"code", "message", "details"}
+
+
+# -- authentication --------------------------------------------------------------------
+
+ROUTES = [
+    ("get", "/api/v1/orders"),
+    ("post", "/api/v1/orders"),
+    ("get", "/api/v1/orders/1"),
+    ("get", "/api/v1/products"),
+    ("get", "/api/v1/customers"),
+    ("post", "/api/v1/payments"),
+    ("get", "/api/v1/ledger/trial-balance"),
+    ("get", "/api/v1/reconciliation"),
+    ("get", "/api/v1/no-such-route"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+@pytest.mark.parametrize("authorization", [
+    pytest.param(None, id="no-header"),
+    pytest.param("", id="empty-header"),
+    pytest.param("Bearer", id="bearer-without-key"),
+    pytest.param("Bearer ", id="bearer-blank"),
+    pytest.param("Bearer o2c_deadbeef_not-a-real-key", id="unknown-key"),
+    pytest.param("Basic c2hvcDpzZWNyZXQ=", id="basic-auth"),
+])
+def test_without_a_valid_key_the_api_answers_401(
+    app: Any, keys: dict[str, str], engine: Engine, method: str, path: str, authorization: str | None,
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    before = counts(engine)
+    r = getattr(app.test_client(), method)(path, headers=headers, json={} if method == "post" else None)
+    assert_error(r, 401, "unauthorized")
+    assert counts(engine) == before
+
+
+def test_a_real_key_under_another_scheme_is_not_accepted(app: Any, keys: dict[str, str]) -> None:
+    r = app.test_client().get("/api/v1/orders", headers={"Authorization": f"Token {keys['admin']}"})
+    assert_error(r, 401, "unauthorized")
+
+
+def test_a_key_with_a_character_changed_is_refused(app: Any, keys: dict[str, str]) -> None:
+    key = keys["admin"]
+    forged = key[:-1] + ("A" if key[-1] != "A" else "B")
+    r = app.test_client().get("/api/v1/orders", headers={"Authorization": f"Bearer {forged}"})
+    assert_error(r, 401, "unauthorized")
+    r = app.test_client().get("/api/v1/orders", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200
+
+
+def test_the_scheme_is_case_insensitive(app: Any, keys: dict[str, str]) -> None:
+    r = app.test_client().get("/api/v1/orders", headers={"Authorization": f"bearer {keys['admin']}"})
+    assert r.status_code == 200, r.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/openapi.json", "/api/docs", "/healthz"])
+def test_the_documentation_and_health_check_need_no_key(app: Any, path: str) -> None:
+    assert app.test_client().get(path).status_code == 200
+
+
+def test_api_keys_are_stored_only_as_hashes(engine: Engine, keys: dict[str, str]) -> None:
+    with engine.connect() as c:
+        rows = [r._asdict() for r in c.execute(text("SELECT * FROM api_keys"))]
+    assert len(rows) == len(keys)
+    for key in keys.values():
+        secret = key.split("_", 2)[2]  # o2c_<prefix>_<secret>
+        assert len(secret) >= 40
+        for row in rows:
+            for column, value in row.items():
+                assert value is None or (key not in str(value) and secret not in str(value)), (column, value)
+
+
+# -- roles -----------------------------------------------------------------------------
+
+@pytest.fixture
+def world(admin: Client, shop: Client) -> dict[str, Any]:
+    """Shop A's confirmed order of 5 mugs: 2 shipped and invoiced, 1 packed, 2 still open;
+    a second confirmed order to cancel; a payment."""
+    c = customer(admin, "C-ROSSI")
+    product(admin, "MUG-01", "8.50", "0.10", stock=20, cost="3.00")
+    r = order(shop, "C-ROSSI", [("MUG-01", 5)], external_ref="A-1")
+    assert r.status_code == 201, r.get_json()
+    o = r.get_json()
+    sh1 = admin.ok("post", f"/api/v1/orders/{o['id']}/shipments", {"lines": [{"sku": "MUG-01", "quantity": 2}]},
+                   status=201)
+    sh1 = admin.ok("post", f"/api/v1/shipments/{sh1['id']}/ship", {"carrier": "BRT", "tracking_number": "T1"})
+    sh2 = admin.ok("post", f"/api/v1/orders/{o['id']}/shipments", {"lines": [{"sku": "MUG-01", "quantity": 1}]},
+                   status=201)
+    o2 = order(shop, "C-ROSSI", [("MUG-01", 1)], external_ref="A-2").get_json()
+    pay = admin.ok("post", "/api/v1/payments", {
+        "customer_id": c["id"], "amount": "5.00", "currency": "EUR", "received_on": dt.date.today().isoformat(),
+        "reference": "BANK-0"}, status=201)
+    return {"customer": c, "order": o, "order2": o2, "shipped": sh1, "packed": sh2, "invoice_id": sh1["invoice_id"],
+            "payment": pay}
+
+
+def _payment(w: dict[str, Any]) -> dict[str, Any]:
+    return {"customer_id": w["customer"]["id"], "amount": "1.00", "currency": "EUR",
+            "received_on": dt.date.today().isoformat(), "reference": "BANK-NEW"}
+
+
+# (method, path, body) with {placeholders} filled from the world
+ACTIONS: dict[str, tuple[str, str, Any]] = {
+    "create order": ("post", "/api/v1/orders",
+                     lambda w: {"customer": {"code": "C-ROSSI"}, "lines": [{"sku": "MUG-01", "quantity": 1}]}),
+    "list orders": ("get", "/api/v1/orders", None),
+    "read order": ("get", "/api/v1/orders/{order}", None),
+    "cancel order": ("post", "/api/v1/orders/{order2}/cancel", None),
+    "confirm order": ("post", "/api/v1/orders/{order2}/confirm", None),
+    "read shipment": ("get", "/api/v1/shipments/{shipped}", None),
+    "list invoices": ("get", "/api/v1/invoices", None),
+    "read invoice": ("get", "/api/v1/invoices/{invoice_id}", None),
+    "list products": ("get", "/api/v1/products", None),
+    "read product": ("get", "/api/v1/products/MUG-01", None),
+    "list stock": ("get", "/api/v1/stock", None),
+    "read stock": ("get", "/api/v1/stock/MUG-01", None),
+    "pack": ("post", "/api/v1/orders/{order}/shipments", lambda w: {"lines": [{"sku": "MUG-01", "quantity": 1}]}),
+    "ship": ("post", "/api/v1/shipments/{packed}/ship", lambda w: {"carrier": "BRT", "tracking_number": "T2"}),
+    "unpack": ("post", "/api/v1/shipments/{packed}/cancel", None),
+    "invoice order": ("post", "/api/v1/orders/{order}/invoices", None),
+    "list customers": ("get", "/api/v1/customers", None),
+    "read customer": ("get", "/api/v1/customers/{customer}", None),
+    "create customer": ("post", "/api/v1/customers",
+                        lambda w: {"code": "C-NEW", "name": "Nuovo", "country": "IT", "billing_address": ADDRESS}),
+    "update customer": ("patch", "/api/v1/customers/{customer}", lambda w: {"payment_terms_days": 60}),
+    "create product": ("post", "/api/v1/products",
+                       lambda w: {"sku": "LAMP-01", "name": "Lamp", "unit_price": "30.00", "vat_rate": "0.22"}),
+    "update product": ("patch", "/api/v1/products/MUG-01", lambda w: {"unit_price": "9.00"}),
+    "receive stock": ("post", "/api/v1/stock/receipts", lambda w: {"sku": "MUG-01", "quantity": 5, "unit_cost": "3.00"}),
+    "record payment": ("post", "/api/v1/payments", _payment),
+    "read payment": ("get", "/api/v1/payments/{payment}", None),
+    "ledger entries": ("get", "/api/v1/ledger/entries", None),
+    "trial balance": ("get", "/api/v1/ledger/trial-balance", None),
+    "reconciliation": ("get", "/api/v1/reconciliation", None),
+    "close period": ("post", "/api/v1/ledger/periods/2020-01/close", None),
+}
+
+ALLOWED = {"get": 200, "post": 201, "patch": 200}
+TRANSITIONS = {"cancel order", "ship", "unpack", "close period"}  # answer 200, not 201
+NOT_APPLICABLE = {"confirm order", "invoice order"}  # allowed, but 409 in this world (already confirmed / invoiced)
+
+MAY: dict[str, set[str]] = {
+    "webshop": {"create order", "list orders", "read order", "cancel order", "confirm order", "read shipment",
+                "list invoices", "read invoice", "list products", "read product", "list stock", "read stock"},
+    "clerk": {"create order", "list orders", "read order", "cancel order", "confirm order", "read shipment",
+              "list invoices", "read invoice", "list products", "read product", "list stock", "read stock",
+              "pack", "ship", "unpack", "invoice order", "list customers", "read customer", "create customer",
+              "update customer", "create product", "update product", "receive stock", "record payment",
+              "read payment"},
+    "accountant": {"list orders", "read order", "read shipment", "list invoices", "read invoice", "list products",
+                   "read product", "list stock", "read stock", "list customers", "read customer",
+                   "record payment", "read payment", "ledger entries", "trial balance", "reconciliation",
+                   "close period"},
+    "admin": set(ACTIONS),
+}
+
+# What the brief of each role spells out, checked against the table above so the
+# table cannot drift from it.
+MUST_NOT = {
+    "webshop": {"pack", "ship", "list customers", "ledger entries", "trial balance", "reconciliation",
+                "record payment", "read payment", "create product", "receive stock", "close period"},
+    "accountant": {"pack", "ship", "create product", "update product", "receive stock", "create order",
+                   "cancel order", "create customer"},
+    "clerk": {"ledger entries", "trial balance", "reconciliation", "close period"},
+}
+
+
+def test_the_permission_table_matches_the_roles_brief() -> None:
+    for role, forbidden in MUST_NOT.items():
+        assert not forbidden & MAY[role], (role, forbidden & MAY[role])
+
+
+def _expected(role: str, action: str) -> int:
+    if action not in MAY[role]:
+        return 403
+    if action in NOT_APPLICABLE:
+        return 409
+    method = ACTIONS[action][0]
+    return 200 if action in TRANSITIONS else ALLOWED[method]
+
+
+CASES = [pytest.param(role, action, _expected(role, action), id=f"{role}-{action.replace(' ', '-')}")
+         for role in ("webshop", "clerk", "accountant", "admin") for action in ACTIONS]
+
+
+@pytest.mark.parametrize(("role", "action", "status"), CASES)
+def test_each_role_may_do_only_its_part(
+    app: Any, keys: dict[str, str], world: dict[str, Any], engine: Engine, role: str, action: str, status: int,
+) -> None:
+    method, path, body = ACTIONS[action]
+    ids = {k: (v["id"] if isinstance(v, dict) else v) for k, v in world.items()}
+    api = Client(app.test_client(), keys[role])
+    before = counts(engine)
+
+    r = getattr(api, method)(path.format(**ids), json=body(world) if body else None) if method != "get" \
+        else api.get(path.format(**ids))
+
+    if status == 403:
+        assert_error(r, 403, "forbidden")
+        assert counts(engine) == before, "a forbidden request changed the books"
+    else:
+        assert r.status_code == status, (r.status_code, r.get_json())
+
+
+def test_a_forbidden_shipment_stays_packed_and_stock_stays_put(
+    shop: Client, accountant: Client, admin: Client, world: dict[str, Any],
+) -> None:
+    for api in (shop, accountant):
+        r = api.post(f"/api/v1/shipments/{world['packed']['id']}/ship", {"carrier": "BRT", "tracking_number": "T9"})
+        assert_error(r, 403, "forbidden")
+    assert admin.ok("get", f"/api/v1/shipments/{world['packed']['id']}")["status"] == "packed"
+    assert admin.ok("get", "/api/v1/stock/MUG-01")["on_hand"] == 18
+
+
+def test_a_forbidden_request_is_refused_before_its_body_is_read(shop: Client, world: dict[str, Any]) -> None:
+    """A webshop learns nothing about the payments API by sending it garbage."""
+    assert_error(shop.post("/api/v1/payments", {"amount": 1.5}), 403, "forbidden")
+
+
+# -- channels ----------------------------------------------------------------------------
+
+@pytest.fixture
+def two_shops(admin: Client, shop: Client, shop_b: Client) -> dict[str, Any]:
+    customer(admin, "C-ROSSI")
+    product(admin, "MUG-01", "8.50", "0.10", stock=20, cost="3.00")
+    out: dict[str, Any] = {}
+    for name, api in (("a", shop), ("b", shop_b)):
+        r = order(api, "C-ROSSI", [("MUG-01", 2)], external_ref="REF-1")  # the same ref in two channels is fine
+        assert r.status_code == 201, r.get_json()
+        o = r.get_json()
+        sh = admin.ok("post", f"/api/v1/orders/{o['id']}/shipments", {}, status=201)
+        sh = admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": name})
+        out[name] = {"order": o["id"], "shipment": sh["id"], "invoice": sh["invoice_id"]}
+    back = order(admin, "C-ROSSI", [("MUG-01", 1)]).get_json()  # entered by the back office (the admin key)
+    out["back office"] = {"order": back["id"]}
+    return out
+
+
+@pytest.mark.parametrize(("viewer", "owner"), [("a", "b"), ("b", "a")])
+@pytest.mark.parametrize("path", ["/api/v1/orders/{order}", "/api/v1/shipments/{shipment}",
+                                  "/api/v1/invoices/{invoice}"])
+def test_a_webshop_never_sees_another_webshops_documents(
+    shop: Client, shop_b: Client, two_shops: dict[str, Any], viewer: str, owner: str, path: str,
+) -> None:
+    api = {"a": shop, "b": shop_b}[viewer]
+    assert_error(api.get(path.format(**two_shops[owner])), 404, "not_found")
+    assert api.get(path.format(**two_shops[viewer])).status_code == 200
+
+
+@pytest.mark.parametrize("viewer", ["a", "b"])
+def test_a_webshop_lists_only_its_own_orders_and_invoices(
+    shop: Client, shop_b: Client, two_shops: dict[str, Any], viewer: str,
+) -> None:
+    api = {"a": shop, "b": shop_b}[viewer]
+    mine = two_shops[viewer]
+    orders = api.ok("get", "/api/v1/orders")["items"]
+    assert [o["id"] for o in orders] == [mine["order"]]
+    assert {o["channel"] for o in orders} == {f"shop-{viewer}"}
+    assert [o["id"] for o in api.ok("get", "/api/v1/orders?external_ref=REF-1")["items"]] == [mine["order"]]
+    assert [i["id"] for i in api.ok("get", "/api/v1/invoices")["items"]] == [mine["invoice"]]
+
+
+@pytest.mark.parametrize("action", ["cancel", "confirm"])
+def test_a_webshop_cannot_act_on_another_webshops_order(
+    admin: Client, shop_b: Client, two_shops: dict[str, Any], engine: Engine, action: str,
+) -> None:
+    before = counts(engine)
+    assert_error(shop_b.post(f"/api/v1/orders/{two_shops['a']['order']}/{action}"), 404, "not_found")
+    assert counts(engine) == before
+    assert admin.ok("get", f"/api/v1/orders/{two_shops['a']['order']}")["status"] == "confirmed"
+
+
+def test_a_webshop_does_not_see_back_office_orders(shop: Client, two_shops: dict[str, Any]) -> None:
+    back_office_order = two_shops["back office"]["order"]
+    assert_error(shop.get(f"/api/v1/orders/{back_office_order}"), 404, "not_found")
+    assert_error(shop.post(f"/api/v1/orders/{back_office_order}/cancel"), 404, "not_found")
+
+
+@pytest.mark.parametrize("role", ["clerk", "accountant", "admin"])
+def test_the_back_office_sees_every_channel(
+    app: Any, keys: dict[str, str], two_shops: dict[str, Any], role: str,
+) -> None:
+    api = Client(app.test_client(), keys[role])
+    channels = {o["channel"] for o in api.ok("get", "/api/v1/orders")["items"]}
+    assert channels == {"shop-a", "shop-b", "admin"}  # an API key's orders are in its own channel
+    for shop_docs in (two_shops["a"], two_shops["b"]):
+        assert api.get(f"/api/v1/orders/{shop_docs['order']}").status_code == 200
+        assert api.get(f"/api/v1/shipments/{shop_docs['shipment']}").status_code == 200
+        assert api.get(f"/api/v1/invoices/{shop_docs['invoice']}").status_code == 200
+
+
+def test_a_new_webshop_key_starts_with_an_empty_channel(app: Any, engine: Engine, two_shops: dict[str, Any]) -> None:
+    api = Client(app.test_client(), make_key(engine, "shop-c", "webshop"))
+    assert api.ok("get", "/api/v1/orders") == {"items": [], "next_cursor": None}
+    assert api.ok("get", "/api/v1/invoices") == {"items": [], "next_cursor": None}
