@@ -2,6 +2,7 @@
 the excess kept as the customer's unapplied credit."""
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ _apply_to_order = (
             fulfillment_status=bindparam("fs"), payment_status=bindparam("ps"))
 )
 OPEN = ("open", "partially_paid")
+EARLIEST_PAYMENT = dt.date(2000, 1, 1)
 _INVOICE_COLS = [invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id, invoices.c.status,
                  invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.issue_date]
 _head = select(customers.c.id, Tx.period_closed_column).where(customers.c.id == bindparam("cid"))
@@ -74,6 +76,11 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     if data["currency"] != FUNCTIONAL_CURRENCY:
         raise ValidationFailed(f"Payments in {data['currency']} are not supported.",
                                {"currency": [f"Must be {FUNCTIONAL_CURRENCY}."]})
+    if not EARLIEST_PAYMENT <= received_on <= tx.today + dt.timedelta(days=1):
+        raise ValidationFailed(
+            f"A payment received on {received_on.isoformat()} is out of range: not in the future, "
+            f"not before {EARLIEST_PAYMENT.isoformat()}.",
+            {"received_on": ["Must not be in the future."]})
     tx.note_period(received_on, head.period_closed_at)
     amount: Decimal = data["amount"]
 

@@ -677,3 +677,13 @@ def test_a_bad_query_string_is_a_validation_error(admin: Client, path: str, fiel
 ])
 def test_a_filter_that_matches_nothing_is_an_empty_page(admin: Client, shelf: dict[str, Any], path: str) -> None:
     assert admin.ok("get", path) == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("when", ["0001-01-01", "9999-12-31", "2099-01-01"])
+def test_a_payment_dated_absurdly_is_refused(admin, when):  # type: ignore[no-untyped-def]
+    c = customer(admin, "C-DATES")
+    r = admin.post("/api/v1/payments", {"customer_id": c["id"], "amount": "10.00", "currency": "EUR",
+                                        "received_on": when, "reference": f"BANK-{when}"})
+    assert r.status_code == 422, r.get_json()
+    assert "received_on" in r.get_json()["error"]["details"]["fields"]
+    assert admin.get("/api/v1/ledger/trial-balance").get_json()["total_debit"] == "0.00"
