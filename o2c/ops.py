@@ -50,7 +50,7 @@ class _JsonFormatter(logging.Formatter):
 
 
 def _setup_logging(app: Flask) -> None:
-    if app.config.get("TESTING") or log.handlers:
+    if app.config["O2C"].ENV == "testing" or log.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter())
