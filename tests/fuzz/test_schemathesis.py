@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from tests.conftest import customer, product
 
-EXAMPLES = 25
+EXAMPLES = 100
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 
 
