@@ -22,7 +22,7 @@ from o2c.services import apikeys
 from o2c.services.uow import unit_of_work
 
 PG_URL = os.environ.get("O2C_TEST_DATABASE_URL", "")
-KEEP = ("accounts", "company", "alembic_version")
+KEEP = ("accounts", "account_roles", "company", "alembic_version")
 
 
 def pytest_report_header(config: Any) -> str:
