@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -13,6 +16,16 @@ def _engine():  # type: ignore[no-untyped-def]
     from o2c.db.engine import make_engine
     cfg = Config()
     return make_engine(cfg.DATABASE_URL, cfg.SQLITE_BUSY_TIMEOUT_MS)
+
+
+@contextmanager
+def _db() -> Iterator[Any]:
+    """An engine for one command, disposed (its connections closed) at the end."""
+    engine = _engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -73,7 +86,8 @@ def ledger() -> None:
 def ledger_seal() -> None:
     """Seal committed journal entries into the hash chain (safe to run any time, from any host)."""
     from o2c.services.chain import seal_journal
-    result = seal_journal(_engine())
+    with _db() as engine:
+        result = seal_journal(engine)
     click.echo(f"sealed {result.sealed} entries; chain head {result.head.seq} {result.head.hash}")
 
 
@@ -82,10 +96,10 @@ def ledger_verify() -> None:
     """Seal, then recompute the hash chain; exits 1 and names the first broken link if any."""
     from o2c.services.chain import seal_journal, verify
     from o2c.services.uow import unit_of_work
-    engine = _engine()
-    seal_journal(engine)
-    with unit_of_work(engine, "cli", readonly=True) as tx:
-        report = verify(tx)
+    with _db() as engine:
+        seal_journal(engine)
+        with unit_of_work(engine, "cli", readonly=True) as tx:
+            report = verify(tx)
     if report["ok"]:
         click.echo(f"ok: {report['checked']} entries verified; chain head {report['head']['seq']} "
                    f"{report['head']['hash']}")
@@ -117,15 +131,15 @@ def ledger_export(date_from: str | None, date_to: str | None, fmt: str, output: 
     from tqdm import tqdm
     from o2c.services import exports
     from o2c.services.chain import seal_journal
-    engine = _engine()
     start, end = _date(date_from), _date(date_to)
-    seal_journal(engine)
-    with engine.connect() as conn:
-        total = exports.count_lines(conn, start, end)
     tmp = output + ".part"
-    with tqdm(total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr) as bar, \
-            open(tmp, "wb") as f:
-        exports.write_journal(engine, fmt, start, end, f, bar.update)
+    with _db() as engine:
+        seal_journal(engine)
+        with engine.connect() as conn:
+            total = exports.count_lines(conn, start, end)
+        with tqdm(total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr) as bar, \
+                open(tmp, "wb") as f:
+            exports.write_journal(engine, fmt, start, end, f, bar.update)
     os.replace(tmp, output)
     click.echo(f"{total} journal lines written to {output}")
 
@@ -138,11 +152,11 @@ def ledger_close(period: str) -> None:
     from o2c.services import ledger as svc
     from o2c.services.chain import seal_journal
     from o2c.services.uow import unit_of_work
-    engine = _engine()
-    seal_journal(engine)
     try:
-        with unit_of_work(engine, "cli") as tx:
-            p = svc.close_period(tx, period)
+        with _db() as engine:
+            seal_journal(engine)
+            with unit_of_work(engine, "cli") as tx:
+                p = svc.close_period(tx, period)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{period} closed; chain anchor {p['chain_seq']} {p['chain_hash']}")
@@ -157,7 +171,7 @@ def ledger_reopen(period: str, reason: str) -> None:
     from o2c.services import ledger as svc
     from o2c.services.uow import unit_of_work
     try:
-        with unit_of_work(_engine(), "cli") as tx:
+        with _db() as engine, unit_of_work(engine, "cli") as tx:
             svc.reopen_period(tx, period, reason)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
@@ -185,20 +199,20 @@ def dunning_run(as_of: str | None, days: str | None, pdf_dir: str | None) -> Non
         thresholds = tuple(int(x) for x in days.split(",")) if days else Config().DUNNING_DAYS
     except ValueError:
         raise click.BadParameter("Use three numbers of days, e.g. 1,15,30.") from None
-    engine = _engine()
-    try:
-        with unit_of_work(engine, "cli") as tx:
-            result = svc.run(tx, _date(as_of) or tx.today, thresholds)
-    except DomainError as exc:
-        raise click.ClickException(exc.message) from None
-    for letter in result["letters"]:
-        click.echo(f"{letter['number']}  {letter['customer_code']:12} {letter['level_name']:16} "
-                   f"{len(letter['invoices'])} invoice(s)  {letter['total']}")
-        if pdf_dir:
-            with unit_of_work(engine, "cli", readonly=True) as tx:
-                customer, company = catalog.get_customer(tx, letter["customer_id"]), reports.company(tx)
-            Path(pdf_dir).mkdir(parents=True, exist_ok=True)
-            (Path(pdf_dir) / f"{letter['number']}.pdf").write_bytes(dunning_pdf(letter, customer, company))
+    with _db() as engine:
+        try:
+            with unit_of_work(engine, "cli") as tx:
+                result = svc.run(tx, _date(as_of) or tx.today, thresholds)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        for letter in result["letters"]:
+            click.echo(f"{letter['number']}  {letter['customer_code']:12} {letter['level_name']:16} "
+                       f"{len(letter['invoices'])} invoice(s)  {letter['total']}")
+            if pdf_dir:
+                with unit_of_work(engine, "cli", readonly=True) as tx:
+                    customer, company = catalog.get_customer(tx, letter["customer_id"]), reports.company(tx)
+                Path(pdf_dir).mkdir(parents=True, exist_ok=True)
+                (Path(pdf_dir) / f"{letter['number']}.pdf").write_bytes(dunning_pdf(letter, customer, company))
     click.echo(f"{len(result['letters'])} letter(s), {result['notices']} notice(s) as of {result['as_of']}")
 
 

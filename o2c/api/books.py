@@ -165,6 +165,16 @@ def _as_text(v: Any) -> str:
     return f"{v:.2f}" if isinstance(v, Decimal) else str(v)
 
 
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return f"{v:.2f}"
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
 @blp.route("/reconciliation", methods=["GET"])
 @requires("ledger:read")
 @blp.arguments(s.AsOfArgs, location="query")
@@ -176,7 +186,8 @@ def get_reconciliation(args: dict[str, Any]) -> Any:
         for ch in report["checks"]:
             base = {k: ch[k] for k in ("name", "description")}
             base.update({k: _as_text(ch[k]) for k in ("left", "right", "difference")})
-            base["details"] = {k: v for k, v in ch.items() if k not in ("name", "description", "left", "right", "difference")}
+            base["details"] = {k: _jsonable(v) for k, v in ch.items()
+                               if k not in ("name", "description", "left", "right", "difference")}
             checks.append(base)
         return {**report, "checks": checks}
     return read(run, s.ReconciliationOut())

@@ -144,25 +144,29 @@ def _company_context(company: dict[str, Any]) -> dict[str, Any]:
     return {**company, "address_lines": [p.strip() for p in (company.get("address") or "").split(",") if p.strip()]}
 
 
-def _render(template: str, context: dict[str, Any]) -> bytes:
-    return html_to_pdf(_env.get_template(template).render(**context), base_url=str(TEMPLATES))
-
-
-def statement_pdf(statement: dict[str, Any], company: dict[str, Any], today: dt.date) -> bytes:
+def statement_html(statement: dict[str, Any], company: dict[str, Any], today: dt.date) -> str:
     c = statement["customer"]
     lang = language_of(c["language"])
-    return _render("statements/statement.html", {
+    return _env.get_template("statements/statement.html").render(**{
         "t": TEXTS[lang], "lang": lang, "f": Formatter(lang, company.get("currency", "EUR")),
         "s": statement, "customer": c, "address": _address_lines(c.get("billing_address")),
         "company": _company_context(company), "today": today,
     })
 
 
-def dunning_pdf(letter: dict[str, Any], customer: dict[str, Any], company: dict[str, Any]) -> bytes:
+def statement_pdf(statement: dict[str, Any], company: dict[str, Any], today: dt.date) -> bytes:
+    return html_to_pdf(statement_html(statement, company, today), base_url=str(TEMPLATES))
+
+
+def dunning_html(letter: dict[str, Any], customer: dict[str, Any], company: dict[str, Any]) -> str:
     lang = language_of(letter["language"])
-    return _render("dunning/letter.html", {
+    return _env.get_template("dunning/letter.html").render(**{
         "t": TEXTS[lang], "lang": lang, "f": Formatter(lang, company.get("currency", "EUR")),
         "letter": letter, "customer": customer, "address": _address_lines(customer.get("billing_address")),
         "company": _company_context(company), "body": TEXTS[lang][f"body_{letter['level']}"],
         "title": TEXTS[lang][letter["level_name"]],
     })
+
+
+def dunning_pdf(letter: dict[str, Any], customer: dict[str, Any], company: dict[str, Any]) -> bytes:
+    return html_to_pdf(dunning_html(letter, customer, company), base_url=str(TEMPLATES))
