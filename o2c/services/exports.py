@@ -291,7 +291,8 @@ def journal_saft(conn: Connection, date_from: dt.date | None, date_to: dt.date |
     out = io.StringIO()
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     out.write(f'<AuditFile xmlns="{SAFT_NS}">\n<Header>')
-    out.write(_el("AuditFileVersion", "2.00") + _el("AuditFileCountry", (co.address[-2:] if co else "") or "IT"))
+    country = co.tax_id[:2] if co is not None and co.tax_id[:2].isalpha() else ""
+    out.write(_el("AuditFileVersion", "2.00") + _el("AuditFileCountry", country))
     out.write(_el("AuditFileDateCreated", today.isoformat()) + _el("SoftwareCompanyName", "o2c")
               + _el("SoftwareID", "o2c") + _el("SoftwareVersion", "0.1.0"))
     out.write("<Company>" + _el("RegistrationNumber", co.tax_id if co else "") + _el("Name", co.name if co else "")
