@@ -39,6 +39,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "body_3": "despite our earlier reminders the invoices below remain unpaid. Unless we receive the full "
                   "amount within 7 days we will hand the matter over for collection without further notice.",
         "already_paid": "If you have paid in the meantime, please disregard this letter.",
+        "kind_invoice": "Invoice", "kind_payment": "Payment received", "kind_credit_note": "Credit note",
+        "kind_refund": "Refund", "kind_credit_application": "Credit applied",
         "regards": "Kind regards,", "letter_no": "Reference", "total_due": "Total due",
     },
     "it": {
@@ -62,6 +64,8 @@ TEXTS: dict[str, dict[str, str]] = {
                   "senza ulteriore preavviso.",
         "already_paid": "Se nel frattempo avete già provveduto al pagamento, vi preghiamo di non considerare "
                         "questa lettera.",
+        "kind_invoice": "Fattura", "kind_payment": "Pagamento ricevuto", "kind_credit_note": "Nota di credito",
+        "kind_refund": "Rimborso", "kind_credit_application": "Credito utilizzato",
         "regards": "Cordiali saluti,", "letter_no": "Riferimento", "total_due": "Totale dovuto",
     },
     "pl": {
@@ -83,6 +87,8 @@ TEXTS: dict[str, dict[str, str]] = {
                   "otrzymamy całej kwoty w ciągu 7 dni, przekażemy sprawę do windykacji bez dalszego "
                   "zawiadomienia.",
         "already_paid": "Jeśli płatność została już dokonana, prosimy uznać to pismo za nieaktualne.",
+        "kind_invoice": "Faktura", "kind_payment": "Otrzymana wpłata", "kind_credit_note": "Faktura korygująca",
+        "kind_refund": "Zwrot", "kind_credit_application": "Zaliczenie nadpłaty",
         "regards": "Z poważaniem,", "letter_no": "Numer pisma", "total_due": "Razem do zapłaty",
     },
     "ru": {
@@ -104,6 +110,8 @@ TEXTS: dict[str, dict[str, str]] = {
                   "вся сумма не поступит в течение 7 дней, мы передадим дело на взыскание без "
                   "дополнительного уведомления.",
         "already_paid": "Если вы уже произвели оплату, просим не принимать это письмо во внимание.",
+        "kind_invoice": "Счёт", "kind_payment": "Поступление оплаты", "kind_credit_note": "Кредит-нота",
+        "kind_refund": "Возврат средств", "kind_credit_application": "Зачёт аванса",
         "regards": "С уважением,", "letter_no": "Исх. номер", "total_due": "Итого к оплате",
     },
 }
