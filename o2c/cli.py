@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -13,6 +16,16 @@ def _engine():  # type: ignore[no-untyped-def]
     from o2c.db.engine import make_engine
     cfg = Config()
     return make_engine(cfg.DATABASE_URL, cfg.SQLITE_BUSY_TIMEOUT_MS)
+
+
+@contextmanager
+def _db() -> Iterator[Any]:
+    """An engine for one command, disposed (its connections closed) at the end."""
+    engine = _engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @click.group()
@@ -62,6 +75,145 @@ def demo(orders: int) -> None:
     keys = load_demo(engine, orders)
     for name, key in keys.items():
         click.echo(f"{name:12} {key}")
+
+
+@main.group()
+def ledger() -> None:
+    """The general ledger: seal and verify the hash chain, close periods, export."""
+
+
+@ledger.command("seal")
+def ledger_seal() -> None:
+    """Seal committed journal entries into the hash chain (safe to run any time, from any host)."""
+    from o2c.services.chain import seal_journal
+    with _db() as engine:
+        result = seal_journal(engine)
+    click.echo(f"sealed {result.sealed} entries; chain head {result.head.seq} {result.head.hash}")
+
+
+@ledger.command("verify")
+def ledger_verify() -> None:
+    """Seal, then recompute the hash chain; exits 1 and names the first broken link if any."""
+    from o2c.services.chain import seal_journal, verify
+    from o2c.services.uow import unit_of_work
+    with _db() as engine:
+        seal_journal(engine)
+        with unit_of_work(engine, "cli", readonly=True) as tx:
+            report = verify(tx)
+    if report["ok"]:
+        click.echo(f"ok: {report['checked']} entries verified; chain head {report['head']['seq']} "
+                   f"{report['head']['hash']}")
+        return
+    broken = report["first_broken"]
+    click.echo(f"BROKEN at entry {broken['seq']} ({broken['reason']}): {broken['message']}", err=True)
+    sys.exit(1)
+
+
+def _date(value: str | None) -> "dt.date | None":
+    import datetime as dt
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD).") from None
+
+
+@ledger.command("export")
+@click.option("--from", "date_from", help="First date (YYYY-MM-DD); default: the first entry.")
+@click.option("--to", "date_to", help="Last date (YYYY-MM-DD); default: the last entry.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "saft"]), default="csv", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The file to write.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def ledger_export(date_from: str | None, date_to: str | None, fmt: str, output: str, progress: bool) -> None:
+    """Export the journal lines of a date range (one row per line), streamed."""
+    from tqdm import tqdm
+    from o2c.services import exports
+    from o2c.services.chain import seal_journal
+    start, end = _date(date_from), _date(date_to)
+    tmp = output + ".part"
+    with _db() as engine:
+        seal_journal(engine)
+        with engine.connect() as conn:
+            total = exports.count_lines(conn, start, end)
+        with tqdm(total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr) as bar, \
+                open(tmp, "wb") as f:
+            exports.write_journal(engine, fmt, start, end, f, bar.update)
+    os.replace(tmp, output)
+    click.echo(f"{total} journal lines written to {output}")
+
+
+@ledger.command("close")
+@click.argument("period")
+def ledger_close(period: str) -> None:
+    """Close a month (YYYY-MM) that has ended."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import ledger as svc
+    from o2c.services.chain import seal_journal
+    from o2c.services.uow import unit_of_work
+    try:
+        with _db() as engine:
+            seal_journal(engine)
+            with unit_of_work(engine, "cli") as tx:
+                p = svc.close_period(tx, period)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{period} closed; chain anchor {p['chain_seq']} {p['chain_hash']}")
+
+
+@ledger.command("reopen")
+@click.argument("period")
+@click.option("--reason", required=True, help="Why; kept in the audit trail.")
+def ledger_reopen(period: str, reason: str) -> None:
+    """Reopen a closed month (YYYY-MM)."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import ledger as svc
+    from o2c.services.uow import unit_of_work
+    try:
+        with _db() as engine, unit_of_work(engine, "cli") as tx:
+            svc.reopen_period(tx, period, reason)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{period} reopened")
+
+
+@main.group()
+def dunning() -> None:
+    """Reminders for overdue invoices."""
+
+
+@dunning.command("run")
+@click.option("--as-of", "as_of", help="The date the run is for (YYYY-MM-DD); default today.")
+@click.option("--days", help="Days overdue for reminder, second reminder, final notice (default $O2C_DUNNING_DAYS or 1,15,30).")
+@click.option("--pdf-dir", type=click.Path(file_okay=False), help="Also write each letter's PDF here.")
+def dunning_run(as_of: str | None, days: str | None, pdf_dir: str | None) -> None:
+    """Find overdue invoices, record and render the letters that are due, emit dunning.notice events."""
+    from pathlib import Path
+    from o2c.documents.letters import dunning_pdf
+    from o2c.domain.errors import DomainError
+    from o2c.services import catalog, reports
+    from o2c.services import dunning as svc
+    from o2c.services.uow import unit_of_work
+    try:
+        thresholds = tuple(int(x) for x in days.split(",")) if days else Config().DUNNING_DAYS
+    except ValueError:
+        raise click.BadParameter("Use three numbers of days, e.g. 1,15,30.") from None
+    with _db() as engine:
+        try:
+            with unit_of_work(engine, "cli") as tx:
+                result = svc.run(tx, _date(as_of) or tx.today, thresholds)
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        for letter in result["letters"]:
+            click.echo(f"{letter['number']}  {letter['customer_code']:12} {letter['level_name']:16} "
+                       f"{len(letter['invoices'])} invoice(s)  {letter['total']}")
+            if pdf_dir:
+                with unit_of_work(engine, "cli", readonly=True) as tx:
+                    customer, company = catalog.get_customer(tx, letter["customer_id"]), reports.company(tx)
+                Path(pdf_dir).mkdir(parents=True, exist_ok=True)
+                (Path(pdf_dir) / f"{letter['number']}.pdf").write_bytes(dunning_pdf(letter, customer, company))
+    click.echo(f"{len(result['letters'])} letter(s), {result['notices']} notice(s) as of {result['as_of']}")
 
 
 @main.command()

@@ -21,6 +21,9 @@ class Config:
     # SQLite: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS: int = field(default_factory=lambda: int(os.environ.get("O2C_SQLITE_BUSY_TIMEOUT_MS", "30000")))
     DB_POOL_SIZE: int = field(default_factory=lambda: int(os.environ.get("O2C_DB_POOL_SIZE", "10")))
+    # Dunning: days overdue at which a reminder, a second reminder and a final notice go out.
+    DUNNING_DAYS: tuple[int, ...] = field(default_factory=lambda: tuple(
+        int(x) for x in os.environ.get("O2C_DUNNING_DAYS", "1,15,30").split(",")))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100

@@ -22,7 +22,9 @@ from o2c.services import apikeys
 from o2c.services.uow import unit_of_work
 
 PG_URL = os.environ.get("O2C_TEST_DATABASE_URL", "")
-KEEP = ("accounts", "company", "alembic_version")
+#: Rows the migrations seed (chart of accounts, company, chain head, …), taken
+#: right after migrating and put back after each PostgreSQL test's truncation.
+SEEDED: dict[str, list[dict[str, Any]]] = {}
 
 
 def pytest_report_header(config: Any) -> str:
@@ -35,6 +37,13 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
     if PG_URL:
         engine = make_engine(PG_URL)
         upgrade(engine)
+        _truncate_pg(engine, restore=False)  # a database left over from an earlier run
+        upgrade(engine)
+        with engine.connect() as c:
+            for t in Base.metadata.sorted_tables:
+                rows = [dict(r) for r in c.execute(t.select()).mappings()]
+                if rows:
+                    SEEDED[t.name] = rows
         engine.dispose()
         return PG_URL
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
@@ -44,10 +53,18 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def _truncate_pg(engine: Engine) -> None:
-    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP]
+def _truncate_pg(engine: Engine, restore: bool = True) -> None:
+    """Empty every table, then put the seeded rows back (or drop the schema's
+    contents entirely when ``restore`` is false, so migrations seed it again)."""
+    tables = [t.name for t in Base.metadata.sorted_tables]
     with engine.begin() as c:
+        if not restore:
+            c.execute(text("DROP TABLE IF EXISTS " + ", ".join([*tables, "alembic_version"]) + " CASCADE"))
+            return
         c.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        for t in Base.metadata.sorted_tables:
+            if t.name in SEEDED:
+                c.execute(t.insert(), SEEDED[t.name])
 
 
 @pytest.fixture
@@ -60,6 +77,18 @@ def db_url(_template: str, tmp_path: Path) -> str:
     target = tmp_path / "o2c.sqlite3"
     shutil.copy(_template, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Per-process caches (chart of accounts, company settings, API keys) must
+    not carry one test's database into the next."""
+    from o2c.api import common
+    from o2c.services import invoicing, uow
+    uow.forget_chart()
+    invoicing.forget_settings()
+    common._KEY_CACHE.clear()
+    yield
 
 
 @pytest.fixture

@@ -64,6 +64,17 @@ class Account(Base):
     type: Mapped[str] = mapped_column(String(16))
 
 
+class AccountRole(Base):
+    """Every account that has served a posting role, the current one included
+    (``accounts.role``). When a role moves to another account, the books of the
+    role are the sum of all its accounts, so the reconciliation still holds."""
+
+    __tablename__ = "account_roles"
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(ForeignKey("accounts.code"), primary_key=True, unique=True)
+    assigned_at: Mapped[dt.datetime]
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -304,17 +315,29 @@ class PaymentAllocation(Base):
 
 
 class Period(Base):
+    """A month of the books. Closing records where the hash chain stood (its
+    sequence number and hash): an anchor that ``verify`` checks again later."""
+
     __tablename__ = "periods"
     period: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     closed_at: Mapped[dt.datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(128))
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+    reopened_at: Mapped[dt.datetime | None]
+    reopened_by: Mapped[str | None] = mapped_column(String(128))
 
 
 class JournalEntry(Base):
+    """A posted entry. ``seq`` and ``hash`` are set once, by the sealer, after
+    the entry committed (o2c.services.chain); nothing else ever updates it."""
+
     __tablename__ = "journal_entries"
     __table_args__ = (
         Index("ix_journal_entries_date_id", "date", "id"),
         Index("ix_journal_entries_source", "source_type", "source_id"),
+        Index("ix_journal_entries_seq", "seq", unique=True),
+        Index("ix_journal_entries_customer_id_date", "customer_id", "date"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     date: Mapped[dt.date] = mapped_column(Date)
@@ -325,6 +348,19 @@ class JournalEntry(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     description: Mapped[str]
     created_at: Mapped[dt.datetime]
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class JournalChain(Base):
+    """The head of the hash chain: the last sealed sequence number and hash.
+    The sealer locks this row, so one sealer runs at a time."""
+
+    __tablename__ = "journal_chain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[dt.datetime | None]
 
 
 class JournalLine(Base):
@@ -362,6 +398,35 @@ class Event(Base):
     order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     data: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime]
+
+
+class DunningLetter(Base):
+    """One reminder letter to a customer, listing the invoices it chases."""
+
+    __tablename__ = "dunning_letters"
+    __table_args__ = (Index("ix_dunning_letters_customer_id_id", "customer_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    level: Mapped[int]  # the highest level of its notices
+    language: Mapped[str] = mapped_column(String(5))
+    total: Mapped[Decimal]
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class DunningNotice(Base):
+    """An invoice chased at a level. Unique per invoice and level: a level is
+    never sent twice for the same invoice."""
+
+    __tablename__ = "dunning_notices"
+    __table_args__ = (UniqueConstraint("invoice_id", "level"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("dunning_letters.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    level: Mapped[int]
+    days_overdue: Mapped[int]
+    balance_due: Mapped[Decimal]
 
 
 class IdempotencyKey(Base):

@@ -16,10 +16,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     }),
     "accountant": frozenset({
         "catalog:read", "customers:read", "orders:read", "invoices:read",
-        "payments:read", "payments:write", "ledger:read", "ledger:write", "events:read",
+        "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
     }),
 }
-PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values())
+#: Only administrators reopen periods and change the chart of accounts.
+ADMIN_ONLY = frozenset({"ledger:admin"})
+PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 
 @dataclass(frozen=True)

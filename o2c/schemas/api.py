@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import missing
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from o2c.schemas.fields import Id, Money, Quantity, Rate, Text
+from o2c.schemas.fields import BookDate, Id, Money, Quantity, Rate, Text
 
 Str = Text
 LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
@@ -270,8 +270,8 @@ class InvoiceOut(Schema):
     customer_id = fields.Integer()
     shipment_id = fields.Integer(allow_none=True)
     status = Str()
-    issue_date = fields.Date()
-    due_date = fields.Date()
+    issue_date = BookDate()
+    due_date = BookDate()
     currency = Str()
     lines = fields.List(fields.Nested(InvoiceLineOut))
     vat = fields.List(fields.Nested(VatOut))
@@ -292,7 +292,7 @@ class PaymentIn(Schema):
     customer_id = Id(required=True)
     amount = Money(required=True, positive=True)
     currency = Str(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
-    received_on = fields.Date(required=True)
+    received_on = BookDate(required=True)
     method = Str(load_default="bank_transfer", validate=validate.Length(min=1, max=32))
     reference = _text(128, required=True)
     allocations = fields.List(fields.Nested(AllocationIn), validate=validate.Length(min=1, max=500),
@@ -310,7 +310,7 @@ class PaymentOut(Schema):
     customer_id = fields.Integer()
     amount = Money()
     currency = Str()
-    received_on = fields.Date()
+    received_on = BookDate()
     method = Str()
     reference = Str()
     allocations = fields.List(fields.Nested(AllocationOut))
@@ -325,7 +325,7 @@ class JournalLineOut(Schema):
 
 class JournalEntryOut(Schema):
     id = fields.Integer()
-    date = fields.Date()
+    date = BookDate()
     period = Str()
     source_type = Str()
     source_id = fields.Integer()
@@ -345,7 +345,7 @@ class TrialBalanceAccount(Schema):
 
 
 class TrialBalanceOut(Schema):
-    as_of = fields.Date(allow_none=True)
+    as_of = BookDate(allow_none=True)
     accounts = fields.List(fields.Nested(TrialBalanceAccount))
     total_debit = Money()
     total_credit = Money()
@@ -362,7 +362,7 @@ class ReconciliationCheck(Schema):
 
 
 class ReconciliationOut(Schema):
-    as_of = fields.Date()
+    as_of = BookDate()
     ok = fields.Boolean()
     checks = fields.List(fields.Nested(ReconciliationCheck))
 
@@ -394,13 +394,13 @@ class InvoiceListArgs(PageArgs):
 
 
 class LedgerEntryArgs(PageArgs):
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = BookDate(data_key="from")
+    to = BookDate()
     account = Str(validate=validate.Length(max=16))
 
 
 class AsOfArgs(Schema):
-    as_of = fields.Date()
+    as_of = BookDate()
 
 
 def page_of(schema: type[Schema]) -> type[Schema]:

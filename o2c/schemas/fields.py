@@ -1,6 +1,7 @@
 """Exact fields: amounts and rates travel as JSON strings, quantities as integers."""
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from decimal import Decimal
 from typing import Any
@@ -113,4 +114,18 @@ class Text(fields.String):
         result = super()._deserialize(value, attr, data, **kwargs)
         if any(ord(ch) in _CONTROL for ch in result):
             raise ValidationError("Control characters are not allowed.")
+        return result
+
+
+class BookDate(fields.Date):
+    """A calendar date the books can hold: years 1900 to 2999 (date arithmetic
+    such as aging buckets stays in range)."""
+
+    EARLIEST = dt.date(1900, 1, 1)
+    LATEST = dt.date(2999, 12, 31)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if not self.EARLIEST <= result <= self.LATEST:
+            raise ValidationError(f"Dates run from {self.EARLIEST.isoformat()} to {self.LATEST.isoformat()}.")
         return result

@@ -6,7 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from o2c.db import models as m
 from o2c.domain.errors import Conflict, ValidationFailed
@@ -69,11 +69,30 @@ def trial_balance(tx: Tx, as_of: dt.date | None) -> dict[str, Any]:
             "balanced": total_d == total_c}
 
 
-def close_period(tx: Tx, period: str) -> dict[str, Any]:
+def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
     try:
-        dt.date.fromisoformat(period + "-01")
+        first = dt.date.fromisoformat(period + "-01")
     except ValueError:
         raise ValidationFailed(f"{period!r} is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]}) from None
+    if len(period) != 7:
+        raise ValidationFailed(f"{period!r} is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]})
+    nxt = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, nxt - dt.timedelta(days=1)
+
+
+def close_period(tx: Tx, period: str) -> dict[str, Any]:
+    """Close a month that has ended: nothing can be posted into it any more.
+
+    Only a month whose last day is past can close, so a business event that
+    happens now always has an open period (today's). Closing seals the journal
+    and records where the chain stands (sequence number and hash), an anchor
+    that ``verify`` checks from then on."""
+    from o2c.services.chain import seal_pending
+    _, last_day = _period_bounds(period)
+    if last_day >= tx.today:
+        raise Conflict(f"Period {period} has not ended yet; it can be closed from {last_day + dt.timedelta(days=1)}.",
+                       {"period": period})
+    seal_pending(tx)  # takes the chain head lock first: the ledger's lock order
     if tx.conn.dialect.name == "postgresql":
         # Wait for transactions that are posting right now, and hold new ones
         # until the close commits: nothing slips into the period as it closes.
@@ -81,8 +100,48 @@ def close_period(tx: Tx, period: str) -> dict[str, Any]:
     existing = tx.conn.execute(select(periods.c.closed_at).where(periods.c.period == period)).first()
     if existing is not None and existing.closed_at is not None:
         raise Conflict(f"Period {period} is already closed.", {"period": period})
-    stmt = dialect_insert(tx.conn)(periods).values(period=period, closed_at=tx.now, closed_by=tx.actor)
-    tx.conn.execute(stmt.on_conflict_do_update(
-        index_elements=["period"], set_={"closed_at": tx.now, "closed_by": tx.actor}))
-    tx.audit("period.closed", "period", int(period.replace("-", "")), {"closed": False}, {"closed": True})
-    return {"period": period, "closed": True, "closed_at": tx.now, "closed_by": tx.actor}
+    head = seal_pending(tx).head  # what committed while we waited for the lock
+    values = {"closed_at": tx.now, "closed_by": tx.actor, "chain_seq": head.seq, "chain_hash": head.hash}
+    stmt = dialect_insert(tx.conn)(periods).values(period=period, **values)
+    tx.conn.execute(stmt.on_conflict_do_update(index_elements=["period"], set_=values))
+    tx.audit("period.closed", "period", int(period.replace("-", "")), {"closed": False},
+             {"closed": True, "chain_seq": head.seq, "chain_hash": head.hash})
+    return get_period(tx, period)
+
+
+def reopen_period(tx: Tx, period: str, reason: str) -> dict[str, Any]:
+    """Open a closed month again (administrators only; the reason is audited).
+    Its anchor stays: what was sealed before stays verifiable."""
+    _period_bounds(period)
+    row = tx.conn.execute(select(periods.c.closed_at).where(periods.c.period == period).with_for_update()).first()
+    if row is None or row.closed_at is None:
+        raise Conflict(f"Period {period} is not closed.", {"period": period})
+    tx.conn.execute(update(periods).where(periods.c.period == period)
+                    .values(closed_at=None, closed_by=None, reopened_at=tx.now, reopened_by=tx.actor))
+    tx.audit("period.reopened", "period", int(period.replace("-", "")), {"closed": True},
+             {"closed": False, "reason": reason})
+    return get_period(tx, period)
+
+
+def _period_view(r: Any) -> dict[str, Any]:
+    return {"period": r.period, "closed": r.closed_at is not None, "closed_at": r.closed_at,
+            "closed_by": r.closed_by, "chain_seq": r.chain_seq, "chain_hash": r.chain_hash,
+            "reopened_at": r.reopened_at, "reopened_by": r.reopened_by}
+
+
+def _never_closed(period: str) -> dict[str, Any]:
+    return {"period": period, "closed": False, "closed_at": None, "closed_by": None, "chain_seq": None,
+            "chain_hash": None, "reopened_at": None, "reopened_by": None}
+
+
+def get_period(tx: Tx, period: str) -> dict[str, Any]:
+    r = tx.conn.execute(select(periods).where(periods.c.period == period)).first()
+    return _never_closed(period) if r is None else _period_view(r)
+
+
+def list_periods(tx: Tx) -> list[dict[str, Any]]:
+    """Every month that has postings or was ever closed, newest first."""
+    known = {r.period: _period_view(r) for r in tx.conn.execute(select(periods))}
+    for (p,) in tx.conn.execute(select(entries.c.period).distinct()):
+        known.setdefault(p, _never_closed(p))
+    return [known[p] for p in sorted(known, reverse=True)]

@@ -1,16 +1,22 @@
 """The reconciliation: every invariant of SPEC.md §5, both sides and the
-difference, computed with set-based queries (no Python-side sums over rows)."""
+difference, computed with set-based queries (no Python-side sums over rows).
+
+GL figures are taken as of the date asked for, per posting role: the sum of
+every account that serves or served the role (``account_roles``). Where a
+total could hide offsetting errors, a check also compares per SKU, per
+customer, per document or per period, lists the first keys that differ — the
+document that caused a difference — and its difference is the sum of the
+absolute differences, so it is zero only when every key agrees."""
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, case, func, literal, select, type_coerce, union_all
 
 from o2c.db import models as m
 from o2c.domain.money import ZERO
-from o2c.services.ledger import account_balances
 from o2c.services.uow import Tx
 
 entries = m.JournalEntry.__table__
@@ -21,6 +27,11 @@ lines = m.OrderLine.__table__
 invoices = m.Invoice.__table__
 allocations = m.PaymentAllocation.__table__
 payments = m.Payment.__table__
+account_roles = m.AccountRole.__table__
+customers = m.Customer.__table__
+
+#: How many differing keys a check lists.
+SHOW = 20
 
 
 def _check(name: str, left: Any, right: Any, description: str, difference: Any = None,
@@ -32,24 +43,86 @@ def _check(name: str, left: Any, right: Any, description: str, difference: Any =
             "description": description, **extra}
 
 
+def gl_by_role(tx: Tx, as_of: dt.date | None) -> dict[str, tuple[Decimal, Decimal]]:
+    """(Σ debit, Σ credit) per posting role, over every account that served it."""
+    q = (select(account_roles.c.role, func.sum(jlines.c.debit), func.sum(jlines.c.credit))
+         .join(account_roles, account_roles.c.account == jlines.c.account).group_by(account_roles.c.role))
+    if as_of is not None:
+        q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    return {r: (d or ZERO, c or ZERO) for r, d, c in tx.conn.execute(q)}
+
+
+def _cents(v: Any) -> Decimal:
+    return Decimal(int(v or 0)).scaleb(-2)
+
+
+def _role_lines(tx: Tx, role: str, as_of: dt.date | None, *keys: Any, sign: int = 1) -> Any:
+    """Select ``keys``, amount (debit − credit, times ``sign``) of the lines on a role's accounts."""
+    q = (select(*keys, (sign * (jlines.c.debit - jlines.c.credit)).label("amount"))
+         .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
+                      .join(account_roles, account_roles.c.account == jlines.c.account))
+         .where(account_roles.c.role == role))
+    if as_of is not None:
+        q = q.where(entries.c.date <= as_of)
+    return q
+
+
+def _differences(tx: Tx, key: str, gl: Any, books: Any) -> tuple[Decimal, list[dict[str, Any]]]:
+    """Per key, GL − books from two ``(key, amount)`` selects in cents: the sum of
+    absolute differences and the first differing keys, set-based (UNION ALL,
+    GROUP BY, HAVING)."""
+    both = union_all(
+        select(gl.c.k, gl.c.amount.label("gl"), literal(0).label("bk")),
+        select(books.c.k, literal(0).label("gl"), books.c.amount.label("bk")),
+    ).subquery()
+    per_key = (select(both.c.k, type_coerce(func.sum(both.c.gl), Integer).label("gl"),
+                      type_coerce(func.sum(both.c.bk), Integer).label("bk"))
+               .group_by(both.c.k).having(func.sum(both.c.gl) != func.sum(both.c.bk))).subquery()
+    total = tx.conn.execute(select(type_coerce(func.coalesce(func.sum(func.abs(per_key.c.gl - per_key.c.bk)), 0),
+                                               Integer))).scalar_one()
+    rows = tx.conn.execute(select(per_key).order_by(per_key.c.k).limit(SHOW)).all()
+    return _cents(total), [{key: k, "gl": _cents(g), "books": _cents(b), "difference": _cents(g) - _cents(b)}
+                           for k, g, b in rows]
+
+
+def _combined(left: Decimal, right: Decimal, per_key: Decimal) -> Decimal:
+    """left − right while every key agrees; otherwise a figure that cannot
+    net to zero."""
+    return left - right if per_key == 0 else abs(left - right) + per_key
+
+
+def _month(tx: Tx, col: Any) -> Any:
+    if tx.conn.dialect.name == "postgresql":
+        return func.to_char(col, "YYYY-MM")
+    return func.strftime("%Y-%m", col)
+
+
+def _raw(col: Any) -> Any:
+    """A money column as its stored integer (cents), for set arithmetic."""
+    return type_coerce(col, Integer)
+
+
 def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
     c = tx.conn
-    acct = {role: a.code for role, a in tx.chart.items()}
-    bal = account_balances(tx, as_of)
+    bal = gl_by_role(tx, as_of)
 
     def gl(role: str) -> Decimal:
-        d, cr = bal.get(acct[role], (ZERO, ZERO))
+        d, cr = bal.get(role, (ZERO, ZERO))
         return d - cr
 
     checks = []
     # 1. Debits equal credits, in total and per entry.
-    total_d = sum((d for d, _ in bal.values()), ZERO)
-    total_c = sum((cr for _, cr in bal.values()), ZERO)
+    total_q = select(func.sum(jlines.c.debit), func.sum(jlines.c.credit))
+    if as_of is not None:
+        total_q = total_q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    total_d, total_c = (x or ZERO for x in c.execute(total_q).one())
     per_entry = select(jlines.c.entry_id).group_by(jlines.c.entry_id).having(
         func.sum(jlines.c.debit) != func.sum(jlines.c.credit))
     unbalanced = c.execute(select(func.count()).select_from(per_entry.subquery())).scalar_one()
+    docs = list(c.execute(select(entries.c.document).where(entries.c.id.in_(per_entry)).order_by(entries.c.id)
+                          .limit(SHOW)).scalars())
     checks.append(_check("journal_balanced", total_d, total_c, "Σ debits = Σ credits, in total and per entry",
-                         difference=total_d - total_c + unbalanced, unbalanced_entries=unbalanced))
+                         difference=total_d - total_c + unbalanced, unbalanced_entries=unbalanced, documents=docs))
 
     # 2. Stock: on hand = Σ movements; reserved = Σ open reservations; 0 ≤ reserved ≤ on hand.
     mv = select(movements.c.product_id, func.sum(movements.c.quantity).label("q"),
@@ -75,31 +148,80 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
                          difference=int(reserved_diff)))
     checks.append(_check("stock_not_oversold", int(oversold), 0, "SKUs with reserved < 0 or reserved > on hand"))
 
-    # 3. Inventory value: GL 1200 = Σ on hand × unit cost (the stock's value).
-    checks.append(_check("inventory_value", gl("inventory"), _money(value), "GL inventory = Σ stock value"))
+    # 3. Inventory value: GL inventory = Σ stock value; per document, the
+    # inventory posting of a receipt, shipment or return = its movements' value.
+    stock_value = _money(value)
+    if as_of is not None:
+        stock_value = _money(c.execute(select(func.coalesce(func.sum(movements.c.value), 0))
+                                       .where(movements.c.date <= as_of)).scalar_one())
+    mv_q = select(movements.c.document.label("k"), _raw(movements.c.value).label("amount"))
+    if as_of is not None:
+        mv_q = mv_q.where(movements.c.date <= as_of)
+    per_doc, docs = _differences(tx, "document", _role_lines(tx, "inventory", as_of, entries.c.document.label("k"))
+                                 .subquery(), mv_q.subquery())
+    checks.append(_check("inventory_value", gl("inventory"), stock_value,
+                         "GL inventory = Σ stock value; per document, inventory posted = value moved",
+                         difference=_combined(gl("inventory"), stock_value, per_doc), documents=docs))
     checks.append(_check("inventory_movements", _money(value), _money(moved_value), "Σ stock value = Σ movement values"))
 
-    # 4./5. Revenue and VAT against invoices (credit notes reduce both once they exist).
+    # 4./5. Revenue and VAT against invoices, per document and per period
+    # (credit notes reduce both once they exist).
     inv = select(func.coalesce(func.sum(invoices.c.net_total), 0), func.coalesce(func.sum(invoices.c.vat_total), 0),
                  func.coalesce(func.sum(invoices.c.total), 0))
     if as_of is not None:
         inv = inv.where(invoices.c.issue_date <= as_of)
     nets, vats, gross = (Decimal(x) for x in c.execute(inv).one())
-    checks.append(_check("revenue", -gl("revenue"), nets, "GL revenue = Σ invoice nets − Σ credit note nets"))
-    checks.append(_check("vat", -gl("vat_payable"), vats, "GL VAT payable = Σ invoice VAT − Σ credit note VAT"))
+    for name, role, column, figure, text in (
+        ("revenue", "revenue", invoices.c.net_total, nets, "GL revenue = Σ invoice nets − Σ credit note nets"),
+        ("vat", "vat_payable", invoices.c.vat_total, vats, "GL VAT payable = Σ invoice VAT − Σ credit note VAT"),
+    ):
+        issued = [invoices.c.issue_date <= as_of] if as_of is not None else []
+        per_doc, docs = _differences(
+            tx, "document", _role_lines(tx, role, as_of, entries.c.document.label("k"), sign=-1).subquery(),
+            select(invoices.c.number.label("k"), _raw(column).label("amount")).where(*issued).subquery())
+        _, by_period = _differences(
+            tx, "period", _role_lines(tx, role, as_of, entries.c.period.label("k"), sign=-1).subquery(),
+            select(_month(tx, invoices.c.issue_date).label("k"), _raw(column).label("amount"))
+            .where(*issued).subquery())
+        checks.append(_check(name, -gl(role), figure, text + ", per document and per period",
+                             difference=_combined(-gl(role), figure, per_doc), documents=docs, periods=by_period))
 
-    # 6. Receivables and customer credit.
+    # 6. Receivables and customer credit, per customer.
     alloc = select(func.coalesce(func.sum(allocations.c.amount), 0))
     if as_of is not None:
         alloc = alloc.where(allocations.c.date <= as_of)
     allocated = Decimal(c.execute(alloc).scalar_one())
     open_balances = _money(gross) - _money(allocated)
-    checks.append(_check("receivables", gl("receivables"), open_balances, "GL receivables = Σ open invoice balances"))
+    paid = select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("paid")).group_by(
+        allocations.c.invoice_id)
+    if as_of is not None:
+        paid = paid.where(allocations.c.date <= as_of)
+    paid_sq = paid.subquery()
+    owed = (select(invoices.c.customer_id.label("k"),
+                   (_raw(invoices.c.total) - _raw(invoices.c.credited_amount)
+                    - func.coalesce(paid_sq.c.paid, 0)).label("amount"))
+            .outerjoin(paid_sq, paid_sq.c.invoice_id == invoices.c.id))
+    if as_of is not None:
+        owed = owed.where(invoices.c.issue_date <= as_of)
+    per_customer, who = _differences(
+        tx, "customer_id", _role_lines(tx, "receivables", as_of, entries.c.customer_id.label("k")).subquery(),
+        owed.subquery())
+    checks.append(_check("receivables", gl("receivables"), open_balances,
+                         "GL receivables = Σ open invoice balances, per customer",
+                         difference=_combined(gl("receivables"), open_balances, per_customer), customers=who))
     credit = select(func.coalesce(func.sum(payments.c.unapplied), 0))
+    unapplied_q = select(payments.c.customer_id.label("k"), _raw(payments.c.unapplied).label("amount"))
     if as_of is not None:
         credit = credit.where(payments.c.received_on <= as_of)
+        unapplied_q = unapplied_q.where(payments.c.received_on <= as_of)
     unapplied = _money(Decimal(c.execute(credit).scalar_one()))
-    checks.append(_check("customer_credit", -gl("customer_credit"), unapplied, "GL customer credit = Σ unapplied credit"))
+    per_customer, who = _differences(
+        tx, "customer_id",
+        _role_lines(tx, "customer_credit", as_of, entries.c.customer_id.label("k"), sign=-1).subquery(),
+        unapplied_q.subquery())
+    checks.append(_check("customer_credit", -gl("customer_credit"), unapplied,
+                         "GL customer credit = Σ unapplied credit, per customer",
+                         difference=_combined(-gl("customer_credit"), unapplied, per_customer), customers=who))
 
     # 7. Fulfilment: shipped not invoiced, invoiced not shipped.
     shipped, invoiced = c.execute(select(

@@ -8,6 +8,7 @@ events are buffered and written with one statement per table at the end.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.sql.elements import Label
 
 from o2c.db import models as m
 from o2c.domain.errors import PeriodClosed
-from o2c.ledger.accounts import Account, chart
+from o2c.ledger.accounts import Account, chart_from_rows
 from o2c.ledger.posting import JournalEntry
 from o2c.services import clock
 
@@ -27,8 +28,13 @@ _entries = m.JournalEntry.__table__
 _jlines = m.JournalLine.__table__
 _periods = m.Period.__table__
 _series = m.NumberSeries.__table__
+_accounts = m.Account.__table__
 
-_CHART = chart()
+#: How long a process keeps the chart of accounts before reading it again.
+CHART_TTL = 30.0
+_charts: dict[str, tuple[float, dict[str, Account]]] = {}
+_select_chart = select(_accounts.c.role, _accounts.c.code, _accounts.c.name, _accounts.c.type).where(
+    _accounts.c.role.is_not(None))
 
 # Statements are built once: SQLAlchemy memoises a built statement's cache key,
 # so executing a prebuilt statement costs a fraction of building one per call.
@@ -74,6 +80,24 @@ def period_of(date: dt.date) -> str:
     return date.strftime("%Y-%m")
 
 
+def load_chart(conn: Connection) -> dict[str, Account]:
+    """The posting roles and their accounts (the ``accounts`` table), read at
+    most every ``CHART_TTL`` seconds per process and database."""
+    key = str(conn.engine.url)
+    cached = _charts.get(key)
+    now = time.monotonic()
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    result = chart_from_rows(conn.execute(_select_chart))
+    _charts[key] = (now + CHART_TTL, result)
+    return result
+
+
+def forget_chart() -> None:
+    """Read the chart again on next use (after it changed in this process)."""
+    _charts.clear()
+
+
 class Tx:
     """What a service needs inside its transaction."""
 
@@ -82,11 +106,18 @@ class Tx:
         self.actor = actor
         self.now = now
         self.today = now.date()
-        self.chart: dict[str, Account] = _CHART
+        self._chart: dict[str, Account] | None = None
         self._audit_rows: list[dict[str, Any]] = []
         self._event_rows: list[dict[str, Any]] = []
         self._journal: list[JournalEntry] = []
         self._open_periods: set[str] = set()
+
+    @property
+    def chart(self) -> dict[str, Account]:
+        """Posting role → account, as configured (o2c.services.chart)."""
+        if self._chart is None:
+            self._chart = load_chart(self.conn)
+        return self._chart
 
     # -- audit trail and events ----------------------------------------------------
     def audit(
@@ -115,7 +146,7 @@ class Tx:
             period = period_of(date)
             raise PeriodClosed(
                 f"Period {period} is closed; nothing can be posted dated {date.isoformat()}. "
-                "Date the document in an open period, or have an accountant reopen the period.",
+                "Date the document in an open period, or have an administrator reopen the period.",
                 {"period": period},
             )
         self._open_periods.add(period_of(date))

@@ -1,0 +1,268 @@
+"""Schemas of the accountant's endpoints: chart of accounts, hash chain,
+periods, reports, exports and dunning."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from o2c.ledger.accounts import ACCOUNT_TYPES, ROLES
+from o2c.schemas.fields import BookDate, Id, Money, Text
+
+Str = Text
+FORMATS = ("csv", "xlsx", "saft")
+
+
+class SignedMoney(fields.Field):
+    """A balance: an amount that may be negative, as a string with two decimals."""
+
+    def _serialize(self, value, attr, obj, **kwargs):  # type: ignore[no-untyped-def]
+        return None if value is None else f"{value:.2f}"
+
+
+class AccountOut(Schema):
+    code = Str()
+    name = Str()
+    type = Str()
+    role = Str(allow_none=True)
+    former_role = Str(allow_none=True)
+    normal_balance = Str()
+
+
+class AccountList(Schema):
+    items = fields.List(fields.Nested(AccountOut))
+
+
+class AccountIn(Schema):
+    code = Str(required=True, validate=validate.Length(min=1, max=16))
+    name = Str(required=True, validate=validate.Length(min=1, max=255))
+    type = Str(required=True, validate=validate.OneOf(ACCOUNT_TYPES))
+    role = Str(validate=validate.OneOf(ROLES), load_default=None, allow_none=True)
+
+
+class AccountPatch(Schema):
+    name = Str(validate=validate.Length(min=1, max=255))
+    type = Str(validate=validate.OneOf(ACCOUNT_TYPES))
+    role = Str(validate=validate.OneOf(ROLES))
+
+
+class ChainHead(Schema):
+    seq = fields.Integer()
+    hash = Str()
+
+
+class BrokenLink(Schema):
+    reason = Str()
+    seq = fields.Integer()
+    entry_id = fields.Integer(allow_none=True)
+    document = Str(allow_none=True)
+    message = Str()
+    expected_hash = Str()
+    stored_hash = Str(allow_none=True)
+    period = Str()
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer()
+    unsealed = fields.Integer()
+    head = fields.Nested(ChainHead)
+    first_broken = fields.Nested(BrokenLink, allow_none=True)
+    verified_at = fields.DateTime()
+
+
+class SealOut(Schema):
+    sealed = fields.Integer()
+    head = fields.Nested(ChainHead)
+
+
+class PeriodOut(Schema):
+    period = Str()
+    closed = fields.Boolean()
+    closed_at = fields.DateTime(allow_none=True)
+    closed_by = Str(allow_none=True)
+    chain_seq = fields.Integer(allow_none=True)
+    chain_hash = Str(allow_none=True)
+    reopened_at = fields.DateTime(allow_none=True)
+    reopened_by = Str(allow_none=True)
+
+
+class PeriodList(Schema):
+    items = fields.List(fields.Nested(PeriodOut))
+
+
+class ReopenIn(Schema):
+    reason = Str(required=True, validate=validate.Length(min=3, max=500))
+
+
+class RangeArgs(Schema):
+    from_ = BookDate(data_key="from")
+    to = BookDate()
+
+
+class ExportArgs(RangeArgs):
+    format = Str(load_default="csv", validate=validate.OneOf(FORMATS))
+
+
+class TrialBalanceExportArgs(Schema):
+    as_of = BookDate()
+    format = Str(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+
+class AccountLedgerArgs(RangeArgs):
+    cursor = Str(validate=validate.Length(max=64))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+class LedgerLineOut(Schema):
+    date = BookDate()
+    entry_id = fields.Integer()
+    entry_number = fields.Integer(allow_none=True)
+    document = Str()
+    description = Str()
+    customer_id = fields.Integer(allow_none=True)
+    debit = Money()
+    credit = Money()
+    balance = SignedMoney()
+
+
+class AccountRef(Schema):
+    code = Str()
+    name = Str()
+    type = Str()
+    role = Str(allow_none=True)
+
+
+class AccountLedgerOut(Schema):
+    account = fields.Nested(AccountRef)
+    from_ = BookDate(data_key="from", attribute="from", allow_none=True)
+    to = BookDate(allow_none=True)
+    opening_balance = SignedMoney()
+    total_debit = Money()
+    total_credit = Money()
+    closing_balance = SignedMoney()
+    lines = fields.List(fields.Nested(LedgerLineOut))
+    next_cursor = Str(allow_none=True)
+
+
+class AgingArgs(Schema):
+    as_of = BookDate()
+    customer_id = Id(strict=False)
+
+
+class AgingRow(Schema):
+    customer_id = fields.Integer()
+    code = Str()
+    name = Str()
+    open_invoices = fields.Integer()
+    current = Money()
+    days_1_30 = Money()
+    days_31_60 = Money()
+    days_61_90 = Money()
+    days_over_90 = Money()
+    total = Money()
+
+
+class AgingTotals(Schema):
+    current = Money()
+    days_1_30 = Money()
+    days_31_60 = Money()
+    days_61_90 = Money()
+    days_over_90 = Money()
+    total = Money()
+
+
+class AgingOut(Schema):
+    as_of = BookDate()
+    buckets = fields.List(Str())
+    customers = fields.List(fields.Nested(AgingRow))
+    totals = fields.Nested(AgingTotals)
+
+
+class StatementLine(Schema):
+    date = BookDate()
+    document = Str()
+    description = Str()
+    kind = Str()
+    debit = Money()
+    credit = Money()
+    balance = SignedMoney()
+
+
+class OpenInvoice(Schema):
+    invoice_id = fields.Integer()
+    number = Str()
+    issue_date = BookDate()
+    due_date = BookDate()
+    total = Money()
+    balance_due = Money()
+    days_overdue = fields.Integer()
+
+
+class StatementCustomer(Schema):
+    id = fields.Integer()
+    code = Str()
+    name = Str()
+    language = Str()
+
+
+class StatementOut(Schema):
+    customer = fields.Nested(StatementCustomer)
+    from_ = BookDate(data_key="from", attribute="from", allow_none=True)
+    to = BookDate()
+    opening_balance = SignedMoney()
+    lines = fields.List(fields.Nested(StatementLine))
+    closing_balance = SignedMoney()
+    open_invoices = fields.List(fields.Nested(OpenInvoice))
+    open_total = Money()
+    overdue_total = Money()
+
+
+class DunningRunIn(Schema):
+    as_of = BookDate(load_default=None)
+    thresholds = fields.List(fields.Integer(strict=True, validate=validate.Range(1, 3650)),
+                             validate=validate.Length(equal=3), load_default=None)
+
+
+class DunningItem(Schema):
+    invoice_id = fields.Integer()
+    number = Str()
+    issue_date = BookDate()
+    due_date = BookDate()
+    total = Money()
+    level = fields.Integer()
+    level_name = Str()
+    days_overdue = fields.Integer()
+    balance_due = Money()
+
+
+class DunningLetterOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    customer_id = fields.Integer()
+    customer_code = Str()
+    customer_name = Str()
+    as_of = BookDate()
+    level = fields.Integer()
+    level_name = Str()
+    language = Str()
+    total = Money()
+    created_at = fields.DateTime()
+    created_by = Str()
+    invoices = fields.List(fields.Nested(DunningItem))
+
+
+class DunningRunOut(Schema):
+    as_of = BookDate()
+    thresholds = fields.List(fields.Integer())
+    notices = fields.Integer()
+    letters = fields.List(fields.Nested(DunningLetterOut))
+
+
+class DunningListArgs(Schema):
+    customer_id = Id(strict=False)
+    cursor = Str(validate=validate.Length(max=32))
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class DunningLetterPage(Schema):
+    items = fields.List(fields.Nested(DunningLetterOut))
+    next_cursor = Str(allow_none=True)
