@@ -38,7 +38,7 @@ log = logging.getLogger("o2c.worker")
 
 #: Modules whose import registers job kinds and periodic tasks. A new kind of
 #: background work adds its module here.
-JOB_MODULES: list[str] = []
+JOB_MODULES: list[str] = ["o2c.services.webhooks"]
 
 
 def load_job_modules(extra: Iterable[str] = ()) -> None:
