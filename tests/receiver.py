@@ -34,6 +34,9 @@ class _Server(ThreadingHTTPServer):
         self.open: set[socket.socket] = set()
         super().__init__(addr, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up, or the receiver being killed on purpose
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -49,7 +52,11 @@ class _Handler(BaseHTTPRequestHandler):
         super().finish()
 
     def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length)
+        if len(body) != length:  # cut off: the receiver is being killed
+            self.close_connection = True
+            return
         got = Received(self.path, {k: v for k, v in self.headers.items()}, body, time.monotonic())
         status = self.server.receiver.answer(got)
         with self.server.receiver.lock:

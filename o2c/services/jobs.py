@@ -41,7 +41,8 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,6 +172,20 @@ def enqueue(
 
 # -- claiming and finishing (the worker's side) --------------------------------------
 
+@contextmanager
+def _bookkeeping(engine: Engine) -> Iterator[Connection]:
+    """A transaction for the queue's own bookkeeping (claims, leases,
+    outcomes). On PostgreSQL it commits without waiting for the disk: if the
+    server crashed right after, the claim or the outcome would be lost and
+    the job simply run again, which handlers must tolerate anyway. Whatever a
+    handler writes (a delivery log entry, a document) commits durably, and
+    that flushes the bookkeeping before it."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        yield conn
+
+
 @dataclass(frozen=True)
 class Claimed:
     id: int
@@ -198,7 +213,7 @@ def claim(engine: Engine, worker: str, kinds: list[str], limit: int, lease_s: fl
     now = now or clock.now()
     due = or_(and_(jobs.c.status == QUEUED, jobs.c.run_at <= now),
               and_(jobs.c.status == RUNNING, jobs.c.locked_until <= now))
-    with engine.begin() as conn:
+    with _bookkeeping(engine) as conn:
         rows = conn.execute(
             select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.status, jobs.c.attempts, jobs.c.max_attempts)
             .where(jobs.c.kind.in_(kinds), due)
@@ -235,7 +250,7 @@ def complete(engine: Engine, job: Claimed, now: dt.datetime | None = None) -> bo
     """The handler finished: delete the job, unless it was asked to run again
     meanwhile (then it is due at once). False if the lease was lost."""
     now = now or clock.now()
-    with engine.begin() as conn:
+    with _bookkeeping(engine) as conn:
         if conn.execute(delete(jobs).where(_mine(job), jobs.c.rerun.is_(False))).rowcount:
             return True
         return bool(conn.execute(update(jobs).where(_mine(job)).values(
@@ -244,7 +259,7 @@ def complete(engine: Engine, job: Claimed, now: dt.datetime | None = None) -> bo
 
 def reschedule(engine: Engine, job: Claimed, at: dt.datetime, now: dt.datetime | None = None) -> bool:
     now = now or clock.now()
-    with engine.begin() as conn:
+    with _bookkeeping(engine) as conn:
         return bool(conn.execute(update(jobs).where(_mine(job)).values(
             run_at=case((jobs.c.rerun.is_(True), now), else_=at), attempts=0, updated_at=now,
             **_requeue_values)).rowcount)
@@ -263,7 +278,7 @@ def fail_run(engine: Engine, job: Claimed, error: str, now: dt.datetime | None =
     else:
         delay = min(base * 2 ** (job.attempts - 1), cap) * (0.5 + rand() / 2)
         values.update(status=QUEUED, run_at=now + dt.timedelta(seconds=delay))
-    with engine.begin() as conn:
+    with _bookkeeping(engine) as conn:
         return bool(conn.execute(update(jobs).where(_mine(job)).values(**values)).rowcount)
 
 
@@ -279,7 +294,7 @@ def extend_leases(engine: Engine, claimed: list[Claimed], lease_s: float, now: d
     if not tokens:
         return 0
     until = (now or clock.now()) + dt.timedelta(seconds=lease_s)
-    with engine.begin() as conn:
+    with _bookkeeping(engine) as conn:
         return conn.execute(_extend, [{"token": t, "until": until} for t in tokens]).rowcount
 
 

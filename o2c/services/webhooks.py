@@ -454,10 +454,9 @@ def deliver_lane(ctx: jobs.JobContext, payload: dict[str, Any]) -> jobs.Reschedu
     server_key = ctx.config.webhook_key
     began = time.monotonic()
     sent = 0
-    reader = ctx.engine.execution_options(sqlite_begin="DEFERRED")
+    with ctx.engine.execution_options(sqlite_begin="DEFERRED").begin() as conn:
+        head = _lane_head(conn, payload)
     while True:
-        with reader.begin() as conn:
-            head = _lane_head(conn, payload)
         if head is None or not head.active or head.status == FAILED:
             return None  # done; or switched off; or held until a redelivery
         now = ctx.now()
@@ -474,13 +473,15 @@ def deliver_lane(ctx: jobs.JobContext, payload: dict[str, Any]) -> jobs.Reschedu
         }
         result = ctx.outbound.post(head.url, body, headers)
         sent += 1
+        # Recorded durably before the lane's next event is sent.
         with ctx.engine.begin() as conn:
             status, retry_at = _record(conn, head, result, now, ctx.now(), policy)
+            if status != PENDING and status != FAILED:  # delivered, or changed meanwhile: what next?
+                head = _lane_head(conn, payload)
         if status == FAILED:
             return None  # the lane is held until a redelivery
         if status == PENDING and retry_at is not None:
             return jobs.Reschedule(retry_at)
-        # Delivered (or changed meanwhile): on to the lane's next delivery.
 
 
 # -- sweep (worker) ----------------------------------------------------------------------
