@@ -131,7 +131,7 @@ def jobs(ctx: click.Context) -> None:
     """Background jobs: what is queued, running and failed."""
     if ctx.invoked_subcommand is None:
         from o2c.services import jobs as queue
-        with _engine().connect() as conn:
+        with _engine().execution_options(sqlite_begin="DEFERRED").connect() as conn:
             rows = queue.summary(conn)
         if not rows:
             click.echo("no jobs")
@@ -144,7 +144,7 @@ def jobs(ctx: click.Context) -> None:
 def jobs_failed(limit: int) -> None:
     """List failed jobs with their last error."""
     from o2c.services import jobs as queue
-    with _engine().connect() as conn:
+    with _engine().execution_options(sqlite_begin="DEFERRED").connect() as conn:
         for r in queue.failed(conn, limit):
             error = (r["last_error"] or "").strip().splitlines()
             click.echo(f"{r['id']:>8} {r['kind']:28} attempts {r['attempts']}  {error[-1] if error else ''}")

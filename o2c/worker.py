@@ -165,29 +165,39 @@ class Worker:
 
     def _execute(self, job: jobs.Claimed) -> None:
         ctx = self.context(job.id, job.kind, job.attempts)
+        outcome_name = "error"
+        started = time.monotonic()
         try:
             try:
                 outcome = jobs.KINDS[job.kind].handler(ctx, job.payload)
             except Exception as exc:
                 log.warning("job %s %s failed (attempt %d/%d): %s", job.id, job.kind, job.attempts,
                             job.max_attempts, exc)
-                self.stats.errors += 1
                 ok = jobs.fail_run(self.engine, job, "".join(traceback.format_exception(exc)), self.now())
             else:
                 if isinstance(outcome, jobs.Reschedule):
-                    self.stats.rescheduled += 1
+                    outcome_name = "rescheduled"
                     ok = jobs.reschedule(self.engine, job, outcome.at, self.now())
                 else:
-                    self.stats.done += 1
+                    outcome_name = "done"
                     ok = jobs.complete(self.engine, job, self.now())
+            log.info("job %s %s %s in %.0f ms", job.id, job.kind, outcome_name, (time.monotonic() - started) * 1000)
             if not ok:
-                self.stats.lost += 1
+                outcome_name = "lost"
                 log.warning("job %s %s: lease was lost before it finished; its new owner decides", job.id, job.kind)
         except Exception:
             log.exception("job %s %s: could not record the outcome; the lease will run out", job.id, job.kind)
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
+                if outcome_name == "done":
+                    self.stats.done += 1
+                elif outcome_name == "rescheduled":
+                    self.stats.rescheduled += 1
+                elif outcome_name == "lost":
+                    self.stats.lost += 1
+                else:
+                    self.stats.errors += 1
             self._wake.set()
 
     def _heartbeat(self) -> None:

@@ -78,3 +78,24 @@ def test_after_the_horizon_a_delivery_gives_up_with_a_last_try_at_the_horizon():
     late = T0 + dt.timedelta(seconds=590)
     assert p.next_attempt(5, T0, late, 0.5) == T0 + dt.timedelta(seconds=600)
     assert p.next_attempt(6, T0, T0 + dt.timedelta(seconds=600), 0.5) is None
+
+
+def test_the_readme_verification_snippet_accepts_our_signatures_and_nothing_else():
+    import re
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = re.search(r"<!-- verify-snippet -->\n```python\n(.*?)```", readme, re.S).group(1)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)  # noqa: S102
+    verify_o2c = scope["verify_o2c"]
+    secret = signing.derive_secret("server-key", "ab" * 32)
+    now = int(time.time())
+    header = signing.signature_header([secret], now, BODY)
+    assert verify_o2c(header, BODY, secret)
+    assert verify_o2c(signing.signature_header(["whsec_old", secret], now, BODY), BODY, secret)
+    assert not verify_o2c(header, BODY + b" ", secret)
+    assert not verify_o2c(header, BODY, "whsec_other")
+    assert not verify_o2c(signing.signature_header([secret], now - 3600, BODY), BODY, secret)
+    assert not verify_o2c("", BODY, secret)
