@@ -43,6 +43,7 @@ class Outbound:
         self._local = threading.local()
         self._open: set[http.client.HTTPConnection] = set()
         self._open_lock = threading.Lock()
+        self._verdicts: dict[tuple[str, int], tuple[float, str | None]] = {}
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpResult:
         started = time.monotonic()
@@ -58,7 +59,7 @@ class Outbound:
         except ValueError:
             return result(None, "invalid port in URL")
         if not self.allow_private:
-            refused = _private_address(parts.hostname, port)
+            refused = self._refusal(parts.hostname, port)
             if refused:
                 return result(None, refused)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -82,6 +83,16 @@ class Outbound:
                 self._drop(parts.scheme, parts.hostname, port)
                 return result(None, _describe(exc))
         raise AssertionError("unreachable")
+
+    def _refusal(self, host: str, port: int) -> str | None:
+        """``_private_address``, remembered for a minute per host."""
+        now = time.monotonic()
+        cached = self._verdicts.get((host, port))
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        verdict = _private_address(host, port)
+        self._verdicts[(host, port)] = (now + 60.0, verdict)
+        return verdict
 
     def close(self) -> None:
         """Close every kept-alive connection (of all threads)."""
@@ -127,7 +138,10 @@ def _describe(exc: BaseException) -> str:
 
 def _private_address(host: str, port: int) -> str | None:
     """Why delivering to ``host`` is refused (a private, loopback or
-    link-local address, e.g. the cloud metadata service), or ``None``."""
+    link-local address, e.g. the cloud metadata service), or ``None``.
+    The name is resolved again when connecting; a DNS server that answers
+    differently the second time is not caught here — firewall the workers'
+    egress as well where that matters."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
