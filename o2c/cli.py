@@ -12,10 +12,10 @@ import click
 from o2c.config import Config
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine(pool_size: int = 10):  # type: ignore[no-untyped-def]
     from o2c.db.engine import make_engine
     cfg = Config()
-    return make_engine(cfg.DATABASE_URL, cfg.SQLITE_BUSY_TIMEOUT_MS)
+    return make_engine(cfg.DATABASE_URL, cfg.SQLITE_BUSY_TIMEOUT_MS, pool_size)
 
 
 @contextmanager
@@ -231,6 +231,86 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool) ->
     if access_log:
         args[-1:-1] = ["--access-logfile", "-"]
     os.execv(sys.executable, args)
+
+
+@main.command()
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
+              help="Jobs run at once by this process (threads).")
+@click.option("--poll-interval", default=1.0, show_default=True, type=click.FloatRange(0.01, 60),
+              help="Seconds to wait when there is nothing to do.")
+@click.option("--once", is_flag=True, help="Exit when nothing is due instead of waiting for more work.")
+@click.option("--lease", type=click.FloatRange(1, 3600), default=None,
+              help="Seconds a claimed job stays leased without a heartbeat [default: $O2C_JOB_LEASE or 60].")
+@click.option("--import", "imports", multiple=True, metavar="MODULE",
+              help="Also import MODULE, which registers more job kinds (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="Log every job.")
+def worker(concurrency: int, poll_interval: float, once: bool, lease: float | None,
+           imports: tuple[str, ...], verbose: bool) -> None:
+    """Run background jobs: webhook deliveries and whatever else is queued.
+
+    Start as many as you like, on as many hosts as you like, against the same
+    database. SIGTERM or Ctrl-C stops claiming and waits for running jobs."""
+    import logging
+    import signal
+
+    from o2c.worker import Worker, load_job_modules
+
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    load_job_modules(imports)
+    cfg = Config()
+    engine = _engine(pool_size=concurrency + 2)
+    w = Worker(engine, cfg, concurrency=concurrency, poll_interval=poll_interval, lease_s=lease)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if w.stopping.is_set():
+            os._exit(128 + signum)  # a second signal: leave now, leases will run out
+        click.echo(f"worker {w.name}: stopping after the running jobs (signal again to quit now)", err=True)
+        w.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    click.echo(f"worker {w.name}: {concurrency} thread(s), kinds {', '.join(w.kinds)}; "
+               f"{engine.url.render_as_string(hide_password=True)}", err=True)
+    stats = w.run(once=once)
+    engine.dispose()
+    click.echo(f"worker {w.name}: done {stats.done}, rescheduled {stats.rescheduled}, errors {stats.errors}, "
+               f"fanned out {stats.periodic.get('webhooks.dispatch', 0)}", err=True)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def jobs(ctx: click.Context) -> None:
+    """Background jobs: what is queued, running and failed."""
+    if ctx.invoked_subcommand is None:
+        from o2c.services import jobs as queue
+        with _engine().execution_options(sqlite_begin="DEFERRED").connect() as conn:
+            rows = queue.summary(conn)
+        if not rows:
+            click.echo("no jobs")
+        for r in rows:
+            click.echo(f"{r['kind']:28} {r['status']:8} {r['n']:8}  next {r['next']:%Y-%m-%d %H:%M:%S}")
+
+
+@jobs.command("failed")
+@click.option("--limit", default=50, show_default=True)
+def jobs_failed(limit: int) -> None:
+    """List failed jobs with their last error."""
+    from o2c.services import jobs as queue
+    with _engine().execution_options(sqlite_begin="DEFERRED").connect() as conn:
+        for r in queue.failed(conn, limit):
+            error = (r["last_error"] or "").strip().splitlines()
+            click.echo(f"{r['id']:>8} {r['kind']:28} attempts {r['attempts']}  {error[-1] if error else ''}")
+
+
+@jobs.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+def jobs_retry(ids: tuple[int, ...]) -> None:
+    """Queue failed jobs again (all of them, or the IDS given)."""
+    from o2c.services import jobs as queue
+    with _engine().begin() as conn:
+        n = queue.retry_failed(conn, list(ids) or None)
+    click.echo(f"{n} job(s) queued again")
 
 
 if __name__ == "__main__":

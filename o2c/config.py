@@ -8,6 +8,15 @@ from pathlib import Path
 DEV_SECRET = "dev-only-insecure-secret-key"
 
 
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else raw.strip().lower() in ("1", "true", "yes", "on")
+
+
 def _default_db_url() -> str:
     instance = Path(os.environ.get("O2C_INSTANCE_PATH", Path.cwd() / "instance"))
     return f"sqlite:///{instance / 'o2c.sqlite3'}"
@@ -24,9 +33,35 @@ class Config:
     # Dunning: days overdue at which a reminder, a second reminder and a final notice go out.
     DUNNING_DAYS: tuple[int, ...] = field(default_factory=lambda: tuple(
         int(x) for x in os.environ.get("O2C_DUNNING_DAYS", "1,15,30").split(",")))
+    # Webhooks. Secrets are derived from WEBHOOK_KEY (default: SECRET_KEY):
+    # changing it changes every subscription's secret.
+    WEBHOOK_KEY: str = field(default_factory=lambda: os.environ.get("O2C_WEBHOOK_KEY", ""))
+    WEBHOOK_TIMEOUT_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_TIMEOUT", 10))
+    WEBHOOK_RETRY_BASE_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_RETRY_BASE", 30))
+    WEBHOOK_RETRY_MAX_DELAY_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_RETRY_MAX_DELAY", 6 * 3600))
+    WEBHOOK_RETRY_HORIZON_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_RETRY_HORIZON", 3 * 24 * 3600))
+    # Private, loopback and link-local addresses as webhook targets: allowed
+    # unless O2C_ENV is production (or set explicitly).
+    WEBHOOK_ALLOW_PRIVATE: bool | None = field(
+        default_factory=lambda: None if os.environ.get("O2C_WEBHOOK_ALLOW_PRIVATE") in (None, "")
+        else _env_flag("O2C_WEBHOOK_ALLOW_PRIVATE", False))
+    WEBHOOK_LOG_RETENTION_DAYS: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_LOG_RETENTION_DAYS", 30))
+    # Background jobs: how long a claimed job stays leased to its worker
+    # without a heartbeat, and how long an events reader waits for
+    # transactions still writing events (PostgreSQL).
+    JOB_LEASE_S: float = field(default_factory=lambda: _env_float("O2C_JOB_LEASE", 60))
+    EVENTS_SETTLE_WAIT_S: float = field(default_factory=lambda: _env_float("O2C_EVENTS_SETTLE_WAIT", 2))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100
+
+    @property
+    def webhook_key(self) -> str:
+        return self.WEBHOOK_KEY or self.SECRET_KEY
+
+    @property
+    def webhook_allow_private(self) -> bool:
+        return self.ENV != "production" if self.WEBHOOK_ALLOW_PRIVATE is None else self.WEBHOOK_ALLOW_PRIVATE
 
     def as_flask(self) -> dict[str, object]:
         return {

@@ -71,9 +71,16 @@ def _json(status: int, body: str) -> Response:
     return Response(body, status=status, mimetype="application/json")
 
 
-def mutate(work: Callable[[Tx], Any], schema: Schema, status: int = 200) -> Response:
+def mutate(
+    work: Callable[[Tx], Any], schema: Schema, status: int = 200,
+    reveal: Callable[[Tx, dict[str, Any]], dict[str, Any]] | None = None,
+) -> Response:
     """Run ``work`` in one transaction and answer with its result through
-    ``schema``; at most once in effect per Idempotency-Key."""
+    ``schema``; at most once in effect per Idempotency-Key.
+
+    ``reveal`` adds to a successful answer what must not be stored with it
+    for replays (a secret): it runs after the commit, on the first answer and
+    on every replay."""
     p = principal()
 
     def run(tx: Tx) -> tuple[int, str]:
@@ -85,7 +92,23 @@ def mutate(work: Callable[[Tx], Any], schema: Schema, status: int = 200) -> Resp
                               {"fields": {"Idempotency-Key": ["1 to 255 printable ASCII characters."]}})
     fingerprint = idempotency.request_fingerprint(request.method, request.path, request.get_data())
     code, body = idempotency.run(engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome)
+    if reveal is not None and 200 <= code < 300:
+        try:
+            with unit_of_work(engine(), p.actor, readonly=True) as tx:
+                body = json.dumps(reveal(tx, json.loads(body)))
+        except DomainError as exc:
+            return _json(*domain_outcome(exc))
     return _json(code, body)
+
+
+def remove(work: Callable[[Tx], None]) -> Response:
+    """Run a deletion in one transaction: 204 No Content."""
+    try:
+        with unit_of_work(engine(), principal().actor) as tx:
+            work(tx)
+    except DomainError as exc:
+        return _json(*domain_outcome(exc))
+    return Response(status=204)
 
 
 def read(fn: Callable[[Tx], Any], schema: Schema) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index,
-    Integer, MetaData, String, Text, UniqueConstraint,
+    Integer, MetaData, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -437,3 +437,102 @@ class IdempotencyKey(Base):
     status_code: Mapped[int]
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
+
+
+# -- events out: webhook subscriptions, their deliveries, background jobs --------
+
+class Webhook(Base):
+    """A subscription: events of one channel (or of every channel when
+    ``channel`` is null) posted to ``url``. The signing secret is derived from
+    the server's webhook key and ``secret_salt``; it is never stored.
+    ``cursor`` is the last event id fanned out into deliveries."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_channel_id", "channel", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(default="")
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret_salt: Mapped[str] = mapped_column(String(64))
+    previous_secret_salt: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[dt.datetime | None]
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class WebhookDelivery(Base):
+    """One event for one webhook. Deliveries of the same order (the lane) are
+    sent one at a time in event order; ``status`` is pending, delivered or
+    failed (retries exhausted)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        Index("ix_webhook_deliveries_lane", "webhook_id", "order_id", "event_id"),
+        Index("ix_webhook_deliveries_webhook_status", "webhook_id", "status", "id"),
+        Index("ix_webhook_deliveries_status_delivered_at", "status", "delivered_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None]
+    first_attempt_at: Mapped[dt.datetime | None]
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    delivered_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per HTTP attempt, with the answer."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[dt.datetime]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    response_excerpt: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Job(Base):
+    """Background work, claimed by workers (``o2c worker``).
+
+    ``status``: queued (due at ``run_at``), running (leased to ``locked_by``
+    until ``locked_until``; an expired lease makes it claimable again) or
+    failed (attempts exhausted; kept for inspection). Finished jobs are
+    deleted. At most one queued or running job per ``key``; ``rerun`` asks a
+    running job to run once more because its input changed meanwhile."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_run_at", "run_at"),
+        Index("uq_jobs_key_unfinished", "key", unique=True,
+              postgresql_where=text("status IN ('queued', 'running')"),
+              sqlite_where=text("status IN ('queued', 'running')")),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    run_at: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    rerun: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    locked_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]

@@ -8,6 +8,7 @@ ROLES = ("webshop", "clerk", "accountant", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "webshop": frozenset({
         "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
+        "webhooks:read", "webhooks:write",
     }),
     "clerk": frozenset({
         "catalog:read", "catalog:write", "customers:read", "customers:write", "stock:write",

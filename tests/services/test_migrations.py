@@ -78,3 +78,18 @@ def test_upgrading_twice_changes_nothing(fresh: Engine) -> None:
         again = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in ("accounts", "company")}
     assert again == seeded
     assert seeded["accounts"] >= 8 and seeded["company"] == 1
+
+
+def test_every_revision_downgrades_to_nothing_and_upgrades_again(fresh: Engine) -> None:
+    from alembic import command
+
+    from o2c.db.migrate import alembic_config
+    upgrade(fresh)
+    cfg = alembic_config(fresh.url.render_as_string(hide_password=False))
+    with fresh.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(inspect(fresh).get_table_names()) <= {"alembic_version"}
+    upgrade(fresh)
+    with fresh.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []

@@ -1,0 +1,141 @@
+"""Schemas of the events feed and webhook subscriptions (API.md, Events)."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from o2c.domain.events import ALL, pattern_error
+from o2c.schemas.api import page_of
+from o2c.schemas.fields import Text
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class EventOut(Schema):
+    id = fields.Integer()
+    type = Text()
+    channel = Text()
+    order_id = fields.Integer(allow_none=True)
+    created_at = Text(metadata={"format": "date-time", "description": "ISO 8601, UTC."})
+    data = fields.Dict()
+
+
+class EventListArgs(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(0, 2**63 - 1),
+                           metadata={"description": "Only events with a greater id: the last id you have seen."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    type = fields.List(Text(validate=validate.Length(max=64)), load_default=None,
+                       metadata={"description": "Only these event types (repeat the parameter)."})
+
+
+def _url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("An absolute http:// or https:// URL.")
+    if parts.username or parts.password:
+        raise ValidationError("No credentials in the URL; verify the O2C-Signature header instead.")
+    if parts.fragment:
+        raise ValidationError("No #fragment in the URL.")
+    try:
+        parts.port
+    except ValueError:
+        raise ValidationError("Invalid port.") from None
+
+
+def _patterns(value: list[str]) -> None:
+    errors = {i: [e] for i, p in enumerate(value) if (e := pattern_error(p))}
+    if errors:
+        raise ValidationError(errors)
+
+
+class WebhookIn(Schema):
+    url = Text(required=True, validate=[validate.Length(max=2048), _url])
+    event_types = fields.List(Text(validate=validate.Length(min=1, max=64)), load_default=lambda: [ALL],
+                              validate=[validate.Length(min=1, max=50), _patterns],
+                              metadata={"description": "Event types, families such as 'shipment.*', or '*' (default)."})
+    channel = Text(validate=validate.Length(min=1, max=64), load_default=None, allow_none=True,
+                   metadata={"description": "Admin only: the channel to follow; none for every channel. "
+                                            "A webshop key always follows its own."})
+    description = Text(validate=validate.Length(max=255), load_default="")
+    active = fields.Boolean(load_default=True)
+
+
+class WebhookPatch(Schema):
+    url = Text(validate=[validate.Length(max=2048), _url])
+    event_types = fields.List(Text(validate=validate.Length(min=1, max=64)),
+                              validate=[validate.Length(min=1, max=50), _patterns])
+    description = Text(validate=validate.Length(max=255))
+    active = fields.Boolean()
+
+
+class DeliveryCounts(Schema):
+    pending = fields.Integer()
+    delivered = fields.Integer()
+    failed = fields.Integer()
+
+
+class WebhookOut(Schema):
+    id = fields.Integer()
+    channel = Text(allow_none=True)
+    url = Text()
+    description = Text()
+    event_types = fields.List(Text())
+    active = fields.Boolean()
+    last_event_id = fields.Integer(metadata={"description": "The last event fanned out to this webhook."})
+    deliveries = fields.Nested(DeliveryCounts)
+    previous_secret_valid_until = fields.DateTime(allow_none=True)
+    created_by = Text()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class WebhookWithSecret(WebhookOut):
+    secret = Text(metadata={"description": "The signing secret. Shown only in this answer: keep it."})
+
+
+class DeliveryOut(Schema):
+    id = fields.Integer()
+    webhook_id = fields.Integer()
+    event_id = fields.Integer()
+    event_type = Text()
+    order_id = fields.Integer(allow_none=True)
+    status = Text(metadata={"description": "pending, delivered or failed (retries exhausted)."})
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    first_attempt_at = fields.DateTime(allow_none=True)
+    last_attempt_at = fields.DateTime(allow_none=True)
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = Text(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    blocked_by = fields.Integer(allow_none=True, metadata={
+        "description": "A failed earlier delivery of the same order that holds this one back."})
+    created_at = fields.DateTime()
+
+
+class AttemptOut(Schema):
+    attempted_at = fields.DateTime()
+    status_code = fields.Integer(allow_none=True)
+    error = Text(allow_none=True)
+    duration_ms = fields.Integer()
+    response_excerpt = Text(allow_none=True)
+
+
+class DeliveryDetailOut(DeliveryOut):
+    attempt_log = fields.List(fields.Nested(AttemptOut))
+
+
+class DeliveryListArgs(Schema):
+    status = Text(validate=validate.OneOf(DELIVERY_STATUSES))
+    cursor = Text(validate=validate.Length(max=128))
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+class RedeliveredOut(Schema):
+    webhook_id = fields.Integer()
+    requeued = fields.Integer()
+
+
+EventPage = page_of(EventOut)
+WebhookPage = page_of(WebhookOut)
+DeliveryPage = page_of(DeliveryOut)

@@ -1,0 +1,344 @@
+"""Background jobs: a queue in the database, worked off by ``o2c worker``.
+
+A job kind is a function registered under a name::
+
+    from o2c.services import jobs
+
+    @jobs.job_kind("invoice.render_pdf", max_attempts=5)
+    def render_pdf(ctx: jobs.JobContext, payload: dict) -> jobs.Reschedule | None:
+        render_invoice_document(ctx.engine, payload["invoice_id"])
+
+and enqueued inside any transaction — the job exists exactly when that
+transaction commits::
+
+    jobs.enqueue(tx.conn, "invoice.render_pdf", {"invoice_id": 42}, key="invoice-pdf:42")
+
+The module that registers a kind must be imported by the worker: list it in
+``o2c.worker.JOB_MODULES`` (or pass ``o2c worker --import module``).
+
+Guarantees. A job runs at least once and, while its worker keeps its lease
+alive, on one worker at a time: workers claim due jobs with
+``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL; on SQLite the claiming
+transaction holds the database's write lock), lease them until
+``locked_until`` and extend the lease while the handler runs. When a worker
+dies its lease runs out and another worker takes the job again, so handlers
+must be idempotent. Every later write about a claimed job is fenced by the
+claim's token (``locked_by``): a worker whose lease was taken over cannot
+finish or reschedule the job behind the new owner's back.
+
+A handler returns ``None`` (done: the row is deleted), ``Reschedule(at)``
+(run again later, not a failure) or raises (retried with backoff, up to the
+kind's ``max_attempts``; then the job stays as ``failed``). With a ``key``, at
+most one queued or running job exists per key: enqueueing it again brings a
+queued job forward, or asks a running one to run once more when it ends
+(``rerun``), because whatever it read may have changed meanwhile.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, insert, or_, select, text, update
+
+from o2c.config import Config
+from o2c.db import models as m
+from o2c.services import clock
+
+jobs = m.Job.__table__
+
+QUEUED, RUNNING, FAILED = "queued", "running", "failed"
+UNFINISHED = (QUEUED, RUNNING)
+_UNFINISHED_SQL = text("status IN ('queued', 'running')")  # the unique index's predicate, verbatim
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """A handler's answer: not done yet, run again at ``at`` (not a failure)."""
+
+    at: dt.datetime
+
+
+@dataclass
+class JobContext:
+    """What a handler gets besides its payload."""
+
+    engine: Engine
+    config: Config
+    job_id: int
+    kind: str
+    attempt: int  # 1 on the first run after enqueueing or rescheduling
+    worker: str
+    now: Callable[[], dt.datetime] = clock.now
+    outbound: Any = None  # o2c.outbound.Outbound: the HTTP seam
+
+
+Handler = Callable[[JobContext, dict[str, Any]], "Reschedule | None"]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    handler: Handler
+    max_attempts: int
+    retry_base_s: float
+    retry_max_s: float
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Work a worker does by itself on a schedule (``every_s``; ``None``: on
+    every poll) rather than from a queued job, e.g. fanning new events out.
+    ``fn`` returns how much it did, so the worker knows whether to poll again
+    at once."""
+
+    name: str
+    fn: Callable[[JobContext], int]
+    every_s: float | None
+
+
+KINDS: dict[str, JobKind] = {}
+PERIODIC: dict[str, Periodic] = {}
+
+
+def job_kind(name: str, *, max_attempts: int = 10, retry_base_s: float = 5.0,
+             retry_max_s: float = 3600.0) -> Callable[[Handler], Handler]:
+    """Register a job handler under ``name`` (the ``kind`` of its jobs)."""
+    def register(fn: Handler) -> Handler:
+        KINDS[name] = JobKind(name, fn, max_attempts, retry_base_s, retry_max_s)
+        return fn
+    return register
+
+
+def periodic(name: str, *, every_s: float | None = None) -> Callable[[Callable[[JobContext], int]], Callable[[JobContext], int]]:
+    def register(fn: Callable[[JobContext], int]) -> Callable[[JobContext], int]:
+        PERIODIC[name] = Periodic(name, fn, every_s)
+        return fn
+    return register
+
+
+# -- enqueueing -------------------------------------------------------------------
+
+def _insert_keyed(conn: Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return (dialect_insert(jobs)
+            .on_conflict_do_nothing(index_elements=[jobs.c.key], index_where=_UNFINISHED_SQL)
+            .returning(jobs.c.id))
+
+
+def enqueue(
+    conn: Connection, kind: str, payload: dict[str, Any], *, key: str | None = None,
+    run_at: dt.datetime | None = None, max_attempts: int | None = None, now: dt.datetime | None = None,
+) -> None:
+    """Add a job in the caller's transaction; it is due at ``run_at`` (now by
+    default). With a ``key`` that an unfinished job holds already, no second
+    job is added: a queued one is brought forward to ``run_at`` if later, a
+    running one will run once more when it ends."""
+    now = now or clock.now()
+    run_at = run_at or now
+    kind_ = KINDS.get(kind)
+    row = {
+        "kind": kind, "key": key, "payload": payload, "status": QUEUED, "run_at": run_at, "attempts": 0,
+        "max_attempts": max_attempts or (kind_.max_attempts if kind_ else 10), "rerun": False,
+        "created_at": now, "updated_at": now,
+    }
+    if key is None:
+        conn.execute(insert(jobs), row)
+        return
+    for _ in range(10):
+        if conn.execute(_insert_keyed(conn), row).first() is not None:
+            return
+        touched = conn.execute(
+            update(jobs).where(jobs.c.key == key, jobs.c.status.in_(UNFINISHED)).values(
+                run_at=case((and_(jobs.c.status == QUEUED, jobs.c.run_at > run_at), run_at), else_=jobs.c.run_at),
+                rerun=case((jobs.c.status == RUNNING, True), else_=jobs.c.rerun),
+                updated_at=now)
+        ).rowcount
+        if touched:
+            return
+        # The holder finished between the two statements: insert again.
+    raise RuntimeError(f"could not enqueue job {kind} with key {key!r}")
+
+
+# -- claiming and finishing (the worker's side) --------------------------------------
+
+@contextmanager
+def _bookkeeping(engine: Engine) -> Iterator[Connection]:
+    """A transaction for the queue's own bookkeeping (claims, leases,
+    outcomes). On PostgreSQL it commits without waiting for the disk: if the
+    server crashed right after, the claim or the outcome would be lost and
+    the job simply run again, which handlers must tolerate anyway. Whatever a
+    handler writes (a delivery log entry, a document) commits durably, and
+    that flushes the bookkeeping before it."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        yield conn
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    token: str
+
+
+_counter = itertools.count(1)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def claim(engine: Engine, worker: str, kinds: list[str], limit: int, lease_s: float,
+          now: dt.datetime | None = None) -> list[Claimed]:
+    """Lease up to ``limit`` due jobs of ``kinds`` to ``worker``: queued ones
+    whose time has come and running ones whose lease ran out (their worker
+    died). Rows another worker is claiming are skipped, not waited for."""
+    if limit <= 0 or not kinds:
+        return []
+    now = now or clock.now()
+    due = or_(and_(jobs.c.status == QUEUED, jobs.c.run_at <= now),
+              and_(jobs.c.status == RUNNING, jobs.c.locked_until <= now))
+    with _bookkeeping(engine) as conn:
+        rows = conn.execute(
+            select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.status, jobs.c.attempts, jobs.c.max_attempts)
+            .where(jobs.c.kind.in_(kinds), due)
+            .order_by(jobs.c.run_at, jobs.c.id).limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return []
+        # A job whose lease ran out as often as it may be tried kills its
+        # worker (or outlives every lease): stop taking it.
+        dead = [r.id for r in rows if r.status == RUNNING and r.attempts >= r.max_attempts]
+        if dead:
+            conn.execute(update(jobs).where(jobs.c.id.in_(dead)).values(
+                status=FAILED, locked_by=None, locked_until=None, updated_at=now,
+                last_error="lease expired on every attempt: the worker stopped while running it"))
+        live = [r for r in rows if r.id not in dead]
+        if not live:
+            return []
+        token = f"{worker}#{next(_counter)}"
+        conn.execute(update(jobs).where(jobs.c.id.in_([r.id for r in live])).values(
+            status=RUNNING, locked_by=token, locked_until=now + dt.timedelta(seconds=lease_s),
+            attempts=jobs.c.attempts + 1, updated_at=now))
+    return [Claimed(r.id, r.kind, r.payload, r.attempts + 1, r.max_attempts, token) for r in live]
+
+
+def _mine(job: Claimed) -> Any:
+    return and_(jobs.c.id == job.id, jobs.c.locked_by == job.token)
+
+
+_requeue_values = dict(status=QUEUED, locked_by=None, locked_until=None, rerun=False)
+
+
+def complete(engine: Engine, job: Claimed, now: dt.datetime | None = None) -> bool:
+    """The handler finished: delete the job, unless it was asked to run again
+    meanwhile (then it is due at once). False if the lease was lost."""
+    now = now or clock.now()
+    with _bookkeeping(engine) as conn:
+        if conn.execute(delete(jobs).where(_mine(job), jobs.c.rerun.is_(False))).rowcount:
+            return True
+        return bool(conn.execute(update(jobs).where(_mine(job)).values(
+            run_at=now, attempts=0, updated_at=now, **_requeue_values)).rowcount)
+
+
+def reschedule(engine: Engine, job: Claimed, at: dt.datetime, now: dt.datetime | None = None) -> bool:
+    now = now or clock.now()
+    with _bookkeeping(engine) as conn:
+        return bool(conn.execute(update(jobs).where(_mine(job)).values(
+            run_at=case((jobs.c.rerun.is_(True), now), else_=at), attempts=0, updated_at=now,
+            **_requeue_values)).rowcount)
+
+
+def fail_run(engine: Engine, job: Claimed, error: str, now: dt.datetime | None = None,
+             rand: Callable[[], float] = random.random) -> bool:
+    """The handler raised: try again after a backoff, or give up."""
+    now = now or clock.now()
+    kind = KINDS.get(job.kind)
+    base, cap = (kind.retry_base_s, kind.retry_max_s) if kind else (5.0, 3600.0)
+    values: dict[str, Any] = {"last_error": error[:4000], "updated_at": now, "locked_by": None,
+                              "locked_until": None, "rerun": False}
+    if job.attempts >= job.max_attempts:
+        values["status"] = FAILED
+    else:
+        delay = min(base * 2 ** (job.attempts - 1), cap) * (0.5 + rand() / 2)
+        values.update(status=QUEUED, run_at=now + dt.timedelta(seconds=delay))
+    with _bookkeeping(engine) as conn:
+        return bool(conn.execute(update(jobs).where(_mine(job)).values(**values)).rowcount)
+
+
+_extend = (
+    update(jobs).where(jobs.c.locked_by == bindparam("token"), jobs.c.status == RUNNING)
+    .values(locked_until=bindparam("until"))
+)
+
+
+def extend_leases(engine: Engine, claimed: list[Claimed], lease_s: float, now: dt.datetime | None = None) -> int:
+    """The heartbeat: keep the leases of jobs still running."""
+    tokens = sorted({j.token for j in claimed})
+    if not tokens:
+        return 0
+    until = (now or clock.now()) + dt.timedelta(seconds=lease_s)
+    with _bookkeeping(engine) as conn:
+        return conn.execute(_extend, [{"token": t, "until": until} for t in tokens]).rowcount
+
+
+# -- looking at the queue ----------------------------------------------------------------
+
+def summary(conn: Connection) -> list[dict[str, Any]]:
+    """Jobs per kind and status, with the oldest due time."""
+    rows = conn.execute(
+        select(jobs.c.kind, jobs.c.status, func.count().label("n"), func.min(jobs.c.run_at).label("next"))
+        .group_by(jobs.c.kind, jobs.c.status).order_by(jobs.c.kind, jobs.c.status)
+    ).all()
+    return [r._asdict() for r in rows]
+
+
+def failed(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(jobs.c.id, jobs.c.kind, jobs.c.key, jobs.c.payload, jobs.c.attempts, jobs.c.last_error,
+               jobs.c.updated_at).where(jobs.c.status == FAILED).order_by(jobs.c.id.desc()).limit(limit)
+    ).all()
+    return [r._asdict() for r in rows]
+
+
+def retry_failed(conn: Connection, ids: list[int] | None = None, now: dt.datetime | None = None) -> int:
+    """Queue failed jobs again (all, or those ``ids``). A failed job whose key
+    is held by a newer unfinished job is dropped instead: that one covers it."""
+    now = now or clock.now()
+    q = select(jobs.c.id, jobs.c.key).where(jobs.c.status == FAILED)
+    if ids:
+        q = q.where(jobs.c.id.in_(ids))
+    n = 0
+    for r in conn.execute(q.order_by(jobs.c.id)).all():
+        held = r.key is not None and conn.execute(
+            select(jobs.c.id).where(jobs.c.key == r.key, jobs.c.status.in_(UNFINISHED))).first()
+        if held:
+            conn.execute(delete(jobs).where(jobs.c.id == r.id))
+            continue
+        conn.execute(update(jobs).where(jobs.c.id == r.id).values(
+            status=QUEUED, run_at=now, attempts=0, updated_at=now, last_error=None))
+        n += 1
+    return n
+
+
+__all__ = [
+    "Claimed", "JobContext", "JobKind", "KINDS", "PERIODIC", "Periodic", "Reschedule", "claim", "complete",
+    "enqueue", "extend_leases", "fail_run", "failed", "job_kind", "periodic", "reschedule", "retry_failed",
+    "summary", "worker_name",
+]
