@@ -51,6 +51,40 @@ def create_api_key(name: str, role: str) -> None:
     click.echo(key)
 
 
+@main.command("create-user")
+@click.option("--username", required=True, help="The name the user signs in with.")
+@click.option("--role", required=True, type=click.Choice(["clerk", "accountant", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given (better: it stays out of the shell history).")
+def create_user(username: str, role: str, password: str) -> None:
+    """Create a back-office user who signs in to the web forms."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import users
+    from o2c.services.uow import unit_of_work
+    try:
+        with unit_of_work(_engine(), "cli") as tx:
+            users.create_user(tx, username, password, role)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {username!r} created with role {role}")
+
+
+@main.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(username: str, password: str) -> None:
+    """Set a user's password (ends the user's sessions and lifts a lockout)."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import users
+    from o2c.services.uow import unit_of_work
+    try:
+        with unit_of_work(_engine(), "cli") as tx:
+            users.set_password(tx, username, password)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"password of {username!r} changed")
+
+
 @main.command()
 @click.option("--orders", default=24, show_default=True, help="How many demo orders.")
 def demo(orders: int) -> None:

@@ -21,6 +21,12 @@ class Config:
     # SQLite: how long a writer waits for the lock before giving up (ms).
     SQLITE_BUSY_TIMEOUT_MS: int = field(default_factory=lambda: int(os.environ.get("O2C_SQLITE_BUSY_TIMEOUT_MS", "30000")))
     DB_POOL_SIZE: int = field(default_factory=lambda: int(os.environ.get("O2C_DB_POOL_SIZE", "10")))
+    # Web sessions: how long a sign-in lasts, and whether the cookie is sent
+    # over HTTPS only (on by default outside development and testing).
+    SESSION_HOURS: int = field(default_factory=lambda: int(os.environ.get("O2C_SESSION_HOURS", "8")))
+    SESSION_COOKIE_SECURE: bool = field(default_factory=lambda: os.environ.get(
+        "O2C_SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes") or os.environ.get(
+        "O2C_ENV", "development") not in ("development", "testing"))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100
