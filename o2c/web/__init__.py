@@ -93,10 +93,20 @@ def badge(value: Any) -> Markup:
     return Markup('<span class="badge badge-{0}">{1}</span>').format(escape(str(value)), label(value))
 
 
+def attrs(values: dict[str, Any]) -> Markup:
+    """HTML attributes: ``True`` as a bare attribute, ``False`` and ``None`` left out."""
+    out = []
+    for k, v in values.items():
+        if v is None or v is False:
+            continue
+        out.append(Markup(" {0}").format(k) if v is True else Markup(' {0}="{1}"').format(k, v))
+    return Markup("").join(out)
+
+
 def init_app(app: Flask) -> None:
     cfg = app.config["O2C"]
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", dt.timedelta(hours=cfg.SESSION_HOURS))
     app.config.update(
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=cfg.SESSION_HOURS),
         SESSION_COOKIE_NAME="o2c_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -120,7 +130,8 @@ def init_app(app: Flask) -> None:
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
 
-    app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge)
+    app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge,
+                                 attrs=attrs)
     # Globals (not context): imported macros see them too.
     app.jinja_env.globals.update(can=can, navigation=navigation, new_token=new_token, field_label=field_label,
                                  language_options=language_options)
@@ -147,6 +158,15 @@ def _csrf_error(exc: CSRFError) -> Any:
     return _error_page(400, "The form has expired",
                        "The page was open too long or you signed in again elsewhere. "
                        "Go back, reload the page and submit the form again.")
+
+
+@bp.app_errorhandler(404)
+def _no_such_page(exc: HTTPException) -> Any:
+    """Unknown paths: the back office's page, or the contract's JSON under /api."""
+    if request.path.startswith("/api"):
+        from o2c.api.errors import error_response
+        return error_response(404, "not_found", exc.description or "Not found.")
+    return _error_page(404, "Not found", "There is no such page.")
 
 
 @bp.errorhandler(NotFound)

@@ -147,8 +147,20 @@ def load(schema: Schema, data: dict[str, Any]) -> tuple[dict[str, Any] | None, P
     try:
         return schema.load(data), None
     except ValidationError as exc:
-        fields = {k: _PLAIN.get(v, v) for k, v in flatten_errors(exc.messages).items()}
+        fields = {k: "Required." if v.startswith("Length must be between 1 ") and blank(_value_at(data, k))
+                  else _PLAIN.get(v, v) for k, v in flatten_errors(exc.messages).items()}
         return None, Problem("validation_error", "Please correct the fields marked below.", {}, fields)
+
+
+def _value_at(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if isinstance(data, Mapping):
+            data = data.get(part)
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return None
+    return data
 
 
 _PLAIN = {"Missing data for required field.": "Required.", "Field may not be null.": "Required.",

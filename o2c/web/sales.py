@@ -381,12 +381,15 @@ def _suggest(form: Form, invoices: list[dict[str, Any]]) -> None:
 
 def _payment_page(form: Form, ctx: dict[str, Any], status: int = 200) -> Any:
     applied = Decimal("0")
-    for _, row in rows(form.values, "allocations"):
-        try:
+    unapplied = None
+    try:
+        for _, row in rows(form.values, "allocations"):
             applied += Decimal(amount(row.get("amount")) or "0")
-        except ArithmeticError:
-            pass
-    return render_template("web/payments/new.html", form=form, methods=[(m, m.replace("_", " ")) for m in METHODS], applied=applied, **ctx), status
+        unapplied = max(Decimal(amount(form.value("amount")) or "0") - applied, Decimal("0"))
+    except ArithmeticError:
+        pass
+    return render_template("web/payments/new.html", form=form, applied=applied, unapplied=unapplied,
+                           methods=[(m, m.replace("_", " ")) for m in METHODS], **ctx), status
 
 
 @bp.route("/payments/new", methods=["GET", "POST"])
