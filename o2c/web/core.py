@@ -120,7 +120,9 @@ class Form:
     @classmethod
     def posted(cls) -> Form:
         """The submitted values (tokens aside), with a fresh token for the next try."""
-        return cls({k: v for k, v in request.form.items() if k not in ("csrf_token", "form_token")})
+        # The last value of a name wins: a checkbox follows its hidden "unchecked" twin.
+        return cls({k: v[-1] for k, v in request.form.to_dict(flat=False).items()
+                    if k not in ("csrf_token", "form_token")})
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, str]:
