@@ -27,7 +27,7 @@ def _short(value: Decimal) -> str:
     return f"{value:.0f}"
 
 
-def bar_chart(series: list[tuple[str, Decimal]], width: int = 640, height: int = 220,
+def bar_chart(series: list[tuple[str, Decimal]], width: int = 1100, height: int = 240,
               title: str = "Revenue by month") -> Markup:
     """A bar per period (``YYYY-MM``) with a value axis; each bar has a title
     with the exact amount (shown on hover) and the chart a text alternative."""

@@ -112,6 +112,9 @@ def test_a_clerk_takes_an_order_to_cash_and_the_accountant_finds_the_books_recon
     shoot(pg, "07-orders")
     pg.goto(f"{base}/stock")
     shoot(pg, "08-stock")
+    pg.goto(f"{base}/")
+    assert "Record payment" in pg.inner_text("main")
+    shoot(pg, "08-dashboard-after")
 
     # The accountant signs in and finds every reconciliation difference at zero.
     pg.click("text=Sign out")

@@ -87,7 +87,8 @@ def admin_web(app: Any, people: dict[str, str]) -> Web:
 
 def add_customer(engine: Engine, code: str = "C-ROSSI", **over: Any) -> dict[str, Any]:
     data = {"code": code, "name": "Rossi Arredamenti", "email": "ordini@rossi.example", "country": "IT",
-            "language": "it", "payment_terms_days": 30, "billing_address": ADDRESS, "credit_limit": None, **over}
+            "language": "it", "payment_terms_days": 30, "credit_limit": None, **over}
+    data.setdefault("billing_address", {**ADDRESS, "name": data["name"]})
     with unit_of_work(engine, "test") as tx:
         return catalog.create_customer(tx, data)
 
