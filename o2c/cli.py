@@ -96,6 +96,10 @@ def demo(orders: int) -> None:
     keys = load_demo(engine, orders)
     for name, key in keys.items():
         click.echo(f"{name:12} {key}")
+    from o2c.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+    ensure_demo_users(engine)
+    click.echo("web sign-in (/login): " + ", ".join(name for name, _ in DEMO_USERS)
+               + f" with password {DEMO_PASSWORD!r}")
 
 
 @main.command()

@@ -167,3 +167,12 @@ def test_make_user_refuses_a_duplicate(engine: Engine, people: dict[str, str]) -
     from o2c.domain.errors import Conflict
     with pytest.raises(Conflict):
         make_user(engine, "clerk", "clerk")
+
+
+def test_the_demo_creates_one_user_per_role_once(app: Any, engine: Engine) -> None:
+    from o2c.demo import DEMO_PASSWORD, ensure_demo_users
+    assert ensure_demo_users(engine) == ["clerk", "accountant", "admin"]
+    assert ensure_demo_users(engine) == []
+    w = Web(app.test_client())
+    assert w.login("accountant", DEMO_PASSWORD).status_code == 303
+    assert "accountant" in w.get("/").text
