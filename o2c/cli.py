@@ -61,11 +61,14 @@ def create_user(username: str, role: str, password: str) -> None:
     from o2c.domain.errors import DomainError
     from o2c.services import users
     from o2c.services.uow import unit_of_work
+    engine = _engine()
     try:
-        with unit_of_work(_engine(), "cli") as tx:
+        with unit_of_work(engine, "cli") as tx:
             users.create_user(tx, username, password, role)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
     click.echo(f"user {username!r} created with role {role}")
 
 
@@ -77,11 +80,14 @@ def set_password(username: str, password: str) -> None:
     from o2c.domain.errors import DomainError
     from o2c.services import users
     from o2c.services.uow import unit_of_work
+    engine = _engine()
     try:
-        with unit_of_work(_engine(), "cli") as tx:
+        with unit_of_work(engine, "cli") as tx:
             users.set_password(tx, username, password)
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
     click.echo(f"password of {username!r} changed")
 
 

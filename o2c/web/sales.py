@@ -158,6 +158,12 @@ def new_order() -> Any:
         if not isinstance(outcome, Problem):
             return outcome
         problem = outcome
+    if problem.code == "out_of_stock":  # mark the lines that are short
+        short = {l["sku"]: l for l in problem.details.get("lines", [])}
+        for i, row in rows(form.values, "lines"):
+            line = short.get((row.get("sku") or "").strip())
+            if line:
+                problem.fields[f"lines.{i}.quantity"] = f"Only {line['available']} available."
     form.problem = problem
     return _order_form_page(form, status=422)
 

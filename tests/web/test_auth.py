@@ -153,6 +153,10 @@ def test_create_user_from_the_command_line(db_url: str, monkeypatch: pytest.Monk
     assert short.exit_code != 0 and "At least 8 characters" in short.output
     webshop = runner.invoke(main, ["create-user", "--username", "shop", "--role", "webshop", "--password", "x" * 10])
     assert webshop.exit_code != 0
+    changed = runner.invoke(main, ["set-password", "--username", "marta", "--password", "another-secret"])
+    assert changed.exit_code == 0 and "password of 'marta' changed" in changed.output
+    nobody = runner.invoke(main, ["set-password", "--username", "nobody", "--password", "another-secret"])
+    assert nobody.exit_code != 0 and "No user named" in nobody.output
 
 
 def test_the_sign_in_page_says_why_when_fields_are_empty(app: Any) -> None:

@@ -74,6 +74,7 @@ def test_out_of_stock_names_the_shortfall_per_sku_and_keeps_the_form(engine: Eng
     assert "RETRO-CLOCK: 12 requested, 10 available — 2 short" in text
     assert "DESK-LAMP: 9 requested, 5 available — 4 short" in text
     assert 'value="12"' in r.text and 'value="9"' in r.text
+    assert "Only 10 available." in r.text.split('id="f-lines-0-quantity"')[1].split("</td>")[0]
     assert count(engine, m.Order.__table__) == 0
 
 
