@@ -8,14 +8,15 @@ from markupsafe import Markup, escape
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest 1, 2 or 5 × 10^n at or above ``value`` (the axis top)."""
+def _nice_step(value: Decimal, steps: int = 4) -> Decimal:
+    """The smallest 1, 2, 2.5 or 5 × 10^n that covers ``value`` in ``steps`` steps."""
     if value <= 0:
-        return Decimal(100)
-    exp = Decimal(10) ** (len(str(int(value))) - 1)
-    for step in (1, 2, 5, 10):
-        if value <= step * exp:
-            return step * exp
+        return Decimal(25)
+    raw = value / steps
+    exp = Decimal(10) ** (len(str(int(raw))) - 1) if raw >= 1 else Decimal(1)
+    for mult in (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10)):
+        if raw <= mult * exp:
+            return mult * exp
     return 10 * exp
 
 
@@ -33,7 +34,7 @@ def bar_chart(series: list[tuple[str, Decimal]], width: int = 1100, height: int 
     with the exact amount (shown on hover) and the chart a text alternative."""
     left, right, top, bottom = 48, 8, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_ceiling(max((v for _, v in series), default=Decimal(0)))
+    top_value = 4 * _nice_step(max((v for _, v in series), default=Decimal(0)))
     n = max(len(series), 1)
     slot = plot_w / n
     bar = slot * 0.62
