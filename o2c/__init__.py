@@ -52,7 +52,7 @@ class SkuConverter(UnicodeConverter):
 
 
 def create_app(config: Config | None = None) -> Flask:
-    from o2c import ops
+    from o2c import ops, web
     from o2c.api import books, catalog, common, errors, events, receivables, sales
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
@@ -81,6 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
     errors.init_app(app)  # after Api, so the contract's error shape wins
     app.before_request(common.authenticate_request)
     ops.init_app(app)
+    web.init_app(app)  # the back-office forms, over the same services
 
     @app.get("/api/docs")
     def api_docs() -> str:

@@ -64,6 +64,46 @@ def create_api_key(name: str, role: str) -> None:
     click.echo(key)
 
 
+@main.command("create-user")
+@click.option("--username", required=True, help="The name the user signs in with.")
+@click.option("--role", required=True, type=click.Choice(["clerk", "accountant", "admin"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given (better: it stays out of the shell history).")
+def create_user(username: str, role: str, password: str) -> None:
+    """Create a back-office user who signs in to the web forms."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import users
+    from o2c.services.uow import unit_of_work
+    engine = _engine()
+    try:
+        with unit_of_work(engine, "cli") as tx:
+            users.create_user(tx, username, password, role)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
+    click.echo(f"user {username!r} created with role {role}")
+
+
+@main.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(username: str, password: str) -> None:
+    """Set a user's password (ends the user's sessions and lifts a lockout)."""
+    from o2c.domain.errors import DomainError
+    from o2c.services import users
+    from o2c.services.uow import unit_of_work
+    engine = _engine()
+    try:
+        with unit_of_work(engine, "cli") as tx:
+            users.set_password(tx, username, password)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        engine.dispose()
+    click.echo(f"password of {username!r} changed")
+
+
 @main.command()
 @click.option("--orders", default=24, show_default=True, help="How many demo orders.")
 def demo(orders: int) -> None:
@@ -75,6 +115,10 @@ def demo(orders: int) -> None:
     keys = load_demo(engine, orders)
     for name, key in keys.items():
         click.echo(f"{name:12} {key}")
+    from o2c.demo import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+    ensure_demo_users(engine)
+    click.echo("web sign-in (/login): " + ", ".join(name for name, _ in DEMO_USERS)
+               + f" with password {DEMO_PASSWORD!r}")
 
 
 @main.group()

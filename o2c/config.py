@@ -51,6 +51,12 @@ class Config:
     # transactions still writing events (PostgreSQL).
     JOB_LEASE_S: float = field(default_factory=lambda: _env_float("O2C_JOB_LEASE", 60))
     EVENTS_SETTLE_WAIT_S: float = field(default_factory=lambda: _env_float("O2C_EVENTS_SETTLE_WAIT", 2))
+    # Web sessions: how long a sign-in lasts, and whether the cookie is sent
+    # over HTTPS only (on by default outside development and testing).
+    SESSION_HOURS: int = field(default_factory=lambda: int(os.environ.get("O2C_SESSION_HOURS", "8")))
+    SESSION_COOKIE_SECURE: bool = field(default_factory=lambda: os.environ.get(
+        "O2C_SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes") or os.environ.get(
+        "O2C_ENV", "development") not in ("development", "testing"))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100

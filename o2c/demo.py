@@ -490,3 +490,21 @@ def _gross(lines: list[dict[str, Any]]) -> Decimal:
         (line_net(l["quantity"], prices[l["sku"]][0], Decimal(l.get("discount", "0"))), prices[l["sku"]][1])
         for l in lines
     ).gross
+
+
+# Back-office users for the web forms, one per role, all with the same
+# documented password (README, "Signing in"). Created once; never changed.
+DEMO_USERS = (("clerk", "clerk"), ("accountant", "accountant"), ("admin", "admin"))
+DEMO_PASSWORD = "o2c-demo"
+
+
+def ensure_demo_users(engine: Engine) -> list[str]:
+    """Create the demo users that do not exist yet; returns the names created."""
+    from o2c.services import users
+    created = []
+    for name, role in DEMO_USERS:
+        with unit_of_work(engine, DEMO_ACTOR) as tx:
+            if not users.user_exists(tx, name):
+                users.create_user(tx, name, DEMO_PASSWORD, role)
+                created.append(name)
+    return created

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 
 from o2c.db import models as m
+from o2c.domain.allocation import oldest_first
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO
 from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
@@ -155,15 +156,8 @@ def _plan_allocations(
         # Lock, in id order, the orders of the invoices this payment may touch.
         tx.conn.execute(_lock_orders_of_customer, {"cid": customer_id}).all()
         rows = tx.conn.execute(_open_invoices, {"cid": customer_id}).all()
-        left = amount
-        for r in rows:  # oldest first
-            if left <= 0:
-                break
-            take = min(r.total - r.amount_paid - r.credited_amount, left)
-            if take > 0:
-                plan.append((r, take, invoice_status(r.total, r.amount_paid + take, r.credited_amount)))
-                left -= take
-        return plan
+        return [(r, take, invoice_status(r.total, r.amount_paid + take, r.credited_amount))
+                for r, take in oldest_first(((r, r.total - r.amount_paid - r.credited_amount) for r in rows), amount)]
 
     ids = [a["invoice_id"] for a in requested]
     if len(set(ids)) != len(ids):

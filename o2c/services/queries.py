@@ -1,0 +1,558 @@
+"""Read models for the back-office screens: searches with filters and keyset
+pagination, a document with everything around it, the audit trail, stock
+movements and the dashboard's figures. Set-based: one query per list, never
+a query per row."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select, type_coerce
+
+from o2c.db import models as m
+from o2c.db.types import Money, money_sum
+from o2c.domain.access import Principal
+from o2c.domain.errors import NotFound
+from o2c.domain.money import ZERO
+from o2c.services import invoicing, orders as order_service, shipping
+from o2c.services.orders import order_number
+from o2c.services.payments import OPEN, payment_number
+from o2c.services.stock import unit_cost
+from o2c.services.uow import Tx, period_of
+
+orders = m.Order.__table__
+lines = m.OrderLine.__table__
+customers = m.Customer.__table__
+products = m.Product.__table__
+stock = m.Stock.__table__
+movements = m.StockMovement.__table__
+shipments = m.Shipment.__table__
+shipment_lines = m.ShipmentLine.__table__
+invoices = m.Invoice.__table__
+payments = m.Payment.__table__
+allocations = m.PaymentAllocation.__table__
+audit = m.AuditLog.__table__
+entries = m.JournalEntry.__table__
+jlines = m.JournalLine.__table__
+periods = m.Period.__table__
+
+_ORDER_NUMBER = re.compile(r"^(?:SO-\d{4}-)?0*(\d{1,18})$", re.IGNORECASE)
+_INVOICE_NUMBER = re.compile(r"^[A-Z]+-\d{4}-\d+$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list (keyset pagination) with the cursors of its
+    neighbours: pass ``next`` as ``next_`` for the following page and
+    ``prev`` as ``prev`` for the one before; ``None`` where there is none."""
+
+    items: list[dict[str, Any]]
+    prev: Any | None
+    next: Any | None
+
+
+def _page(tx: Tx, q: Select[Any], key: Any, key_name: str, before: Any, after: Any, limit: int,
+          descending: bool = True) -> tuple[list[Any], Any, Any]:
+    """``limit`` rows of ``q`` in ``key`` order (descending: newest first),
+    following the cursor ``before`` (the next page) or preceding ``after``
+    (the previous page); returns the rows and the prev and next cursors."""
+    if after is not None:
+        q = q.where(key > after if descending else key < after)
+        q = q.order_by(key.asc() if descending else key.desc())
+    else:
+        if before is not None:
+            q = q.where(key < before if descending else key > before)
+        q = q.order_by(key.desc() if descending else key.asc())
+    rows = tx.conn.execute(q.limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if after is not None:
+        rows.reverse()
+        prev = getattr(rows[0], key_name) if rows and more else None
+        nxt = getattr(rows[-1], key_name) if rows else None
+    else:
+        prev = getattr(rows[0], key_name) if rows and before is not None else None
+        nxt = getattr(rows[-1], key_name) if rows and more else None
+    return rows, prev, nxt
+
+
+def _day_start(d: dt.date) -> dt.datetime:
+    return dt.datetime.combine(d, dt.time(), tzinfo=dt.timezone.utc)
+
+
+# -- orders ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrderFilters:
+    q: str = ""
+    status: str = ""
+    fulfillment: str = ""
+    payment: str = ""
+    channel: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    customer_id: int | None = None
+
+
+_ORDER_LIST_COLS = [
+    orders.c.id, orders.c.created_at, orders.c.channel, orders.c.external_ref, orders.c.status,
+    orders.c.fulfillment_status, orders.c.payment_status, orders.c.currency, orders.c.total,
+    orders.c.invoiced_total, orders.c.amount_paid, orders.c.customer_id,
+    customers.c.code.label("customer_code"), customers.c.name.label("customer_name"),
+]
+
+
+def search_orders(tx: Tx, principal: Principal, f: OrderFilters, *, next_: int | None = None,
+                  prev: int | None = None, limit: int = 25) -> Page:
+    """Orders matching a search (number, customer name or code, external
+    reference) and filters, newest first."""
+    q = select(*_ORDER_LIST_COLS).join(customers, customers.c.id == orders.c.customer_id)
+    if principal.channel_scope is not None:
+        q = q.where(orders.c.channel == principal.channel_scope)
+    text = f.q.strip()
+    if text:
+        number = _ORDER_NUMBER.match(text)
+        conds = [orders.c.external_ref == text, func.lower(customers.c.code) == text.lower(),
+                 func.lower(customers.c.name).contains(text.lower(), autoescape=True)]
+        if number and int(number.group(1)) <= 2**63 - 1:
+            conds.append(orders.c.id == int(number.group(1)))
+        q = q.where(or_(*conds))
+    for col, value in ((orders.c.status, f.status), (orders.c.fulfillment_status, f.fulfillment),
+                       (orders.c.payment_status, f.payment), (orders.c.channel, f.channel)):
+        if value:
+            q = q.where(col == value)
+    if f.customer_id is not None:
+        q = q.where(orders.c.customer_id == f.customer_id)
+    if f.date_from:
+        q = q.where(orders.c.created_at >= _day_start(f.date_from))
+    if f.date_to:
+        q = q.where(orders.c.created_at < _day_start(f.date_to + dt.timedelta(days=1)))
+    rows, prev, nxt = _page(tx, q, orders.c.id, "id", next_, prev, limit)
+    items = []
+    for r in rows:
+        d = r._asdict()
+        d["number"] = order_number(r.id, r.created_at)
+        items.append(d)
+    return Page(items, prev, nxt)
+
+
+def order_channels(tx: Tx) -> list[str]:
+    return list(tx.conn.execute(select(orders.c.channel).distinct().order_by(orders.c.channel)).scalars())
+
+
+def order_page(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]:
+    """An order with its customer, shipments, invoices, payments and audit trail."""
+    order = order_service.get_order(tx, order_id, principal)
+    customer = tx.conn.execute(
+        select(customers.c.id, customers.c.code, customers.c.name, customers.c.credit_limit,
+               customers.c.payment_terms_days).where(customers.c.id == order["customer_id"])
+    ).one()._asdict()
+    ships = _shipments(tx, [order_id])
+    invs = [r._asdict() for r in tx.conn.execute(
+        select(invoices.c.id, invoices.c.number, invoices.c.status, invoices.c.issue_date, invoices.c.due_date,
+               invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.shipment_id)
+        .where(invoices.c.order_id == order_id).order_by(invoices.c.id))]
+    for i in invs:
+        i["balance_due"] = i["total"] - i["amount_paid"] - i["credited_amount"]
+    pays = _allocations(tx, invoices.c.order_id == order_id)
+    trail = audit_trail(tx, [("order", [order_id]), ("shipment", [s["id"] for s in ships]),
+                             ("invoice", [i["id"] for i in invs])])
+    return {"order": order, "customer": customer, "shipments": ships, "invoices": invs,
+            "payments": pays, "audit": trail, "policy": invoicing.company_settings(tx).invoicing_policy}
+
+
+def _shipments(tx: Tx, order_ids: list[int], shipment_id: int | None = None) -> list[dict[str, Any]]:
+    q = select(shipments.c.id, shipments.c.order_id, shipments.c.status, shipments.c.carrier,
+               shipments.c.tracking_number, shipments.c.shipped_at, shipments.c.invoice_id,
+               shipments.c.created_at, invoices.c.number.label("invoice_number")) \
+        .outerjoin(invoices, invoices.c.id == shipments.c.invoice_id).order_by(shipments.c.id)
+    q = q.where(shipments.c.id == shipment_id) if shipment_id is not None else q.where(
+        shipments.c.order_id.in_(order_ids))
+    ships = [r._asdict() for r in tx.conn.execute(q)]
+    if not ships:
+        return []
+    by_ship: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in tx.conn.execute(
+        select(shipment_lines.c.shipment_id, shipment_lines.c.sku, shipment_lines.c.quantity,
+               lines.c.description, lines.c.line_no, products.c.unit)
+        .join(lines, lines.c.id == shipment_lines.c.order_line_id)
+        .join(products, products.c.id == shipment_lines.c.product_id)
+        .where(shipment_lines.c.shipment_id.in_([s["id"] for s in ships]))
+        .order_by(shipment_lines.c.shipment_id, lines.c.line_no, shipment_lines.c.id)
+    ):
+        d = r._asdict()
+        by_ship[d.pop("shipment_id")].append(d)
+    for s in ships:
+        s["number"] = shipping.shipment_number(s["id"], s["created_at"])
+        s["lines"] = by_ship[s["id"]]
+    return ships
+
+
+def _allocations(tx: Tx, where: Any) -> list[dict[str, Any]]:
+    rows = tx.conn.execute(
+        select(payments.c.id.label("payment_id"), payments.c.created_at, payments.c.received_on,
+               payments.c.method, payments.c.reference, payments.c.amount.label("payment_amount"),
+               allocations.c.amount, allocations.c.date, invoices.c.id.label("invoice_id"),
+               invoices.c.number.label("invoice_number"))
+        .join(allocations, allocations.c.payment_id == payments.c.id)
+        .join(invoices, invoices.c.id == allocations.c.invoice_id)
+        .where(where).order_by(allocations.c.date, allocations.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        d = r._asdict()
+        d["number"] = payment_number(r.payment_id, r.created_at)
+        out.append(d)
+    return out
+
+
+def audit_trail(tx: Tx, refs: list[tuple[str, list[int]]], limit: int = 200) -> list[dict[str, Any]]:
+    """Audit rows of the given objects, oldest first."""
+    conds = [and_(audit.c.object_type == kind, audit.c.object_id.in_(ids)) for kind, ids in refs if ids]
+    if not conds:
+        return []
+    return [r._asdict() for r in tx.conn.execute(
+        select(audit.c.id, audit.c.at, audit.c.actor, audit.c.action, audit.c.object_type, audit.c.object_id,
+               audit.c.before, audit.c.after).where(or_(*conds)).order_by(audit.c.id).limit(limit))]
+
+
+def shipment_page(tx: Tx, shipment_id: int, principal: Principal) -> dict[str, Any]:
+    shipping.get_shipment(tx, shipment_id, principal)  # visibility and existence
+    ship = _shipments(tx, [], shipment_id)[0]
+    order = order_service.get_order(tx, ship["order_id"], principal)
+    customer = tx.conn.execute(select(customers).where(customers.c.id == order["customer_id"])).one()._asdict()
+    trail = audit_trail(tx, [("shipment", [shipment_id])])
+    return {"shipment": ship, "order": order, "customer": customer, "audit": trail}
+
+
+# -- invoices and payments -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    q: str = ""
+    status: str = ""
+    overdue: bool = False
+    customer_id: int | None = None
+
+
+_balance = invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount
+_balance_money = type_coerce(_balance, Money())
+
+
+def search_invoices(tx: Tx, principal: Principal, f: InvoiceFilters, *, next_: int | None = None,
+                    prev: int | None = None, limit: int = 25) -> Page:
+    q = (select(invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id,
+                invoices.c.status, invoices.c.issue_date, invoices.c.due_date, invoices.c.currency,
+                invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount,
+                customers.c.code.label("customer_code"), customers.c.name.label("customer_name"))
+         .join(customers, customers.c.id == invoices.c.customer_id))
+    if principal.channel_scope is not None:
+        q = q.join(orders, orders.c.id == invoices.c.order_id).where(orders.c.channel == principal.channel_scope)
+    text = f.q.strip()
+    if text:
+        conds = [func.lower(customers.c.code) == text.lower(),
+                 func.lower(customers.c.name).contains(text.lower(), autoescape=True)]
+        if _INVOICE_NUMBER.match(text):
+            conds.append(invoices.c.number == text.upper())
+        q = q.where(or_(*conds))
+    if f.status:
+        q = q.where(invoices.c.status == f.status)
+    if f.overdue:
+        q = q.where(invoices.c.status.in_(OPEN), invoices.c.due_date < tx.today)
+    if f.customer_id is not None:
+        q = q.where(invoices.c.customer_id == f.customer_id)
+    rows, prev, nxt = _page(tx, q, invoices.c.id, "id", next_, prev, limit)
+    items = []
+    for r in rows:
+        d = r._asdict()
+        d["balance_due"] = r.total - r.amount_paid - r.credited_amount
+        d["days_overdue"] = (tx.today - r.due_date).days if r.status in OPEN and r.due_date < tx.today else 0
+        items.append(d)
+    return Page(items, prev, nxt)
+
+
+def invoice_page(tx: Tx, invoice_id: int, principal: Principal) -> dict[str, Any]:
+    inv = invoicing.get_invoice(tx, invoice_id, principal)
+    customer = tx.conn.execute(select(customers).where(customers.c.id == inv["customer_id"])).one()._asdict()
+    order = tx.conn.execute(select(orders.c.id, orders.c.created_at).where(orders.c.id == inv["order_id"])).one()
+    inv["order_number"] = order_number(order.id, order.created_at)
+    inv["days_overdue"] = (tx.today - inv["due_date"]).days \
+        if inv["status"] in OPEN and inv["due_date"] < tx.today else 0
+    return {"invoice": inv, "customer": customer, "payments": _allocations(tx, invoices.c.id == invoice_id),
+            "audit": audit_trail(tx, [("invoice", [invoice_id])])}
+
+
+def open_invoices(tx: Tx, customer_id: int) -> list[dict[str, Any]]:
+    """The customer's open invoices, oldest first (the order payments are applied in)."""
+    rows = tx.conn.execute(
+        select(invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.issue_date, invoices.c.due_date,
+               invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.status)
+        .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(OPEN))
+        .order_by(invoices.c.issue_date, invoices.c.id)
+    ).all()
+    out = []
+    for r in rows:
+        d = r._asdict()
+        d["balance_due"] = r.total - r.amount_paid - r.credited_amount
+        d["days_overdue"] = max((tx.today - r.due_date).days, 0)
+        out.append(d)
+    return out
+
+
+def customer_credit(tx: Tx, customer_id: int) -> Decimal:
+    """The customer's unapplied credit: what payments left over."""
+    return tx.conn.execute(
+        select(money_sum(payments.c.unapplied)).where(payments.c.customer_id == customer_id,
+                                                      payments.c.unapplied > 0)
+    ).scalar_one()
+
+
+def search_payments(tx: Tx, *, customer_id: int | None = None, q: str = "", next_: int | None = None,
+                    prev: int | None = None, limit: int = 25) -> Page:
+    query = (select(payments.c.id, payments.c.created_at, payments.c.customer_id, payments.c.amount,
+                    payments.c.currency, payments.c.received_on, payments.c.method, payments.c.reference,
+                    payments.c.unapplied, customers.c.code.label("customer_code"),
+                    customers.c.name.label("customer_name"))
+             .join(customers, customers.c.id == payments.c.customer_id))
+    if customer_id is not None:
+        query = query.where(payments.c.customer_id == customer_id)
+    text = q.strip()
+    if text:
+        query = query.where(or_(payments.c.reference == text, func.lower(customers.c.code) == text.lower(),
+                                func.lower(customers.c.name).contains(text.lower(), autoescape=True)))
+    rows, prev, nxt = _page(tx, query, payments.c.id, "id", next_, prev, limit)
+    items = []
+    for r in rows:
+        d = r._asdict()
+        d["number"] = payment_number(r.id, r.created_at)
+        items.append(d)
+    return Page(items, prev, nxt)
+
+
+def payment_page(tx: Tx, payment_id: int) -> dict[str, Any]:
+    row = tx.conn.execute(
+        select(payments, customers.c.code.label("customer_code"), customers.c.name.label("customer_name"))
+        .join(customers, customers.c.id == payments.c.customer_id).where(payments.c.id == payment_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"No payment with id {payment_id}.")
+    p = row._asdict()
+    p["number"] = payment_number(row.id, row.created_at)
+    return {"payment": p, "allocations": _allocations(tx, payments.c.id == payment_id),
+            "audit": audit_trail(tx, [("payment", [payment_id])])}
+
+
+# -- master data -----------------------------------------------------------------------
+
+def customer_choices(tx: Tx, limit: int = 1000) -> list[dict[str, Any]]:
+    return [r._asdict() for r in tx.conn.execute(
+        select(customers.c.id, customers.c.code, customers.c.name).order_by(customers.c.code).limit(limit))]
+
+
+def customer_by_code(tx: Tx, code: str) -> dict[str, Any] | None:
+    row = tx.conn.execute(select(customers.c.id, customers.c.code, customers.c.name)
+                          .where(customers.c.code == code)).first()
+    return row._asdict() if row else None
+
+
+def search_customers(tx: Tx, q: str = "", *, next_: int | None = None, prev: int | None = None,
+                     limit: int = 25) -> Page:
+    query = select(customers.c.id, customers.c.code, customers.c.name, customers.c.email, customers.c.country,
+                   customers.c.language, customers.c.payment_terms_days, customers.c.credit_limit,
+                   customers.c.currency)
+    text = q.strip()
+    if text:
+        query = query.where(or_(func.lower(customers.c.code) == text.lower(),
+                                func.lower(customers.c.name).contains(text.lower(), autoescape=True),
+                                func.lower(customers.c.email).contains(text.lower(), autoescape=True)))
+    rows, prev, nxt = _page(tx, query, customers.c.id, "id", next_, prev, limit)
+    return Page([r._asdict() for r in rows], prev, nxt)
+
+
+def customer_summary(tx: Tx, customer_id: int) -> dict[str, Any]:
+    """Open receivables, overdue part and unapplied credit of a customer."""
+    row = tx.conn.execute(
+        select(money_sum(_balance).label("open"),
+               money_sum(case((invoices.c.due_date < tx.today, _balance), else_=0)).label("overdue"),
+               func.count().label("n"))
+        .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(OPEN))
+    ).one()
+    return {"open": row.open, "overdue": row.overdue, "open_invoices": int(row.n),
+            "credit": customer_credit(tx, customer_id),
+            "exposure": order_service.customer_exposure(tx, customer_id)}
+
+
+def product_choices(tx: Tx) -> list[dict[str, Any]]:
+    """Active products with what is available, for the SKU look-up of order lines."""
+    return [r._asdict() for r in tx.conn.execute(
+        select(products.c.sku, products.c.name, products.c.unit_price, products.c.vat_rate, products.c.unit,
+               (stock.c.on_hand - stock.c.reserved).label("available"))
+        .join(stock, stock.c.product_id == products.c.id)
+        .where(products.c.active.is_(True)).order_by(products.c.sku))]
+
+
+def search_products(tx: Tx, q: str = "", *, include_inactive: bool = True, next_: str | None = None,
+                    prev: str | None = None, limit: int = 50) -> Page:
+    """Products with their stock, by SKU."""
+    query = (select(products.c.id, products.c.sku, products.c.name, products.c.unit_price, products.c.vat_rate,
+                    products.c.unit, products.c.active, stock.c.on_hand, stock.c.reserved, stock.c.value)
+             .join(stock, stock.c.product_id == products.c.id))
+    text = q.strip()
+    if text:
+        query = query.where(or_(func.lower(products.c.sku).contains(text.lower(), autoescape=True),
+                                func.lower(products.c.name).contains(text.lower(), autoescape=True)))
+    if not include_inactive:
+        query = query.where(products.c.active.is_(True))
+    rows, prev, nxt = _page(tx, query, products.c.sku, "sku", next_, prev, limit, descending=False)
+    items = []
+    for r in rows:
+        d = r._asdict()
+        d["available"] = r.on_hand - r.reserved
+        d["unit_cost"] = unit_cost(r.value, r.on_hand)
+        items.append(d)
+    return Page(items, prev, nxt)
+
+
+def stock_movements(tx: Tx, sku: str, *, next_: int | None = None, prev: int | None = None,
+                    limit: int = 50) -> tuple[dict[str, Any], Page]:
+    """A SKU's stock and its movements, newest first, each with the on-hand
+    quantity after it (a running total computed by the database)."""
+    product = tx.conn.execute(
+        select(products.c.id, products.c.sku, products.c.name, products.c.unit, products.c.active,
+               stock.c.on_hand, stock.c.reserved, stock.c.value)
+        .join(stock, stock.c.product_id == products.c.id).where(products.c.sku == sku)
+    ).first()
+    if product is None:
+        raise NotFound(f"No product with SKU {sku!r}.")
+    running = func.sum(movements.c.quantity).over(order_by=movements.c.id).label("on_hand_after")
+    inner = (select(movements.c.id, movements.c.date, movements.c.kind, movements.c.quantity, movements.c.value,
+                    movements.c.document, movements.c.source_id, running)
+             .where(movements.c.product_id == product.id).subquery())
+    rows, prev, nxt = _page(tx, select(inner), inner.c.id, "id", next_, prev, limit)
+    p = product._asdict()
+    p["available"] = product.on_hand - product.reserved
+    p["unit_cost"] = unit_cost(product.value, product.on_hand)
+    items = [r._asdict() for r in rows]
+    _link_movements(tx, items)
+    return p, Page(items, prev, nxt)
+
+
+def _link_movements(tx: Tx, items: list[dict[str, Any]]) -> None:
+    """The order a shipment movement belongs to, for a link."""
+    ship_ids = [i["source_id"] for i in items if i["kind"] == "shipment" and i["source_id"]]
+    order_of = dict(tx.conn.execute(select(shipments.c.id, shipments.c.order_id)
+                                    .where(shipments.c.id.in_(ship_ids))).all()) if ship_ids else {}
+    for i in items:
+        i["order_id"] = order_of.get(i["source_id"]) if i["kind"] == "shipment" else None
+
+
+# -- books -----------------------------------------------------------------------------
+
+def periods_overview(tx: Tx) -> list[dict[str, Any]]:
+    """Every month with postings, and any closed month, newest first."""
+    posted = {r.period: (int(r.n), r.first, r.last) for r in tx.conn.execute(
+        select(entries.c.period, func.count().label("n"), func.min(entries.c.date).label("first"),
+               func.max(entries.c.date).label("last")).group_by(entries.c.period))}
+    closed = {r.period: r for r in tx.conn.execute(select(periods))}
+    current = period_of(tx.today)
+    previous = period_of(tx.today.replace(day=1) - dt.timedelta(days=1))  # the month one closes next
+    out = []
+    for p in sorted(set(posted) | set(closed) | {current, previous}, reverse=True):
+        n, _, _ = posted.get(p, (0, None, None))
+        c = closed.get(p)
+        out.append({"period": p, "entries": n, "closed": bool(c and c.closed_at),
+                    "closed_at": c.closed_at if c else None, "closed_by": c.closed_by if c else None,
+                    "current": p == current})
+    return out
+
+
+def journal_documents(tx: Tx, source_refs: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The order behind journal entries' source documents (shipments, invoices), for links."""
+    out: dict[tuple[str, int], int] = {}
+    ship_ids = [i for t, i in source_refs if t == "shipment"]
+    inv_ids = [i for t, i in source_refs if t == "invoice"]
+    if ship_ids:
+        out.update({("shipment", s): o for s, o in tx.conn.execute(
+            select(shipments.c.id, shipments.c.order_id).where(shipments.c.id.in_(ship_ids)))})
+    if inv_ids:
+        out.update({("invoice", i): o for i, o in tx.conn.execute(
+            select(invoices.c.id, invoices.c.order_id).where(invoices.c.id.in_(inv_ids)))})
+    return out
+
+
+# -- the dashboard ------------------------------------------------------------------------
+
+def dashboard(tx: Tx, months: int = 12) -> dict[str, Any]:
+    today = tx.today
+    start = _day_start(today)
+    todays = tx.conn.execute(
+        select(func.count(), money_sum(orders.c.total)).where(orders.c.created_at >= start,
+                                                              orders.c.status != "cancelled")
+    ).one()
+    open_qty = (lines.c.quantity - lines.c.shipped_quantity - lines.c.packed_quantity - lines.c.cancelled_quantity)
+    to_pack = (select(orders.c.id, orders.c.created_at, orders.c.confirmed_at, orders.c.total,
+                      orders.c.fulfillment_status, customers.c.name.label("customer_name"),
+                      func.sum(open_qty).label("open_quantity"))
+               .join(lines, lines.c.order_id == orders.c.id)
+               .join(customers, customers.c.id == orders.c.customer_id)
+               .where(orders.c.status == "confirmed")
+               .group_by(orders.c.id, orders.c.created_at, orders.c.confirmed_at, orders.c.total,
+                         orders.c.fulfillment_status, customers.c.name)
+               .having(func.sum(open_qty) > 0))
+    to_pack_count = tx.conn.execute(select(func.count()).select_from(to_pack.subquery())).scalar_one()
+    to_pack_rows = tx.conn.execute(to_pack.order_by(orders.c.id).limit(8)).all()
+    packed = tx.conn.execute(
+        select(shipments.c.id, shipments.c.order_id, shipments.c.created_at, orders.c.created_at.label("order_created"),
+               customers.c.name.label("customer_name"))
+        .join(orders, orders.c.id == shipments.c.order_id).join(customers, customers.c.id == orders.c.customer_id)
+        .where(shipments.c.status == "packed").order_by(shipments.c.id)
+    ).all()
+    overdue_cond = and_(invoices.c.status.in_(OPEN), invoices.c.due_date < today)
+    overdue = tx.conn.execute(select(func.count(), money_sum(_balance)).where(overdue_cond)).one()
+    open_ar = tx.conn.execute(select(money_sum(_balance)).where(invoices.c.status.in_(OPEN))).scalar_one()
+    overdue_rows = tx.conn.execute(
+        select(invoices.c.id, invoices.c.number, invoices.c.due_date, _balance_money.label("balance"),
+               customers.c.name.label("customer_name"))
+        .join(customers, customers.c.id == invoices.c.customer_id)
+        .where(overdue_cond).order_by(invoices.c.due_date, invoices.c.id).limit(8)
+    ).all()
+    return {
+        "today": today,
+        "orders_today": int(todays[0]), "orders_today_total": todays[1],
+        "to_pack": int(to_pack_count),
+        "to_pack_rows": [{**r._asdict(), "number": order_number(r.id, r.created_at)} for r in to_pack_rows],
+        "to_ship": len(packed),
+        "packed_rows": [{**r._asdict(), "number": shipping.shipment_number(r.id, r.created_at),
+                         "order_number": order_number(r.order_id, r.order_created)} for r in packed[:8]],
+        "overdue_count": int(overdue[0]), "overdue_total": overdue[1], "open_receivables": open_ar,
+        "overdue_rows": [{**r._asdict(), "days": (today - r.due_date).days} for r in overdue_rows],
+        "revenue": revenue_by_month(tx, months),
+    }
+
+
+def _months_back(today: dt.date, n: int) -> list[str]:
+    y, mth = today.year, today.month
+    out = []
+    for _ in range(n):
+        out.append(f"{y:04d}-{mth:02d}")
+        mth -= 1
+        if mth == 0:
+            y, mth = y - 1, 12
+    return list(reversed(out))
+
+
+def revenue_by_month(tx: Tx, months: int = 12) -> list[tuple[str, Decimal]]:
+    """Net revenue per period as the ledger has it (credits less debits of the
+    revenue account), for the last ``months`` months including this one."""
+    wanted = _months_back(tx.today, months)
+    code = tx.chart["revenue"].code
+    got = {p: (c or ZERO) - (d or ZERO) for p, d, c in tx.conn.execute(
+        select(entries.c.period, func.sum(jlines.c.debit), func.sum(jlines.c.credit))
+        .join(jlines, jlines.c.entry_id == entries.c.id)
+        .where(jlines.c.account == code, entries.c.period >= wanted[0])
+        .group_by(entries.c.period))}
+    return [(p, got.get(p, ZERO)) for p in wanted]

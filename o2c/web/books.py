@@ -1,0 +1,82 @@
+"""The accountant's pages: trial balance, journal, reconciliation, periods."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, url_for
+
+from o2c.services import clock, ledger, queries, reconciliation
+from o2c.web.core import args_without, back_to, bp, date_arg, int_arg, read, requires, str_arg, submit
+
+# Where the documents behind each reconciliation check are.
+CHECK_LINKS = {
+    "journal_balanced": ("web.journal", "Journal"),
+    "stock_on_hand": ("web.stock", "Stock levels"),
+    "stock_reserved": ("web.stock", "Stock levels"),
+    "stock_not_oversold": ("web.stock", "Stock levels"),
+    "inventory_value": ("web.stock", "Stock levels"),
+    "inventory_movements": ("web.stock", "Stock levels"),
+    "revenue": ("web.invoices", "Invoices"),
+    "vat": ("web.invoices", "Invoices"),
+    "receivables": ("web.invoices", "Open invoices"),
+    "customer_credit": ("web.payments", "Payments"),
+    "fulfilment": ("web.orders", "Orders"),
+}
+
+
+@bp.route("/books/trial-balance")
+@requires("ledger:read")
+def trial_balance() -> Any:
+    as_of = date_arg("as_of")
+    tb = read(lambda tx: ledger.trial_balance(tx, as_of))
+    return render_template("web/books/trial_balance.html", tb=tb, as_of=as_of)
+
+
+@bp.route("/books/journal")
+@requires("ledger:read")
+def journal() -> Any:
+    today = clock.now().date()
+    date_from = date_arg("from") or today.replace(day=1)
+    date_to = date_arg("to")
+    account = str_arg("account", max_len=16)
+
+    def run(tx: Any) -> Any:
+        items, cursor = ledger.list_entries(tx, date_from=date_from, date_to=date_to, account=account or None,
+                                            cursor=int_arg("after"), limit=50)
+        orders_of = queries.journal_documents(tx, [(e["source_type"], e["source_id"]) for e in items])
+        accounts = {a["code"]: a["name"] for a in ledger.trial_balance(tx, None)["accounts"]}
+        return items, cursor, orders_of, accounts
+    items, cursor, orders_of, accounts = read(run)
+    return render_template("web/books/journal.html", items=items, cursor=cursor, orders_of=orders_of,
+                           accounts=accounts, date_from=date_from, date_to=date_to, account=account,
+                           base_args=args_without("after"))
+
+
+@bp.route("/books/reconciliation", endpoint="reconciliation")
+@requires("ledger:read")
+def reconciliation_page() -> Any:
+    as_of = date_arg("as_of")
+    report = read(lambda tx: reconciliation.reconcile(tx, as_of))
+    for ch in report["checks"]:
+        endpoint, text = CHECK_LINKS.get(ch["name"], ("web.invoices", "Invoices"))
+        args = {"status": "open"} if ch["name"] == "receivables" else {}
+        ch["link"] = (url_for(endpoint, **args), text)
+    return render_template("web/books/reconciliation.html", report=report, as_of=as_of)
+
+
+
+@bp.route("/books/periods")
+@requires("ledger:read")
+def periods() -> Any:
+    rows = read(queries.periods_overview)
+    return render_template("web/books/periods.html", periods=rows)
+
+
+@bp.route("/books/periods/<string:period>/close", methods=["POST"])
+@requires("ledger:write")
+def close_period(period: str) -> Any:
+    def work(tx: Any) -> tuple[str, str]:
+        ledger.close_period(tx, period)
+        return url_for("web.periods"), f"Period {period} closed: nothing more can be posted into it."
+    return back_to(url_for("web.periods"), submit(work))
+

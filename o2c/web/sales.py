@@ -1,0 +1,471 @@
+"""The sales cycle in the back office: dashboard, orders, shipments,
+invoices and payments."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Response, abort, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from o2c.domain.actions import open_to_pack, order_actions, shipment_actions
+from o2c.domain.allocation import oldest_first
+from o2c.schemas import api as s
+from o2c.services import invoicing, orders, payments, queries, shipping
+from o2c.web import charts
+from o2c.web.core import (
+    Form, Problem, amount, args_without, back_to, blank, bp, date_arg, dry_run, flatten_errors, int_arg,
+    integer, load, percent, principal, read, requires, rows, str_arg, submit,
+)
+
+ORDER_STATUSES = ("draft", "confirmed", "completed", "cancelled")
+FULFILMENT = ("unfulfilled", "partially_shipped", "shipped", "partially_returned", "returned")
+PAYMENT = ("unpaid", "partially_paid", "paid", "refunded")
+INVOICE_STATUSES = ("open", "partially_paid", "paid", "credited")
+METHODS = ("bank_transfer", "card", "cash", "cheque", "other")
+NEW_ORDER_LINES = 3
+PAGE = 25
+
+
+# -- dashboard ------------------------------------------------------------------
+
+@bp.route("/")
+def dashboard() -> Any:
+    figures = read(queries.dashboard)
+    return render_template("web/dashboard.html", d=figures, chart=charts.bar_chart(figures["revenue"]))
+
+
+# -- orders -----------------------------------------------------------------------
+
+def _order_filters() -> queries.OrderFilters:
+    return queries.OrderFilters(
+        q=str_arg("q"), status=str_arg("status", ORDER_STATUSES), fulfillment=str_arg("fulfillment", FULFILMENT),
+        payment=str_arg("payment", PAYMENT), channel=str_arg("channel", max_len=64),
+        date_from=date_arg("from"), date_to=date_arg("to"), customer_id=int_arg("customer"))
+
+
+@bp.route("/orders", endpoint="orders")
+@requires("orders:read")
+def orders_list() -> Any:
+    f = _order_filters()
+    page, channels = read(lambda tx: (
+        queries.search_orders(tx, principal(), f, next_=int_arg("next"), prev=int_arg("prev"), limit=PAGE),
+        queries.order_channels(tx)))
+    return render_template("web/orders/list.html", page=page, f=f, channels=channels, statuses=ORDER_STATUSES,
+                           fulfilment=FULFILMENT, payment=PAYMENT, base_args=args_without("next", "prev"))
+
+
+
+def _order_input(form: Form) -> tuple[dict[str, Any] | None, Problem | None]:
+    """The order form as the API's order body, validated by its schema."""
+    v = form.values
+    if not blank(v.get("customer.name")):
+        country = (v.get("customer.country") or "").strip().upper()
+        ref: dict[str, Any] = {
+            "name": v.get("customer.name", "").strip(), "email": v.get("customer.email", "").strip(),
+            "country": country, "language": v.get("customer.language") or "en",
+            "payment_terms_days": integer(v.get("customer.payment_terms_days")) or 30,
+            "billing_address": {
+                "name": v.get("customer.name", "").strip(), "line1": v.get("customer.billing_address.line1", ""),
+                "city": v.get("customer.billing_address.city", ""),
+                "postal_code": v.get("customer.billing_address.postal_code", ""), "country": country},
+        }
+        if not blank(v.get("customer.new_code")):
+            ref["code"] = v["customer.new_code"].strip()
+    elif not blank(v.get("customer.code")):
+        ref = {"code": v["customer.code"].strip()}
+    else:
+        return None, Problem("validation_error", "Please correct the fields marked below.",
+                             fields={"customer.code": "Pick a customer, or enter a new one below."})
+    order_lines = []
+    index: list[int] = []
+    for i, row in rows(v, "lines"):
+        if all(blank(row.get(k)) for k in ("sku", "quantity", "unit_price", "discount")):
+            continue
+        line: dict[str, Any] = {"sku": (row.get("sku") or "").strip(), "quantity": integer(row.get("quantity"))}
+        if not blank(row.get("unit_price")):
+            line["unit_price"] = amount(row.get("unit_price"))
+        if not blank(row.get("discount")):
+            line["discount"] = percent(row.get("discount"))
+        order_lines.append(line)
+        index.append(i)
+    if not order_lines:
+        return None, Problem("validation_error", "Please correct the fields marked below.",
+                             fields={"lines.0.sku": "Enter at least one line."})
+    body = {"customer": ref, "currency": "EUR", "lines": order_lines,
+            "external_ref": None if blank(v.get("external_ref")) else v["external_ref"].strip(),
+            "confirm": v.get("confirm") == "1"}
+    data, problem = load(s.OrderIn(), body)
+    if problem is not None:
+        problem.fields = _renumber(_new_customer_names(problem.fields), index)
+    return data, problem
+
+
+def _new_customer_names(fields: dict[str, str]) -> dict[str, str]:
+    """Schema paths of a new customer → the fields of the form."""
+    out = {}
+    for k, msg in fields.items():
+        if k == "customer.code":
+            k = "customer.new_code"
+        elif k in ("customer.billing_address.country", "customer.billing_address.name"):
+            k = k.replace("billing_address.", "")
+        out[k] = msg
+    return out
+
+
+def _renumber(fields: dict[str, str], index: list[int]) -> dict[str, str]:
+    """Errors on the n-th non-empty line → the form row it came from."""
+    out = {}
+    for k, msg in fields.items():
+        parts = k.split(".")
+        if len(parts) >= 2 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(index):
+            parts[1] = str(index[int(parts[1])])
+        out[".".join(parts)] = msg
+    return out
+
+
+def _order_form_page(form: Form, preview: Any = None, status: int = 200) -> Any:
+    customers, products = read(lambda tx: (queries.customer_choices(tx), queries.product_choices(tx)))
+    n = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
+    return render_template("web/orders/new.html", form=form, customers=customers, products=products,
+                           line_count=n, preview=preview), status
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@requires("orders:write")
+def new_order() -> Any:
+    if request.method == "GET":
+        return _order_form_page(Form({"customer.code": str_arg("customer", max_len=64), "confirm": "1"}))
+    form = Form.posted()
+    action = request.form.get("action", "save")
+    if action == "add_line":
+        n = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
+        form.values[f"lines.{n}.sku"] = ""
+        return _order_form_page(form)
+    data, problem = _order_input(form)
+    if problem is None and action == "preview":
+        outcome = dry_run(lambda tx: orders.create_order(tx, principal(), {**data, "confirm": False}))
+        if isinstance(outcome, Problem):
+            problem = outcome
+        else:
+            return _order_form_page(form, preview=outcome)
+    if problem is None:
+        def work(tx: Any) -> tuple[str, str]:
+            o = orders.create_order(tx, principal(), data)
+            verb = "created and confirmed" if o["status"] == "confirmed" else "created as a draft"
+            return url_for("web.order", order_id=o["id"]), f"Order {o['number']} {verb}."
+        outcome = submit(work)
+        if not isinstance(outcome, Problem):
+            return outcome
+        problem = outcome
+    if problem.code == "out_of_stock":  # mark the lines that are short
+        short = {l["sku"]: l for l in problem.details.get("lines", [])}
+        for i, row in rows(form.values, "lines"):
+            line = short.get((row.get("sku") or "").strip())
+            if line:
+                problem.fields[f"lines.{i}.quantity"] = f"Only {line['available']} available."
+    form.problem = problem
+    return _order_form_page(form, status=422)
+
+
+def _order_page(order_id: int, forms: dict[str, Form] | None = None, status: int = 200) -> Any:
+    d = read(lambda tx: queries.order_page(tx, order_id, principal()))
+    o = d["order"]
+    moves = order_actions(o["status"], o["lines"], d["policy"])
+    for sh in d["shipments"]:
+        sh["actions"] = shipment_actions(sh["status"])
+    forms = forms or {}
+    forms.setdefault("pack", Form({f"lines.{i}.quantity": str(open_to_pack(l)) for i, l in enumerate(o["lines"])}))
+    for sh in d["shipments"]:
+        forms.setdefault(f"ship-{sh['id']}", Form())
+    return render_template("web/orders/show.html", d=d, o=o, moves=moves, forms=forms,
+                           open_to_pack=open_to_pack), status
+
+
+@bp.route("/orders/<id:order_id>")
+@requires("orders:read")
+def order(order_id: int) -> Any:
+    return _order_page(order_id)
+
+
+@bp.route("/orders/<id:order_id>/confirm", methods=["POST"])
+@requires("orders:write")
+def confirm_order(order_id: int) -> Any:
+    def work(tx: Any) -> tuple[str, str]:
+        o = orders.confirm_order(tx, order_id, principal())
+        return url_for("web.order", order_id=order_id), f"Order {o['number']} confirmed: stock reserved."
+    return back_to(url_for("web.order", order_id=order_id), submit(work))
+
+
+@bp.route("/orders/<id:order_id>/cancel", methods=["POST"])
+@requires("orders:write")
+def cancel_order(order_id: int) -> Any:
+    def work(tx: Any) -> tuple[str, str]:
+        o = orders.cancel_order(tx, order_id, principal())
+        return url_for("web.order", order_id=order_id), f"Order {o['number']} cancelled."
+    return back_to(url_for("web.order", order_id=order_id), submit(work))
+
+
+@bp.route("/orders/<id:order_id>/pack", methods=["POST"])
+@requires("fulfilment:write")
+def pack_order(order_id: int) -> Any:
+    form = Form.posted()
+    requested = []
+    problem = None
+    for i, row in rows(form.values, "lines"):
+        qty = integer(row.get("quantity"))
+        if qty in (None, 0):
+            continue
+        requested.append({"sku": (row.get("sku") or "").strip(), "quantity": qty})
+    if not requested:
+        problem = Problem("validation_error", "Enter a quantity to pack for at least one line.")
+    else:
+        data, problem = load(s.PackIn(), {"lines": requested})
+        if problem is None:
+            def work(tx: Any) -> tuple[str, str]:
+                sh = shipping.pack(tx, order_id, principal(), data["lines"])
+                return url_for("web.shipment", shipment_id=sh["id"]), f"Shipment {sh['number']} packed."
+            outcome = submit(work)
+            if not isinstance(outcome, Problem):
+                return outcome
+            problem = outcome
+        else:
+            problem.message = "Quantities to pack are whole numbers from 1."
+    form.problem = problem
+    return _order_page(order_id, {"pack": form}, 422)
+
+
+@bp.route("/orders/<id:order_id>/invoice", methods=["POST"])
+@requires("fulfilment:write")
+def invoice_order(order_id: int) -> Any:
+    def work(tx: Any) -> tuple[str, str]:
+        iid = invoicing.invoice_order(tx, order_id, principal())
+        inv = invoicing.get_invoice(tx, iid, principal())
+        return url_for("web.invoice", invoice_id=iid), f"Invoice {inv['number']} issued."
+    return back_to(url_for("web.order", order_id=order_id), submit(work))
+
+
+# -- shipments --------------------------------------------------------------------
+
+@bp.route("/shipments/<id:shipment_id>")
+@requires("orders:read")
+def shipment(shipment_id: int) -> Any:
+    return _shipment_page(shipment_id)
+
+
+def _shipment_page(shipment_id: int, form: Form | None = None, status: int = 200) -> Any:
+    d = read(lambda tx: queries.shipment_page(tx, shipment_id, principal()))
+    return render_template("web/shipments/show.html", d=d, sh=d["shipment"], form=form or Form(),
+                           actions=shipment_actions(d["shipment"]["status"])), status
+
+
+@bp.route("/shipments/<id:shipment_id>/packing-slip")
+@requires("orders:read")
+def packing_slip(shipment_id: int) -> Any:
+    d = read(lambda tx: queries.shipment_page(tx, shipment_id, principal()))
+    return render_template("web/shipments/slip.html", d=d, sh=d["shipment"])
+
+
+@bp.route("/shipments/<id:shipment_id>/ship", methods=["POST"])
+@requires("fulfilment:write")
+def ship_shipment(shipment_id: int) -> Any:
+    form = Form.posted()
+    data, problem = load(s.ShipIn(), {"carrier": form.value("carrier").strip(),
+                                      "tracking_number": form.value("tracking_number").strip()})
+    if problem is None:
+        def work(tx: Any) -> tuple[str, str]:
+            sh = shipping.ship(tx, shipment_id, principal(), data["carrier"], data["tracking_number"])
+            message = f"Shipment {sh['number']} shipped with {sh['carrier']} ({sh['tracking_number']})."
+            if sh["invoice_id"]:
+                inv = invoicing.get_invoice(tx, sh["invoice_id"], principal())
+                message += f" Invoice {inv['number']} issued."
+            return url_for("web.order", order_id=sh["order_id"]), message
+        outcome = submit(work)
+        if not isinstance(outcome, Problem):
+            return outcome
+        problem = outcome
+    form.problem = problem
+    if request.form.get("from") == "order":
+        order_id = read(lambda tx: shipping.get_shipment(tx, shipment_id, principal()))["order_id"]
+        return _order_page(order_id, {f"ship-{shipment_id}": form}, 422)
+    return _shipment_page(shipment_id, form, 422)
+
+
+@bp.route("/shipments/<id:shipment_id>/cancel", methods=["POST"])
+@requires("fulfilment:write")
+def cancel_shipment(shipment_id: int) -> Any:
+    def work(tx: Any) -> tuple[str, str]:
+        sh = shipping.cancel_shipment(tx, shipment_id, principal())
+        return url_for("web.order", order_id=sh["order_id"]), \
+            f"Shipment {sh['number']} cancelled; the goods stay reserved for the order."
+    return back_to(url_for("web.shipment", shipment_id=shipment_id), submit(work))
+
+
+# -- invoices ---------------------------------------------------------------------
+
+@bp.route("/invoices")
+@requires("invoices:read")
+def invoices() -> Any:
+    f = queries.InvoiceFilters(q=str_arg("q"), status=str_arg("status", INVOICE_STATUSES),
+                               overdue=request.args.get("overdue") == "1", customer_id=int_arg("customer"))
+    page = read(lambda tx: queries.search_invoices(tx, principal(), f, next_=int_arg("next"),
+                                                   prev=int_arg("prev"), limit=PAGE))
+    return render_template("web/invoices/list.html", page=page, f=f, statuses=INVOICE_STATUSES,
+                           base_args=args_without("next", "prev"))
+
+
+def pdf_renderer() -> Any:
+    """The invoice PDF renderer, when the documents module provides one."""
+    try:
+        from o2c.documents import invoice_pdf  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return invoice_pdf
+
+
+@bp.route("/invoices/<id:invoice_id>")
+@requires("invoices:read")
+def invoice(invoice_id: int) -> Any:
+    d = read(lambda tx: queries.invoice_page(tx, invoice_id, principal()))
+    return render_template("web/invoices/show.html", d=d, inv=d["invoice"], has_pdf=pdf_renderer() is not None)
+
+
+@bp.route("/invoices/<id:invoice_id>/pdf")
+@requires("invoices:read")
+def invoice_pdf(invoice_id: int) -> Any:
+    render = pdf_renderer()
+    if render is None:
+        abort(404)
+    inv, pdf = read(lambda tx: (invoicing.get_invoice(tx, invoice_id, principal()), render(tx, invoice_id)))
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{inv["number"]}.pdf"'})
+
+
+# -- payments ----------------------------------------------------------------------
+
+@bp.route("/payments", endpoint="payments")
+@requires("payments:read")
+def payments_list() -> Any:
+    page = read(lambda tx: queries.search_payments(tx, customer_id=int_arg("customer"), q=str_arg("q"),
+                                                   next_=int_arg("next"), prev=int_arg("prev"), limit=PAGE))
+    return render_template("web/payments/list.html", page=page, q=str_arg("q"),
+                           base_args=args_without("next", "prev"))
+
+
+
+@bp.route("/payments/<id:payment_id>")
+@requires("payments:read")
+def payment(payment_id: int) -> Any:
+    d = read(lambda tx: queries.payment_page(tx, payment_id))
+    return render_template("web/payments/show.html", d=d, p=d["payment"])
+
+
+def _payment_context(code: str) -> dict[str, Any]:
+    def run(tx: Any) -> dict[str, Any]:
+        customer = queries.customer_by_code(tx, code) if code else None
+        ctx: dict[str, Any] = {"customer": customer, "customers": queries.customer_choices(tx),
+                               "invoices": [], "credit": Decimal("0.00")}
+        if customer:
+            ctx["invoices"] = queries.open_invoices(tx, customer["id"])
+            ctx["credit"] = queries.customer_credit(tx, customer["id"])
+        return ctx
+    return read(run)
+
+
+def _suggest(form: Form, invoices: list[dict[str, Any]]) -> None:
+    """Fill the allocation fields with the oldest-first spread of the amount."""
+    try:
+        total = Decimal(amount(form.value("amount")) or "0")
+    except ArithmeticError:
+        total = Decimal("0")
+    plan = dict(oldest_first(((i["id"], i["balance_due"]) for i in invoices), max(total, Decimal("0"))))
+    for n, inv in enumerate(invoices):
+        form.values[f"allocations.{n}.invoice_id"] = str(inv["id"])
+        take = plan.get(inv["id"])
+        form.values[f"allocations.{n}.amount"] = f"{take:.2f}" if take else ""
+
+
+def _payment_page(form: Form, ctx: dict[str, Any], status: int = 200) -> Any:
+    applied = Decimal("0")
+    unapplied = None
+    try:
+        for _, row in rows(form.values, "allocations"):
+            applied += Decimal(amount(row.get("amount")) or "0")
+        unapplied = max(Decimal(amount(form.value("amount")) or "0") - applied, Decimal("0"))
+    except ArithmeticError:
+        pass
+    return render_template("web/payments/new.html", form=form, applied=applied, unapplied=unapplied,
+                           methods=[(m, m.replace("_", " ")) for m in METHODS], **ctx), status
+
+
+@bp.route("/payments/new", methods=["GET", "POST"])
+@requires("payments:write")
+def new_payment() -> Any:
+    if request.method == "GET":
+        from o2c.services import clock
+        form = Form({"customer.code": str_arg("customer", max_len=64), "amount": str_arg("amount", max_len=32),
+                     "received_on": clock.now().date().isoformat(), "method": "bank_transfer"})
+        ctx = _payment_context(form.value("customer.code"))
+        _suggest(form, ctx["invoices"])
+        return _payment_page(form, ctx)
+    form = Form.posted()
+    ctx = _payment_context(form.value("customer.code").strip())
+    action = request.form.get("action", "save")
+    if ctx["customer"] is None:
+        form.problem = Problem("validation_error", "Please correct the fields marked below.",
+                               fields={"customer.code": "Pick a customer by code."})
+        return _payment_page(form, ctx, 422 if action == "save" else 200)
+    if action != "save" or request.form.get("customer_shown") != ctx["customer"]["code"]:
+        _suggest(form, ctx["invoices"])  # a new customer or amount: suggest afresh
+        return _payment_page(form, ctx)
+    data, problem = load(s.PaymentIn(), {
+        "customer_id": ctx["customer"]["id"], "amount": amount(form.value("amount")), "currency": "EUR",
+        "received_on": form.value("received_on").strip(), "method": form.value("method") or "bank_transfer",
+        "reference": form.value("reference").strip()})
+    allocations = []
+    alloc_errors: dict[str, str] = {}
+    for i, row in rows(form.values, "allocations"):
+        if blank(row.get("amount")) or amount(row.get("amount")) in ("0", "0.00", "0.0"):
+            continue
+        try:
+            allocations.append(s.AllocationIn().load({"invoice_id": integer(row.get("invoice_id")),
+                                                      "amount": amount(row.get("amount"))}))
+        except ValidationError as exc:
+            for k, msg in flatten_errors(exc.messages).items():
+                alloc_errors[f"allocations.{i}.{k}"] = msg
+    if alloc_errors:
+        problem = problem or Problem("validation_error", "Please correct the fields marked below.")
+        problem.fields.update(alloc_errors)
+    if problem is None:
+        # Allocations as the clerk left them (none: all of it stays as credit).
+        payload = {**data, "allocations": allocations if ctx["invoices"] else None}
+
+        def work(tx: Any) -> tuple[str, str]:
+            p = payments.record_payment(tx, payload)
+            message = f"Payment {p['number']} of {p['amount']:.2f} {p['currency']} recorded"
+            if p["unapplied"]:
+                message += f"; {p['unapplied']:.2f} kept as customer credit"
+            return url_for("web.payment", payment_id=p["id"]), message + "."
+        outcome = submit(work)
+        if not isinstance(outcome, Problem):
+            return outcome
+        problem = outcome
+    form.problem = problem
+    return _payment_page(form, ctx, 422)
+
+
+@bp.route("/go")
+def go() -> Any:
+    """Jump to a document by its number (``SO-…``, ``SH-…``, ``PAY-…``; anything
+    else searches the invoices)."""
+    text = str_arg("q").upper()
+    prefix, _, rest = text.partition("-")
+    digits = rest.rpartition("-")[2].lstrip("0")
+    if prefix == "SO" and digits.isdigit():
+        return redirect(url_for("web.order", order_id=int(digits)))
+    if prefix == "SH" and digits.isdigit():
+        return redirect(url_for("web.shipment", shipment_id=int(digits)))
+    if prefix == "PAY" and digits.isdigit():
+        return redirect(url_for("web.payment", payment_id=int(digits)))
+    return redirect(url_for("web.invoices", q=text) if text else url_for("web.dashboard"))
+
