@@ -1,8 +1,41 @@
 """The only module that imports WeasyPrint."""
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+from typing import Any
 
-def html_to_pdf(html: str, base_url: str | None = None) -> bytes:
-    """Render an HTML document to PDF bytes."""
+_local = threading.local()
+
+
+def html_to_pdf(html: str, base_url: str | None = None, *, stylesheet: str | Path | None = None,
+                pdf_variant: str | None = None) -> bytes:
+    """Render an HTML document to PDF bytes.
+
+    ``stylesheet``: a CSS file applied to the document. It is parsed once per
+    thread, together with the font configuration its ``@font-face`` rules and
+    font families need, and reused for every later document: parsing CSS and
+    setting up fonts is a good part of rendering a one-page document.
+    ``pdf_variant``: a WeasyPrint PDF variant such as ``"pdf/a-3b"``.
+    """
     from weasyprint import HTML
-    return HTML(string=html, base_url=base_url).write_pdf()
+    options: dict[str, Any] = {}
+    if stylesheet is not None:
+        css, font_config = _stylesheet(str(stylesheet))
+        options.update(stylesheets=[css], font_config=font_config)
+    if pdf_variant is not None:
+        options["pdf_variant"] = pdf_variant
+    return HTML(string=html, base_url=base_url).write_pdf(**options)
+
+
+def _stylesheet(path: str) -> tuple[Any, Any]:
+    """The parsed stylesheet and its font configuration, one per thread (WeasyPrint
+    objects are not shared between threads)."""
+    cache: dict[str, tuple[Any, Any]] = _local.__dict__.setdefault("stylesheets", {})
+    found = cache.get(path)
+    if found is None:
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+        font_config = FontConfiguration()
+        found = cache[path] = (CSS(filename=path, font_config=font_config), font_config)
+    return found
