@@ -25,7 +25,27 @@ def html_to_pdf(html: str, base_url: str | None = None, *, stylesheet: str | Pat
         options.update(stylesheets=[css], font_config=font_config)
     if pdf_variant is not None:
         options["pdf_variant"] = pdf_variant
+        if pdf_variant.startswith("pdf/a"):
+            # The sRGB output intent PDF/A needs, from a profile read once:
+            # left to itself, WeasyPrint opens the profile for every document
+            # and leaves the file for the garbage collector to close.
+            options.update(output_intent=_SRGB, color_profiles=dict(_srgb_profile()))
     return HTML(string=html, base_url=base_url).write_pdf(**options)
+
+
+_SRGB = "o2c-srgb"
+
+
+def _srgb_profile() -> dict[str, Any]:
+    found: dict[str, Any] | None = _local.__dict__.get("srgb")
+    if found is None:
+        from importlib.resources import files
+
+        from weasyprint.css import ColorProfile
+        with (files("weasyprint.pdf") / "sRGB2014.icc").open("rb") as f:
+            found = _local.srgb = {_SRGB: ColorProfile(f, "sRGB2014.icc", "relative-colorimetric",
+                                                       (["r"], ["g"], ["b"]))}
+    return found
 
 
 def _stylesheet(path: str) -> tuple[Any, Any]:
