@@ -67,7 +67,7 @@ def invoices_to_render(url: str, start: dt.date, end: dt.date) -> list[tuple[int
 def export_invoices(url: str, start: dt.date, end: dt.date, output: Path, *, jobs: int = 1,
                     fresh: bool = False, progress: bool | None = None) -> list[str]:
     """Write the PDFs of the invoices issued from ``start`` to ``end`` to
-    ``output``; returns the file names written, in number order.
+    ``output``, in number order; returns the file names written.
     ``progress``: show a progress bar (``None``: when the terminal is interactive)."""
     from tqdm import tqdm
 
@@ -94,7 +94,6 @@ def export_invoices(url: str, start: dt.date, end: dt.date, output: Path, *, job
             # Fresh interpreters, not forks: WeasyPrint's native libraries and
             # open connections are not safe to share with a forked child.
             with multiprocessing.get_context("spawn").Pool(jobs, _start_worker, (url,)) as pool:
-                for name, content in pool.imap_unordered(_render_one, work, chunksize=2):
+                for name, content in pool.imap(_render_one, work):  # files in number order
                     done(name, content)
-    order = {f"{number}.pdf": i for i, (_, number) in enumerate(todo)}
-    return sorted(written, key=order.__getitem__)
+    return written
