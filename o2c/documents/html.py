@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from o2c.documents.i18n import TEMPLATES, formats, translations
-from o2c.documents.payment import epc_qr_payload, grouped, qr_svg_data_uri
+from o2c.documents.payment import epc_qr_payload, grouped, qr_png_data_uri
 
 TEMPLATE = "document.html"
 STYLESHEET = TEMPLATES / "document.css"
@@ -34,7 +34,7 @@ def payment_qr(doc: Mapping[str, Any]) -> str | None:
     if pay is None or doc["currency"] != "EUR" or not seller["iban"]:
         return None
     payload = epc_qr_payload(seller["name"], seller["iban"], seller["bic"], doc["total"], pay["reference"])
-    return qr_svg_data_uri(payload) if payload else None
+    return qr_png_data_uri(payload) if payload else None
 
 
 def document_html(doc: Mapping[str, Any]) -> str:
