@@ -92,6 +92,9 @@ def test_the_pdf_is_factur_x_with_valid_en16931_xml_of_the_same_figures(rendered
     reader = PdfReader(BytesIO(pdf))
     xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
     assert re.search(r"pdfaid:part(>|=\")3", xmp) and "EN 16931" in xmp and "factur-x.xml" in xmp
+    images = [x.get_object() for x in reader.pages[0]["/Resources"]["/XObject"].values()]
+    assert [(i["/Subtype"], i["/Width"] == i["/Height"], i["/Interpolate"]) for i in images] == [
+        ("/Image", True, False)]  # the EPC QR code, square and drawn with sharp modules
     intent = reader.trailer["/Root"]["/OutputIntents"][0].get_object()
     assert intent["/S"] == "/GTS_PDFA1" and "/DestOutputProfile" in intent  # sRGB, as PDF/A requires
     xml = embedded_xml(pdf)
@@ -134,6 +137,7 @@ def test_a_credit_note_uses_the_same_template_and_says_what_it_credits() -> None
     assert "Motivo: Goods returned: 2 moka pots damaged in transit" in text
     assert f"Totale accreditato {formats('it').money(doc['total'], 'EUR')}" in text
     assert "IBAN" not in text and "Totale da pagare" not in text  # nothing to pay on a credit note
+    assert not PdfReader(BytesIO(pdf)).pages[0]["/Resources"]["/XObject"]  # and no QR code to pay with
     xml = embedded_xml(pdf)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
     got = cii_figures(xml)
