@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from o2c.documents.pdf import document_pdf, pages_pdf  # noqa: E402
+from o2c.documents.render import renderer_info  # noqa: E402
 from tests.docbuild import sample_document  # noqa: E402
 
 
@@ -88,11 +89,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="worker processes for the throughput run")
     args = ap.parse_args()
 
-    from weasyprint import __version__ as weasyprint_version
-    from weasyprint.pdf.fonts import harfbuzz_subset
-    print(f"WeasyPrint {weasyprint_version}; font subsetting by "
-          f"{'HarfBuzz' if harfbuzz_subset else 'fontTools (install libharfbuzz-subset0: much faster)'}; "
-          f"{os.cpu_count()} cores")
+    print(f"{renderer_info()}; {os.cpu_count()} cores")
 
     one = sample_document("it", 6)
     assert page_count(document_pdf(one)) == 1
