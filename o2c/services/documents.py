@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, select
 from o2c.db import models as m
 from o2c.documents import context
 from o2c.domain.access import Principal
-from o2c.domain.errors import NotFound
+from o2c.domain.errors import Conflict, NotFound
 from o2c.services.uow import Tx, insert_ignoring_conflicts, unit_of_work
 
 files = m.DocumentFile.__table__
@@ -75,7 +75,9 @@ def _store(tx: Tx, kind: str, document_id: int, number: str, media_type: str, co
     inserted = tx.conn.execute(insert_ignoring_conflicts(tx.conn, files, ("document_id",)), row).first()
     if inserted is None:  # a concurrent first request stored its copy first: that one is the document
         found = stored_file(tx, kind, document_id)
-        assert found is not None
+        if found is None:
+            raise Conflict(f"The file of {kind} {number} was stored and is gone; files are never deleted.",
+                           {"kind": kind, "document_id": document_id})
         return found
     tx.audit(f"{kind}.file_stored", kind, document_id, None,
              {"number": number, "media_type": media_type, "sha256": sha256, "bytes": len(content)})
