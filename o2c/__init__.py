@@ -10,12 +10,14 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
 from o2c.config import Config
 
-DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>o2c API</title><style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+DOCS_CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd}
-.m{font-weight:600;font-family:monospace}</style></head><body>
+.m{font-weight:600;font-family:monospace}
+"""
+
+DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>o2c API</title><link rel="stylesheet" href="/api/docs.css"></head><body>
 <h1>o2c API {{ spec.info.version }}</h1>
 <p>Machine-readable: <a href="/api/openapi.json"><code>/api/openapi.json</code></a>.
 Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p>
@@ -50,6 +52,7 @@ class SkuConverter(UnicodeConverter):
 
 
 def create_app(config: Config | None = None) -> Flask:
+    from o2c import ops
     from o2c.api import books, catalog, common, documents, errors, sales
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
@@ -77,14 +80,15 @@ def create_app(config: Config | None = None) -> Flask:
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     app.before_request(common.authenticate_request)
+    ops.init_app(app)
 
     @app.get("/api/docs")
     def api_docs() -> str:
         return render_template_string(DOCS_PAGE, spec=api.spec.to_dict())
 
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify(status="ok")
+    @app.get("/api/docs.css")
+    def api_docs_css() -> Response:
+        return Response(DOCS_CSS, mimetype="text/css")
 
     @app.get("/api/ping")
     def ping() -> Response:

@@ -100,7 +100,8 @@ def render_invoices(start: dt.datetime, end: dt.datetime, output: Path, jobs: in
 @click.option("--workers", default=os.cpu_count() or 2, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=int,
               help="Threads per worker (gthread); helps when the database is remote.")
-@click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="gunicorn's own access log; o2c already logs one JSON line per request.")
 def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     """Serve the web app and API with gunicorn."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
