@@ -9,7 +9,7 @@ PORT   ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/unit"`.
 PYTEST_ARGS ?=
 
-.PHONY: help install run test clean
+.PHONY: help install run test clean messages
 
 help:
 	@echo "make run      install, migrate, load demo data (first time), serve on http://$(HOST):$(PORT)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test     install, then run every test (slow ones too)"
 	@echo "make install  create $(VENV) and install o2c with its test tools"
 	@echo "make clean    remove $(VENV), the local database and caches"
+	@echo "make messages re-extract the document templates' labels and merge them into each catalog"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,13 @@ run: install
 # pyproject's addopts deselect slow tests (-m 'not slow'); a later -m wins.
 test: install
 	$(BIN)/python -m pytest -m "slow or not slow" $(PYTEST_ARGS)
+
+# The catalogs (.po) are read as they are at run time; after changing a label
+# in templates/invoices/, run this and translate the new entries.
+LOCALES := templates/invoices/locales
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete -w 100
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info .pytest_cache .hypothesis

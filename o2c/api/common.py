@@ -119,6 +119,19 @@ def read(fn: Callable[[Tx], Any], schema: Schema) -> Response:
         return _json(*domain_outcome(exc))
 
 
+def send_file(fn: Callable[[], tuple[bytes, str, str, str]]) -> Response:
+    """A file: ``fn`` returns ``(content, media type, file name, ETag)``. The
+    ETag makes a repeated download a 304 when the caller already has it."""
+    try:
+        content, media_type, filename, etag = fn()
+    except DomainError as exc:
+        return _json(*domain_outcome(exc))
+    response = Response(content, mimetype=media_type)
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.set_etag(etag)
+    return response.make_conditional(request)
+
+
 def page(fn: Callable[[Tx], tuple[list[Any], Any]], schema: Schema) -> Response:
     """A list: ``{"items": [...], "next_cursor": … | null}``."""
     def run(tx: Tx) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index,
-    Integer, MetaData, String, Text, UniqueConstraint, text,
+    Integer, LargeBinary, MetaData, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -300,6 +300,21 @@ class InvoiceVat(Base):
     rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
     net: Mapped[Decimal]
     vat: Mapped[Decimal]
+
+
+class DocumentFile(Base):
+    """The rendered file of an issued document (an invoice's Factur-X PDF, a
+    credit note's), stored the first time it is asked for and returned byte
+    for byte ever after. One row per document; ``kind`` names its table."""
+
+    __tablename__ = "document_files"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # invoice, credit_note
+    document_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32))
+    media_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
 
 
 class Payment(Base):

@@ -314,31 +314,26 @@ def invoices() -> Any:
                            base_args=args_without("next", "prev"))
 
 
-def pdf_renderer() -> Any:
-    """The invoice PDF renderer, when the documents module provides one."""
-    try:
-        from o2c.documents import invoice_pdf  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return invoice_pdf
-
-
 @bp.route("/invoices/<id:invoice_id>")
 @requires("invoices:read")
 def invoice(invoice_id: int) -> Any:
     d = read(lambda tx: queries.invoice_page(tx, invoice_id, principal()))
-    return render_template("web/invoices/show.html", d=d, inv=d["invoice"], has_pdf=pdf_renderer() is not None)
+    return render_template("web/invoices/show.html", d=d, inv=d["invoice"], has_pdf=True)
 
 
 @bp.route("/invoices/<id:invoice_id>/pdf")
 @requires("invoices:read")
 def invoice_pdf(invoice_id: int) -> Any:
-    render = pdf_renderer()
-    if render is None:
+    """The stored PDF, rendered on first request outside any transaction."""
+    from o2c.api.common import engine
+    from o2c.domain.errors import NotFound
+    from o2c.services import documents
+    try:
+        f = documents.invoice_pdf(engine(), invoice_id, principal())
+    except NotFound:
         abort(404)
-    inv, pdf = read(lambda tx: (invoicing.get_invoice(tx, invoice_id, principal()), render(tx, invoice_id)))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{inv["number"]}.pdf"'})
+    return Response(f.content, mimetype=f.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{f.filename}"', "ETag": f'"{f.sha256}"'})
 
 
 # -- payments ----------------------------------------------------------------------

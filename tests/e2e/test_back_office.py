@@ -1,6 +1,8 @@
 """A clerk's day and an accountant's check, in a real browser."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import datetime as dt
 
 import re
@@ -94,7 +96,7 @@ def test_a_clerk_takes_an_order_to_cash_and_the_accountant_finds_the_books_recon
         with pg.expect_download() as dl:
             pg.click("text=Download PDF")
         assert dl.value.suggested_filename == f"{invoice_number}.pdf"
-        assert open(dl.value.path(), "rb").read(5) == b"%PDF-"
+        assert Path(dl.value.path()).read_bytes()[:5] == b"%PDF-"
     shoot(pg, "05-invoice")
 
     # Record the payment: the form comes with the customer, the amount and the suggestion.

@@ -96,7 +96,7 @@ def test_many_workers_do_every_job_exactly_once(engine: Engine, workers: Workers
     log = tmp_path / "runs.log"
     with engine.begin() as conn:
         for _ in range(240):
-            jobs.enqueue(conn, "test.record", {"log": str(log), "seconds": 0.005})
+            jobs.enqueue(conn, "test.record", {"log": str(log), "seconds": 0.02})
     procs = [workers.start("--concurrency", "3") for _ in range(4)]
     wait_for(lambda: jobs_left(engine) == 0, 120, "every job done", workers)
     workers.stop_all()

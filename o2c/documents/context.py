@@ -1,0 +1,204 @@
+"""Context builders: the books turned into a *document*, the one shape every
+template and e-invoice writer reads, whatever the document is.
+
+A document is a plain dict (amounts ``Decimal``, dates ``datetime.date``)::
+
+    kind              "invoice" | "credit_note"
+    number            "INV-2026-000045"
+    issue_date, due_date (None when nothing is to be paid), delivery_date (or None)
+    currency, language
+    seller            {name, address, tax_id, bank_name, iban, bic}
+    buyer             {code, name, email, tax_id, address}
+    ship_to           an address or None
+    lines             [{no, sku, description, quantity, unit, unit_price, discount,
+                        vat_rate, net}]
+    vat               [{rate, net, vat}], one per rate, ascending
+    net_total, vat_total, total
+    references        {order, customer_reference, shipment, carrier, tracking_number}
+                      (each a string or None)
+    payment           {terms_days, reference} or None (nothing to pay)
+    credited_invoice  {number, issue_date} for a credit note, else None
+    reason            why a credit note was issued, or None
+
+Addresses are ``{name, line1, line2, city, postal_code, country}`` (country an
+ISO 3166 alpha-2 code). Credit notes carry positive amounts: the kind says
+which way they go.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from o2c.db import models as m
+from o2c.documents.i18n import document_language
+from o2c.documents.payment import creditor_reference
+from o2c.domain.errors import Conflict, NotFound
+from o2c.domain.money import ZERO, document_totals
+from o2c.services.uow import document_number
+
+KINDS = ("invoice", "credit_note")
+
+invoices = m.Invoice.__table__
+invoice_lines = m.InvoiceLine.__table__
+invoice_vat = m.InvoiceVat.__table__
+customers = m.Customer.__table__
+orders = m.Order.__table__
+order_lines = m.OrderLine.__table__
+products = m.Product.__table__
+shipments = m.Shipment.__table__
+company = m.Company.__table__
+
+_POSTCODE_CITY = re.compile(r"^(?P<postal_code>[A-Z0-9]{0,3}[- ]?\d[\dA-Z -]{1,8}?)\s+(?P<city>\D.*)$")
+
+
+def stored_address(raw: dict[str, Any] | None, country: str) -> dict[str, Any]:
+    """A stored address with every key present (older rows or other clients
+    may have left out the optional ones)."""
+    a = dict(raw or {})
+    return {"name": a.get("name"), "line1": a.get("line1", ""), "line2": a.get("line2"),
+            "city": a.get("city", ""), "postal_code": a.get("postal_code", ""),
+            "country": a.get("country") or country}
+
+
+def split_address(text: str, tax_id: str = "") -> dict[str, Any]:
+    """The company's one-line address (``Via Roma 1, 20121 Milano, IT``) as
+    an address. The country is the last part when it is a two-letter code,
+    else the prefix of an EU VAT id."""
+    parts = [p.strip() for p in re.split(r"[,\n]", text or "") if p.strip()]
+    country = ""
+    if parts and re.fullmatch(r"[A-Za-z]{2}", parts[-1]):
+        country = parts.pop().upper()
+    elif re.match(r"^[A-Z]{2}", tax_id or ""):
+        country = tax_id[:2]
+    postal_code = city = ""
+    if len(parts) >= 2:
+        found = _POSTCODE_CITY.match(parts[-1])
+        if found:
+            parts.pop()
+            postal_code, city = found["postal_code"].strip(), found["city"].strip()
+        else:
+            city = parts.pop()
+    return {"name": None, "line1": parts[0] if parts else "", "line2": ", ".join(parts[1:]) or None,
+            "city": city, "postal_code": postal_code, "country": country}
+
+
+def seller(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The company as the seller on its documents."""
+    return {"name": row["name"], "address": split_address(row["address"], row["tax_id"]),
+            "tax_id": row["tax_id"], "bank_name": row["bank_name"], "iban": row["iban"], "bic": row["bic"]}
+
+
+def build_document(
+    *, kind: str, number: str, issue_date: dt.date, currency: str, language: str | None,
+    seller: dict[str, Any], buyer: dict[str, Any], lines: Iterable[Mapping[str, Any]],
+    vat: Iterable[Mapping[str, Any]] | None = None, due_date: dt.date | None = None,
+    delivery_date: dt.date | None = None, ship_to: dict[str, Any] | None = None,
+    references: Mapping[str, str | None] | None = None, terms_days: int | None = None,
+    credited_invoice: Mapping[str, Any] | None = None, reason: str | None = None,
+) -> dict[str, Any]:
+    """A document from its parts. The VAT summary and totals are computed here
+    by the one rounding rule (SPEC §3) unless the stored ones are given, and
+    then both must agree: a document never shows figures the books do not have."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown document kind {kind!r}; use one of {KINDS}")
+    doc_lines = [{
+        "no": i, "sku": l["sku"], "description": l["description"], "quantity": l["quantity"],
+        "unit": l.get("unit") or "pcs", "unit_price": l["unit_price"], "discount": l.get("discount") or ZERO,
+        "vat_rate": l["vat_rate"], "net": l["net"],
+    } for i, l in enumerate(lines, start=1)]
+    totals = document_totals((l["net"], l["vat_rate"]) for l in doc_lines)
+    computed = [{"rate": v.rate, "net": v.net, "vat": v.vat} for v in totals.by_rate]
+    if vat is not None:
+        stored = sorted(({"rate": v["rate"], "net": v["net"], "vat": v["vat"]} for v in vat),
+                        key=lambda v: v["rate"])
+        if stored != computed:
+            raise Conflict(f"Document {number}: its VAT summary does not follow from its lines.",
+                           {"number": number})
+    refs = {"order": None, "customer_reference": None, "shipment": None, "carrier": None,
+            "tracking_number": None, **(references or {})}
+    payable = kind == "invoice" and totals.gross > 0
+    return {
+        "kind": kind, "number": number, "issue_date": issue_date,
+        "due_date": due_date if payable else None, "delivery_date": delivery_date,
+        "currency": currency, "language": document_language(language),
+        "seller": seller, "buyer": buyer, "ship_to": ship_to,
+        "lines": doc_lines, "vat": computed,
+        "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
+        "references": refs,
+        "payment": {"terms_days": terms_days, "reference": creditor_reference(number)} if payable else None,
+        "credited_invoice": dict(credited_invoice) if credited_invoice else None,
+        "reason": reason,
+    }
+
+
+# -- invoices --------------------------------------------------------------------------
+
+_invoice_head = (
+    select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.due_date, invoices.c.currency,
+           invoices.c.net_total, invoices.c.vat_total, invoices.c.total, invoices.c.order_id,
+           invoices.c.shipment_id,
+           customers.c.code.label("customer_code"), customers.c.name.label("customer_name"),
+           customers.c.email.label("customer_email"), customers.c.tax_id.label("customer_tax_id"),
+           customers.c.language, customers.c.country.label("customer_country"),
+           customers.c.billing_address, customers.c.payment_terms_days,
+           orders.c.created_at.label("order_created_at"), orders.c.external_ref, orders.c.shipping_address,
+           shipments.c.created_at.label("shipment_created_at"), shipments.c.carrier,
+           shipments.c.tracking_number, shipments.c.shipped_at)
+    .select_from(invoices.join(customers, customers.c.id == invoices.c.customer_id)
+                 .join(orders, orders.c.id == invoices.c.order_id)
+                 .outerjoin(shipments, shipments.c.id == invoices.c.shipment_id))
+    .where(invoices.c.id == bindparam("iid"))
+)
+_invoice_lines = (
+    select(invoice_lines.c.sku, invoice_lines.c.description, invoice_lines.c.quantity,
+           invoice_lines.c.unit_price, invoice_lines.c.discount, invoice_lines.c.vat_rate,
+           invoice_lines.c.net, products.c.unit)
+    .select_from(invoice_lines.join(order_lines, order_lines.c.id == invoice_lines.c.order_line_id)
+                 .join(products, products.c.id == order_lines.c.product_id))
+    .where(invoice_lines.c.invoice_id == bindparam("iid")).order_by(invoice_lines.c.id)
+)
+_invoice_vat = select(invoice_vat.c.rate, invoice_vat.c.net, invoice_vat.c.vat).where(
+    invoice_vat.c.invoice_id == bindparam("iid"))
+_company = select(company.c.name, company.c.address, company.c.tax_id, company.c.bank_name, company.c.iban,
+                  company.c.bic).order_by(company.c.id).limit(1)
+
+
+def company_seller(conn: Any) -> dict[str, Any]:
+    row = conn.execute(_company).mappings().first()
+    if row is None:
+        raise Conflict("The company is not set up; run `o2c db upgrade`.")
+    return seller(row)
+
+
+def _number(prefix: str, at: dt.datetime | None, id_: int | None) -> str | None:
+    return document_number(prefix, at.year, id_) if at is not None and id_ is not None else None
+
+
+def invoice_document(conn: Any, invoice_id: int) -> dict[str, Any]:
+    """The issued invoice ``invoice_id`` as a document."""
+    h = conn.execute(_invoice_head, {"iid": invoice_id}).mappings().first()
+    if h is None:
+        raise NotFound(f"No invoice with id {invoice_id}.")
+    buyer = {"code": h["customer_code"], "name": h["customer_name"], "email": h["customer_email"] or None,
+             "tax_id": h["customer_tax_id"] or None,
+             "address": stored_address(h["billing_address"], h["customer_country"])}
+    doc = build_document(
+        kind="invoice", number=h["number"], issue_date=h["issue_date"], due_date=h["due_date"],
+        delivery_date=h["shipped_at"].date() if h["shipped_at"] else None,
+        currency=h["currency"], language=h["language"], seller=company_seller(conn), buyer=buyer,
+        ship_to=stored_address(h["shipping_address"], h["customer_country"]) if h["shipping_address"] else None,
+        lines=conn.execute(_invoice_lines, {"iid": invoice_id}).mappings(),
+        vat=conn.execute(_invoice_vat, {"iid": invoice_id}).mappings(), terms_days=h["payment_terms_days"],
+        references={"order": _number("SO", h["order_created_at"], h["order_id"]),
+                    "customer_reference": h["external_ref"],
+                    "shipment": _number("SH", h["shipment_created_at"], h["shipment_id"]),
+                    "carrier": h["carrier"], "tracking_number": h["tracking_number"]},
+    )
+    if (doc["net_total"], doc["vat_total"], doc["total"]) != (h["net_total"], h["vat_total"], h["total"]):
+        raise Conflict(f"Invoice {h['number']}: its totals do not follow from its lines.", {"invoice_id": invoice_id})
+    return doc
+
