@@ -144,6 +144,8 @@ def int_cursor(args: dict[str, Any]) -> int | None:
     raw = args.get("cursor")
     if raw in (None, ""):
         return None
-    if not (str(raw).isdigit() and 1 <= int(raw) <= 2**63 - 1):
+    text = str(raw)
+    # isdigit() alone admits '²' and other digits int() refuses: ASCII only.
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 2**63 - 1):
         raise ValidationFailed("Invalid cursor.", {"cursor": ["Use the next_cursor of the previous page."]})
     return int(raw)

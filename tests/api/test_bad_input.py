@@ -687,3 +687,11 @@ def test_a_payment_dated_absurdly_is_refused(admin, when):  # type: ignore[no-un
     assert r.status_code == 422, r.get_json()
     assert "received_on" in r.get_json()["error"]["details"]["fields"]
     assert admin.get("/api/v1/ledger/trial-balance").get_json()["total_debit"] == "0.00"
+
+
+@pytest.mark.parametrize("cursor", ["%C2%B2", "%D9%A3", "%EF%BC%91"])  # '²', Arabic-Indic 3, fullwidth 1
+def test_a_cursor_of_non_ascii_digits_is_a_validation_error(admin, cursor):  # type: ignore[no-untyped-def]
+    for path in ("/api/v1/orders", "/api/v1/invoices", "/api/v1/customers"):
+        r = admin.get(f"{path}?cursor={cursor}")
+        assert r.status_code == 422, (path, r.status_code, r.get_data(as_text=True)[:200])
+        assert r.get_json()["error"]["code"] == "validation_error"
