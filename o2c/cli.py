@@ -4,11 +4,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-import time
 from pathlib import Path
+from typing import Any
 
 import click
 
