@@ -80,7 +80,8 @@ def _differences(tx: Tx, key: str, gl: Any, books: Any) -> tuple[Decimal, list[d
                .group_by(both.c.k).having(func.sum(both.c.gl) != func.sum(both.c.bk))).subquery()
     total = tx.conn.execute(select(type_coerce(func.coalesce(func.sum(func.abs(per_key.c.gl - per_key.c.bk)), 0),
                                                Integer))).scalar_one()
-    rows = tx.conn.execute(select(per_key).order_by(per_key.c.k).limit(SHOW)).all()
+    # Listing the keys costs a second pass: only when there is something to show.
+    rows = tx.conn.execute(select(per_key).order_by(per_key.c.k).limit(SHOW)).all() if total else []
     return _cents(total), [{key: k, "gl": _cents(g), "books": _cents(b), "difference": _cents(g) - _cents(b)}
                            for k, g, b in rows]
 
@@ -120,7 +121,7 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
         func.sum(jlines.c.debit) != func.sum(jlines.c.credit))
     unbalanced = c.execute(select(func.count()).select_from(per_entry.subquery())).scalar_one()
     docs = list(c.execute(select(entries.c.document).where(entries.c.id.in_(per_entry)).order_by(entries.c.id)
-                          .limit(SHOW)).scalars())
+                          .limit(SHOW)).scalars()) if unbalanced else []
     checks.append(_check("journal_balanced", total_d, total_c, "Σ debits = Σ credits, in total and per entry",
                          difference=total_d - total_c + unbalanced, unbalanced_entries=unbalanced, documents=docs))
 
