@@ -25,6 +25,29 @@ REPORTS = {
     "ledger export (csv)": "/api/v1/ledger/export?format=csv",
 }
 
+
+def export_range(url: str, lines: int) -> tuple[str, str] | None:
+    """The latest dates whose journal holds about ``lines`` lines (whole days)."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import func, select
+
+    from o2c.db import models as m
+    from o2c.db.engine import make_engine
+    e, jl = m.JournalEntry.__table__, m.JournalLine.__table__
+    engine = make_engine(url)
+    with engine.connect() as c:
+        per_day = c.execute(select(e.c.date, func.count()).join(jl, jl.c.entry_id == e.c.id)
+                            .group_by(e.c.date).order_by(e.c.date.desc())).all()
+    engine.dispose()
+    if not per_day:
+        return None
+    total = 0
+    for day, n in per_day:
+        total += n
+        if total >= lines:
+            break
+    return str(day), str(per_day[0][0])
+
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
@@ -63,7 +86,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--export-lines", type=int, default=1_000_000,
+                    help="export the latest days holding about this many journal lines (0: the whole journal)")
     args = ap.parse_args()
+    if args.export_lines:
+        span = export_range(args.db, args.export_lines)
+        if span:
+            REPORTS["ledger export (csv)"] += f"&from={span[0]}&to={span[1]}"
     db = "PostgreSQL" if args.db.startswith("postgresql") else "SQLite"
     print(f"Month-end reports through the API on {db} ({args.db})")
     print(f"{'report':<22} {'status':>6} {'median s':>9} {'peak RSS MB':>12} {'output':>14}")
