@@ -148,26 +148,21 @@ class AgingArgs(Schema):
     customer_id = Id(strict=False)
 
 
-class AgingRow(Schema):
+class AgingTotals(Schema):
+    """Open balances per bucket of days past due (SPEC.md aging buckets)."""
+    current = Money()
+    days_1_30 = Money()
+    days_31_60 = Money()
+    days_61_90 = Money()
+    days_over_90 = Money()
+    total = Money()
+
+
+class AgingRow(AgingTotals):
     customer_id = fields.Integer()
     code = Str()
     name = Str()
     open_invoices = fields.Integer()
-    current = Money()
-    days_1_30 = Money()
-    days_31_60 = Money()
-    days_61_90 = Money()
-    days_over_90 = Money()
-    total = Money()
-
-
-class AgingTotals(Schema):
-    current = Money()
-    days_1_30 = Money()
-    days_31_60 = Money()
-    days_61_90 = Money()
-    days_over_90 = Money()
-    total = Money()
 
 
 class AgingOut(Schema):
