@@ -10,6 +10,7 @@ from o2c.db import models as m
 from o2c.domain.errors import NotFound, ValidationFailed
 from o2c.domain.money import round_money
 from o2c.ledger.posting import entry_for_goods_receipt
+from o2c.services import backorders
 from o2c.services.uow import Tx
 
 products = m.Product.__table__
@@ -17,6 +18,7 @@ stock = m.Stock.__table__
 movements = m.StockMovement.__table__
 
 UNIT_COST_PLACES = Decimal("0.0001")
+_any_waiting = backorders._orders_waiting.limit(1)
 
 
 def unit_cost(value: Decimal, on_hand: int) -> Decimal:
@@ -61,10 +63,16 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     if pid is None:
         raise ValidationFailed(f"Unknown SKU {sku!r}.", {"sku": [f"Unknown SKU {sku!r}."]})
     value = round_money(unit_cost_ * quantity)
-    before = tx.conn.execute(select(stock.c.on_hand, stock.c.value).where(stock.c.product_id == pid).with_for_update()).one()
+    locked = backorders.lock_waiting_orders(tx, pid)  # orders before stock, as everywhere
+    before = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved, stock.c.value)
+                             .where(stock.c.product_id == pid).with_for_update()).one()
+    filled = backorders.fill(tx, pid, before.on_hand + quantity - before.reserved, locked) if locked or \
+        _anyone_waiting(tx, pid) else []
+    reserved = sum(f["quantity"] for f in filled)
     tx.conn.execute(
         update(stock).where(stock.c.product_id == pid)
-        .values(on_hand=stock.c.on_hand + quantity, value=stock.c.value + value)
+        .values(on_hand=stock.c.on_hand + quantity, value=stock.c.value + value,
+                reserved=stock.c.reserved + reserved)
     )
     mid = tx.conn.execute(
         insert(movements).returning(movements.c.id),
@@ -77,6 +85,15 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     after = get_stock(tx, sku)
     tx.audit("stock.received", "product", pid,
              {"on_hand": before.on_hand, "value": str(before.value)},
-             {"on_hand": after["on_hand"], "value": str(after["value"]), "document": document})
+             {"on_hand": after["on_hand"], "value": str(after["value"]), "document": document,
+              **({"reserved_for_backorders": reserved} if reserved else {})})
     return {"id": mid, "document": document, "sku": sku, "quantity": quantity,
-            "unit_cost": unit_cost_, "value": value, "stock": after}
+            "unit_cost": unit_cost_, "value": value, "stock": after,
+            "backorders_filled": [{k: f[k] for k in ("order_id", "number", "sku", "line_no", "quantity",
+                                                      "still_backordered")} for f in filled]}
+
+
+def _anyone_waiting(tx: Tx, product_id: int) -> bool:
+    """Whether an order started waiting for this product after the first look
+    (its confirmation committed while this receipt waited for the stock row)."""
+    return tx.conn.execute(_any_waiting, {"pid": product_id}).first() is not None
