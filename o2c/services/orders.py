@@ -538,8 +538,9 @@ def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[d
         l["reserved_quantity"] -= res
         l["backordered_quantity"] -= wait
         cancelled_view.append({"sku": l["sku"], "line_no": l["line_no"], "quantity": c})
-    if release:
-        tx.conn.execute(_release, [{"pid": p, "qty": q} for p, q in sorted(release.items()) if q])
+    to_release = [{"pid": p, "qty": q} for p, q in sorted(release.items()) if q]
+    if to_release:
+        tx.conn.execute(_release, to_release)
     tx.conn.execute(_cancel_line, changes)
 
     # The order's totals are what is still ordered; the statuses follow.
