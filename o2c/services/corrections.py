@@ -225,7 +225,7 @@ def _release(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal) -> tupl
     net = [(r.payment_id, r.amount) for r in tx.conn.execute(_net_on_invoice, {"iid": invoice_id}) if r.amount > 0]
     applied = sum((a for _, a in net), ZERO)
     if amount > applied:
-        raise Conflict(f"Only {applied} of payments is applied to invoice {inv.number}; cannot release {amount}.",
+        raise Conflict(f"Only {applied} is applied to invoice {inv.number}; cannot release {amount}.",
                        {"invoice_id": invoice_id, "applied": str(applied), "requested": str(amount)})
     left, used = amount, []
     for pid, a in net:
