@@ -329,7 +329,8 @@ def _reserve_lines(tx: Tx, line_dicts: list[dict[str, Any]], *, backorder: bool 
     if short and backorder:
         waiting = 0
         for pid in short:  # still in product id order; the stock row is locked, so this figure holds
-            available = max(int(tx.conn.execute(_available_locked, {"pid": pid}).scalar() or 0), 0)
+            # Goods may have arrived since the first attempt: never more than the lines need.
+            available = min(max(int(tx.conn.execute(_available_locked, {"pid": pid}).scalar() or 0), 0), need[pid])
             if available:
                 tx.conn.execute(_reserve, {"pid": pid, "qty": available})
             for l in line_dicts:  # the earlier lines of a SKU are served first
