@@ -147,3 +147,16 @@ def test_the_credit_check_counts_the_whole_backordered_order(shop: Client, admin
 def test_the_option_must_be_a_boolean(shop: Client, shelf: dict[str, Any]) -> None:
     r = order(shop, "C-ROSSI", [("LAMP-01", 1)], allow_backorder="sometimes")
     assert r.status_code == 422 and "allow_backorder" in r.get_json()["error"]["details"]["fields"]
+
+
+def test_the_reconciliation_finds_an_open_quantity_nobody_holds(
+    shop: Client, admin: Client, shelf: dict[str, Any], engine: Engine,
+) -> None:
+    o = placed(shop, [("LAMP-01", 5)])
+    check = next(c for c in admin.ok("get", "/api/v1/reconciliation")["checks"] if c["name"] == "open_quantities")
+    assert (check["left"], check["right"], check["difference"]) == ("5", "5", "0")
+    with engine.begin() as c:  # a line that forgot its backorder: a receipt would never serve it
+        c.execute(text("UPDATE order_lines SET backordered_quantity = 0 WHERE order_id = :o"), {"o": o["id"]})
+    rep = admin.ok("get", "/api/v1/reconciliation")
+    check = next(c for c in rep["checks"] if c["name"] == "open_quantities")
+    assert rep["ok"] is False and check["difference"] == "2"
