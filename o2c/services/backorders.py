@@ -23,7 +23,6 @@ from o2c.services.uow import Tx
 
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
-products = m.Product.__table__
 customers = m.Customer.__table__
 
 _waiting = (lines.c.product_id == bindparam("pid")) & (lines.c.backordered_quantity > 0) & (
@@ -58,6 +57,15 @@ def lock_waiting_orders(tx: Tx, product_id: int) -> set[int]:
     if not ids:
         return set()
     return set(tx.conn.execute(_lock_orders, {"ids": sorted(ids)}).scalars())
+
+
+_any_waiting = _orders_waiting.limit(1)
+
+
+def anyone_waiting(tx: Tx, product_id: int) -> bool:
+    """With the stock row locked: whether an order started waiting for this
+    product after the first look (its confirmation committed meanwhile)."""
+    return tx.conn.execute(_any_waiting, {"pid": product_id}).first() is not None
 
 
 def fill(tx: Tx, product_id: int, available: int, locked: set[int]) -> list[dict[str, Any]]:

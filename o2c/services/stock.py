@@ -18,7 +18,6 @@ stock = m.Stock.__table__
 movements = m.StockMovement.__table__
 
 UNIT_COST_PLACES = Decimal("0.0001")
-_any_waiting = backorders._orders_waiting.limit(1)
 
 
 def unit_cost(value: Decimal, on_hand: int) -> Decimal:
@@ -66,8 +65,9 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     locked = backorders.lock_waiting_orders(tx, pid)  # orders before stock, as everywhere
     before = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved, stock.c.value)
                              .where(stock.c.product_id == pid).with_for_update()).one()
-    filled = backorders.fill(tx, pid, before.on_hand + quantity - before.reserved, locked) if locked or \
-        _anyone_waiting(tx, pid) else []
+    filled: list[dict[str, Any]] = []
+    if locked or backorders.anyone_waiting(tx, pid):
+        filled = backorders.fill(tx, pid, before.on_hand + quantity - before.reserved, locked)
     reserved = sum(f["quantity"] for f in filled)
     tx.conn.execute(
         update(stock).where(stock.c.product_id == pid)
@@ -92,8 +92,3 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
             "backorders_filled": [{k: f[k] for k in ("order_id", "number", "sku", "line_no", "quantity",
                                                       "still_backordered")} for f in filled]}
 
-
-def _anyone_waiting(tx: Tx, product_id: int) -> bool:
-    """Whether an order started waiting for this product after the first look
-    (its confirmation committed while this receipt waited for the stock row)."""
-    return tx.conn.execute(_any_waiting, {"pid": product_id}).first() is not None
