@@ -61,7 +61,7 @@ def confirm_order(order_id: int) -> Any:
 
 @blp.route("/orders/<id:order_id>/cancel", methods=["POST"])
 @requires("orders:write")
-@blp.arguments(s.CancelIn)
+@blp.arguments(s.CancelIn, required=False)
 @blp.response(200, s.OrderOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition (also: more than is open)")
 def cancel_order(data: dict[str, Any], order_id: int) -> Any:
