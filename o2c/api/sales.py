@@ -61,10 +61,13 @@ def confirm_order(order_id: int) -> Any:
 
 @blp.route("/orders/<id:order_id>/cancel", methods=["POST"])
 @requires("orders:write")
+@blp.arguments(s.CancelIn, required=False)
 @blp.response(200, s.OrderOut)
-@blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition")
-def cancel_order(order_id: int) -> Any:
-    return mutate(lambda tx: orders.cancel_order(tx, order_id, principal()), ORDER)
+@blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition (also: more than is open)")
+def cancel_order(data: dict[str, Any], order_id: int) -> Any:
+    """Cancel the whole order (no body), or with ``lines`` only that much of what is still open. Reservations are
+    released; packed shipments in the way are cancelled first (their goods stay on hand)."""
+    return mutate(lambda tx: orders.cancel_order(tx, order_id, principal(), data.get("lines")), ORDER)
 
 
 @blp.route("/orders/<id:order_id>/shipments", methods=["POST"])

@@ -186,6 +186,9 @@ class Order(Base):
     amount_paid: Mapped[Decimal] = mapped_column(default=Decimal(0))
     created_at: Mapped[dt.datetime]
     confirmed_at: Mapped[dt.datetime | None]
+    #: Confirm with what is available and keep the rest of a line open until
+    #: goods arrive, instead of refusing the order ``out_of_stock``.
+    allow_backorder: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class OrderLine(Base):
@@ -198,6 +201,10 @@ class OrderLine(Base):
         ),
         CheckConstraint("returned_quantity <= shipped_quantity", name="returned_within_shipped"),
         CheckConstraint("reserved_quantity >= 0", name="reserved_non_negative"),
+        CheckConstraint("backordered_quantity >= 0", name="backordered_non_negative"),
+        # The lines waiting for a SKU, found by a goods receipt.
+        Index("ix_order_lines_backordered", "product_id", "order_id",
+              sqlite_where=text("backordered_quantity > 0"), postgresql_where=text("backordered_quantity > 0")),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -216,6 +223,8 @@ class OrderLine(Base):
     invoiced_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     returned_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     cancelled_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Confirmed but not reserved: waiting for stock (orders that allow backorders).
+    backordered_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Shipment(Base):
@@ -333,11 +342,18 @@ class Payment(Base):
     reference: Mapped[str] = mapped_column(String(128), unique=True)
     unapplied: Mapped[Decimal]
     created_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="received")  # received, reversed
+    reversed_at: Mapped[dt.datetime | None]
+    reversal_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class PaymentAllocation(Base):
+    """Money of a payment applied to an invoice. Append-only: taking an
+    application back (a reversal, credit moved to another invoice) is a
+    negative row dated the day it happened."""
+
     __tablename__ = "payment_allocations"
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)

@@ -15,8 +15,15 @@ def _allowed(table: Mapping[str, Mapping[str, str]], verb: str, state: str) -> b
 
 
 def open_to_pack(line: Mapping[str, Any]) -> int:
-    """Ordered and not yet packed, shipped or cancelled."""
-    return int(line["quantity"] - line["shipped_quantity"] - line["packed_quantity"] - line["cancelled_quantity"])
+    """Ordered and not yet packed, shipped or cancelled, as far as it is
+    reserved: a backordered quantity waits for its goods."""
+    open_qty = line["quantity"] - line["shipped_quantity"] - line["packed_quantity"] - line["cancelled_quantity"]
+    return int(min(open_qty, line["reserved_quantity"] - line["packed_quantity"]))
+
+
+def open_to_cancel(line: Mapping[str, Any]) -> int:
+    """Ordered and not yet shipped or cancelled (packed goods are unpacked first)."""
+    return int(line["quantity"] - line["shipped_quantity"] - line["cancelled_quantity"])
 
 
 def to_invoice(line: Mapping[str, Any]) -> int:
@@ -25,14 +32,15 @@ def to_invoice(line: Mapping[str, Any]) -> int:
 
 
 def order_actions(status: str, lines: Iterable[Mapping[str, Any]], invoicing_policy: str) -> frozenset[str]:
-    """The order's moves now: ``confirm``, ``cancel``, ``pack``, ``invoice``."""
+    """The order's moves now: ``confirm``, ``cancel``, ``cancel_lines``, ``pack``, ``invoice``."""
     lines = list(lines)
     moves = set()
     if _allowed(ORDER_TRANSITIONS, "confirm", status):
         moves.add("confirm")
-    if _allowed(ORDER_TRANSITIONS, "cancel", status) and not any(
-            l["packed_quantity"] or l["shipped_quantity"] for l in lines):
+    if _allowed(ORDER_TRANSITIONS, "cancel", status) and not any(l["shipped_quantity"] for l in lines):
         moves.add("cancel")
+    if _allowed(ORDER_TRANSITIONS, "cancel_lines", status) and any(open_to_cancel(l) > 0 for l in lines):
+        moves.add("cancel_lines")
     if _allowed(ORDER_TRANSITIONS, "pack", status) and any(open_to_pack(l) > 0 for l in lines):
         moves.add("pack")
     if (invoicing_policy == "manual" and _allowed(ORDER_TRANSITIONS, "invoice", status)

@@ -16,6 +16,11 @@ ORDER_TRANSITIONS: dict[str, dict[str, str]] = {
     # verb: {from_state: to_state}
     "confirm": {"draft": "confirmed"},
     "cancel": {"draft": "cancelled", "confirmed": "cancelled"},
+    # Cancelling the open quantity of some lines keeps the order confirmed
+    # (or cancels it, when nothing is left).
+    "cancel_lines": {"confirmed": "confirmed"},
+    # A completed order whose payment was reversed is open again.
+    "reopen": {"completed": "confirmed"},
     "complete": {"confirmed": "completed"},
     "pack": {"confirmed": "confirmed"},
     "invoice": {"confirmed": "confirmed", "completed": "completed"},

@@ -126,3 +126,31 @@ def entry_for_credit_applied(
         date, "credit_application", source_id, document, f"Customer credit applied {document}",
         [(chart["customer_credit"], amount), (chart["receivables"], -amount)], customer_id,
     )
+
+
+def entry_for_payment_reversal(
+    chart: Mapping[str, Account], date: dt.date, payment_id: int, document: str,
+    amount: Decimal, applied: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    """The payment's entry turned around: the money did not arrive after all.
+    What it had paid is owed again; what it left as credit is gone."""
+    return build_entry(
+        date, "payment_reversal", payment_id, document, f"Payment reversed {document}",
+        [
+            (chart["receivables"], applied),
+            (chart["customer_credit"], amount - applied),
+            (chart["bank"], -amount),
+        ],
+        customer_id,
+    )
+
+
+def entry_for_credit_released(
+    chart: Mapping[str, Account], date: dt.date, source_id: int, document: str,
+    amount: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    """Money applied to an invoice taken back as the customer's credit."""
+    return build_entry(
+        date, "credit_release", source_id, document, f"Customer credit released from {document}",
+        [(chart["receivables"], amount), (chart["customer_credit"], -amount)], customer_id,
+    )

@@ -131,6 +131,8 @@ class StockReceiptOut(Schema):
     unit_cost = Money()
     value = Money()
     stock = fields.Nested(StockOut)
+    backorders_filled = fields.List(fields.Nested("BackorderFilled"), metadata={
+        "description": "Open backorders this receipt reserved goods for, oldest first."})
 
 
 class CustomerRef(Schema):
@@ -176,6 +178,9 @@ class OrderIn(Schema):
     lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=500))
     shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
     confirm = fields.Boolean(load_default=False)
+    allow_backorder = fields.Boolean(load_default=False, metadata={
+        "description": "Confirm with what is in stock and keep the rest of each line backordered until goods "
+                       "arrive, instead of refusing the confirmation out_of_stock."})
 
 
 class OrderLineOut(Schema):
@@ -193,6 +198,7 @@ class OrderLineOut(Schema):
     invoiced_quantity = fields.Integer()
     returned_quantity = fields.Integer()
     cancelled_quantity = fields.Integer()
+    backordered_quantity = fields.Integer(metadata={"description": "Confirmed, waiting for stock."})
 
 
 class OrderOut(Schema):
@@ -217,11 +223,45 @@ class OrderOut(Schema):
     invoice_ids = fields.List(fields.Integer())
     created_at = fields.DateTime()
     confirmed_at = fields.DateTime(allow_none=True)
+    allow_backorder = fields.Boolean()
 
 
 class SkuQuantity(Schema):
     sku = _text(64, required=True)
     quantity = Quantity(required=True)
+
+
+class CancelIn(Schema):
+    """No body (or no ``lines``): the whole order. With ``lines``: only that much
+    of what is still open (not shipped) of a confirmed order."""
+
+    lines = fields.List(fields.Nested(SkuQuantity), validate=validate.Length(min=1, max=500),
+                        load_default=None, allow_none=True)
+
+
+class BackorderFilled(Schema):
+    order_id = fields.Integer()
+    number = Str()
+    sku = Str()
+    line_no = fields.Integer()
+    quantity = fields.Integer(metadata={"description": "Reserved for the line by this receipt."})
+    still_backordered = fields.Integer()
+
+
+class BackorderOut(Schema):
+    order_id = fields.Integer()
+    order_number = Str()
+    line_no = fields.Integer()
+    sku = Str()
+    description = Str()
+    ordered = fields.Integer()
+    reserved = fields.Integer()
+    waiting = fields.Integer(metadata={"description": "Backordered: confirmed, not yet reserved."})
+    customer_id = fields.Integer()
+    customer_code = Str()
+    customer_name = Str()
+    channel = Str()
+    since = fields.DateTime(metadata={"description": "When the order was confirmed."})
 
 
 class PackIn(Schema):
@@ -315,6 +355,50 @@ class PaymentOut(Schema):
     reference = Str()
     allocations = fields.List(fields.Nested(AllocationOut))
     unapplied = Money()
+    status = Str(metadata={"description": "received, or reversed"})
+    reversed_at = fields.DateTime(allow_none=True)
+    reversal_reason = Str(allow_none=True)
+
+
+class ReverseIn(Schema):
+    reason = _text(500, required=True)
+
+
+class CreditApplyIn(Schema):
+    invoice_id = Id(required=True)
+    amount = Money(required=True, positive=True)
+
+
+class CreditReallocateIn(Schema):
+    from_invoice_id = Id(required=True)
+    to_invoice_id = Id(required=True)
+    amount = Money(required=True, positive=True)
+
+
+class CreditPaymentOut(Schema):
+    payment_id = fields.Integer()
+    number = Str()
+    amount = Money()
+    received_on = BookDate()
+    unapplied = Money()
+
+
+class CreditInvoiceOut(Schema):
+    invoice_id = fields.Integer()
+    number = Str()
+    order_id = fields.Integer()
+    status = Str()
+    total = Money()
+    amount_paid = Money()
+    balance_due = Money()
+    change = Money(metadata={"description": "What this correction added to (or took from) amount_paid."})
+
+
+class CustomerCreditOut(Schema):
+    customer_id = fields.Integer()
+    credit = Money(metadata={"description": "Unapplied credit: the sum of the payments' unapplied amounts."})
+    payments = fields.List(fields.Nested(CreditPaymentOut))
+    invoices = fields.List(fields.Nested(CreditInvoiceOut))
 
 
 class JournalLineOut(Schema):
@@ -385,6 +469,12 @@ class OrderListArgs(PageArgs):
     status = Str(validate=validate.OneOf(("draft", "confirmed", "completed", "cancelled")))
     customer_id = Id(strict=False)
     external_ref = Str(validate=validate.Length(max=128))
+
+
+class BackorderListArgs(PageArgs):
+    sku = Str(validate=validate.Length(max=64))
+    customer_id = Id(strict=False)
+    order_id = Id(strict=False)
 
 
 class InvoiceListArgs(PageArgs):

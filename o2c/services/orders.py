@@ -55,13 +55,13 @@ ORDER_COLS = [
     orders.c.payment_status, orders.c.channel, orders.c.external_ref, orders.c.customer_id,
     orders.c.currency, orders.c.shipping_address, orders.c.net_total, orders.c.vat_total,
     orders.c.total, orders.c.invoiced_total, orders.c.amount_paid, orders.c.created_at,
-    orders.c.confirmed_at,
+    orders.c.confirmed_at, orders.c.allow_backorder,
 ]
 LINE_COLS = [
     lines.c.order_id, lines.c.id, lines.c.line_no, lines.c.product_id, lines.c.sku, lines.c.description,
     lines.c.quantity, lines.c.unit_price, lines.c.discount, lines.c.vat_rate, lines.c.net,
     lines.c.reserved_quantity, lines.c.packed_quantity, lines.c.shipped_quantity, lines.c.invoiced_quantity,
-    lines.c.returned_quantity, lines.c.cancelled_quantity,
+    lines.c.returned_quantity, lines.c.cancelled_quantity, lines.c.backordered_quantity,
 ]
 
 
@@ -218,6 +218,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
             "vat_rate": p.vat_rate, "net": line_net(l["quantity"], price, discount),
             "reserved_quantity": l["quantity"] if confirm else 0, "packed_quantity": 0,
             "shipped_quantity": 0, "invoiced_quantity": 0, "returned_quantity": 0, "cancelled_quantity": 0,
+            "backordered_quantity": 0,
         })
     totals = document_totals((r["net"], r["vat_rate"]) for r in line_rows)
 
@@ -230,7 +231,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         "shipping_address": data.get("shipping_address") or customer.shipping_address or customer.billing_address,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         "invoiced_total": ZERO, "amount_paid": ZERO, "created_at": tx.now,
-        "confirmed_at": tx.now if confirm else None,
+        "confirmed_at": tx.now if confirm else None, "allow_backorder": bool(data.get("allow_backorder")),
     }
     oid = tx.conn.execute(insert_ignoring_conflicts(tx.conn, orders, ("id",)), row).scalar()
     if oid is None:
@@ -257,8 +258,10 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         # The order row is inserted first so a duplicate external_ref is reported
         # as such; a refused confirmation rolls the whole creation back.
         _check_credit(tx, customer.id, customer.credit_limit, totals.gross, number, oid)
-        _reserve_lines(tx, line_rows)
-        _confirmed(tx, oid, number, channel, "draft")
+        waiting = _reserve_lines(tx, line_rows, backorder=row["allow_backorder"])
+        if waiting:
+            _mark_backordered(tx, oid, line_rows)
+        _confirmed(tx, oid, number, channel, "draft", _waiting_view(line_rows))
     return order_view(row, [{k: r[k] for k in r if k != "order_id"} for r in line_rows], [], [])
 
 
@@ -302,7 +305,20 @@ def _check_credit(tx: Tx, customer_id: int, limit: Decimal | None, amount: Decim
         )
 
 
-def _reserve_lines(tx: Tx, line_dicts: Iterable[dict[str, Any]]) -> None:
+_available_locked = (
+    select(stock.c.on_hand - stock.c.reserved).where(stock.c.product_id == bindparam("pid")).with_for_update()
+)
+_backorder_line = (
+    update(lines).where(lines.c.order_id == bindparam("oid"), lines.c.line_no == bindparam("no"))
+    .values(reserved_quantity=bindparam("res"), backordered_quantity=bindparam("wait"))
+)
+
+
+def _reserve_lines(tx: Tx, line_dicts: list[dict[str, Any]], *, backorder: bool = False) -> int:
+    """Reserve every line's quantity, all or nothing (``out_of_stock``). With
+    ``backorder`` a short SKU is reserved as far as it is available and the
+    rest stays backordered: the line dicts get their ``reserved_quantity`` and
+    ``backordered_quantity``, and the quantity backordered is returned."""
     need: dict[int, int] = defaultdict(int)
     sku_of: dict[int, str] = {}
     for l in line_dicts:
@@ -310,6 +326,21 @@ def _reserve_lines(tx: Tx, line_dicts: Iterable[dict[str, Any]]) -> None:
         sku_of[l["product_id"]] = l["sku"]
     short = [pid for pid in sorted(need)  # a fixed order: concurrent confirmations cannot deadlock
              if tx.conn.execute(_reserve, {"pid": pid, "qty": need[pid]}).rowcount != 1]
+    if short and backorder:
+        waiting = 0
+        for pid in short:  # still in product id order; the stock row is locked, so this figure holds
+            # Goods may have arrived since the first attempt: never more than the lines need.
+            available = min(max(int(tx.conn.execute(_available_locked, {"pid": pid}).scalar() or 0), 0), need[pid])
+            if available:
+                tx.conn.execute(_reserve, {"pid": pid, "qty": available})
+            for l in line_dicts:  # the earlier lines of a SKU are served first
+                if l["product_id"] == pid:
+                    take = min(l["quantity"], available)
+                    available -= take
+                    l["reserved_quantity"] = take
+                    l["backordered_quantity"] = l["quantity"] - take
+                    waiting += l["quantity"] - take
+        return waiting
     if short:
         avail = dict(tx.conn.execute(
             select(stock.c.product_id, stock.c.on_hand - stock.c.reserved).where(stock.c.product_id.in_(short))
@@ -319,11 +350,28 @@ def _reserve_lines(tx: Tx, line_dicts: Iterable[dict[str, Any]]) -> None:
             {"lines": [{"sku": sku_of[p], "requested": need[p], "available": max(int(avail.get(p, 0)), 0)}
                        for p in short]},
         )
+    return 0
 
 
-def _confirmed(tx: Tx, order_id: int, number: str, channel: str, before: str) -> None:
-    tx.emit("order.confirmed", channel, order_id, {"order_id": order_id, "number": number, "status": "confirmed"})
-    tx.audit("order.confirmed", "order", order_id, {"status": before}, {"status": "confirmed"})
+def _mark_backordered(tx: Tx, order_id: int, line_dicts: list[dict[str, Any]]) -> None:
+    tx.conn.execute(_backorder_line, [
+        {"oid": order_id, "no": l["line_no"], "res": l["reserved_quantity"], "wait": l["backordered_quantity"]}
+        for l in line_dicts if l.get("backordered_quantity")])
+
+
+def _waiting_view(line_dicts: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"sku": l["sku"], "line_no": l["line_no"], "quantity": l["backordered_quantity"]}
+            for l in line_dicts if l.get("backordered_quantity")]
+
+
+def _confirmed(tx: Tx, order_id: int, number: str, channel: str, before: str,
+               backordered: list[dict[str, Any]] | None = None) -> None:
+    data: dict[str, Any] = {"order_id": order_id, "number": number, "status": "confirmed"}
+    after: dict[str, Any] = {"status": "confirmed"}
+    if backordered:
+        data["backordered"] = after["backordered"] = backordered
+    tx.emit("order.confirmed", channel, order_id, data)
+    tx.audit("order.confirmed", "order", order_id, {"status": before}, after)
 
 
 def confirm_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]:
@@ -332,28 +380,97 @@ def confirm_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]
     new_status = order_transition("confirm", o.status, number)
     _check_credit(tx, o.customer_id, o.credit_limit, o.total, number, o.id)
     ls = order_lines(tx, order_id)
-    _reserve_lines(tx, ls)
-    tx.conn.execute(_mark_reserved, {"oid": order_id})
-    tx.conn.execute(_mark_confirmed, {"oid": order_id, "at": tx.now})
-    _confirmed(tx, order_id, number, o.channel, o.status)
     for l in ls:
         l.pop("order_id")
         l["reserved_quantity"] = l["quantity"]
+    tx.conn.execute(_mark_reserved, {"oid": order_id})
+    if _reserve_lines(tx, ls, backorder=o.allow_backorder):
+        _mark_backordered(tx, order_id, ls)
+    tx.conn.execute(_mark_confirmed, {"oid": order_id, "at": tx.now})
+    _confirmed(tx, order_id, number, o.channel, o.status, _waiting_view(ls))
     row = {k: v for k, v in o._asdict().items() if k != "credit_limit"}
     return order_view({**row, "status": new_status, "confirmed_at": tx.now}, ls, [], [])
 
 
-def cancel_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]:
+shipment_lines = m.ShipmentLine.__table__
+_packed_of_order = (
+    select(shipments.c.id, shipments.c.created_at, shipment_lines.c.order_line_id, shipment_lines.c.quantity)
+    .join(shipment_lines, shipment_lines.c.shipment_id == shipments.c.id)
+    .where(shipments.c.order_id == bindparam("oid"), shipments.c.status == "packed")
+    .order_by(shipments.c.id, shipment_lines.c.id)
+)
+_unpack_line = (
+    update(lines).where(lines.c.id == bindparam("lid"))
+    .values(packed_quantity=lines.c.packed_quantity - bindparam("qty"))
+)
+_cancel_shipments = (
+    update(shipments).where(shipments.c.id.in_(bindparam("sids", expanding=True))).values(status="cancelled")
+)
+_cancel_line = (
+    update(lines).where(lines.c.id == bindparam("lid"))
+    .values(cancelled_quantity=lines.c.cancelled_quantity + bindparam("qty"),
+            reserved_quantity=lines.c.reserved_quantity - bindparam("res"),
+            backordered_quantity=lines.c.backordered_quantity - bindparam("wait"))
+)
+_set_totals = (
+    update(orders).where(orders.c.id == bindparam("oid"))
+    .values(net_total=bindparam("net", type_=orders.c.net_total.type),
+            vat_total=bindparam("vat", type_=orders.c.vat_total.type),
+            total=bindparam("gross", type_=orders.c.total.type))
+)
+
+
+def open_quantity(line: dict[str, Any]) -> int:
+    """What can still be cancelled on a line: ordered, not shipped or cancelled
+    (packed goods count: their shipment is cancelled first)."""
+    return int(line["quantity"] - line["shipped_quantity"] - line["cancelled_quantity"])
+
+
+def _unpack(tx: Tx, order: Any, ls: list[dict[str, Any]], only_lines: set[int] | None) -> list[str]:
+    """Cancel the order's packed shipments (all, or those holding one of
+    ``only_lines``): the goods stay on hand and reserved for the order."""
+    packed = tx.conn.execute(_packed_of_order, {"oid": order.id}).all()
+    hit = {p.id for p in packed if only_lines is None or p.order_line_id in only_lines}
+    if not hit:
+        return []
+    by_id = {l["id"]: l for l in ls}
+    tx.conn.execute(_unpack_line, [{"lid": p.order_line_id, "qty": p.quantity} for p in packed if p.id in hit])
+    for p in packed:
+        if p.id in hit:
+            by_id[p.order_line_id]["packed_quantity"] -= p.quantity
+    tx.conn.execute(_cancel_shipments, {"sids": sorted(hit)})
+    numbers = []
+    for sid in sorted(hit):
+        created = next(p.created_at for p in packed if p.id == sid)
+        sh_number = document_number("SH", created.year, sid)
+        numbers.append(sh_number)
+        tx.emit("shipment.cancelled", order.channel, order.id,
+                {"shipment_id": sid, "number": sh_number, "order_id": order.id})
+        tx.audit("shipment.cancelled", "shipment", sid, {"status": "packed"},
+                 {"status": "cancelled", "reason": "order cancellation"})
+    return numbers
+
+
+def cancel_order(
+    tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Cancel a draft or confirmed order, or with ``requested`` lines (SKU and
+    quantity) only that much of what is still open on a confirmed order.
+    Reservations are released; packed shipments in the way are cancelled
+    first (their goods stay on hand)."""
+    if requested is not None:
+        return _cancel_lines(tx, order_id, principal, requested)
     o = load_order(tx, order_id, principal, lock=True)
     number = order_number(o.id, o.created_at)
     new_status = order_transition("cancel", o.status, number)
     ls = order_lines(tx, order_id)
-    if any(l["packed_quantity"] or l["shipped_quantity"] for l in ls):
+    if any(l["shipped_quantity"] for l in ls):
         raise InvalidTransition(
-            f"Cannot cancel order {number}: part of it is packed or shipped. "
-            "Cancel its packed shipments first; shipped goods come back as a return.",
+            f"Cannot cancel order {number} as a whole: part of it is shipped (shipped goods come back "
+            "as a return). Cancel what is still open by naming its lines.",
             {"status": o.status, "action": "cancel"},
         )
+    unpacked = _unpack(tx, o, ls, None)
     release: dict[int, int] = defaultdict(int)
     for l in ls:
         if l["reserved_quantity"]:
@@ -362,11 +479,90 @@ def cancel_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]:
         tx.conn.execute(_release, [{"pid": p, "qty": q} for p, q in sorted(release.items())])
     tx.conn.execute(
         update(lines).where(lines.c.order_id == order_id)
-        .values(reserved_quantity=0, cancelled_quantity=lines.c.quantity - lines.c.shipped_quantity)
+        .values(reserved_quantity=0, backordered_quantity=0,
+                cancelled_quantity=lines.c.quantity - lines.c.shipped_quantity)
     )
     tx.conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status))
-    tx.emit("order.cancelled", o.channel, order_id, {"order_id": order_id, "number": number, "status": new_status})
-    tx.audit("order.cancelled", "order", order_id, {"status": o.status}, {"status": new_status})
+    data: dict[str, Any] = {"order_id": order_id, "number": number, "status": new_status}
+    if unpacked:
+        data["shipments_cancelled"] = unpacked
+    tx.emit("order.cancelled", o.channel, order_id, data)
+    tx.audit("order.cancelled", "order", order_id, {"status": o.status}, {"status": new_status, **data})
+    return get_order(tx, order_id, principal)
+
+
+def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, Any]]) -> dict[str, Any]:
+    o = load_order(tx, order_id, principal, lock=True)
+    number = order_number(o.id, o.created_at)
+    order_transition("cancel_lines", o.status, number)
+    ls = order_lines(tx, order_id)
+    on_order = {l["sku"] for l in ls}
+    unknown = {str(i): {"sku": [f"SKU {r['sku']!r} is not on order {number}."]}
+               for i, r in enumerate(requested) if r["sku"] not in on_order}
+    if unknown:
+        raise ValidationFailed("Some lines are not on this order.", {"lines": unknown})
+    want: dict[str, int] = defaultdict(int)
+    for r in requested:
+        want[r["sku"]] += r["quantity"]
+    too_many = [{"sku": sku, "requested": q, "open": sum(open_quantity(l) for l in ls if l["sku"] == sku)}
+                for sku, q in want.items()]
+    too_many = [t for t in too_many if t["requested"] > t["open"]]
+    if too_many:
+        raise InvalidTransition(
+            f"Cannot cancel more than is open on order {number} (ordered minus shipped and already cancelled): "
+            + ", ".join(f"{t['sku']} {t['requested']} requested, {t['open']} open" for t in too_many) + ".",
+            {"status": o.status, "action": "cancel_lines", "lines": too_many},
+        )
+    # What each line gives up: its open quantity, filled in line order per SKU.
+    cut: dict[int, int] = {}
+    for sku, q in want.items():
+        for l in ls:
+            if l["sku"] == sku and q > 0 and open_quantity(l) > 0:
+                take = min(q, open_quantity(l))
+                cut[l["id"]] = take
+                q -= take
+    # Packed goods in the way go back to the order first.
+    in_the_way = {l["id"] for l in ls if l["id"] in cut
+                  and cut[l["id"]] > l["quantity"] - l["shipped_quantity"] - l["cancelled_quantity"] - l["packed_quantity"]}
+    unpacked = _unpack(tx, o, ls, in_the_way) if in_the_way else []
+    release: dict[int, int] = defaultdict(int)
+    changes, cancelled_view = [], []
+    for l in ls:
+        c = cut.get(l["id"], 0)
+        if not c:
+            continue
+        wait = min(c, l["backordered_quantity"])  # what was never reserved goes first
+        res = c - wait
+        release[l["product_id"]] += res
+        changes.append({"lid": l["id"], "qty": c, "res": res, "wait": wait})
+        l["cancelled_quantity"] += c
+        l["reserved_quantity"] -= res
+        l["backordered_quantity"] -= wait
+        cancelled_view.append({"sku": l["sku"], "line_no": l["line_no"], "quantity": c})
+    to_release = [{"pid": p, "qty": q} for p, q in sorted(release.items()) if q]
+    if to_release:
+        tx.conn.execute(_release, to_release)
+    tx.conn.execute(_cancel_line, changes)
+
+    # The order's totals are what is still ordered; the statuses follow.
+    remaining = [(line_net(l["quantity"] - l["cancelled_quantity"], l["unit_price"], l["discount"]), l["vat_rate"])
+                 for l in ls]
+    totals = document_totals(remaining)
+    tx.conn.execute(_set_totals, {"oid": order_id, "net": totals.net, "vat": totals.vat, "gross": totals.gross})
+    everything_cancelled = all(l["cancelled_quantity"] >= l["quantity"] for l in ls)
+    if everything_cancelled:
+        new = OrderStatuses("cancelled", o.fulfillment_status, o.payment_status)
+    else:
+        new = derive_order_statuses(o.status, progress(ls), o.invoiced_total, o.amount_paid)
+    data: dict[str, Any] = {"order_id": order_id, "number": number, "lines": cancelled_view,
+                            "total": str(totals.gross)}
+    if unpacked:
+        data["shipments_cancelled"] = unpacked
+    tx.emit("order.lines_cancelled", o.channel, order_id, data)
+    tx.audit("order.lines_cancelled", "order", order_id, {"total": str(o.total)}, data)
+    record_progress(tx, o, new)
+    if everything_cancelled:
+        tx.emit("order.cancelled", o.channel, order_id, {"order_id": order_id, "number": number, "status": "cancelled"})
     return get_order(tx, order_id, principal)
 
 

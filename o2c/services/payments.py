@@ -117,7 +117,8 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     })
     return {"id": pid, "number": number, "customer_id": customer_id, "amount": amount, "currency": data["currency"],
             "received_on": received_on, "method": data["method"], "reference": data["reference"],
-            "allocations": allocs, "unapplied": amount - applied, "created_at": tx.now}
+            "allocations": allocs, "unapplied": amount - applied, "created_at": tx.now, "status": "received",
+            "reversed_at": None, "reversal_reason": None}
 
 
 def _update_orders(tx: Tx, plan: list[tuple[Any, Decimal, str]], pid: int, number: str) -> None:
@@ -193,17 +194,21 @@ def get_payment(tx: Tx, payment_id: int) -> dict[str, Any]:
     row = tx.conn.execute(
         select(payments.c.id, payments.c.customer_id, payments.c.amount, payments.c.currency,
                payments.c.received_on, payments.c.method, payments.c.reference, payments.c.unapplied,
-               payments.c.created_at).where(payments.c.id == payment_id)
+               payments.c.created_at, payments.c.status, payments.c.reversed_at, payments.c.reversal_reason)
+        .where(payments.c.id == payment_id)
     ).first()
     if row is None:
         raise NotFound(f"No payment with id {payment_id}.")
     d = row._asdict()
     d["number"] = payment_number(row.id, row.created_at)
+    # What the payment pays now, per invoice (an application taken back is a
+    # negative row, so the net is what counts).
     d["allocations"] = [
         {"invoice_id": a.invoice_id, "amount": a.amount}
         for a in tx.conn.execute(
-            select(allocations.c.invoice_id, allocations.c.amount)
-            .where(allocations.c.payment_id == payment_id).order_by(allocations.c.id)
-        )
+            select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("amount"))
+            .where(allocations.c.payment_id == payment_id).group_by(allocations.c.invoice_id)
+            .order_by(func.min(allocations.c.id))
+        ) if a.amount
     ]
     return d

@@ -149,6 +149,25 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
                          difference=int(reserved_diff)))
     checks.append(_check("stock_not_oversold", int(oversold), 0, "SKUs with reserved < 0 or reserved > on hand"))
 
+    # Every unit of a confirmed line is shipped, cancelled, reserved (packed
+    # included) or backordered — nothing open is forgotten by a receipt.
+    orders = m.Order.__table__
+    still_open = lines.c.quantity - lines.c.shipped_quantity - lines.c.cancelled_quantity
+    held = lines.c.reserved_quantity + lines.c.backordered_quantity
+    unaccounted = (select(lines.c.order_id, lines.c.sku, still_open.label("open"), held.label("held"))
+                   .join(orders, orders.c.id == lines.c.order_id)
+                   .where(orders.c.status != "draft", still_open != held))
+    open_sum, held_sum, off = c.execute(select(
+        func.coalesce(func.sum(still_open), 0), func.coalesce(func.sum(held), 0),
+        func.coalesce(func.sum(func.abs(still_open - held)), 0),
+    ).join(orders, orders.c.id == lines.c.order_id).where(orders.c.status != "draft")).one()
+    checks.append(_check(
+        "open_quantities", int(open_sum), int(held_sum),
+        "Confirmed lines: ordered − shipped − cancelled = reserved + backordered, per line",
+        difference=int(off),
+        lines=[{"order_id": o, "sku": sku, "open": int(op), "held": int(h)}
+               for o, sku, op, h in c.execute(unaccounted.limit(SHOW))]))
+
     # 3. Inventory value: GL inventory = Σ stock value; per document, the
     # inventory posting of a receipt, shipment or return = its movements' value.
     stock_value = _money(value)

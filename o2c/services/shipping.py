@@ -10,6 +10,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import Principal
+from o2c.domain.actions import open_to_pack
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO, share_of_value
 from o2c.domain.states import derive_order_statuses, order_transition, shipment_transition
@@ -94,11 +95,7 @@ def pack(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, 
     o = load_order(tx, order_id, principal, lock=True)
     number = order_number(o.id, o.created_at)
     order_transition("pack", o.status, number)
-    open_lines = [
-        (l["id"], l["sku"], l["product_id"],
-         l["quantity"] - l["shipped_quantity"] - l["packed_quantity"] - l["cancelled_quantity"])
-        for l in order_lines(tx, order_id)
-    ]
+    open_lines = [(l["id"], l["sku"], l["product_id"], open_to_pack(l)) for l in order_lines(tx, order_id)]
     items: list[tuple[int, str, int, int]] = []  # (order line, sku, product, qty)
     if requested is None:
         items = [l for l in open_lines if l[3] > 0]
@@ -126,7 +123,8 @@ def pack(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, 
                     qty -= take
         if too_many:
             raise Conflict(
-                f"Cannot pack more than is open on order {number} (ordered minus shipped, packed or cancelled).",
+                f"Cannot pack more than is open and reserved on order {number} (ordered minus shipped, packed, "
+                "cancelled or still backordered).",
                 {"lines": too_many},
             )
     sid = tx.conn.execute(_insert_shipment, {

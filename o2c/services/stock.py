@@ -10,6 +10,7 @@ from o2c.db import models as m
 from o2c.domain.errors import NotFound, ValidationFailed
 from o2c.domain.money import round_money
 from o2c.ledger.posting import entry_for_goods_receipt
+from o2c.services import backorders
 from o2c.services.uow import Tx
 
 products = m.Product.__table__
@@ -61,10 +62,17 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     if pid is None:
         raise ValidationFailed(f"Unknown SKU {sku!r}.", {"sku": [f"Unknown SKU {sku!r}."]})
     value = round_money(unit_cost_ * quantity)
-    before = tx.conn.execute(select(stock.c.on_hand, stock.c.value).where(stock.c.product_id == pid).with_for_update()).one()
+    locked = backorders.lock_waiting_orders(tx, pid)  # orders before stock, as everywhere
+    before = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved, stock.c.value)
+                             .where(stock.c.product_id == pid).with_for_update()).one()
+    filled: list[dict[str, Any]] = []
+    if locked or backorders.anyone_waiting(tx, pid):
+        filled = backorders.fill(tx, pid, before.on_hand + quantity - before.reserved, locked)
+    reserved = sum(f["quantity"] for f in filled)
     tx.conn.execute(
         update(stock).where(stock.c.product_id == pid)
-        .values(on_hand=stock.c.on_hand + quantity, value=stock.c.value + value)
+        .values(on_hand=stock.c.on_hand + quantity, value=stock.c.value + value,
+                reserved=stock.c.reserved + reserved)
     )
     mid = tx.conn.execute(
         insert(movements).returning(movements.c.id),
@@ -77,6 +85,10 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     after = get_stock(tx, sku)
     tx.audit("stock.received", "product", pid,
              {"on_hand": before.on_hand, "value": str(before.value)},
-             {"on_hand": after["on_hand"], "value": str(after["value"]), "document": document})
+             {"on_hand": after["on_hand"], "value": str(after["value"]), "document": document,
+              **({"reserved_for_backorders": reserved} if reserved else {})})
     return {"id": mid, "document": document, "sku": sku, "quantity": quantity,
-            "unit_cost": unit_cost_, "value": value, "stock": after}
+            "unit_cost": unit_cost_, "value": value, "stock": after,
+            "backorders_filled": [{k: f[k] for k in ("order_id", "number", "sku", "line_no", "quantity",
+                                                      "still_backordered")} for f in filled]}
+

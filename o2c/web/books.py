@@ -21,6 +21,7 @@ CHECK_LINKS = {
     "receivables": ("web.invoices", "Open invoices"),
     "customer_credit": ("web.payments", "Payments"),
     "fulfilment": ("web.orders", "Orders"),
+    "open_quantities": ("web.backorders", "Backorders"),
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from o2c.domain.actions import open_to_pack, order_actions, shipment_actions
+from o2c.domain.actions import open_to_cancel, open_to_pack, order_actions, shipment_actions
 from o2c.domain.allocation import oldest_first
 from o2c.schemas import api as s
 from o2c.services import invoicing, orders, payments, queries, shipping
@@ -94,7 +94,7 @@ def _order_input(form: Form) -> tuple[dict[str, Any] | None, Problem | None]:
                              fields={"lines.0.sku": "Enter at least one line."})
     body = {"customer": ref, "currency": "EUR", "lines": order_lines,
             "external_ref": None if blank(v.get("external_ref")) else v["external_ref"].strip(),
-            "confirm": v.get("confirm") == "1"}
+            "confirm": v.get("confirm") == "1", "allow_backorder": v.get("allow_backorder") == "1"}
     data, problem = load(s.OrderIn(), body)
     if problem is not None:
         problem.fields = _renumber(_new_customer_names(problem.fields), index)
@@ -176,10 +176,11 @@ def _order_page(order_id: int, forms: dict[str, Form] | None = None, status: int
         sh["actions"] = shipment_actions(sh["status"])
     forms = forms or {}
     forms.setdefault("pack", Form({f"lines.{i}.quantity": str(open_to_pack(l)) for i, l in enumerate(o["lines"])}))
+    forms.setdefault("cancel_lines", Form())
     for sh in d["shipments"]:
         forms.setdefault(f"ship-{sh['id']}", Form())
     return render_template("web/orders/show.html", d=d, o=o, moves=moves, forms=forms,
-                           open_to_pack=open_to_pack), status
+                           open_to_pack=open_to_pack, open_to_cancel=open_to_cancel), status
 
 
 @bp.route("/orders/<id:order_id>")
@@ -352,7 +353,7 @@ def payments_list() -> Any:
 @requires("payments:read")
 def payment(payment_id: int) -> Any:
     d = read(lambda tx: queries.payment_page(tx, payment_id))
-    return render_template("web/payments/show.html", d=d, p=d["payment"])
+    return render_template("web/payments/show.html", d=d, p=d["payment"], reverse=Form())
 
 
 def _payment_context(code: str) -> dict[str, Any]:

@@ -159,24 +159,41 @@ ACTIONS: dict[str, tuple[str, str, Any]] = {
     "trial balance": ("get", "/api/v1/ledger/trial-balance", None),
     "reconciliation": ("get", "/api/v1/reconciliation", None),
     "close period": ("post", "/api/v1/ledger/periods/2020-01/close", None),
+    "cancel order lines": ("post", "/api/v1/orders/{order}/cancel",
+                           lambda w: {"lines": [{"sku": "MUG-01", "quantity": 1}]}),
+    "list backorders": ("get", "/api/v1/backorders", None),
+    "reverse payment": ("post", "/api/v1/payments/{payment}/reverse", lambda w: {"reason": "returned"}),
+    "read customer credit": ("get", "/api/v1/customers/{customer}/credit", None),
+    "apply credit": ("post", "/api/v1/customers/{customer}/credit/apply",
+                     lambda w: {"invoice_id": w["invoice_id"], "amount": "1.00"}),
+    "release credit": ("post", "/api/v1/customers/{customer}/credit/release",
+                       lambda w: {"invoice_id": w["invoice_id"], "amount": "1.00"}),
+    "reallocate credit": ("post", "/api/v1/customers/{customer}/credit/reallocate",
+                          lambda w: {"from_invoice_id": w["invoice_id"], "to_invoice_id": 999999, "amount": "1.00"}),
 }
 
 ALLOWED = {"get": 200, "post": 201, "patch": 200}
-TRANSITIONS = {"cancel order", "ship", "unpack", "close period"}  # answer 200, not 201
-NOT_APPLICABLE = {"confirm order", "invoice order"}  # allowed, but 409 in this world (already confirmed / invoiced)
+TRANSITIONS = {"cancel order", "ship", "unpack", "close period", "cancel order lines", "reverse payment",
+               "release credit"}  # answer 200, not 201
+# allowed, but 409 in this world (already confirmed / invoiced; no credit left to apply)
+NOT_APPLICABLE = {"confirm order", "invoice order", "apply credit"}
+NOT_FOUND_HERE = {"reallocate credit"}  # allowed, but the world has one invoice: the other is not found
 
 MAY: dict[str, set[str]] = {
     "webshop": {"create order", "list orders", "read order", "cancel order", "confirm order", "read shipment",
-                "list invoices", "read invoice", "list products", "read product", "list stock", "read stock"},
+                "list invoices", "read invoice", "list products", "read product", "list stock", "read stock",
+                "cancel order lines", "list backorders"},
     "clerk": {"create order", "list orders", "read order", "cancel order", "confirm order", "read shipment",
               "list invoices", "read invoice", "list products", "read product", "list stock", "read stock",
               "pack", "ship", "unpack", "invoice order", "list customers", "read customer", "create customer",
               "update customer", "create product", "update product", "receive stock", "record payment",
-              "read payment"},
+              "read payment", "cancel order lines", "list backorders", "reverse payment", "read customer credit",
+              "apply credit", "release credit", "reallocate credit"},
     "accountant": {"list orders", "read order", "read shipment", "list invoices", "read invoice", "list products",
                    "read product", "list stock", "read stock", "list customers", "read customer",
                    "record payment", "read payment", "ledger entries", "trial balance", "reconciliation",
-                   "close period"},
+                   "close period", "list backorders", "reverse payment", "read customer credit", "apply credit",
+                   "release credit", "reallocate credit"},
     "admin": set(ACTIONS),
 }
 
@@ -184,9 +201,10 @@ MAY: dict[str, set[str]] = {
 # table cannot drift from it.
 MUST_NOT = {
     "webshop": {"pack", "ship", "list customers", "ledger entries", "trial balance", "reconciliation",
-                "record payment", "read payment", "create product", "receive stock", "close period"},
+                "record payment", "read payment", "create product", "receive stock", "close period",
+                "reverse payment", "read customer credit", "apply credit", "release credit", "reallocate credit"},
     "accountant": {"pack", "ship", "create product", "update product", "receive stock", "create order",
-                   "cancel order", "create customer"},
+                   "cancel order", "create customer", "cancel order lines"},
     "clerk": {"ledger entries", "trial balance", "reconciliation", "close period"},
 }
 
@@ -201,6 +219,8 @@ def _expected(role: str, action: str) -> int:
         return 403
     if action in NOT_APPLICABLE:
         return 409
+    if action in NOT_FOUND_HERE:
+        return 404
     method = ACTIONS[action][0]
     return 200 if action in TRANSITIONS else ALLOWED[method]
 

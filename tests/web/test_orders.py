@@ -151,7 +151,9 @@ def test_the_order_page_offers_exactly_the_moves_allowed_now(engine: Engine, sho
     with unit_of_work(engine, "test") as tx:
         shipping.pack(tx, confirmed["id"], SYSTEM, [{"sku": "RETRO-CLOCK", "quantity": 1}])
     page = clerk_web.get(f"/orders/{confirmed['id']}").text
-    assert "Cancel order" not in page and "Pack a shipment" in page and ">Ship</button>" in page
+    assert "Pack a shipment" in page and ">Ship</button>" in page
+    # Packed, not shipped: the whole order can still go (its shipment is cancelled with it).
+    assert "Cancel order" in page and "its packed shipments are cancelled" in page
 
     pack_and_ship(engine, confirmed["id"])
     with unit_of_work(engine, "test", readonly=True) as tx:

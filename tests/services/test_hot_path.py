@@ -1,0 +1,64 @@
+"""The options of after-sales (backorders, cancellations, reversals) cost
+the plain order-to-cash cycle nothing: create and confirm, pack, ship and
+pay take the same SQL statements as before they existed."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from tests.conftest import Client, customer, product
+
+#: Statements per request of one full cycle, API-key cache warm: what the
+#: cycle took before backorders, cancellations and reversals existed.
+#: (SQLite counts its explicit BEGIN; PostgreSQL's is implicit.)
+BUDGETS = {"sqlite": {"create+confirm": 8, "pack": 8, "ship": 21, "pay": 13},
+           "postgresql": {"create+confirm": 7, "pack": 7, "ship": 19, "pay": 12}}
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def test_a_full_cycle_takes_no_more_statements_than_before(admin: Client, engine: Engine) -> None:
+    budget = BUDGETS[engine.dialect.name]
+    c = customer(admin, "C-ROSSI")
+    product(admin, "RETRO-CLOCK", "49.90", "0.22", stock=10, cost="20.00")
+    admin.ok("get", "/api/v1/orders")  # the key is cached from here on
+    used = {}
+    with counting(engine) as seen:
+        o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-ROSSI"}, "confirm": True,
+                                                "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}]}, status=201)
+    used["create+confirm"] = len(seen)
+    with counting(engine) as seen:
+        sh = admin.ok("post", f"/api/v1/orders/{o['id']}/shipments", {}, status=201)
+    used["pack"] = len(seen)
+    with counting(engine) as seen:
+        sh = admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": "T1"})
+    used["ship"] = len(seen)
+    total = admin.ok("get", f"/api/v1/invoices/{sh['invoice_id']}")["total"]
+    with counting(engine) as seen:
+        admin.ok("post", "/api/v1/payments", {"customer_id": c["id"], "amount": total, "currency": "EUR",
+                                              "received_on": dt.date.today().isoformat(), "reference": "B-1"},
+                 status=201)
+    used["pay"] = len(seen)
+    assert used == budget, used
+
+    # An order that allows backorders but finds its stock costs the same.
+    with counting(engine) as seen:
+        admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-ROSSI"}, "confirm": True, "allow_backorder": True,
+                                            "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}]}, status=201)
+    assert len(seen) == budget["create+confirm"]
