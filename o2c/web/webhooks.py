@@ -36,7 +36,7 @@ def _list_page(form: Form, status: int = 200) -> Any:
 @bp.route("/webhooks")
 @requires(ADMIN)
 def webhook_list() -> Any:
-    return _list_page(Form({"event_types": ALL}))
+    return _list_page(Form())
 
 
 @bp.route("/webhooks", methods=["POST"])
@@ -44,6 +44,8 @@ def webhook_list() -> Any:
 def create_webhook() -> Any:
     form = Form.posted()
     chosen = [t for t in request.form.getlist("event_types") if t]
+    if ALL in chosen:  # every event covers whatever else was ticked
+        chosen = [ALL]
     body: dict[str, Any] = {"url": form.value("url").strip(), "event_types": chosen or [ALL],
                             "description": form.value("description").strip(),
                             "channel": None if blank(form.value("channel")) else form.value("channel").strip()}
