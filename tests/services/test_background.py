@@ -4,6 +4,7 @@ per interval however many workers run."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import hashlib
 import threading
 import time
@@ -208,3 +209,23 @@ def test_ensure_adds_a_recurring_job_once_and_leaves_it_alone(engine: Engine) ->
         rows = c.execute(select(J.c.run_at, J.c.rerun).where(J.c.key == "ledger.seal")).all()
         assert c.execute(select(func.count()).select_from(J)).scalar_one() == 1
     assert [(r.run_at, r.rerun) for r in rows] == [(later, False)]  # not brought forward, not asked to rerun
+
+
+def test_shipping_adds_one_statement_for_the_pdf_job(engine: Engine, admin: Client, stocked: None) -> None:
+    """The ship transaction stays lean: the job is one INSERT … ON CONFLICT, nothing else touches the queue."""
+    from sqlalchemy import event
+    o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-ROSSI"}, "currency": "EUR", "confirm": True,
+                                            "lines": [{"sku": "MUG-01", "quantity": 1}]}, status=201)
+    sh = admin.ok("post", f"/api/v1/orders/{o['id']}/shipments", {}, status=201)
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": "T1"})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    on_jobs = [s for s in seen if re.search(r"\bjobs\b", s)]
+    assert len(on_jobs) == 1 and on_jobs[0].lstrip().upper().startswith("INSERT INTO JOBS"), on_jobs
+    print(f"ship: {len(seen)} statements, {len(on_jobs)} on the job queue")
