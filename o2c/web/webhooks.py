@@ -4,6 +4,7 @@ on, delete it, read each subscription's delivery log with the receiver's
 answers, and send failed deliveries again — one, a subscription's, or all."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
@@ -57,7 +58,7 @@ def create_webhook() -> Any:
                     f"Subscribed {hook['url']}. Copy its signing secret now: it is shown only this once.")
         outcome = submit(work)
         if not isinstance(outcome, Problem):
-            session[_REVEAL] = int(outcome.location.split("/webhooks/")[1].split("?")[0])
+            session[_REVEAL] = int(re.search(r"/webhooks/(\d+)", outcome.location).group(1))
             return outcome
         problem = outcome
     form.problem = problem
