@@ -229,3 +229,20 @@ def test_shipping_adds_one_statement_for_the_pdf_job(engine: Engine, admin: Clie
     on_jobs = [s for s in seen if re.search(r"\bjobs\b", s)]
     assert len(on_jobs) == 1 and on_jobs[0].lstrip().upper().startswith("INSERT INTO JOBS"), on_jobs
     print(f"ship: {len(seen)} statements, {len(on_jobs)} on the job queue")
+
+
+def test_cli_dunning_run_records_and_leaves_the_rendering_to_the_worker(
+    engine: Engine, config: Config, admin: Client, db_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from o2c.cli import main
+    _overdue(admin)
+    monkeypatch.setenv("O2C_DATABASE_URL", db_url)
+    out = CliRunner().invoke(main, ["dunning", "run", "--as-of", "2026-06-01"])
+    assert out.exit_code == 0, out.output
+    assert "1 letter(s), 2 notice(s) as of 2026-06-01; the worker renders the letters" in out.output
+    [job] = queued(engine, "dunning.render_letter")
+    assert stored(engine, "dunning_letter") == {}  # recorded, not rendered: the command returns at once
+    run_workers(engine, config, 1, lambda: not queued(engine, "dunning.render_letter"), periodic=[])
+    assert list(stored(engine, "dunning_letter")) == [job.payload["letter_id"]]
