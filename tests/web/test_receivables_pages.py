@@ -223,3 +223,18 @@ def test_books_navigation_lists_the_new_pages_for_accountants_only(accountant_we
         assert f'href="{href}"' in books
     home = clerk_web.get("/").text
     assert 'href="/receivables/aging"' not in home and 'href="/dunning"' not in home
+
+
+def test_aging_pages_through_many_customers(engine: Engine, accountant_web: Web, overdue: dict[str, Any],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    add_customer(engine, "C-VERDI", name="Verdi Mobili")
+    with on("2026-05-02"):
+        pack_and_ship(engine, add_order(engine, "C-VERDI", [("MUG-01", 1)])["id"])
+    import o2c.web.receivables as pages
+    monkeypatch.setattr(pages, "AGING_PAGE", 1)
+    first = accountant_web.get("/receivables/aging?as_of=2026-06-01")
+    assert "C-ROSSI" in first.text and "C-VERDI" not in first.text and "1–1 of 2" in first.text
+    assert cells(first.text, "Total (2 customers)")[-2] == "85.40"  # the totals are of every customer, not the page
+    nxt = re.search(r'href="([^"]+)" rel="next"', first.text).group(1).replace("&amp;", "&")
+    second = accountant_web.get(nxt)
+    assert "C-VERDI" in second.text and "C-ROSSI" not in second.text and 'rel="prev"' in second.text
