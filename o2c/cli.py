@@ -235,12 +235,12 @@ def dunning() -> None:
 @click.option("--days", help="Days overdue for reminder, second reminder, final notice (default $O2C_DUNNING_DAYS or 1,15,30).")
 @click.option("--pdf-dir", type=click.Path(file_okay=False), help="Also write each letter's PDF here.")
 def dunning_run(as_of: str | None, days: str | None, pdf_dir: str | None) -> None:
-    """Find overdue invoices, record and render the letters that are due, emit dunning.notice events."""
+    """Find overdue invoices, record the letters that are due and queue their rendering, emit dunning.notice events."""
     from pathlib import Path
-    from o2c.documents.letters import dunning_pdf
     from o2c.domain.errors import DomainError
-    from o2c.services import catalog, reports
     from o2c.services import dunning as svc
+    from o2c.services.documents import render_dunning_letter
+    from o2c.services.dunning import RENDER_LETTER_JOB
     from o2c.services.uow import unit_of_work
     try:
         thresholds = tuple(int(x) for x in days.split(",")) if days else Config().DUNNING_DAYS
@@ -256,11 +256,12 @@ def dunning_run(as_of: str | None, days: str | None, pdf_dir: str | None) -> Non
             click.echo(f"{letter['number']}  {letter['customer_code']:12} {letter['level_name']:16} "
                        f"{len(letter['invoices'])} invoice(s)  {letter['total']}")
             if pdf_dir:
-                with unit_of_work(engine, "cli", readonly=True) as tx:
-                    customer, company = catalog.get_customer(tx, letter["customer_id"]), reports.company(tx)
                 Path(pdf_dir).mkdir(parents=True, exist_ok=True)
-                (Path(pdf_dir) / f"{letter['number']}.pdf").write_bytes(dunning_pdf(letter, customer, company))
-    click.echo(f"{len(result['letters'])} letter(s), {result['notices']} notice(s) as of {result['as_of']}")
+                stored = render_dunning_letter(engine, letter["id"], actor="cli")
+                (Path(pdf_dir) / stored.filename).write_bytes(stored.content)
+    click.echo(f"{len(result['letters'])} letter(s), {result['notices']} notice(s) as of {result['as_of']}"
+               + (f"; the worker renders the letters (job {RENDER_LETTER_JOB})" if result["letters"] and not pdf_dir
+                  else ""))
 
 
 @main.group()

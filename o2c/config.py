@@ -51,6 +51,9 @@ class Config:
     # transactions still writing events (PostgreSQL).
     JOB_LEASE_S: float = field(default_factory=lambda: _env_float("O2C_JOB_LEASE", 60))
     EVENTS_SETTLE_WAIT_S: float = field(default_factory=lambda: _env_float("O2C_EVENTS_SETTLE_WAIT", 2))
+    # How often a worker seals the journal's hash chain (once per interval
+    # across all workers).
+    SEAL_INTERVAL_S: float = field(default_factory=lambda: _env_float("O2C_SEAL_INTERVAL", 60))
     # Web sessions: how long a sign-in lasts, and whether the cookie is sent
     # over HTTPS only (on by default outside development and testing).
     SESSION_HOURS: int = field(default_factory=lambda: int(os.environ.get("O2C_SESSION_HOURS", "8")))

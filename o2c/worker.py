@@ -5,7 +5,8 @@ database: they share the work through row locks (``o2c.services.jobs``), not
 through each other. Each worker, in a loop:
 
 - runs the periodic tasks that are due (fanning new events out into webhook
-  deliveries on every poll, a sweep every minute);
+  deliveries on every poll, a sweep every minute, making sure the recurring
+  journal-sealing job exists);
 - claims due jobs up to its number of free threads (``--concurrency``) and
   runs them in a thread pool;
 - renews the leases of the jobs it is running (every third of the lease);
@@ -38,7 +39,7 @@ log = logging.getLogger("o2c.worker")
 
 #: Modules whose import registers job kinds and periodic tasks. A new kind of
 #: background work adds its module here.
-JOB_MODULES: list[str] = ["o2c.services.webhooks"]
+JOB_MODULES: list[str] = ["o2c.services.webhooks", "o2c.services.background"]
 
 
 def load_job_modules(extra: Iterable[str] = ()) -> None:

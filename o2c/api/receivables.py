@@ -7,11 +7,12 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 
 from o2c.api.books import read_value
-from o2c.api.common import int_cursor, mutate, page, read, requires
+from o2c.api.common import engine, int_cursor, mutate, page, principal, read, requires
 from o2c.documents import letters as docs
 from o2c.schemas import api as s
 from o2c.schemas import books as b
-from o2c.services import catalog, dunning, reports
+from o2c.services import dunning, reports
+from o2c.services.documents import render_dunning_letter
 
 blp = Blueprint("receivables", __name__, url_prefix="/api/v1", description="Receivables: aging, statements, dunning")
 
@@ -81,6 +82,6 @@ def get_letter(letter_id: int) -> Any:
 @blp.response(200, description="The reminder letter as PDF, in the customer's language")
 @blp.alt_response(404, schema=s.ErrorResponse)
 def letter_pdf(letter_id: int) -> Any:
-    letter, customer, company = read_value(lambda tx: (
-        (l := dunning.get_letter(tx, letter_id)), catalog.get_customer(tx, l["customer_id"]), reports.company(tx)))
-    return _pdf(docs.dunning_pdf(letter, customer, company), f"{letter['number']}.pdf")
+    """As stored by the render job, or rendered (and stored) now if it has not run yet."""
+    f = render_dunning_letter(engine(), letter_id, actor=principal().actor)
+    return _pdf(f.content, f.filename)

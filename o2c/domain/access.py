@@ -20,8 +20,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
     }),
 }
-#: Only administrators reopen periods and change the chart of accounts.
-ADMIN_ONLY = frozenset({"ledger:admin"})
+#: Only administrators reopen periods, change the chart of accounts and
+#: manage every channel's webhook subscriptions in the back office.
+ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin"})
 PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 

@@ -31,6 +31,7 @@ invoices = m.Invoice.__table__
 orders = m.Order.__table__
 
 ACTOR = "system:documents"
+DUNNING_LETTER = "dunning_letter"
 
 #: Context builders per document kind: ``(connection, id) -> document``.
 LOADERS: dict[str, Callable[[Connection, int], dict[str, Any]]] = {
@@ -114,6 +115,24 @@ def render_invoice_document(engine_or_tx: Engine | Tx, invoice_id: int) -> Store
     For background workers and batch exports; raises ``NotFound`` for an
     unknown invoice."""
     return render_document(engine_or_tx, "invoice", invoice_id)
+
+
+def render_dunning_letter(engine: Engine, letter_id: int, *, actor: str = ACTOR) -> StoredFile:
+    """A dunning letter's PDF as stored, rendered from what the run recorded
+    and stored on first use (by the render job, or by the first download if
+    that comes sooner). Raises ``NotFound`` for an unknown letter."""
+    from o2c.documents.letters import dunning_pdf
+    from o2c.documents.pdf import MEDIA_TYPE
+    from o2c.services import catalog, dunning, reports
+    with unit_of_work(engine, actor, readonly=True) as tx:
+        found = stored_file(tx, DUNNING_LETTER, letter_id)
+        if found is not None:
+            return found
+        letter = dunning.get_letter(tx, letter_id)
+        customer, company = catalog.get_customer(tx, letter["customer_id"]), reports.company(tx)
+    content = dunning_pdf(letter, customer, company)
+    with unit_of_work(engine, actor) as tx:
+        return _store(tx, DUNNING_LETTER, letter_id, letter["number"], MEDIA_TYPE, content)
 
 
 # -- what the API serves ----------------------------------------------------------------

@@ -8,7 +8,7 @@ twice (a unique constraint on invoice and level guards it too) — and a level
 it skipped is not sent afterwards. Per customer, the invoices chased in a run
 go into one letter, in the customer's language, at the highest of their
 levels; the letter and its notices are recorded, a ``dunning.notice`` event is
-emitted, and the PDF is rendered from what was recorded.
+emitted, and a job renders the PDF from what was recorded.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy import func, insert, select
 from o2c.db import models as m
 from o2c.domain.errors import NotFound, ValidationFailed
 from o2c.domain.money import ZERO
+from o2c.services import jobs
 from o2c.services.uow import Tx
 
 invoices = m.Invoice.__table__
@@ -32,6 +33,7 @@ notices = m.DunningNotice.__table__
 LEVELS = {1: "reminder", 2: "second_reminder", 3: "final_notice"}
 DEFAULT_THRESHOLDS = (1, 15, 30)
 OPEN = ("open", "partially_paid")
+RENDER_LETTER_JOB = "dunning.render_letter"
 _LOCK_KEY = 0x6F32_6364  # one dunning run at a time (PostgreSQL advisory lock)
 
 
@@ -99,6 +101,9 @@ def run(tx: Tx, as_of: dt.date, thresholds: Sequence[int] = DEFAULT_THRESHOLDS) 
             "level_name": LEVELS[level], "as_of": as_of.isoformat(), "total": str(total), "invoices": chased})
         tx.audit("dunning.notice", "dunning_letter", lid, None,
                  {"number": number, "customer_id": customer_id, "level": level, "invoices": chased})
+        # The PDF is rendered after commit by a worker (o2c.services.background);
+        # a download before that renders the same letter from these rows.
+        jobs.enqueue(tx.conn, RENDER_LETTER_JOB, {"letter_id": lid}, key=f"dunning-letter:{lid}", now=tx.now)
         out.append(get_letter(tx, lid))
     return {"as_of": as_of, "thresholds": list(t), "letters": out,
             "notices": sum(len(l["invoices"]) for l in out)}

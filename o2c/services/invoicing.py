@@ -15,6 +15,7 @@ from o2c.domain.errors import Conflict, NotFound
 from o2c.domain.money import Totals, document_totals, line_net
 from o2c.domain.states import derive_order_statuses, order_transition
 from o2c.ledger.posting import entry_for_invoice
+from o2c.services import jobs
 from o2c.services.uow import Tx
 
 orders = m.Order.__table__
@@ -44,6 +45,7 @@ class Settings(NamedTuple):
 
 _settings: tuple[float, Settings] | None = None
 SETTINGS_TTL = 30.0
+RENDER_PDF_JOB = "invoice.render_pdf"
 
 
 def company_settings(tx: Tx) -> Settings:
@@ -107,6 +109,9 @@ def issue_invoice(
         "due_date": due.isoformat(),
     })
     tx.audit("invoice.issued", "invoice", iid, None, {"number": number, "total": str(totals.gross), "status": "open"})
+    # The PDF is rendered by a worker after commit (o2c.services.background),
+    # never in this transaction: one insert here.
+    jobs.enqueue(tx.conn, RENDER_PDF_JOB, {"invoice_id": iid}, key=f"invoice-pdf:{iid}", now=tx.now)
     return Issued(iid, number, totals)
 
 

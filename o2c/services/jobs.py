@@ -170,6 +170,21 @@ def enqueue(
     raise RuntimeError(f"could not enqueue job {kind} with key {key!r}")
 
 
+def ensure(conn: Connection, kind: str, payload: dict[str, Any], *, key: str, run_at: dt.datetime,
+           now: dt.datetime | None = None) -> bool:
+    """Add a keyed job unless an unfinished one holds ``key`` already, and
+    leave that one exactly as it is (unlike ``enqueue``, which brings it
+    forward or asks it to run again). For recurring work that reschedules
+    itself: every worker may call it, one job exists. True if it added one."""
+    now = now or clock.now()
+    kind_ = KINDS.get(kind)
+    row = {
+        "kind": kind, "key": key, "payload": payload, "status": QUEUED, "run_at": run_at, "attempts": 0,
+        "max_attempts": kind_.max_attempts if kind_ else 10, "rerun": False, "created_at": now, "updated_at": now,
+    }
+    return conn.execute(_insert_keyed(conn), row).first() is not None
+
+
 # -- claiming and finishing (the worker's side) --------------------------------------
 
 @contextmanager
@@ -339,6 +354,6 @@ def retry_failed(conn: Connection, ids: list[int] | None = None, now: dt.datetim
 
 __all__ = [
     "Claimed", "JobContext", "JobKind", "KINDS", "PERIODIC", "Periodic", "Reschedule", "claim", "complete",
-    "enqueue", "extend_leases", "fail_run", "failed", "job_kind", "periodic", "reschedule", "retry_failed",
+    "enqueue", "ensure", "extend_leases", "fail_run", "failed", "job_kind", "periodic", "reschedule", "retry_failed",
     "summary", "worker_name",
 ]

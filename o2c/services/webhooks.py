@@ -335,6 +335,35 @@ def redeliver_failed(tx: Tx, principal: Principal, webhook_id: int) -> dict[str,
     return {"webhook_id": webhook_id, "requeued": len(rows)}
 
 
+def failed_deliveries(tx: Tx, principal: Principal, cursor: int | None, limit: int,
+                      webhook_id: int | None = None) -> tuple[list[dict[str, Any]], int | None]:
+    """Failed deliveries of every subscription this principal may see, newest
+    first, with the subscription's URL."""
+    q = (select(*DELIVERY_COLS, webhooks.c.url, webhooks.c.channel)
+         .join(webhooks, webhooks.c.id == deliveries.c.webhook_id).where(deliveries.c.status == FAILED))
+    if principal.channel_scope is not None:
+        q = q.where(webhooks.c.channel == principal.channel_scope)
+    if webhook_id is not None:
+        q = q.where(deliveries.c.webhook_id == webhook_id)
+    if cursor is not None:
+        q = q.where(deliveries.c.id < cursor)
+    rows = tx.conn.execute(q.order_by(deliveries.c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [r._asdict() for r in rows], (rows[-1].id if more else None)
+
+
+def redeliver_all_failed(tx: Tx, principal: Principal) -> dict[str, Any]:
+    """``redeliver_failed`` for every subscription with failed deliveries."""
+    q = select(deliveries.c.webhook_id).where(deliveries.c.status == FAILED).distinct()
+    if principal.channel_scope is not None:
+        q = q.join(webhooks, webhooks.c.id == deliveries.c.webhook_id).where(
+            webhooks.c.channel == principal.channel_scope)
+    ids = sorted(tx.conn.execute(q).scalars())
+    requeued = sum(redeliver_failed(tx, principal, wid)["requeued"] for wid in ids)
+    return {"webhooks": len(ids), "requeued": requeued}
+
+
 def _pending_lanes(conn: Connection, webhook_id: int) -> list[tuple[int, int | None, int]]:
     return [(webhook_id, r.order_id, r.event_id) for r in conn.execute(
         select(deliveries.c.order_id, func.min(deliveries.c.event_id).label("event_id"))
@@ -525,7 +554,9 @@ def sweep(ctx: jobs.JobContext) -> int:
 
 
 __all__ = [
-    "DELIVER", "create_webhook", "current_secrets", "delete_webhook", "deliver_lane", "dispatch", "get_delivery",
-    "get_webhook", "lane_key", "list_deliveries", "list_webhooks", "redeliver", "redeliver_failed",
+    "DELIVER", "create_webhook", "current_secrets", "delete_webhook", "deliver_lane", "dispatch", "failed_deliveries",
+    "get_delivery",
+    "get_webhook", "lane_key", "list_deliveries", "list_webhooks", "redeliver", "redeliver_all_failed",
+    "redeliver_failed",
     "reveal_secret", "rotate_secret", "sweep", "update_webhook",
 ]
