@@ -58,7 +58,8 @@ def create_app(config: Config | None = None) -> Flask:
     from o2c.db.engine import make_engine
 
     config = config or Config()
-    app = Flask(__name__)
+    # No /static route: the back office serves its assets under /assets.
+    app = Flask(__name__, static_folder=None)
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["sku"] = SkuConverter
     app.config.update(config.as_flask())

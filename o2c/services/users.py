@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select, update
@@ -112,7 +113,7 @@ def principal_for_session(tx: Tx, sid: str) -> Principal | None:
         select(users.c.id, users.c.username, users.c.password_hash, users.c.role, users.c.active)
         .where(users.c.id == int(uid))
     ).first()
-    if row is None or not row.active or session_id(row.id, row.password_hash) != sid:
+    if row is None or not row.active or not hmac.compare_digest(session_id(row.id, row.password_hash), sid):
         return None
     return Principal("user", row.id, row.username, row.role)
 
