@@ -52,8 +52,8 @@ class SkuConverter(UnicodeConverter):
 
 
 def create_app(config: Config | None = None) -> Flask:
-    from o2c import ops, web
-    from o2c.api import bodies, books, catalog, common, documents, errors, events, receivables, sales
+    from o2c import inputs, ops, web
+    from o2c.api import books, catalog, common, documents, errors, events, receivables, sales
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
 
@@ -81,7 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     app.before_request(common.authenticate_request)
-    bodies.init_app(app)  # after authentication: bodies of strangers are not read
+    inputs.init_app(app)  # after authentication: bodies of strangers are not read
     ops.init_app(app)
     web.init_app(app)  # the back-office forms, over the same services
 

@@ -73,7 +73,7 @@ def test_a_malformed_body_is_a_clear_400_and_writes_nothing(admin: Client, engin
 
 def test_nesting_up_to_the_limit_reaches_validation(admin: Client) -> None:
     """Deep but not too deep: the body is read and its fields judged (422)."""
-    from o2c.api.bodies import MAX_DEPTH
+    from o2c.inputs import MAX_DEPTH
     err = assert_error(raw_post(admin, nested(MAX_DEPTH - 1)), 422, "validation_error")
     assert "name" in err["details"]["fields"]
 
@@ -272,7 +272,7 @@ def test_control_characters_already_stored_are_dropped_from_documents_and_export
     still renders: the characters are dropped, nothing crashes."""
     with engine.begin() as c:
         c.execute(text("UPDATE customers SET name = :n, code = :c WHERE id = :id"),
-                  {"n": "Bell\x07 \x1bCorp\x85\ufffe Ltd\x00", "c": "C-\x0bCTRL", "id": hostile["customer"]["id"]})
+                  {"n": "Bell\x07 \x1bCorp\x85\ufffe Ltd\x0c", "c": "C-\x0bCTRL", "id": hostile["customer"]["id"]})
         c.execute(text("UPDATE invoice_lines SET description = :d"), {"d": "Lamp\x7f\x9b shade\uffff"})
     r = admin.get(f"/api/v1/invoices/{hostile['invoice_id']}/pdf")
     assert r.status_code == 200
@@ -346,3 +346,37 @@ def test_xlsx_exports_hold_payloads_as_strings_never_formulas(accountant: Client
         else:
             assert "'" + FORMULA_CODE in strings
         wb.close()
+
+
+# -- control characters in query strings, forms and paths ---------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/orders?external_ref=%00", "/api/v1/orders?external_ref=a%1Bb", "/api/v1/customers?q=%7F",
+    "/api/v1/invoices?status=%C2%85", "/api/v1/events?type=%00", "/api/v1/ledger/entries?account=%00",
+])
+def test_a_control_character_in_an_api_query_is_a_validation_error(admin: Client, path: str) -> None:
+    err = assert_error(admin.get(path), 422, "validation_error")
+    assert err["details"]["fields"]
+
+
+@pytest.mark.parametrize("path", [
+    "/orders?q=%00", "/customers?q=%00", "/go?q=%00", "/invoices?q=a%00", "/products?q=%1B",
+    "/books/journal?account=%00", "/payments/new?customer=%00", "/stock?q=%7F", "/orders?from=%00",
+])
+def test_a_control_character_in_a_page_query_is_a_bad_request_page(admin_web: Web, path: str) -> None:
+    r = admin_web.get(path)
+    assert r.status_code == 400 and "text/html" in r.content_type
+
+
+def test_a_control_character_in_a_form_is_refused_and_writes_nothing(admin_web: Web, engine: Engine) -> None:
+    before = row_counts(engine)
+    r = admin_web.post("/customers/new", {"code": "C-NUL", "name": "Nul\x00 Srl", "form_token": "t1"})
+    assert r.status_code == 400
+    r = admin_web.post("/login", {"username": "admin\x00", "password": "x"})
+    assert r.status_code == 400
+    assert row_counts(engine) == before
+
+
+def test_printable_queries_still_work(admin_web: Web, admin: Client) -> None:
+    assert admin_web.get("/orders?q=Zaż%C3%B3łć+%E2%80%94+%F0%9F%98%80").status_code == 200
+    assert admin.get("/api/v1/orders?external_ref=%E2%80%94%09tab").status_code == 200

@@ -1,17 +1,25 @@
-"""What a JSON API request body must be before any view reads it: JSON (a
-body of another media type is 415), UTF-8, strictly valid (no ``NaN``, no
-lone surrogate, no number of thousands of digits) and at most
-``MAX_DEPTH`` levels deep. Anything else is a 400 in the contract's error
-shape, never a crash further in (a deeply nested body would exhaust the
-parser's recursion, a lone surrogate the database driver's encoder)."""
+"""What a request must be before any view reads it.
+
+A JSON API request body: JSON (a body of another media type is 415), UTF-8,
+strictly valid (no ``NaN``, no lone surrogate, no number of thousands of
+digits) and at most ``MAX_DEPTH`` levels deep. Anything else is a 400 in the
+contract's error shape, never a crash further in (a deeply nested body would
+exhaust the parser's recursion, a lone surrogate the database driver's
+encoder).
+
+Query parameters, form fields and path segments, on the API and the back
+office alike: no control character, surrogate or noncharacter (PostgreSQL
+refuses a NUL in any text, so a search for ``%00`` would be a 500). The API
+answers 422 naming the parameter, a page 400."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 
 from o2c.api.errors import error_response
+from o2c.domain.text import UNPRINTABLE
 
 #: No request of the contract nests deeper than a handful of levels.
 MAX_DEPTH = 32
@@ -62,8 +70,33 @@ def parse_strict(raw: bytes) -> Any:
     return data
 
 
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def check_text() -> Response | None:
+    """Refuse unprintable characters in query parameters, form fields and path segments."""
+    bad: dict[str, list[str]] = {}
+    sources = [("query", request.args.items(multi=True)), ("path", (request.view_args or {}).items())]
+    if not _is_api() and request.method in BODY_METHODS:
+        sources.append(("form", request.form.items(multi=True)))
+    for _, pairs in sources:
+        for name, value in pairs:
+            if not isinstance(value, str):
+                continue
+            found = UNPRINTABLE.search(value) or UNPRINTABLE.search(name)
+            if found:
+                bad[UNPRINTABLE.sub("?", name)] = [f"Control characters are not allowed (U+{ord(found.group()):04X})."]
+    if not bad:
+        return None
+    if _is_api():
+        return error_response(422, "validation_error",
+                              "The request has invalid fields: " + ", ".join(sorted(bad)) + ".", {"fields": bad})
+    abort(400)
+
+
 def check_body() -> Response | None:
-    if request.method not in BODY_METHODS or not (request.path == "/api" or request.path.startswith("/api/")):
+    if request.method not in BODY_METHODS or not _is_api():
         return None
     if request.content_length == 0 or (request.content_length is None and not request.headers.get(
             "Transfer-Encoding")):
@@ -86,3 +119,4 @@ def init_app(app: Flask) -> None:
     """Register after authentication: an unauthorised request is refused
     before its body is read."""
     app.before_request(check_body)
+    app.before_request(check_text)
