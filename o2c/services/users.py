@@ -107,7 +107,7 @@ def sign_in(tx: Tx, username: str, password: str) -> SignIn:
 def principal_for_session(tx: Tx, sid: str) -> Principal | None:
     """The signed-in user behind a session id, if still active with the same password."""
     uid, _, _ = sid.partition(":")
-    if not uid.isdigit() or not 1 <= int(uid) <= 2**63 - 1:
+    if not (uid.isascii() and uid.isdigit()) or not 1 <= int(uid) <= 2**63 - 1:
         return None
     row = tx.conn.execute(
         select(users.c.id, users.c.username, users.c.password_hash, users.c.role, users.c.active)
