@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from o2c.db.models import Base
+# Note: `shop` here is the back office's (a customer and two products), not the API client of tests/conftest.py.
 from tests.web.conftest import (  # noqa: F401  (fixtures used by name)
     Web, accountant_web, add_order, admin_web, clerk_web, pack_and_ship, people, shop,
 )

@@ -151,7 +151,7 @@ def outcome(r: Any, route: str) -> str:
     return "allowed"
 
 
-def expected(who: str, allowed: str, method: str, rule: str) -> str:
+def expected(who: str, allowed: str) -> str:
     if allowed == PUBLIC:
         # Signed-in users are sent on from the sign-in page; that is not a refusal.
         return "allowed"
@@ -191,7 +191,7 @@ def test_each_caller_gets_what_the_table_says_on_every_web_route(
             r = w.get(path)
         else:
             r = w.post(path, {})
-        got, want = outcome(r, route), expected(who, ROUTES[route], method, rule)
+        got, want = outcome(r, route), expected(who, ROUTES[route])
         r.close()  # file answers (assets, PDFs) hold their file open until closed
         checked += 1
         if got != want:
@@ -285,7 +285,7 @@ def test_the_session_cookie_is_http_only_same_site_lax_and_expires(app: Any, peo
     assert "httponly" in attrs and attrs["samesite"].lower() == "samesite=lax"
     assert "secure" not in attrs  # testing: plain http on localhost
     expires = dt.datetime.strptime(attrs["expires"].split("=", 1)[1], "%a, %d %b %Y %H:%M:%S GMT")
-    hours = (expires - dt.datetime.utcnow()).total_seconds() / 3600
+    hours = (expires.replace(tzinfo=dt.timezone.utc) - dt.datetime.now(dt.timezone.utc)).total_seconds() / 3600
     assert 7.9 < hours <= 8.01
 
 
