@@ -52,13 +52,14 @@ class SkuConverter(UnicodeConverter):
 
 
 def create_app(config: Config | None = None) -> Flask:
-    from o2c import ops, web
+    from o2c import inputs, ops, web
     from o2c.api import aftersales, books, catalog, common, documents, errors, events, receivables, sales
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
 
     config = config or Config()
-    app = Flask(__name__)
+    # No /static route: the back office serves its assets under /assets.
+    app = Flask(__name__, static_folder=None)
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["sku"] = SkuConverter
     app.config.update(config.as_flask())
@@ -80,6 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     app.before_request(common.authenticate_request)
+    inputs.init_app(app)  # after authentication: bodies of strangers are not read
     ops.init_app(app)
     web.init_app(app)  # the back-office forms, over the same services
 

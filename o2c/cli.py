@@ -299,10 +299,14 @@ def render_invoices(start: dt.datetime, end: dt.datetime, output: Path, jobs: in
               help="Threads per worker (gthread); helps when the database is remote.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="gunicorn's own access log; o2c already logs one JSON line per request.")
-def serve(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
-    """Serve the web app and API with gunicorn."""
+@click.option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+              help="On SIGTERM, seconds in-flight requests have to finish before workers are killed.")
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool, graceful_timeout: int) -> None:
+    """Serve the web app and API with gunicorn. SIGTERM stops taking new
+    connections and lets requests in flight finish (up to --graceful-timeout)."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--threads", str(threads), "--backlog", "2048", "o2c.wsgi:app"]
+            "--threads", str(threads), "--backlog", "2048", "--graceful-timeout", str(graceful_timeout),
+            "o2c.wsgi:app"]
     if access_log:
         args[-1:-1] = ["--access-logfile", "-"]
     os.execv(sys.executable, args)

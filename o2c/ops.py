@@ -31,12 +31,24 @@ class InsecureConfiguration(RuntimeError):
     pass
 
 
+#: The shortest secret key accepted outside development (anyone who guesses
+#: the key can sign a session cookie for any user).
+MIN_SECRET_KEY_LENGTH = 16
+
+
 def check_config(config: Config) -> None:
-    """Refuse to run outside development with the development secret key."""
-    if config.ENV not in ("development", "testing") and config.SECRET_KEY == DEV_SECRET:
+    """Refuse to run outside development with the development secret key, or
+    with an empty or short one."""
+    if config.ENV in ("development", "testing"):
+        return
+    if config.SECRET_KEY == DEV_SECRET:
         raise InsecureConfiguration(
             "O2C_SECRET_KEY is not set: the development key is refused when O2C_ENV is "
             f"{config.ENV!r}. Set O2C_SECRET_KEY to a long random value.")
+    if len(config.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+        raise InsecureConfiguration(
+            f"O2C_SECRET_KEY is too short: at least {MIN_SECRET_KEY_LENGTH} characters are needed when "
+            f"O2C_ENV is {config.ENV!r}. Set it to a long random value.")
 
 
 class _JsonFormatter(logging.Formatter):

@@ -38,6 +38,7 @@ from o2c.documents.i18n import document_language
 from o2c.documents.payment import creditor_reference
 from o2c.domain.errors import Conflict, NotFound
 from o2c.domain.money import ZERO, document_totals
+from o2c.domain.text import printable
 from o2c.services.uow import document_number
 
 KINDS = ("invoice", "credit_note")
@@ -121,7 +122,8 @@ def build_document(
     refs = {"order": None, "customer_reference": None, "shipment": None, "carrier": None,
             "tracking_number": None, **(references or {})}
     payable = kind == "invoice" and totals.gross > 0
-    return {
+    # Text stored before input refused control characters must not break the PDF or the XML.
+    return printable({
         "kind": kind, "number": number, "issue_date": issue_date,
         "due_date": due_date if payable else None, "delivery_date": delivery_date,
         "currency": currency, "language": document_language(language),
@@ -132,7 +134,7 @@ def build_document(
         "payment": {"terms_days": terms_days, "reference": creditor_reference(number)} if payable else None,
         "credited_invoice": dict(credited_invoice) if credited_invoice else None,
         "reason": reason,
-    }
+    })
 
 
 # -- invoices --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 from o2c.domain.money import MAX_AMOUNT
+from o2c.domain.text import UNPRINTABLE
 
 
 class Money(fields.Field):
@@ -103,17 +104,17 @@ class Quantity(fields.Integer):
         return result
 
 
-_CONTROL = {c for c in range(32)} - {9, 10, 13}
-
-
 class Text(fields.String):
-    """A string without NUL or other control characters (tab and newlines aside),
-    which databases, PDFs and spreadsheets would choke on."""
+    """A string without NUL or other control characters (tab and newlines
+    aside), surrogates or noncharacters, which databases, PDFs, XML
+    e-invoices and spreadsheets would choke on."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         result = super()._deserialize(value, attr, data, **kwargs)
-        if any(ord(ch) in _CONTROL for ch in result):
-            raise ValidationError("Control characters are not allowed.")
+        bad = UNPRINTABLE.search(result)
+        if bad:
+            raise ValidationError(f"Control characters are not allowed (U+{ord(bad.group()):04X} at "
+                                  f"position {bad.start() + 1}).")
         return result
 
 

@@ -110,6 +110,6 @@ def assign_role(tx: Tx, role: str, code: str) -> dict[str, Any]:
 
 def _object_id(code: str) -> int:
     """Audit rows carry an integer object id: the code's digits, or a stable hash."""
-    if code.isdigit() and len(code) < 18:
+    if code.isascii() and code.isdigit() and len(code) < 18:
         return int(code)
     return int.from_bytes(code.encode()[:7].ljust(7, b"\0"), "big")

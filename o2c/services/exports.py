@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import BigInteger, Connection, Engine, func, select, type_coerce
 
 from o2c.db import models as m
+from o2c.domain.text import UNPRINTABLE
 
 entries = m.JournalEntry.__table__
 jlines = m.JournalLine.__table__
@@ -56,9 +57,11 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def safe_text(value: str | None) -> str:
     """A text cell a spreadsheet will not run: cells starting with = + - @, a
-    tab or a carriage return get a leading apostrophe (CSV/formula injection)."""
+    tab or a carriage return get a leading apostrophe (CSV/formula injection).
+    Control characters (which XLSX cannot hold) are dropped."""
     if not value:
         return ""
+    value = UNPRINTABLE.sub("", value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -243,7 +246,7 @@ def trial_balance_xlsx(report: dict[str, Any]) -> Iterator[bytes]:
 # -- SAF-T ---------------------------------------------------------------------------
 
 def _el(name: str, value: Any) -> str:
-    return f"<{name}>{escape(str(value))}</{name}>"
+    return f"<{name}>{escape(UNPRINTABLE.sub('', str(value)))}</{name}>"
 
 
 def _balances(conn: Connection, before: dt.date | None, upto: dt.date | None) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select, update
@@ -106,13 +107,13 @@ def sign_in(tx: Tx, username: str, password: str) -> SignIn:
 def principal_for_session(tx: Tx, sid: str) -> Principal | None:
     """The signed-in user behind a session id, if still active with the same password."""
     uid, _, _ = sid.partition(":")
-    if not uid.isdigit() or not 1 <= int(uid) <= 2**63 - 1:
+    if not (uid.isascii() and uid.isdigit()) or not 1 <= int(uid) <= 2**63 - 1:
         return None
     row = tx.conn.execute(
         select(users.c.id, users.c.username, users.c.password_hash, users.c.role, users.c.active)
         .where(users.c.id == int(uid))
     ).first()
-    if row is None or not row.active or session_id(row.id, row.password_hash) != sid:
+    if row is None or not row.active or not hmac.compare_digest(session_id(row.id, row.password_hash), sid):
         return None
     return Principal("user", row.id, row.username, row.role)
 

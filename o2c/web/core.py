@@ -158,7 +158,7 @@ def _value_at(data: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         if isinstance(data, Mapping):
             data = data.get(part)
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+        elif isinstance(data, list) and ascii_digits(part) and int(part) < len(data):
             data = data[int(part)]
         else:
             return None
@@ -246,9 +246,14 @@ def rows(values: Mapping[str, str], prefix: str) -> list[tuple[int, dict[str, st
     found: dict[int, dict[str, str]] = {}
     for k, v in values.items():
         parts = k.split(".")
-        if len(parts) == 3 and parts[0] == prefix and parts[1].isdigit() and len(parts[1]) < 5:
+        if len(parts) == 3 and parts[0] == prefix and ascii_digits(parts[1]) and len(parts[1]) < 5:
             found.setdefault(int(parts[1]), {})[parts[2]] = v
     return sorted(found.items())
+
+
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: ``str.isdigit`` also admits ``²`` and other digits ``int`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def blank(v: Any) -> bool:
@@ -260,7 +265,7 @@ def integer(v: str | None) -> Any:
     if blank(v):
         return None
     text = v.strip()  # type: ignore[union-attr]
-    return int(text) if text.lstrip("-").isdigit() and len(text) < 19 else text
+    return int(text) if ascii_digits(text.removeprefix("-")) and len(text) < 19 else text
 
 
 def percent(v: str | None) -> str | None:
@@ -300,7 +305,7 @@ def date_arg(name: str) -> dt.date | None:
 
 def int_arg(name: str) -> int | None:
     raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 2**63 - 1 else None
+    return int(raw) if ascii_digits(raw) and 1 <= int(raw) <= 2**63 - 1 else None
 
 
 def str_arg(name: str, choices: Iterable[str] | None = None, max_len: int = 128) -> str:
@@ -351,7 +356,7 @@ def field_label(name: str) -> str:
     i = 0
     while i < len(parts):
         p = parts[i]
-        if p in ("lines", "allocations") and i + 1 < len(parts) and parts[i + 1].isdigit():
+        if p in ("lines", "allocations") and i + 1 < len(parts) and ascii_digits(parts[i + 1]):
             out.append(f"{_WORDS[p]} {int(parts[i + 1]) + 1}")
             i += 2
             continue

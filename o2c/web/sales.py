@@ -14,8 +14,8 @@ from o2c.schemas import api as s
 from o2c.services import invoicing, orders, payments, queries, shipping
 from o2c.web import charts
 from o2c.web.core import (
-    Form, Problem, amount, args_without, back_to, blank, bp, date_arg, dry_run, flatten_errors, int_arg,
-    integer, load, percent, principal, read, requires, rows, str_arg, submit,
+    Form, Problem, amount, args_without, ascii_digits, back_to, blank, bp, date_arg, dry_run, flatten_errors,
+    int_arg, integer, load, percent, principal, read, requires, rows, str_arg, submit,
 )
 
 ORDER_STATUSES = ("draft", "confirmed", "completed", "cancelled")
@@ -118,7 +118,7 @@ def _renumber(fields: dict[str, str], index: list[int]) -> dict[str, str]:
     out = {}
     for k, msg in fields.items():
         parts = k.split(".")
-        if len(parts) >= 2 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(index):
+        if len(parts) >= 2 and parts[0] == "lines" and ascii_digits(parts[1]) and int(parts[1]) < len(index):
             parts[1] = str(index[int(parts[1])])
         out[".".join(parts)] = msg
     return out
@@ -457,11 +457,11 @@ def go() -> Any:
     text = str_arg("q").upper()
     prefix, _, rest = text.partition("-")
     digits = rest.rpartition("-")[2].lstrip("0")
-    if prefix == "SO" and digits.isdigit():
+    if prefix == "SO" and ascii_digits(digits):
         return redirect(url_for("web.order", order_id=int(digits)))
-    if prefix == "SH" and digits.isdigit():
+    if prefix == "SH" and ascii_digits(digits):
         return redirect(url_for("web.shipment", shipment_id=int(digits)))
-    if prefix == "PAY" and digits.isdigit():
+    if prefix == "PAY" and ascii_digits(digits):
         return redirect(url_for("web.payment", payment_id=int(digits)))
     return redirect(url_for("web.invoices", q=text) if text else url_for("web.dashboard"))
 

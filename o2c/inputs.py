@@ -1,0 +1,122 @@
+"""What a request must be before any view reads it.
+
+A JSON API request body: JSON (a body of another media type is 415), UTF-8,
+strictly valid (no ``NaN``, no lone surrogate, no number of thousands of
+digits) and at most ``MAX_DEPTH`` levels deep. Anything else is a 400 in the
+contract's error shape, never a crash further in (a deeply nested body would
+exhaust the parser's recursion, a lone surrogate the database driver's
+encoder).
+
+Query parameters, form fields and path segments, on the API and the back
+office alike: no control character, surrogate or noncharacter (PostgreSQL
+refuses a NUL in any text, so a search for ``%00`` would be a 500). The API
+answers 422 naming the parameter, a page 400."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, abort, request
+
+from o2c.api.errors import error_response
+from o2c.domain.text import UNPRINTABLE
+
+#: No request of the contract nests deeper than a handful of levels.
+MAX_DEPTH = 32
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class BadBody(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadBody(f"{name} is not a JSON number.")
+
+
+def _depth_within(data: Any, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return True
+
+
+def parse_strict(raw: bytes) -> Any:
+    """The JSON value of ``raw``, or :class:`BadBody` saying what is wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadBody(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise BadBody(f"The request body nests deeper than {MAX_DEPTH} levels.") from None
+    except BadBody:
+        raise
+    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
+        raise BadBody(f"The request body is not valid JSON: {str(exc).split(':')[0]}.") from None
+    if not _depth_within(data, MAX_DEPTH):
+        raise BadBody(f"The request body nests deeper than {MAX_DEPTH} levels.")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadBody("The request body has a lone UTF-16 surrogate (\\ud800-\\udfff escape).") from None
+    return data
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def check_text() -> Response | None:
+    """Refuse unprintable characters in query parameters, form fields and path segments."""
+    bad: dict[str, list[str]] = {}
+    sources = [("query", request.args.items(multi=True)), ("path", (request.view_args or {}).items())]
+    if not _is_api() and request.method in BODY_METHODS:
+        sources.append(("form", request.form.items(multi=True)))
+    for _, pairs in sources:
+        for name, value in pairs:
+            if not isinstance(value, str):
+                continue
+            found = UNPRINTABLE.search(value) or UNPRINTABLE.search(name)
+            if found:
+                bad[UNPRINTABLE.sub("?", name)] = [f"Control characters are not allowed (U+{ord(found.group()):04X})."]
+    if not bad:
+        return None
+    if _is_api():
+        return error_response(422, "validation_error",
+                              "The request has invalid fields: " + ", ".join(sorted(bad)) + ".", {"fields": bad})
+    abort(400)
+
+
+def check_body() -> Response | None:
+    if request.method not in BODY_METHODS or not _is_api():
+        return None
+    if request.content_length == 0 or (request.content_length is None and not request.headers.get(
+            "Transfer-Encoding")):
+        return None  # no body: actions such as /confirm take none
+    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: 413, in the contract's shape
+    if not raw:
+        return None
+    if not request.is_json:
+        return error_response(415, "unsupported_media_type",
+                              "Send the request body as JSON with Content-Type: application/json.",
+                              {"content_type": request.mimetype or None})
+    try:
+        parse_strict(raw)
+    except BadBody as exc:
+        return error_response(400, "bad_request", str(exc))
+    return None
+
+
+def init_app(app: Flask) -> None:
+    """Register after authentication: an unauthorised request is refused
+    before its body is read."""
+    app.before_request(check_body)
+    app.before_request(check_text)

@@ -1,0 +1,47 @@
+"""The back-office fixtures (users per role, a customer with two products in
+stock) shared with the security tests, and a small book of documents in
+every state to fill path parameters with."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from o2c.db.models import Base
+# Note: `shop` here is the back office's (a customer and two products), not the API client of tests/conftest.py.
+from tests.web.conftest import (  # noqa: F401  (fixtures used by name)
+    Web, accountant_web, add_order, admin_web, clerk_web, pack_and_ship, people, shop,
+)
+
+
+@pytest.fixture
+def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
+    """One order shipped and invoiced (and paid in part), one confirmed and
+    packed, one draft."""
+    from decimal import Decimal
+
+    from o2c.domain.access import SYSTEM
+    from o2c.services import payments, shipping
+    from o2c.services.uow import unit_of_work
+    shipped = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 2)])
+    sh = pack_and_ship(engine, shipped["id"])
+    packed = add_order(engine, "C-ROSSI", [("DESK-LAMP", 1)])
+    with unit_of_work(engine, "test") as tx:
+        pending = shipping.pack(tx, packed["id"], SYSTEM, None)
+    draft = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 1)], confirm=False)
+    with unit_of_work(engine, "test") as tx:
+        pay = payments.record_payment(tx, {
+            "customer_id": shop["customer"]["id"], "amount": Decimal("10.00"), "currency": "EUR",
+            "received_on": tx.now.date(), "method": "bank_transfer", "reference": "BANK-BOOK-1"})
+    return {"shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
+            "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
+            "payment_id": pay["id"]}
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """How many rows every table holds: a request that must change nothing
+    leaves these exactly as they were."""
+    with engine.connect() as c:
+        return {t.name: c.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Base.metadata.sorted_tables}
