@@ -34,9 +34,22 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
         pay = payments.record_payment(tx, {
             "customer_id": shop["customer"]["id"], "amount": Decimal("10.00"), "currency": "EUR",
             "received_on": tx.now.date(), "method": "bank_transfer", "reference": "BANK-BOOK-1"})
+    # An invoice long overdue and a reminder letter for it; a webhook with a failed delivery.
+    from o2c.services import dunning, webhooks
+    from tests.api.books_helpers import on
+    from tests.web.test_webhook_pages import failed_delivery
+    with on("2026-01-05"):
+        old = add_order(engine, "C-ROSSI", [("DESK-LAMP", 1)])
+        pack_and_ship(engine, old["id"])
+    with unit_of_work(engine, "test") as tx:
+        letters = dunning.run(tx, tx.today)["letters"]
+        hook = webhooks.create_webhook(tx, SYSTEM, {"url": "https://shop.example/hooks",
+                                                    "event_types": ["shipment.*"]})
+    delivery = failed_delivery(engine, hook["id"])
     return {"shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
-            "payment_id": pay["id"]}
+            "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
+            "delivery_id": delivery}
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -87,6 +87,38 @@ ROUTES: dict[str, str] = {
     "GET /books/reconciliation":                         BOOKS,
     "GET /books/periods":                                BOOKS,
     "POST /books/periods/<string:period>/close":         BOOKS,
+    "GET /books/accounts":                               BOOKS,
+    "GET /books/accounts/<string:code>":                 BOOKS,
+    "GET /books/export":                                 BOOKS,
+    "GET /books/export/download":                        BOOKS,
+    # receivables
+    "GET /receivables/aging":                            BOOKS,
+    "GET /customers/<id:customer_id>/statement":         BOOKS,
+    "GET /customers/<id:customer_id>/statement.pdf":     BOOKS,
+    "GET /dunning":                                      BOOKS,
+    "POST /dunning/run":                                 BOOKS,
+    "GET /dunning/letters/<id:letter_id>":               BOOKS,
+    "GET /dunning/letters/<id:letter_id>.pdf":           BOOKS,
+    # after-sales corrections
+    "POST /orders/<id:order_id>/cancel-lines":           CLERKS,
+    "GET /backorders":                                   STAFF,
+    "POST /payments/<id:payment_id>/reverse":            MONEY,
+    "GET /customers/<id:customer_id>/credit":            STAFF,
+    "POST /customers/<id:customer_id>/credit/apply":     MONEY,
+    "POST /customers/<id:customer_id>/credit/reallocate": MONEY,
+    # webhooks (admins)
+    "GET /webhooks":                                     "admin",
+    "POST /webhooks":                                    "admin",
+    "GET /webhooks/failed":                              "admin",
+    "POST /webhooks/failed/redeliver":                   "admin",
+    "GET /webhooks/<id:webhook_id>":                     "admin",
+    "POST /webhooks/<id:webhook_id>/disable":            "admin",
+    "POST /webhooks/<id:webhook_id>/enable":             "admin",
+    "POST /webhooks/<id:webhook_id>/rotate-secret":      "admin",
+    "POST /webhooks/<id:webhook_id>/delete":             "admin",
+    "POST /webhooks/<id:webhook_id>/redeliver-failed":   "admin",
+    "GET /webhooks/<id:webhook_id>/deliveries/<id:delivery_id>": "admin",
+    "POST /webhooks/<id:webhook_id>/deliveries/<id:delivery_id>/redeliver": "admin",
 }
 
 CALLERS = ("anonymous", "webshop_key", "clerk", "accountant", "admin")
@@ -109,6 +141,8 @@ def fill(rule: str, book: dict[str, Any]) -> str:
     values = {"order_id": book["draft"]["id"], "shipment_id": book["pending_shipment"],
               "invoice_id": book["invoice_id"], "payment_id": book["payment_id"],
               "customer_id": book["customer_id"], "sku": "RETRO-CLOCK", "filename": "app.css",
+              "letter_id": book["letter_id"], "webhook_id": book["webhook_id"],
+              "delivery_id": book["delivery_id"], "code": "1100",
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
 
@@ -261,7 +295,8 @@ def test_a_get_request_never_changes_anything(app: Any, engine: Engine, people: 
     (who may see all) writes nothing but the sign-in."""
     admin = caller(app, engine, "admin")
     before = row_counts(engine)
-    archives = {"GET /invoices/<id:invoice_id>/pdf"}  # the first download keeps the issued PDF, audited
+    # The first download keeps the issued document (invoice, reminder letter), audited.
+    archives = {"GET /invoices/<id:invoice_id>/pdf", "GET /dunning/letters/<id:letter_id>.pdf"}
     for route in ROUTES:
         method, rule = route.split(" ", 1)
         if method == "GET" and route not in archives:
