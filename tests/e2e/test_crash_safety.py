@@ -1,9 +1,12 @@
-"""Kill the real server mid-load, again and again: every order a client saw
-acknowledged exists exactly once, and the books still reconcile.
+"""Kill the real server and the worker mid-load, again and again: every order
+a client saw acknowledged exists exactly once, the books still reconcile
+(invoice numbers gapless included), and the journal's hash chain verifies.
 
-gunicorn serves the app; client processes drive full cycles with an
+gunicorn serves the app; an ``o2c worker`` renders invoice PDFs and seals the
+journal every second next to it; client processes drive full cycles with an
 Idempotency-Key on every POST and retry through outages; the test SIGKILLs the
-whole server process group at random moments and starts it again.
+whole server process group and the worker at random moments and starts both
+again.
 """
 from __future__ import annotations
 
@@ -55,6 +58,15 @@ def _start(url: str, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     raise RuntimeError("gunicorn did not start")
+
+
+def _start_worker(url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "O2C_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "O2C_ENV": "testing",
+           "O2C_SEAL_INTERVAL": "1"}
+    return subprocess.Popen([sys.executable, "-m", "o2c.cli", "worker", "--concurrency", "2",
+                             "--poll-interval", "0.1", "--lease", "5"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, cwd=ROOT)
 
 
 def _call(port: int, key: str, method: str, path: str, body: dict[str, Any] | None, idem: str | None,
@@ -117,6 +129,7 @@ def test_orders_survive_the_server_being_killed(db_url: str, engine: Any) -> Non
             stock.receive(tx, f"CRASH-{i}", 100_000, Decimal("4.56"))
     port = _free_port()
     server = _start(db_url, port)
+    worker = _start_worker(db_url)
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     until = time.monotonic() + RUN_SECONDS
@@ -129,16 +142,20 @@ def test_orders_survive_the_server_being_killed(db_url: str, engine: Any) -> Non
         while kills < KILLS:
             time.sleep(rnd.uniform(1.0, 2.5))
             os.killpg(server.pid, signal.SIGKILL)
+            os.killpg(worker.pid, signal.SIGKILL)
             server.wait()
+            worker.wait()
             kills += 1
             server = _start(db_url, port)
+            worker = _start_worker(db_url)
         results = [q.get(timeout=120) for _ in clients]
         for c in clients:
             c.join(timeout=30)
             assert c.exitcode == 0
     finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        for proc in (server, worker):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     acked = [ref for _, refs, _ in results for ref in refs]
     cycles = sum(n for _, _, n in results)
@@ -163,5 +180,12 @@ def test_orders_survive_the_server_being_killed(db_url: str, engine: Any) -> Non
     assert sorted(all_refs) == sorted(set(all_refs)) and set(all_refs) == set(acked)
     rep = client.get("/api/v1/reconciliation", headers=h).get_json()
     assert rep["ok"], [c for c in rep["checks"] if c["difference"] not in ("0", "0.00")]
-    print(f"crash safety: {cycles} full cycles by {CLIENTS} client processes, {KILLS} SIGKILLs survived")
+    # The worker sealed while it was being killed; seal the rest, then every
+    # link of the chain must hold.
+    from o2c.services.chain import seal_journal
+    seal_journal(app.extensions["o2c.engine"])
+    chain = client.get("/api/v1/ledger/verify", headers=h).get_json()
+    assert chain["ok"] and chain["unsealed"] == 0 and chain["checked"] > 0, chain
+    print(f"crash safety: {cycles} full cycles by {CLIENTS} client processes, {KILLS} SIGKILLs of server "
+          f"and worker survived, {chain['checked']} journal entries verified")
     app.extensions["o2c.engine"].dispose()
