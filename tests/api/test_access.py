@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from tests.conftest import ADDRESS, Client, customer, make_key, order, product
 
 BOOKS = ("customers", "products", "orders", "shipments", "invoices", "payments", "stock_movements",
-         "journal_entries", "periods", "events", "audit_log")
+         "journal_entries", "periods", "events", "audit_log", "returns", "credit_notes", "refunds")
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -114,10 +114,14 @@ def world(admin: Client, shop: Client) -> dict[str, Any]:
                    status=201)
     o2 = order(shop, "C-ROSSI", [("MUG-01", 1)], external_ref="A-2").get_json()
     pay = admin.ok("post", "/api/v1/payments", {
-        "customer_id": c["id"], "amount": "5.00", "currency": "EUR", "received_on": dt.date.today().isoformat(),
+        "customer_id": c["id"], "amount": "25.00", "currency": "EUR", "received_on": dt.date.today().isoformat(),
         "reference": "BANK-0"}, status=201)
+    # One mug came back broken: written off, credited, its money kept as credit.
+    rma = admin.ok("post", f"/api/v1/orders/{o['id']}/returns",
+                   {"lines": [{"sku": "MUG-01", "quantity": 1}], "restock": False, "refund": "credit"}, status=201)
+    refund = admin.ok("post", "/api/v1/refunds", {"customer_id": c["id"], "amount": "1.00"}, status=201)
     return {"customer": c, "order": o, "order2": o2, "shipped": sh1, "packed": sh2, "invoice_id": sh1["invoice_id"],
-            "payment": pay}
+            "payment": pay, "return": rma, "credit_note": rma["credit_note_ids"][0], "refund": refund}
 
 
 def _payment(w: dict[str, Any]) -> dict[str, Any]:
@@ -159,24 +163,37 @@ ACTIONS: dict[str, tuple[str, str, Any]] = {
     "trial balance": ("get", "/api/v1/ledger/trial-balance", None),
     "reconciliation": ("get", "/api/v1/reconciliation", None),
     "close period": ("post", "/api/v1/ledger/periods/2020-01/close", None),
+    "return goods": ("post", "/api/v1/orders/{order}/returns",
+                     lambda w: {"lines": [{"sku": "MUG-01", "quantity": 1}], "restock": True, "refund": "bank"}),
+    "list returns": ("get", "/api/v1/returns", None),
+    "read return": ("get", "/api/v1/returns/{return}", None),
+    "list credit notes": ("get", "/api/v1/credit-notes", None),
+    "read credit note": ("get", "/api/v1/credit-notes/{credit_note}", None),
+    "credit note pdf": ("get", "/api/v1/credit-notes/{credit_note}/pdf", None),
+    "refund credit": ("post", "/api/v1/refunds", lambda w: {"customer_id": w["customer"]["id"], "amount": "1.00"}),
+    "read refund": ("get", "/api/v1/refunds/{refund}", None),
+    "apply credit": ("post", "/api/v1/invoices/{invoice_id}/apply-credit", lambda w: {}),
 }
+AFTER_SALES_READS = {"list returns", "read return", "list credit notes", "read credit note", "credit note pdf"}
 
 ALLOWED = {"get": 200, "post": 201, "patch": 200}
-TRANSITIONS = {"cancel order", "ship", "unpack", "close period"}  # answer 200, not 201
-NOT_APPLICABLE = {"confirm order", "invoice order"}  # allowed, but 409 in this world (already confirmed / invoiced)
+TRANSITIONS = {"cancel order", "ship", "unpack", "close period", "apply credit"}  # answer 200, not 201
+# Allowed, but 409 in this world (already confirmed / invoiced / nothing left open to pay from credit)
+NOT_APPLICABLE = {"confirm order", "invoice order", "apply credit"}
 
 MAY: dict[str, set[str]] = {
     "webshop": {"create order", "list orders", "read order", "cancel order", "confirm order", "read shipment",
-                "list invoices", "read invoice", "list products", "read product", "list stock", "read stock"},
+                "list invoices", "read invoice", "list products", "read product", "list stock", "read stock",
+                *AFTER_SALES_READS},
     "clerk": {"create order", "list orders", "read order", "cancel order", "confirm order", "read shipment",
               "list invoices", "read invoice", "list products", "read product", "list stock", "read stock",
               "pack", "ship", "unpack", "invoice order", "list customers", "read customer", "create customer",
               "update customer", "create product", "update product", "receive stock", "record payment",
-              "read payment"},
+              "read payment", "return goods", *AFTER_SALES_READS, "refund credit", "read refund", "apply credit"},
     "accountant": {"list orders", "read order", "read shipment", "list invoices", "read invoice", "list products",
                    "read product", "list stock", "read stock", "list customers", "read customer",
                    "record payment", "read payment", "ledger entries", "trial balance", "reconciliation",
-                   "close period"},
+                   "close period", *AFTER_SALES_READS, "refund credit", "read refund", "apply credit"},
     "admin": set(ACTIONS),
 }
 
@@ -184,9 +201,10 @@ MAY: dict[str, set[str]] = {
 # table cannot drift from it.
 MUST_NOT = {
     "webshop": {"pack", "ship", "list customers", "ledger entries", "trial balance", "reconciliation",
-                "record payment", "read payment", "create product", "receive stock", "close period"},
+                "record payment", "read payment", "create product", "receive stock", "close period",
+                "return goods", "refund credit", "read refund", "apply credit"},
     "accountant": {"pack", "ship", "create product", "update product", "receive stock", "create order",
-                   "cancel order", "create customer"},
+                   "cancel order", "create customer", "return goods"},
     "clerk": {"ledger entries", "trial balance", "reconciliation", "close period"},
 }
 
@@ -226,6 +244,17 @@ def test_each_role_may_do_only_its_part(
         assert counts(engine) == before, "a forbidden request changed the books"
     else:
         assert r.status_code == status, (r.status_code, r.get_json())
+
+
+def test_every_after_sales_route_is_in_the_table(app: Any) -> None:
+    """Each route of the returns, credit notes and refunds API has a row above."""
+    import re
+    classified = {(m.upper(), re.sub(r"\{\w+\}", "<id>", p)) for m, p, _ in ACTIONS.values()}
+    classified = {(m, p.replace("/2020-01/", "/<id>/").replace("/MUG-01", "/<id>")) for m, p in classified}
+    routes = {(method, re.sub(r"<[^>]+>", "<id>", rule.rule))
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("aftersales.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes and routes <= classified, routes - classified
 
 
 def test_a_forbidden_shipment_stays_packed_and_stock_stays_put(
