@@ -140,7 +140,7 @@ def init_app(app: Flask) -> None:
         if request.method not in SAFE_METHODS and not request.path.startswith("/api/"):
             csrf.protect()
 
-    from o2c.web import auth, books, catalog, sales  # noqa: F401  (routes register on bp)
+    from o2c.web import aftersales, auth, books, catalog, sales  # noqa: F401  (routes register on bp)
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
 
