@@ -180,6 +180,12 @@ def create_return(tx: Tx, order_id: int, principal: Principal, data: dict[str, A
         exchange = _exchange(tx, principal, o, rma, data["exchange"])
         tx.conn.execute(update(returns).where(returns.c.id == rid).values(exchange_order_id=exchange["id"]))
 
+    # The return first, then the credit notes and refunds it causes.
+    summary = [{"sku": i["line"]["sku"], "quantity": i["qty"]} for i in items]
+    payload = {"return_id": rid, "number": rma, "order_id": order_id, "lines": summary, "restock": restock,
+               "refund": refund_mode, "exchange_order_id": exchange["id"] if exchange else None}
+    tx.emit("return.received", o.channel, order_id, payload)
+
     credited = {i["line"]["id"]: i["credited"] for i in items if i["credited"]}
     issued = _credit_notes(tx, o, rid, credited, refund_mode) if credited else []
     cn_total = sum((c["total"] for c in issued), ZERO)
@@ -197,13 +203,9 @@ def create_return(tx: Tx, order_id: int, principal: Principal, data: dict[str, A
                                 refunded=full_refund)
     record_progress(tx, o, new, invoiced_delta=-cn_total, paid_delta=-released)
 
-    summary = [{"sku": i["line"]["sku"], "quantity": i["qty"]} for i in items]
-    payload = {"return_id": rid, "number": rma, "order_id": order_id, "lines": summary, "restock": restock,
-               "refund": refund_mode, "credit_note_ids": [c["id"] for c in issued],
-               "exchange_order_id": exchange["id"] if exchange else None}
-    tx.emit("return.received", o.channel, order_id, payload)
     tx.audit("return.received", "return", rid, None, {
-        **payload, "cost": str(total_cost), "credited": str(cn_total), "refunded": str(refunded)})
+        **payload, "credit_note_ids": [c["id"] for c in issued], "cost": str(total_cost),
+        "credited": str(cn_total), "refunded": str(refunded)})
     return get_return(tx, rid, principal)
 
 
@@ -330,7 +332,7 @@ def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any
     tx.post(entry_for_credit_released(tx.chart, tx.today, cid, number, released, o.customer_id))
     tx.emit("credit_note.issued", o.channel, o.id, {
         "credit_note_id": cid, "number": number, "invoice_id": inv.id, "invoice_number": inv.number,
-        "order_id": o.id, "total": str(totals.gross), "applied": str(applied), "to_credit": str(released)})
+        "order_id": o.id, "return_id": return_id, "total": str(totals.gross), "applied": str(applied), "to_credit": str(released)})
     tx.audit("credit_note.issued", "credit_note", cid, None, {
         "number": number, "invoice_id": inv.id, "total": str(totals.gross), "applied": str(applied),
         "to_credit": str(released)})
