@@ -198,7 +198,8 @@ def create_return(tx: Tx, order_id: int, principal: Principal, data: dict[str, A
         l["returned_quantity"] += q
         l["invoiced_quantity"] -= cr
     paid_after = o.amount_paid - released
-    full_refund = refunded > 0 and paid_after <= 0
+    # Everything paid for the order went back (to the bank or as credit).
+    full_refund = released > 0 and paid_after <= 0
     new = derive_order_statuses(o.status, progress(ls), o.invoiced_total - cn_total, paid_after,
                                 refunded=full_refund)
     record_progress(tx, o, new, invoiced_delta=-cn_total, paid_delta=-released)
@@ -232,6 +233,11 @@ def _credit_notes(tx: Tx, o: Row[Any], return_id: int, credited: dict[int, int],
                invoices.c.credited_amount, invoices.c.currency)
         .where(invoices.c.order_id == o.id).order_by(invoices.c.id.desc())).all()
     ids = [r.id for r in inv_rows]
+    # Payments a credit note may give money back to, locked now, before the
+    # number counter (the lock protocol: the counter comes last).
+    tx.conn.execute(select(payments.c.id).where(payments.c.id.in_(
+        select(allocations.c.payment_id).where(allocations.c.invoice_id.in_(ids))))
+        .order_by(payments.c.id).with_for_update()).all()
     ilines = tx.conn.execute(
         select(invoice_lines).where(invoice_lines.c.invoice_id.in_(ids), invoice_lines.c.order_line_id.in_(
             list(credited))).order_by(invoice_lines.c.id)).all()

@@ -115,3 +115,26 @@ def test_returning_goods_of_an_unpaid_invoice_reduces_what_is_owed(admin: Client
                                "4000": "-150.00", "5000": "60.00"}
     assert admin.ok("get", f"/api/v1/orders/{o['id']}")["balance_due"] == "165.00"
     reconciliation_ok(admin)
+
+
+def test_a_paid_order_returned_in_full_for_credit_is_refunded_as_credit(admin: Client) -> None:
+    c = customer(admin, "C-CREDIT")
+    product(admin, "KETTLE", "40.00", "0.22", stock=2, cost="15.00")
+    o = order(admin, "C-CREDIT", [("KETTLE", 2)]).get_json()
+    inv = admin.ok("get", f"/api/v1/invoices/{ship_all(admin, o['id'])['invoice_id']}")
+    pay = admin.ok("post", "/api/v1/payments", {
+        "customer_id": c["id"], "amount": "97.60", "currency": "EUR", "received_on": inv["issue_date"],
+        "method": "bank_transfer", "reference": "BANK-K-1"}, status=201)
+    admin.ok("post", f"/api/v1/orders/{o['id']}/returns", {"lines": [{"sku": "KETTLE", "quantity": 2}]}, status=201)
+    o = admin.ok("get", f"/api/v1/orders/{o['id']}")
+    assert (o["fulfillment_status"], o["payment_status"], o["amount_paid"]) == ("returned", "refunded", "0.00")
+    pay = admin.ok("get", f"/api/v1/payments/{pay['id']}")
+    assert pay["unapplied"] == "97.60"
+    assert [a["amount"] for a in pay["allocations"]] == ["97.60", "-97.60"]
+    assert balances(admin) == {"1000": "97.60", "1200": "30.00", "2100": "-30.00", "2300": "-97.60"}
+    reconciliation_ok(admin)
+    # The credit goes back to the bank on request.
+    refund = admin.ok("post", "/api/v1/refunds", {"customer_id": c["id"], "amount": "97.60"}, status=201)
+    assert refund["sources"] == [{"payment_id": pay["id"], "amount": "97.60"}]
+    assert balances(admin) == {"1200": "30.00", "2100": "-30.00"}
+    reconciliation_ok(admin)
