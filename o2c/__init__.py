@@ -53,7 +53,9 @@ class SkuConverter(UnicodeConverter):
 
 def create_app(config: Config | None = None) -> Flask:
     from o2c import inputs, ops, web
-    from o2c.api import aftersales, books, catalog, common, documents, errors, events, receivables, sales
+    from o2c.api import (
+        aftersales, books, catalog, common, documents, errors, events, receivables, returns, sales,
+    )
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
 
@@ -77,7 +79,8 @@ def create_app(config: Config | None = None) -> Flask:
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_field(fields.Money, "string", "decimal")
     api.register_field(fields.Rate, "string", "decimal")
-    for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp):
+    for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp,
+                returns.blp):
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     app.before_request(common.authenticate_request)

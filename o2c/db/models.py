@@ -225,6 +225,10 @@ class OrderLine(Base):
     cancelled_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Confirmed but not reserved: waiting for stock (orders that allow backorders).
     backordered_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The cost the shipped units left the stock with, and the part of it that
+    # came back with returns: a return takes its share of what is left.
+    shipped_cost: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
+    returned_cost: Mapped[Decimal] = mapped_column(default=Decimal(0), server_default="0")
 
 
 class Shipment(Base):
@@ -349,8 +353,9 @@ class Payment(Base):
 
 class PaymentAllocation(Base):
     """Money of a payment applied to an invoice. Append-only: taking an
-    application back (a reversal, credit moved to another invoice) is a
-    negative row dated the day it happened."""
+    application back (a reversal, credit moved to another invoice, what a
+    credit note displaced from a paid invoice) is a negative row dated the day
+    it happened; the amount returns to the payment's unapplied credit."""
 
     __tablename__ = "payment_allocations"
     __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
@@ -359,6 +364,114 @@ class PaymentAllocation(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     amount: Mapped[Decimal]
     date: Mapped[dt.date] = mapped_column(Date)
+
+
+class Return(Base):
+    """Goods that came back from a customer (``RMA-…``): restocked or written
+    off, credited by one credit note, optionally exchanged for a new order."""
+
+    __tablename__ = "returns"
+    __table_args__ = (Index("ix_returns_order_id_id", "order_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # received
+    restock: Mapped[bool] = mapped_column(Boolean)
+    refund: Mapped[str] = mapped_column(String(16))  # credit, bank
+    cost: Mapped[Decimal]  # the value at cost of the returned units
+    exchange_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+
+
+class ReturnLine(Base):
+    __tablename__ = "return_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[Decimal]
+
+
+class CreditNote(Base):
+    """A credit note (``CN-2026-…``) from its own gapless series: reverses the
+    revenue and VAT of returned lines at the prices they were invoiced at.
+    ``applied`` reduced the invoice's open balance; ``to_credit`` became the
+    customer's credit and ``refunded`` of it was paid back to the bank."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        UniqueConstraint("series", "year", "seq"),
+        Index("ix_credit_notes_customer_id_id", "customer_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    series: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int]
+    seq: Mapped[int] = mapped_column(BigInteger)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id"), index=True)
+    issue_date: Mapped[dt.date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    net_total: Mapped[Decimal]
+    vat_total: Mapped[Decimal]
+    total: Mapped[Decimal]
+    applied: Mapped[Decimal]
+    to_credit: Mapped[Decimal]
+    refunded: Mapped[Decimal]
+    created_at: Mapped[dt.datetime]
+
+
+class CreditNoteLine(Base):
+    __tablename__ = "credit_note_lines"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str]
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit_price: Mapped[Decimal]
+    discount: Mapped[Decimal] = mapped_column(Rate())
+    vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    net: Mapped[Decimal]
+
+
+class CreditNoteVat(Base):
+    __tablename__ = "credit_note_vat"
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
+    net: Mapped[Decimal]
+    vat: Mapped[Decimal]
+
+
+class Refund(Base):
+    """Customer credit paid back to the customer's bank (``RF-…``)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"))
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_on: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime]
+
+
+class RefundSource(Base):
+    """Which payments' unapplied credit a refund paid back, and how much."""
+
+    __tablename__ = "refund_sources"
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), primary_key=True)
+    amount: Mapped[Decimal]
 
 
 class Period(Base):

@@ -204,3 +204,62 @@ def invoice_document(conn: Any, invoice_id: int) -> dict[str, Any]:
         raise Conflict(f"Invoice {h['number']}: its totals do not follow from its lines.", {"invoice_id": invoice_id})
     return doc
 
+
+
+# -- credit notes ----------------------------------------------------------------------
+
+credit_notes = m.CreditNote.__table__
+cn_lines = m.CreditNoteLine.__table__
+cn_vat = m.CreditNoteVat.__table__
+returns = m.Return.__table__
+
+_cn_head = (
+    select(credit_notes.c.id, credit_notes.c.number, credit_notes.c.issue_date, credit_notes.c.currency,
+           credit_notes.c.net_total, credit_notes.c.vat_total, credit_notes.c.total, credit_notes.c.order_id,
+           credit_notes.c.return_id, returns.c.created_at.label("return_created_at"),
+           invoices.c.number.label("invoice_number"), invoices.c.issue_date.label("invoice_issue_date"),
+           customers.c.code.label("customer_code"), customers.c.name.label("customer_name"),
+           customers.c.email.label("customer_email"), customers.c.tax_id.label("customer_tax_id"),
+           customers.c.language, customers.c.country.label("customer_country"), customers.c.billing_address,
+           orders.c.created_at.label("order_created_at"), orders.c.external_ref)
+    .select_from(credit_notes.join(invoices, invoices.c.id == credit_notes.c.invoice_id)
+                 .join(customers, customers.c.id == credit_notes.c.customer_id)
+                 .join(orders, orders.c.id == credit_notes.c.order_id)
+                 .outerjoin(returns, returns.c.id == credit_notes.c.return_id))
+    .where(credit_notes.c.id == bindparam("cid"))
+)
+_cn_lines = (
+    select(cn_lines.c.sku, cn_lines.c.description, cn_lines.c.quantity, cn_lines.c.unit_price,
+           cn_lines.c.discount, cn_lines.c.vat_rate, cn_lines.c.net, products.c.unit)
+    .select_from(cn_lines.join(order_lines, order_lines.c.id == cn_lines.c.order_line_id)
+                 .join(products, products.c.id == order_lines.c.product_id))
+    .where(cn_lines.c.credit_note_id == bindparam("cid")).order_by(cn_lines.c.id)
+)
+_cn_vat = select(cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat).where(cn_vat.c.credit_note_id == bindparam("cid"))
+
+
+def credit_note_document(conn: Any, credit_note_id: int) -> dict[str, Any]:
+    """The issued credit note ``credit_note_id`` as a document, naming the
+    invoice it credits and the return it came from. Its VAT is the stored
+    one: the last part of a credited invoice takes what is left of the
+    invoice's VAT, which may differ by a cent from the rounded rate."""
+    h = conn.execute(_cn_head, {"cid": credit_note_id}).mappings().first()
+    if h is None:
+        raise NotFound(f"No credit note with id {credit_note_id}.")
+    buyer = {"code": h["customer_code"], "name": h["customer_name"], "email": h["customer_email"] or None,
+             "tax_id": h["customer_tax_id"] or None,
+             "address": stored_address(h["billing_address"], h["customer_country"])}
+    doc = build_document(
+        kind="credit_note", number=h["number"], issue_date=h["issue_date"], currency=h["currency"],
+        language=h["language"], seller=company_seller(conn), buyer=buyer,
+        lines=conn.execute(_cn_lines, {"cid": credit_note_id}).mappings(),
+        references={"order": _number("SO", h["order_created_at"], h["order_id"]),
+                    "customer_reference": h["external_ref"],
+                    "return": _number("RMA", h["return_created_at"], h["return_id"])},
+        credited_invoice={"number": h["invoice_number"], "issue_date": h["invoice_issue_date"]},
+    )
+    stored = [dict(v) for v in conn.execute(_cn_vat, {"cid": credit_note_id}).mappings()]
+    stored.sort(key=lambda v: v["rate"])
+    doc["vat"] = stored
+    doc["net_total"], doc["vat_total"], doc["total"] = h["net_total"], h["vat_total"], h["total"]
+    return doc

@@ -12,7 +12,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     }),
     "clerk": frozenset({
         "catalog:read", "catalog:write", "customers:read", "customers:write", "stock:write",
-        "orders:read", "orders:write", "fulfilment:write", "invoices:read",
+        "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
         "payments:read", "payments:write", "events:read",
     }),
     "accountant": frozenset({

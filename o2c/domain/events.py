@@ -9,7 +9,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "order.created", "order.confirmed", "order.cancelled", "order.completed",
     "shipment.packed", "shipment.shipped", "shipment.cancelled",
     "invoice.issued", "invoice.paid", "payment.received",
-    "return.received", "credit_note.issued",
+    "return.received", "credit_note.issued", "refund.paid",
 )
 ALL = "*"
 

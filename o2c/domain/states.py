@@ -91,7 +91,8 @@ def derive_order_statuses(
     else:
         fulfillment = "partially_shipped"
 
-    fully_invoiced = invoiced >= to_ship and to_ship > 0
+    # Returned units are credited: they no longer need an invoice.
+    fully_invoiced = invoiced >= to_ship - returned and to_ship > 0
     balance = invoiced_total - amount_paid
     if refunded:
         payment = "refunded"

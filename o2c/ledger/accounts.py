@@ -28,6 +28,7 @@ DEFAULT_CHART: dict[str, Account] = {
     "customer_credit": Account("2300", "Customer credit", "liability"),
     "revenue": Account("4000", "Revenue", "revenue"),
     "cogs": Account("5000", "Cost of goods sold", "expense"),
+    "inventory_write_off": Account("5100", "Inventory write-off", "expense"),
 }
 #: Every role the posting rules use; each must be served by exactly one account.
 ROLES = tuple(DEFAULT_CHART)

@@ -154,3 +154,50 @@ def entry_for_credit_released(
         date, "credit_release", source_id, document, f"Customer credit released from {document}",
         [(chart["receivables"], amount), (chart["customer_credit"], -amount)], customer_id,
     )
+
+
+def entry_for_return(
+    chart: Mapping[str, Account], date: dt.date, return_id: int, document: str,
+    cost: Decimal, restock: bool, customer_id: int,
+) -> JournalEntry | None:
+    """Returned goods at the cost they left with: back into inventory, or
+    written off as damaged; either way no longer cost of goods sold."""
+    target = chart["inventory"] if restock else chart["inventory_write_off"]
+    what = "restocked" if restock else "written off"
+    return build_entry(
+        date, "return", return_id, document, f"Return {document}, goods {what}",
+        [(target, cost), (chart["cogs"], -cost)], customer_id,
+    )
+
+
+def entry_for_credit_note(
+    chart: Mapping[str, Account], date: dt.date, credit_note_id: int, document: str,
+    net: Decimal, vat: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    return build_entry(
+        date, "credit_note", credit_note_id, document, f"Credit note {document}",
+        [(chart["revenue"], net), (chart["vat_payable"], vat), (chart["receivables"], -(net + vat))],
+        customer_id,
+    )
+
+
+def entry_for_credit_note_released(
+    chart: Mapping[str, Account], date: dt.date, credit_note_id: int, document: str,
+    amount: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    """What a credit note took off a paid invoice goes back to its payments as
+    customer credit."""
+    return build_entry(
+        date, "credit_note", credit_note_id, document, f"Paid amount released to customer credit {document}",
+        [(chart["receivables"], amount), (chart["customer_credit"], -amount)], customer_id,
+    )
+
+
+def entry_for_refund(
+    chart: Mapping[str, Account], date: dt.date, refund_id: int, document: str,
+    amount: Decimal, customer_id: int,
+) -> JournalEntry | None:
+    return build_entry(
+        date, "refund", refund_id, document, f"Refund paid {document}",
+        [(chart["customer_credit"], amount), (chart["bank"], -amount)], customer_id,
+    )

@@ -401,6 +401,103 @@ class CustomerCreditOut(Schema):
     invoices = fields.List(fields.Nested(CreditInvoiceOut))
 
 
+# -- after-sales: returns, credit notes, refunds ------------------------------------
+
+class ExchangeIn(Schema):
+    lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=500))
+    confirm = fields.Boolean(load_default=True)
+
+
+class ReturnIn(Schema):
+    lines = fields.List(fields.Nested(SkuQuantity), required=True, validate=validate.Length(min=1, max=500))
+    restock = fields.Boolean(load_default=True)
+    refund = Str(load_default="credit", validate=validate.OneOf(("credit", "bank")))
+    exchange = fields.Nested(ExchangeIn, load_default=None, allow_none=True)
+
+
+class ReturnLineOut(Schema):
+    sku = Str()
+    quantity = fields.Integer()
+    cost = Money()
+
+
+class CreditNoteRef(Schema):
+    id = fields.Integer()
+    number = Str()
+    total = Money()
+
+
+class ReturnOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    order_id = fields.Integer()
+    order_number = Str()
+    customer_id = fields.Integer()
+    status = Str()
+    restock = fields.Boolean()
+    refund = Str()
+    lines = fields.List(fields.Nested(ReturnLineOut))
+    cost = Money()
+    credit_note_ids = fields.List(fields.Integer())
+    credit_notes = fields.List(fields.Nested(CreditNoteRef))
+    credited_total = Money()
+    exchange_order_id = fields.Integer(allow_none=True)
+    exchange_order_number = Str(allow_none=True)
+    created_by = Str()
+    created_at = fields.DateTime()
+
+
+class CreditNoteOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    invoice_id = fields.Integer()
+    invoice_number = Str()
+    order_id = fields.Integer()
+    customer_id = fields.Integer()
+    return_id = fields.Integer(allow_none=True)
+    issue_date = BookDate()
+    currency = Str()
+    lines = fields.List(fields.Nested(InvoiceLineOut))
+    vat = fields.List(fields.Nested(VatOut))
+    net_total = Money()
+    vat_total = Money()
+    total = Money()
+    applied = Money()
+    to_credit = Money()
+    refunded = Money()
+    created_at = fields.DateTime()
+
+
+class RefundIn(Schema):
+    customer_id = Id(required=True)
+    amount = Money(required=True, positive=True)
+    currency = Str(load_default="EUR", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    method = Str(load_default="bank_transfer", validate=validate.Length(min=1, max=32))
+
+
+class RefundSourceOut(Schema):
+    payment_id = fields.Integer()
+    amount = Money()
+
+
+class RefundOut(Schema):
+    id = fields.Integer()
+    number = Str()
+    customer_id = fields.Integer()
+    order_id = fields.Integer(allow_none=True)
+    credit_note_id = fields.Integer(allow_none=True)
+    amount = Money()
+    currency = Str()
+    paid_on = BookDate()
+    method = Str()
+    sources = fields.List(fields.Nested(RefundSourceOut))
+    created_at = fields.DateTime()
+
+
+class ApplyCreditIn(Schema):
+    amount = Money(positive=True, load_default=None, allow_none=True)
+
+
 class JournalLineOut(Schema):
     account = Str()
     debit = Money()
@@ -481,6 +578,17 @@ class InvoiceListArgs(PageArgs):
     customer_id = Id(strict=False)
     status = Str(validate=validate.OneOf(("open", "partially_paid", "paid", "credited")))
     overdue = fields.Boolean(load_default=False)
+
+
+class ReturnListArgs(PageArgs):
+    order_id = Id(strict=False)
+    customer_id = Id(strict=False)
+
+
+class CreditNoteListArgs(PageArgs):
+    order_id = Id(strict=False)
+    invoice_id = Id(strict=False)
+    customer_id = Id(strict=False)
 
 
 class LedgerEntryArgs(PageArgs):

@@ -36,6 +36,7 @@ DUNNING_LETTER = "dunning_letter"
 #: Context builders per document kind: ``(connection, id) -> document``.
 LOADERS: dict[str, Callable[[Connection, int], dict[str, Any]]] = {
     "invoice": context.invoice_document,
+    "credit_note": context.credit_note_document,
 }
 
 
@@ -157,6 +158,24 @@ def invoice_pdf(engine: Engine, invoice_id: int, principal: Principal) -> Stored
     if row.sha256 is not None:
         return StoredFile(*row[1:])
     return render_document(engine, "invoice", invoice_id, actor=principal.actor)
+
+
+def credit_note_pdf(engine: Engine, credit_note_id: int, principal: Principal) -> StoredFile:
+    """The credit note's PDF for this caller: the stored one, or rendered now."""
+    cns = m.CreditNote.__table__
+    q = (select(cns.c.id, *_FILE_COLS)
+         .select_from(cns.outerjoin(files, and_(files.c.kind == "credit_note", files.c.document_id == cns.c.id)))
+         .where(cns.c.id == credit_note_id))
+    scope = principal.channel_scope
+    if scope is not None:
+        q = q.join(orders, orders.c.id == cns.c.order_id).where(orders.c.channel == scope)
+    with unit_of_work(engine, principal.actor, readonly=True) as tx:
+        row = tx.conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"No credit note with id {credit_note_id}.")
+    if row.sha256 is not None:
+        return StoredFile(*row[1:])
+    return render_document(engine, "credit_note", credit_note_id, actor=principal.actor)
 
 
 def invoice_ubl(tx: Tx, invoice_id: int, principal: Principal) -> tuple[str, bytes]:

@@ -115,7 +115,8 @@ def order_view(row: dict[str, Any], line_dicts: list[dict[str, Any]],
     d["lines"] = line_dicts
     d["shipment_ids"] = shipment_ids
     d["invoice_ids"] = invoice_ids
-    fully_invoiced = all(l["invoiced_quantity"] >= l["quantity"] - l["cancelled_quantity"] for l in line_dicts)
+    fully_invoiced = all(l["invoiced_quantity"] >= l["quantity"] - l["cancelled_quantity"] - l["returned_quantity"]
+                         for l in line_dicts)
     expected = d["invoiced_total"] if (fully_invoiced or d["status"] == "cancelled") else d["total"]
     d["balance_due"] = max(expected - d["amount_paid"], ZERO)
     return d

@@ -29,6 +29,7 @@ allocations = m.PaymentAllocation.__table__
 payments = m.Payment.__table__
 account_roles = m.AccountRole.__table__
 customers = m.Customer.__table__
+credit_notes = m.CreditNote.__table__
 
 #: How many differing keys a check lists.
 SHOW = 20
@@ -184,48 +185,60 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
                          difference=_combined(gl("inventory"), stock_value, per_doc), documents=docs))
     checks.append(_check("inventory_movements", _money(value), _money(moved_value), "Σ stock value = Σ movement values"))
 
-    # 4./5. Revenue and VAT against invoices, per document and per period
-    # (credit notes reduce both once they exist).
+    # 4./5. Revenue and VAT against invoices less credit notes, per document
+    # and per period.
+    def _documents(inv_col: Any, cn_col: Any, key: Any, cn_key: Any) -> Any:
+        """(k, amount in cents): invoices positive, credit notes negative."""
+        inv_q = select(key.label("k"), _raw(inv_col).label("amount"))
+        cn_q = select(cn_key.label("k"), (-_raw(cn_col)).label("amount"))
+        if as_of is not None:
+            inv_q = inv_q.where(invoices.c.issue_date <= as_of)
+            cn_q = cn_q.where(credit_notes.c.issue_date <= as_of)
+        return union_all(inv_q, cn_q).subquery()
+
     inv = select(func.coalesce(func.sum(invoices.c.net_total), 0), func.coalesce(func.sum(invoices.c.vat_total), 0),
                  func.coalesce(func.sum(invoices.c.total), 0))
+    cns = select(func.coalesce(func.sum(credit_notes.c.net_total), 0),
+                 func.coalesce(func.sum(credit_notes.c.vat_total), 0),
+                 func.coalesce(func.sum(credit_notes.c.total), 0))
     if as_of is not None:
         inv = inv.where(invoices.c.issue_date <= as_of)
+        cns = cns.where(credit_notes.c.issue_date <= as_of)
     nets, vats, gross = (Decimal(x) for x in c.execute(inv).one())
-    for name, role, column, figure, text in (
-        ("revenue", "revenue", invoices.c.net_total, nets, "GL revenue = Σ invoice nets − Σ credit note nets"),
-        ("vat", "vat_payable", invoices.c.vat_total, vats, "GL VAT payable = Σ invoice VAT − Σ credit note VAT"),
+    cn_nets, cn_vats, cn_gross = (Decimal(x) for x in c.execute(cns).one())
+    for name, role, column, cn_column, figure, text in (
+        ("revenue", "revenue", invoices.c.net_total, credit_notes.c.net_total, nets - cn_nets,
+         "GL revenue = Σ invoice nets − Σ credit note nets"),
+        ("vat", "vat_payable", invoices.c.vat_total, credit_notes.c.vat_total, vats - cn_vats,
+         "GL VAT payable = Σ invoice VAT − Σ credit note VAT"),
     ):
-        issued = [invoices.c.issue_date <= as_of] if as_of is not None else []
         per_doc, docs = _differences(
             tx, "document", _role_lines(tx, role, as_of, entries.c.document.label("k"), sign=-1).subquery(),
-            select(invoices.c.number.label("k"), _raw(column).label("amount")).where(*issued).subquery())
+            _documents(column, cn_column, invoices.c.number, credit_notes.c.number))
         _, by_period = _differences(
             tx, "period", _role_lines(tx, role, as_of, entries.c.period.label("k"), sign=-1).subquery(),
-            select(_month(tx, invoices.c.issue_date).label("k"), _raw(column).label("amount"))
-            .where(*issued).subquery())
+            _documents(column, cn_column, _month(tx, invoices.c.issue_date), _month(tx, credit_notes.c.issue_date)))
         checks.append(_check(name, -gl(role), figure, text + ", per document and per period",
                              difference=_combined(-gl(role), figure, per_doc), documents=docs, periods=by_period))
 
-    # 6. Receivables and customer credit, per customer.
+    # 6. Receivables and customer credit, per customer. An invoice's open
+    # balance is its total less its credit notes and its (net) allocations.
     alloc = select(func.coalesce(func.sum(allocations.c.amount), 0))
     if as_of is not None:
         alloc = alloc.where(allocations.c.date <= as_of)
     allocated = Decimal(c.execute(alloc).scalar_one())
-    open_balances = _money(gross) - _money(allocated)
-    paid = select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("paid")).group_by(
-        allocations.c.invoice_id)
+    open_balances = _money(gross) - _money(cn_gross) - _money(allocated)
+    owed_inv = select(invoices.c.customer_id.label("k"), _raw(invoices.c.total).label("amount"))
+    owed_cn = select(credit_notes.c.customer_id.label("k"), (-_raw(credit_notes.c.total)).label("amount"))
+    owed_paid = (select(invoices.c.customer_id.label("k"), (-_raw(allocations.c.amount)).label("amount"))
+                 .join(invoices, invoices.c.id == allocations.c.invoice_id))
     if as_of is not None:
-        paid = paid.where(allocations.c.date <= as_of)
-    paid_sq = paid.subquery()
-    owed = (select(invoices.c.customer_id.label("k"),
-                   (_raw(invoices.c.total) - _raw(invoices.c.credited_amount)
-                    - func.coalesce(paid_sq.c.paid, 0)).label("amount"))
-            .outerjoin(paid_sq, paid_sq.c.invoice_id == invoices.c.id))
-    if as_of is not None:
-        owed = owed.where(invoices.c.issue_date <= as_of)
+        owed_inv = owed_inv.where(invoices.c.issue_date <= as_of)
+        owed_cn = owed_cn.where(credit_notes.c.issue_date <= as_of)
+        owed_paid = owed_paid.where(allocations.c.date <= as_of)
     per_customer, who = _differences(
         tx, "customer_id", _role_lines(tx, "receivables", as_of, entries.c.customer_id.label("k")).subquery(),
-        owed.subquery())
+        union_all(owed_inv, owed_cn, owed_paid).subquery())
     checks.append(_check("receivables", gl("receivables"), open_balances,
                          "GL receivables = Σ open invoice balances, per customer",
                          difference=_combined(gl("receivables"), open_balances, per_customer), customers=who))
@@ -257,12 +270,13 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
         lines=[{"order_id": o, "sku": s, "shipped": int(sq), "invoiced": int(iq)} for o, s, sq, iq in lagging],
     ))
 
-    # 8. Numbering: gapless and unique per series and year.
-    for series, year, n, lo, hi, distinct in c.execute(
-        select(invoices.c.series, invoices.c.year, func.count(), func.min(invoices.c.seq), func.max(invoices.c.seq),
-               func.count(invoices.c.seq.distinct())).group_by(invoices.c.series, invoices.c.year)
-        .order_by(invoices.c.series, invoices.c.year)
-    ):
+    # 8. Numbering: gapless and unique per series and year, invoices and
+    # credit notes alike.
+    for series, year, n, lo, hi, distinct in [*(row for t in (invoices, credit_notes) for row in c.execute(
+        select(t.c.series, t.c.year, func.count(), func.min(t.c.seq), func.max(t.c.seq),
+               func.count(t.c.seq.distinct())).group_by(t.c.series, t.c.year)
+        .order_by(t.c.series, t.c.year)
+    ))]:
         # left: numbers used; right: the highest number. Equal, starting at 1
         # with no repeats, means 1..N exactly.
         checks.append(_check(

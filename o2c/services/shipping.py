@@ -38,7 +38,8 @@ _ship_line = (
     .values(packed_quantity=lines.c.packed_quantity - bindparam("qty"),
             shipped_quantity=lines.c.shipped_quantity + bindparam("qty"),
             reserved_quantity=lines.c.reserved_quantity - bindparam("qty"),
-            invoiced_quantity=lines.c.invoiced_quantity + bindparam("inv"))
+            invoiced_quantity=lines.c.invoiced_quantity + bindparam("inv"),
+            shipped_cost=lines.c.shipped_cost + bindparam("cost", type_=lines.c.shipped_cost.type))
 )
 _stock_out = (
     update(stock).where(stock.c.product_id == bindparam("pid"))
@@ -169,6 +170,7 @@ def ship(tx: Tx, shipment_id: int, principal: Principal, carrier: str, tracking_
         for r in tx.conn.execute(_lock_stock, {"pids": sorted({i["product_id"] for i in items})})
     }
     stock_rows, move_rows = [], []
+    line_cost: dict[int, Any] = {}
     total_cost = ZERO
     for i in sorted(items, key=lambda i: (i["product_id"], i["id"])):
         lvl, qty = levels[i["product_id"]], i["ship_qty"]
@@ -179,13 +181,14 @@ def ship(tx: Tx, shipment_id: int, principal: Principal, carrier: str, tracking_
         lvl[1] -= qty
         lvl[2] -= cost
         total_cost += cost
+        line_cost[i["id"]] = cost
         stock_rows.append({"pid": i["product_id"], "qty": qty, "cost": cost})
         move_rows.append({"product_id": i["product_id"], "date": tx.today, "kind": "shipment",
                           "quantity": -qty, "value": -cost, "document": number, "source_id": shipment_id})
     tx.conn.execute(_stock_out, stock_rows)
     tx.conn.execute(_insert_movements, move_rows)
-    tx.conn.execute(_ship_line, [{"lid": i["id"], "qty": i["ship_qty"], "inv": i["ship_qty"] if invoice_now else 0}
-                                 for i in items])
+    tx.conn.execute(_ship_line, [{"lid": i["id"], "qty": i["ship_qty"], "inv": i["ship_qty"] if invoice_now else 0,
+                                  "cost": line_cost[i["id"]]} for i in items])
     tx.post(entry_for_shipment(tx.chart, tx.today, shipment_id, number, total_cost, h.customer_id))
 
     issued = None

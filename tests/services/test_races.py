@@ -421,3 +421,32 @@ def test_shipping_for_a_customer_while_confirming_its_next_order_does_not_deadlo
     clock = stock_of(admin, "RETRO-CLOCK")
     assert (clock["on_hand"], clock["reserved"]) == (8, 3)
     reconciliation_ok(admin)
+
+
+# -- credit notes: their own gapless series ------------------------------------------------
+
+def test_concurrent_returns_take_credit_note_numbers_one_to_n_without_gaps(app, admin, keys):  # type: ignore[no-untyped-def]
+    orders_ = []
+    for i in range(N):
+        # Different customers and SKUs: the returns meet only at the credit note series.
+        customer(admin, f"C-VASE-{i}")
+        product(admin, f"VASE-{i}", "19.90", "0.22", stock=3, cost="7.00")
+        o = order(admin, f"C-VASE-{i}", [(f"VASE-{i}", 3)]).get_json()
+        ship_one(admin, o["id"])
+        orders_.append(o["id"])
+
+    racers = clients(app, keys["clerk"], N)
+    answers = race(N, lambda i: Answer(racers[i].post(
+        f"/api/v1/orders/{orders_[i]}/returns", {"lines": [{"sku": f"VASE-{i}", "quantity": 2}], "refund": "credit"})))
+    assert all(a.status == 201 for a in answers), answers
+
+    notes = [admin.ok("get", f"/api/v1/credit-notes/{a.body['credit_note_ids'][0]}") for a in answers]
+    year = notes[0]["issue_date"][:4]
+    assert sorted(n["number"] for n in notes) == [f"CN-{year}-{k:06d}" for k in range(1, N + 1)]
+    assert all(n["total"] == "48.56" for n in notes)  # 2 × 19.90 = 39.80 + 8.76 VAT
+    # The invoice series is untouched by credit notes, and the next credit note is N + 1.
+    late = admin.ok("post", f"/api/v1/orders/{orders_[0]}/returns", {"lines": [{"sku": "VASE-0", "quantity": 1}]},
+                    status=201)
+    assert admin.ok("get", f"/api/v1/credit-notes/{late['credit_note_ids'][0]}")["number"] == f"CN-{year}-{N + 1:06d}"
+    rep = reconciliation_ok(admin)
+    assert {c["name"] for c in rep["checks"]} >= {f"numbering_INV_{year}", f"numbering_CN_{year}"}
