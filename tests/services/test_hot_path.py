@@ -13,10 +13,11 @@ from sqlalchemy import Engine, event
 from tests.conftest import Client, customer, product
 
 #: Statements per request of one full cycle, API-key cache warm: what the
-#: cycle took before backorders, cancellations and reversals existed.
+#: cycle took before backorders, cancellations and reversals existed, plus
+#: the one insert that queues the invoice's PDF render when shipping issues it.
 #: (SQLite counts its explicit BEGIN; PostgreSQL's is implicit.)
-BUDGETS = {"sqlite": {"create+confirm": 8, "pack": 8, "ship": 21, "pay": 13},
-           "postgresql": {"create+confirm": 7, "pack": 7, "ship": 19, "pay": 12}}
+BUDGETS = {"sqlite": {"create+confirm": 8, "pack": 8, "ship": 22, "pay": 13},
+           "postgresql": {"create+confirm": 7, "pack": 7, "ship": 20, "pay": 12}}
 
 
 @contextmanager
