@@ -32,7 +32,7 @@ from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO, Totals, VatLine, document_totals, line_net, round_money, share_of_value
 from o2c.domain.states import derive_order_statuses, invoice_status
 from o2c.ledger.posting import (
-    entry_for_credit_applied, entry_for_credit_note, entry_for_credit_note_released, entry_for_refund, entry_for_return,
+    entry_for_credit_note, entry_for_credit_note_released, entry_for_refund, entry_for_return,
 )
 from o2c.services.orders import FUNCTIONAL_CURRENCY, load_order, order_lines, order_number, progress, record_progress
 from o2c.services.uow import Tx, document_number
@@ -441,43 +441,25 @@ def refund_credit(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_credit(tx: Tx, invoice_id: int, principal: Principal, amount: Decimal | None = None) -> int:
-    """Pay an open invoice from the customer's unapplied credit (oldest first):
-    Dr customer credit / Cr receivables. Returns the invoice id."""
-    row = tx.conn.execute(select(invoices.c.order_id).where(invoices.c.id == invoice_id)).first()
+    """Pay an open invoice from the customer's unapplied credit, oldest credit
+    first (Dr customer credit / Cr receivables): the customer-credit
+    correction of ``o2c.services.corrections``, by default for as much as
+    both the balance and the credit allow. Returns the invoice id."""
+    from o2c.services import corrections
+    row = tx.conn.execute(select(invoices.c.order_id, invoices.c.customer_id, invoices.c.number, invoices.c.total,
+                                 invoices.c.amount_paid, invoices.c.credited_amount)
+                          .where(invoices.c.id == invoice_id)).first()
     if row is None:
         raise NotFound(f"No invoice with id {invoice_id}.")
-    o = load_order(tx, row.order_id, principal, lock=True)
-    tx.check_period_open(tx.today)
-    inv = tx.conn.execute(select(invoices).where(invoices.c.id == invoice_id)).one()
-    balance = inv.total - inv.amount_paid - inv.credited_amount
-    credit = _customer_credit(tx, inv.customer_id)
-    available = sum((p.unapplied for p in credit), ZERO)
-    want = min(balance, available) if amount is None else amount
-    if want <= 0:
-        raise Conflict(f"Invoice {inv.number} has nothing to pay from credit (balance {balance}, "
-                       f"customer credit {available}).", {"balance_due": str(balance), "credit": str(available)})
-    if want > balance or want > available:
-        raise Conflict(f"Cannot apply {want} to invoice {inv.number}: balance {balance}, customer credit {available}.",
-                       {"balance_due": str(balance), "credit": str(available)})
-    taken = _take(credit, want)
-    tx.conn.execute(insert(allocations), [
-        {"payment_id": p, "invoice_id": invoice_id, "amount": a, "date": tx.today} for p, a in taken])
-    tx.conn.execute(_payment_credit, [{"pid": p, "amt": -a} for p, a in taken])
-    status = invoice_status(inv.total, inv.amount_paid + want, inv.credited_amount)
-    tx.conn.execute(update(invoices).where(invoices.c.id == invoice_id)
-                    .values(amount_paid=invoices.c.amount_paid + want, status=status))
-    ls = order_lines(tx, o.id)
-    new = derive_order_statuses(o.status, progress(ls), o.invoiced_total, o.amount_paid + want)
-    record_progress(tx, o, new, paid_delta=want)
-    tx.post(entry_for_credit_applied(tx.chart, tx.today, invoice_id, inv.number, want, inv.customer_id))
-    tx.emit("payment.received", o.channel, o.id, {
-        "invoice_id": invoice_id, "order_id": o.id, "amount": str(want), "method": "customer_credit",
-        "payment_ids": [p for p, _ in taken]})
-    if status == "paid":
-        tx.emit("invoice.paid", o.channel, o.id, {"invoice_id": invoice_id, "number": inv.number, "order_id": o.id})
-    tx.audit("invoice.credit_applied", "invoice", invoice_id, {"amount_paid": str(inv.amount_paid)},
-             {"amount_paid": str(inv.amount_paid + want), "status": status,
-              "from": [{"payment_id": p, "amount": str(a)} for p, a in taken]})
+    load_order(tx, row.order_id, principal)  # a webshop key sees its own channel's only
+    if amount is None:
+        balance = row.total - row.amount_paid - row.credited_amount
+        available = corrections.credit_view(tx, row.customer_id)["credit"]
+        amount = min(balance, available)
+        if amount <= 0:
+            raise Conflict(f"Invoice {row.number} has nothing to pay from credit (balance {balance}, "
+                           f"customer credit {available}).", {"balance_due": str(balance), "credit": str(available)})
+    corrections.apply_credit(tx, row.customer_id, invoice_id, amount)
     return invoice_id
 
 

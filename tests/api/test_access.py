@@ -190,8 +190,9 @@ AFTER_SALES_READS = {"list returns", "read return", "list credit notes", "read c
 ALLOWED = {"get": 200, "post": 201, "patch": 200}
 TRANSITIONS = {"cancel order", "ship", "unpack", "close period", "cancel order lines", "reverse payment",
                "release credit", "apply credit to invoice"}  # answer 200, not 201
-# allowed, but 409 in this world (already confirmed / invoiced; no credit left to apply)
-NOT_APPLICABLE = {"confirm order", "invoice order", "apply credit", "apply credit to invoice"}
+# allowed, but 409 in this world (already confirmed / invoiced; no credit left to apply; the payment's
+# credit was refunded, so it cannot be reversed before the refund is)
+NOT_APPLICABLE = {"confirm order", "invoice order", "apply credit", "apply credit to invoice", "reverse payment"}
 NOT_FOUND_HERE = {"reallocate credit"}  # allowed, but the world has one invoice: the other is not found
 
 MAY: dict[str, set[str]] = {

@@ -130,7 +130,8 @@ def test_a_paid_order_returned_in_full_for_credit_is_refunded_as_credit(admin: C
     assert (o["fulfillment_status"], o["payment_status"], o["amount_paid"]) == ("returned", "refunded", "0.00")
     pay = admin.ok("get", f"/api/v1/payments/{pay['id']}")
     assert pay["unapplied"] == "97.60"
-    assert [a["amount"] for a in pay["allocations"]] == ["97.60", "-97.60"]
+    # What it paid on the invoice came back (a negative allocation): net, it pays nothing now.
+    assert pay["allocations"] == []
     assert balances(admin) == {"1000": "97.60", "1200": "30.00", "2100": "-30.00", "2300": "-97.60"}
     reconciliation_ok(admin)
     # The credit goes back to the bank on request.
