@@ -2,9 +2,11 @@
 
 A hypothesis state machine drives random sequences of the order-to-cash and
 after-sales events — goods received, orders created, confirmed and cancelled,
-packed, shipped and unpacked, payments, returns (restocked or written off,
-credited or refunded, with or without an exchange), refunds of customer
-credit and credit applied to invoices — through the services, over a few
+packed, shipped and unpacked, open quantities of lines cancelled, orders
+that allow backorders (and receipts that fill them), payments and their
+reversal, returns (restocked or written off, credited or refunded, with or
+without an exchange), refunds of customer credit, credit applied to invoices
+and released from them — through the services, over a few
 SKUs and customers, and after every step checks every invariant of SPEC §5:
 each check of the reconciliation report must show a difference of zero.
 
@@ -33,7 +35,7 @@ from o2c.db import models as m
 from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CreditLimitExceeded, InvalidTransition, OutOfStock
-from o2c.services import catalog, orders, payments, reconciliation, returns, shipping, stock
+from o2c.services import catalog, corrections, orders, payments, reconciliation, returns, shipping, stock
 from o2c.services.uow import Tx, unit_of_work
 from tests.conftest import PG_URL, _truncate_pg
 
@@ -124,12 +126,12 @@ class BooksMachine(RuleBasedStateMachine):
     def receive_goods(self, sku: str, qty: int, cost: Decimal) -> None:
         self.event(lambda tx: stock.receive(tx, sku, qty, cost))
 
-    @rule(code=st.sampled_from(sorted(CUSTOMERS)), confirm=st.booleans(),
+    @rule(code=st.sampled_from(sorted(CUSTOMERS)), confirm=st.booleans(), backorder=st.booleans(),
           lines=st.lists(st.tuples(st.sampled_from(sorted(SKUS)), quantity), min_size=1, max_size=3))
-    def create_order(self, code: str, confirm: bool, lines: list[tuple[str, int]]) -> None:
+    def create_order(self, code: str, confirm: bool, backorder: bool, lines: list[tuple[str, int]]) -> None:
         self.event(lambda tx: orders.create_order(tx, SYSTEM, {
             "customer": {"code": code}, "currency": "EUR", "confirm": confirm, "external_ref": self.ref("PO"),
-            "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
+            "allow_backorder": backorder, "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
 
     @rule(n=pick)
     def confirm_order(self, n: int) -> None:
@@ -142,6 +144,19 @@ class BooksMachine(RuleBasedStateMachine):
         o = self.choose(select(m.Order.id).where(m.Order.status.in_(("draft", "confirmed"))).order_by(m.Order.id), n)
         if o is not None:
             self.event(lambda tx: orders.cancel_order(tx, o.id, SYSTEM))
+
+    @rule(n=pick, qty=quantity)
+    def cancel_open_quantity(self, n: int, qty: int) -> None:
+        line = self.choose(
+            select(m.OrderLine.order_id, m.OrderLine.sku,
+                   m.OrderLine.quantity - m.OrderLine.shipped_quantity - m.OrderLine.cancelled_quantity)
+            .join(m.Order, m.Order.id == m.OrderLine.order_id)
+            .where(m.Order.status == "confirmed",
+                   m.OrderLine.quantity > m.OrderLine.shipped_quantity + m.OrderLine.cancelled_quantity)
+            .order_by(m.OrderLine.id), n)
+        if line is not None:
+            self.event(lambda tx: orders.cancel_order(tx, line.order_id, SYSTEM,
+                                                      [{"sku": line.sku, "quantity": min(qty, line[2])}]))
 
     @rule(n=pick, part=st.booleans())
     def pack(self, n: int, part: bool) -> None:
@@ -173,6 +188,20 @@ class BooksMachine(RuleBasedStateMachine):
         self.event(lambda tx: payments.record_payment(tx, {
             "customer_id": self.ids[code], "amount": amount, "currency": "EUR", "received_on": tx.today,
             "method": "bank_transfer", "reference": self.ref("BANK")}))
+
+    @rule(n=pick)
+    def reverse_payment(self, n: int) -> None:
+        p = self.choose(select(m.Payment.id).where(m.Payment.status == "received").order_by(m.Payment.id), n)
+        if p is not None:
+            self.event(lambda tx: corrections.reverse_payment(tx, p.id, "bounced"))
+
+    @rule(n=pick, part=st.sampled_from([D("0.5"), D("1")]))
+    def release_credit(self, n: int, part: Decimal) -> None:
+        inv = self.choose(select(m.Invoice.id, m.Invoice.customer_id, m.Invoice.amount_paid)
+                          .where(m.Invoice.amount_paid > 0).order_by(m.Invoice.id), n)
+        if inv is not None:
+            amount = (inv.amount_paid * part).quantize(D("0.01"))
+            self.event(lambda tx: corrections.release_credit(tx, inv.customer_id, inv.id, amount))
 
     @rule(n=pick, qty=quantity, restock=st.booleans(), refund=st.sampled_from(returns.REFUND_MODES),
           exchange=st.booleans())
@@ -220,6 +249,8 @@ class BooksMachine(RuleBasedStateMachine):
             m.Invoice.amount_paid + m.Invoice.credited_amount > m.Invoice.total))
         assert not self.query(select(m.Payment.id).where(m.Payment.unapplied < 0))
         assert not self.query(select(m.OrderLine.id).where(m.OrderLine.returned_quantity > m.OrderLine.shipped_quantity))
+        assert not self.query(select(m.OrderLine.id).where(
+            m.OrderLine.shipped_quantity + m.OrderLine.cancelled_quantity > m.OrderLine.quantity))
 
 
 @pytest.fixture
