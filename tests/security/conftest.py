@@ -46,10 +46,17 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
         hook = webhooks.create_webhook(tx, SYSTEM, {"url": "https://shop.example/hooks",
                                                     "event_types": ["shipment.*"]})
     delivery = failed_delivery(engine, hook["id"])
+    # Goods that came back: a return with its credit note.
+    from o2c.services import returns
+    sold = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 1)])
+    pack_and_ship(engine, sold["id"])
+    with unit_of_work(engine, "test") as tx:
+        rma = returns.create_return(tx, sold["id"], SYSTEM, {
+            "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}], "restock": True, "refund": "credit"})
     return {"shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
-            "delivery_id": delivery}
+            "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0]}
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

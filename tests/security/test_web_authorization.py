@@ -106,6 +106,13 @@ ROUTES: dict[str, str] = {
     "GET /customers/<id:customer_id>/credit":            STAFF,
     "POST /customers/<id:customer_id>/credit/apply":     MONEY,
     "POST /customers/<id:customer_id>/credit/reallocate": MONEY,
+    "POST /orders/<id:order_id>/returns":                CLERKS,
+    "GET /returns":                                      STAFF,
+    "GET /returns/<id:return_id>":                       STAFF,
+    "GET /credit-notes":                                 STAFF,
+    "GET /credit-notes/<id:credit_note_id>":             STAFF,
+    "GET /credit-notes/<id:credit_note_id>/pdf":         STAFF,
+    "POST /invoices/<id:invoice_id>/apply-credit":       MONEY,
     # webhooks (admins)
     "GET /webhooks":                                     "admin",
     "POST /webhooks":                                    "admin",
@@ -143,6 +150,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "customer_id": book["customer_id"], "sku": "RETRO-CLOCK", "filename": "app.css",
               "letter_id": book["letter_id"], "webhook_id": book["webhook_id"],
               "delivery_id": book["delivery_id"], "code": "1100",
+              "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
 
@@ -296,7 +304,8 @@ def test_a_get_request_never_changes_anything(app: Any, engine: Engine, people: 
     admin = caller(app, engine, "admin")
     before = row_counts(engine)
     # The first download keeps the issued document (invoice, reminder letter), audited.
-    archives = {"GET /invoices/<id:invoice_id>/pdf", "GET /dunning/letters/<id:letter_id>.pdf"}
+    archives = {"GET /invoices/<id:invoice_id>/pdf", "GET /dunning/letters/<id:letter_id>.pdf",
+                "GET /credit-notes/<id:credit_note_id>/pdf"}
     for route in ROUTES:
         method, rule = route.split(" ", 1)
         if method == "GET" and route not in archives:
