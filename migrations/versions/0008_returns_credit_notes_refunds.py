@@ -181,8 +181,9 @@ def _backfill_shipped_cost() -> None:
         rest[0] -= qty
         rest[1] -= share
         cost[line_id] = cost.get(line_id, 0) + share
-    for line_id, cents in cost.items():
-        conn.execute(sa.text("UPDATE order_lines SET shipped_cost = :c WHERE id = :i"), {"c": cents, "i": line_id})
+    if cost:  # one executemany, not a round trip per line
+        conn.execute(sa.text("UPDATE order_lines SET shipped_cost = :c WHERE id = :i"),
+                     [{"c": cents, "i": line_id} for line_id, cents in cost.items()])
 
 
 def downgrade() -> None:
