@@ -109,12 +109,17 @@ def test_a_database_with_business_in_it_migrates_down_and_up_keeping_it(fresh: E
     def counts() -> dict[str, int]:
         with fresh.connect() as conn:
             return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}
-    before = counts()
-    assert before["orders"] >= 12 and before["payment_allocations"] > 0
+    def shipped_costs() -> list[tuple[int, int]]:
+        with fresh.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(
+                "SELECT id, shipped_cost FROM order_lines WHERE shipped_quantity > 0 ORDER BY id")).all()]
+    before, costs = counts(), shipped_costs()
+    assert before["orders"] >= 12 and before["payment_allocations"] > 0 and any(c for _, c in costs)
     downgrade(fresh, "0004")  # before cancellations, backorders, returns and credit notes
     assert counts() == before
     upgrade(fresh)
     assert at_head(fresh) is True and counts() == before
+    assert shipped_costs() == costs  # 0008 fills each line's cost again from the shipment movements
     if fresh.dialect.name == "sqlite":
         with fresh.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
