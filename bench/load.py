@@ -196,11 +196,16 @@ def seed(url: str, n_customers: int) -> tuple[str, list[int]]:
 
 
 def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
+    """The service as in production. Its log (a JSON line per request) goes to
+    a file: a pipe nobody reads fills up and stalls every worker."""
     env = {**os.environ, "O2C_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    log = tempfile.NamedTemporaryFile(prefix="o2c-bench-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "o2c.cli", "serve", "--port", str(port), "--workers", str(workers),
          "--threads", str(threads), "--no-access-log"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    log.close()
+    proc.log_path = log.name  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -209,7 +214,7 @@ def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise SystemExit(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+    raise SystemExit(f"server did not start: {Path(log.name).read_text()[-2000:]}")
 
 
 def main() -> None:
