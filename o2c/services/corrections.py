@@ -61,6 +61,13 @@ _credit_payments = (
     .where(payments.c.customer_id == bindparam("cid"), payments.c.unapplied > 0, payments.c.status == "received")
     .order_by(payments.c.id).with_for_update()
 )
+
+
+def credit_payments(tx: Tx, customer_id: int) -> list[Any]:
+    """The customer's received payments with unapplied credit, oldest first, locked."""
+    return tx.conn.execute(_credit_payments, {"cid": customer_id}).all()
+
+
 _lock_payments = (select(payments.c.id).where(payments.c.id.in_(bindparam("ids", expanding=True)))
                   .order_by(payments.c.id).with_for_update())
 _insert_allocations = insert(allocations)
@@ -193,7 +200,7 @@ def _apply(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal,
     if amount > balance:
         raise Conflict(f"Invoice {inv.number} has {balance} open; cannot apply {amount} of credit to it.",
                        {"invoice_id": invoice_id, "balance_due": str(balance), "requested": str(amount)})
-    rows = tx.conn.execute(_credit_payments, {"cid": customer_id}).all()
+    rows = credit_payments(tx, customer_id)
     rank = {pid: i for i, pid in enumerate(prefer)}
     rows.sort(key=lambda r: (rank.get(r.id, len(rank)), r.received_on, r.id))
     available = sum((r.unapplied for r in rows), ZERO)

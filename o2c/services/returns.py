@@ -34,6 +34,7 @@ from o2c.domain.states import derive_order_statuses, invoice_status
 from o2c.ledger.posting import (
     entry_for_credit_note, entry_for_credit_note_released, entry_for_refund, entry_for_return,
 )
+from o2c.services import corrections
 from o2c.services.orders import FUNCTIONAL_CURRENCY, load_order, order_lines, order_number, progress, record_progress
 from o2c.services.uow import Tx, document_number
 
@@ -402,14 +403,6 @@ def _pay_refund(tx: Tx, customer_id: int, order_id: int | None, credit_note_id: 
     return {"id": fid, "number": number}
 
 
-def _customer_credit(tx: Tx, customer_id: int) -> list[Row[Any]]:
-    """The customer's payments with unapplied credit, oldest first, locked."""
-    return tx.conn.execute(
-        select(payments.c.id, payments.c.unapplied)
-        .where(payments.c.customer_id == customer_id, payments.c.unapplied > 0)
-        .order_by(payments.c.id).with_for_update()).all()
-
-
 def _take(credit: list[Row[Any]], amount: Decimal) -> list[tuple[int, Decimal]]:
     out, left = [], amount
     for p in credit:
@@ -430,7 +423,7 @@ def refund_credit(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(f"Refunds in {data['currency']} are not supported.",
                                {"currency": [f"Must be {FUNCTIONAL_CURRENCY}."]})
     tx.check_period_open(tx.today)
-    credit = _customer_credit(tx, customer_id)
+    credit = corrections.credit_payments(tx, customer_id)
     available = sum((p.unapplied for p in credit), ZERO)
     if amount > available:
         raise Conflict(f"Customer {customer_id} has {available} of unapplied credit, less than {amount}.",
@@ -445,7 +438,6 @@ def apply_credit(tx: Tx, invoice_id: int, principal: Principal, amount: Decimal 
     first (Dr customer credit / Cr receivables): the customer-credit
     correction of ``o2c.services.corrections``, by default for as much as
     both the balance and the credit allow. Returns the invoice id."""
-    from o2c.services import corrections
     row = tx.conn.execute(select(invoices.c.order_id, invoices.c.customer_id, invoices.c.number, invoices.c.total,
                                  invoices.c.amount_paid, invoices.c.credited_amount)
                           .where(invoices.c.id == invoice_id)).first()
