@@ -315,6 +315,22 @@ def test_a_difference_in_the_books_is_traced_to_its_document(admin, accountant, 
     assert revenue["details"]["periods"] == []  # both in January: the month's figures agree
 
 
+def test_an_entry_posted_into_another_month_than_its_invoice_is_a_difference(admin, accountant, book, engine):  # type: ignore[no-untyped-def]
+    second = sell(admin, "C-ROSSI", [("RETRO-CLOCK", 1)], "2026-01-20")
+    reconciliation_ok(accountant)
+    with engine.begin() as c:  # the invoice's entry moved to March: right document, wrong month
+        c.execute(text("UPDATE journal_entries SET period = '2026-03' WHERE document = :n"), {"n": second["number"]})
+    rep = accountant.ok("get", "/api/v1/reconciliation")
+    revenue = next(ch for ch in rep["checks"] if ch["name"] == "revenue")
+    assert not rep["ok"] and revenue["left"] == revenue["right"] and revenue["details"]["documents"] == []
+    net = second["net_total"]
+    assert {p["period"]: p["difference"] for p in revenue["details"]["periods"]} == {
+        "2026-01": f"-{net}", "2026-03": net}
+    assert revenue["difference"] == str(2 * Decimal(net))
+    vat = next(ch for ch in rep["checks"] if ch["name"] == "vat")
+    assert vat["difference"] == str(2 * Decimal(second["vat_total"])) and len(vat["details"]["periods"]) == 2
+
+
 def test_a_shipment_whose_cost_was_changed_is_named(accountant, book, engine):  # type: ignore[no-untyped-def]
     with engine.begin() as c:
         doc = c.execute(text("SELECT document FROM stock_movements WHERE kind = 'shipment'")).scalar_one()
