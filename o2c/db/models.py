@@ -527,10 +527,13 @@ class JournalLine(Base):
     __tablename__ = "journal_lines"
     __table_args__ = (
         CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)", name="one_side"),
-        Index("ix_journal_lines_account_entry", "account", "entry_id"),
+        # The amounts ride along so that sums by account or by entry read
+        # the index alone (reconciliation, trial balance).
+        Index("ix_journal_lines_account_amounts", "account", "entry_id", "debit", "credit"),
+        Index("ix_journal_lines_entry_amounts", "entry_id", "debit", "credit"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
     account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
     debit: Mapped[Decimal]
     credit: Mapped[Decimal]
