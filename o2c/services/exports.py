@@ -67,6 +67,8 @@ def safe_text(value: str | None) -> str:
 
 def cents_text(cents: int) -> str:
     """Exact decimal text of an amount in cents (``1230`` → ``"12.30"``)."""
+    if not cents:
+        return "0.00"  # one side of every journal line
     sign = "-" if cents < 0 else ""
     whole, frac = divmod(abs(int(cents)), 100)
     return f"{sign}{whole}.{frac:02d}"
@@ -154,9 +156,25 @@ def journal_csv(conn: Connection, date_from: dt.date | None, date_to: dt.date | 
     w = csv.writer(buf.io, lineterminator="\r\n")
     w.writerow(JOURNAL_COLUMNS)
     n = 0
+    # The cells of an entry are made once for all its lines (they come
+    # together, in chain order); accounts and customers repeat: remembered.
+    account_cells: dict[tuple[str, str], tuple[str, str]] = {}
+    customer_cells: dict[str | None, str] = {}
+    last_seq = None
+    head: tuple[Any, ...] = ()
+    tail: tuple[str, ...] = ()
     for seq, date, acc, name, debit, credit, doc, cust, desc, *_ in _stream(conn, journal_query(date_from, date_to)):
-        w.writerow((seq, _date_text(date), safe_text(acc), safe_text(name), cents_text(debit), cents_text(credit),
-                    safe_text(doc), safe_text(cust), cur, safe_text(desc)))
+        if seq != last_seq:
+            last_seq = seq
+            customer = customer_cells.get(cust)
+            if customer is None:
+                customer = customer_cells[cust] = safe_text(cust)
+            head = (seq, _date_text(date))
+            tail = (safe_text(doc), customer, cur, safe_text(desc))
+        account = account_cells.get((acc, name))
+        if account is None:
+            account = account_cells[(acc, name)] = (safe_text(acc), safe_text(name))
+        w.writerow((*head, *account, cents_text(debit), cents_text(credit), *tail))
         n += 1
         chunk = buf.take()
         if chunk:
