@@ -101,13 +101,16 @@ def _in_range(q: Any, date_from: dt.date | None, date_to: dt.date | None) -> Any
     return q
 
 
-def journal_query(date_from: dt.date | None, date_to: dt.date | None) -> Any:
-    """One row per journal line, in chain order; amounts in cents."""
+def journal_query(date_from: dt.date | None, date_to: dt.date | None, saft: bool = False) -> Any:
+    """One row per journal line, in chain order; amounts in cents. SAF-T also
+    takes the line id, the source type and when the entry was made (the
+    other formats have no column for them, and a timestamp costs a
+    conversion per row)."""
+    extra = (jlines.c.id, entries.c.source_type, entries.c.created_at) if saft else ()
     return _in_range(
         select(entries.c.seq, entries.c.date, jlines.c.account, accounts.c.name,
                type_coerce(jlines.c.debit, BigInteger), type_coerce(jlines.c.credit, BigInteger),
-               entries.c.document, customers.c.code, entries.c.description, jlines.c.id,
-               entries.c.source_type, entries.c.created_at)
+               entries.c.document, customers.c.code, entries.c.description, *extra)
         .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
                      .join(accounts, accounts.c.code == jlines.c.account)
                      .outerjoin(customers, customers.c.id == entries.c.customer_id)),
@@ -163,7 +166,7 @@ def journal_csv(conn: Connection, date_from: dt.date | None, date_to: dt.date | 
     last_seq = None
     head: tuple[Any, ...] = ()
     tail: tuple[str, ...] = ()
-    for seq, date, acc, name, debit, credit, doc, cust, desc, *_ in _stream(conn, journal_query(date_from, date_to)):
+    for seq, date, acc, name, debit, credit, doc, cust, desc in _stream(conn, journal_query(date_from, date_to)):
         if seq != last_seq:
             last_seq = seq
             customer = customer_cells.get(cust)
@@ -216,8 +219,7 @@ def journal_xlsx(conn: Connection, date_from: dt.date | None, date_to: dt.date |
 
     def write(wb: Any) -> None:
         sheet, rows, n = None, XLSX_MAX_ROWS, 0
-        for seq, date, acc, name, debit, credit, doc, cust, desc, *_ in _stream(
-                conn, journal_query(date_from, date_to)):
+        for seq, date, acc, name, debit, credit, doc, cust, desc in _stream(conn, journal_query(date_from, date_to)):
             if rows >= XLSX_MAX_ROWS:
                 sheet = wb.create_sheet("Journal" if sheet is None else f"Journal {len(wb.worksheets) + 1}")
                 sheet.append(JOURNAL_COLUMNS)
@@ -350,7 +352,7 @@ def journal_saft(conn: Connection, date_from: dt.date | None, date_to: dt.date |
               + _el("Type", "GL") + "\n")
     current, n = None, 0
     for seq, date, acc, _name, debit, credit, doc, cust, desc, line_id, source_type, created in _stream(
-            conn, journal_query(date_from, date_to)):
+            conn, journal_query(date_from, date_to, saft=True)):
         if seq != current:
             if current is not None:
                 out.write("</Transaction>\n")
