@@ -1,4 +1,5 @@
-"""The accountant's pages: trial balance, journal, reconciliation, periods."""
+"""The accountant's pages: trial balance, journal, reconciliation, periods,
+and the journal entries shown on each document's page."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,7 +7,7 @@ from typing import Any
 from flask import render_template, url_for
 
 from o2c.services import clock, ledger, queries, reconciliation
-from o2c.web.core import args_without, back_to, bp, date_arg, int_arg, read, requires, str_arg, submit
+from o2c.web.core import args_without, back_to, bp, can, date_arg, int_arg, read, requires, str_arg, submit
 
 # Where the documents behind each reconciliation check are.
 CHECK_LINKS = {
@@ -65,6 +66,7 @@ def reconciliation_page() -> Any:
     return render_template("web/books/reconciliation.html", report=report, as_of=as_of)
 
 
+# -- periods ------------------------------------------------------------------------
 
 @bp.route("/books/periods")
 @requires("ledger:read")
@@ -81,3 +83,12 @@ def close_period(period: str) -> Any:
         return url_for("web.periods"), f"Period {period} closed: nothing more can be posted into it."
     return back_to(url_for("web.periods"), submit(work))
 
+
+# -- a document's journal entries --------------------------------------------------------
+
+@bp.app_template_global()
+def journal_of(kind: str, doc_id: int) -> list[dict[str, Any]]:
+    """The journal entries a document posted, for its page (only to those who read the ledger)."""
+    if not can("ledger:read"):
+        return []
+    return read(lambda tx: queries.document_journal(tx, kind, doc_id))  # type: ignore[no-any-return]

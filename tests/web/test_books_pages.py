@@ -1,0 +1,115 @@
+"""The accountant's side of the books in the back office: an administrator
+reopens a closed month (audited, with the reason), anyone who reads the
+ledger verifies the hash chain and sees where it breaks, administrators keep
+the chart of accounts, the trial balance downloads as of the date shown, and
+every document shows the journal entries it posted."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, event, select, text
+
+from o2c.db import models as m
+from o2c.domain.access import SYSTEM
+from o2c.services import clock, invoicing, payments, queries, returns
+from o2c.services.uow import unit_of_work
+from tests.api.books_helpers import on
+from tests.conftest import make_key
+from tests.web.conftest import Web, add_order, flashes, pack_and_ship
+from tests.web.test_receivables_pages import cells
+
+P = m.Period.__table__
+AUDIT = m.AuditLog.__table__
+
+
+def last_month() -> str:
+    return (clock.now().date().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def sell(engine: Engine, lines: list[tuple[str, int]]) -> dict[str, Any]:
+    """An order for Rossi, shipped: its invoice (with the order and shipment ids)."""
+    o = add_order(engine, "C-ROSSI", lines)
+    sh = pack_and_ship(engine, o["id"])
+    with unit_of_work(engine, "test", readonly=True) as tx:
+        return {**invoicing.get_invoice(tx, sh["invoice_id"], SYSTEM), "shipment_id": sh["id"]}
+
+
+def section(html: str, heading: str) -> str:
+    """The panel whose heading is ``heading``."""
+    found = re.search(rf"<section[^>]*>\s*<h2>{re.escape(heading)}</h2>(.*?)</section>", html, re.S)
+    return found.group(1) if found else ""
+
+
+def api_get(app: Any, key: str, path: str) -> Any:
+    r = app.test_client().get(path, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+# -- a document's journal entries ---------------------------------------------------------------
+
+def test_each_document_shows_the_entries_it_posted(engine: Engine, shop: Any, accountant_web: Web,
+                                                   clerk_web: Web) -> None:
+    inv = sell(engine, [("RETRO-CLOCK", 2)])
+    with unit_of_work(engine, "test") as tx:
+        pay = payments.record_payment(tx, {"customer_id": inv["customer_id"], "amount": Decimal("97.60"),
+                                           "currency": "EUR", "received_on": tx.today, "method": "bank_transfer",
+                                           "reference": "SEPA-JOURNAL-1"})
+    with unit_of_work(engine, "test") as tx:
+        rma = returns.create_return(tx, inv["order_id"], SYSTEM, {
+            "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}], "restock": True, "refund": "credit"})
+    with engine.connect() as c:
+        posted_all = c.execute(text("SELECT id, source_type, source_id FROM journal_entries ORDER BY id")).all()
+    entry_of = {(r.source_type, r.source_id): r.id for r in posted_all}  # the first of each document
+
+    page = accountant_web.get(f"/invoices/{inv['id']}").text
+    posted = section(page, "Journal entries")
+    eid = entry_of[("invoice", inv["id"])]
+    assert f'href="/books/journal?from={inv["issue_date"]}&amp;after={eid - 1}#entry-{eid}">#{eid}</a>' in posted
+    assert cells(posted, ">1100<")[-2:] == ["97.60", ""]  # receivable: the total
+    assert cells(posted, ">4000<")[-2:] == ["", "80.00"]  # revenue: the net
+    assert cells(posted, ">2200<")[-2:] == ["", "17.60"]  # VAT payable
+    assert "Cost of goods" not in posted  # the shipment's entry is on the shipment
+    journal = accountant_web.get(f"/books/journal?from={inv['issue_date']}&after={eid - 1}").text
+    assert f'id="entry-{eid}"' in journal
+
+    shipment = section(accountant_web.get(f"/shipments/{inv['shipment_id']}").text, "Journal entries")
+    assert cells(shipment, ">5000<")[-2:] == ["30.00", ""] and cells(shipment, ">1200<")[-2:] == ["", "30.00"]
+    payment = section(accountant_web.get(f"/payments/{pay['id']}").text, "Journal entries")
+    assert f"#{entry_of[('payment', pay['id'])]}<" in payment and cells(payment, ">1000<")[-2:] == ["97.60", ""]
+    credit_note = section(accountant_web.get(f"/credit-notes/{rma['credit_note_ids'][0]}").text, "Journal entries")
+    assert cells(credit_note, ">4000<")[-2:] == ["40.00", ""]
+    returned = section(accountant_web.get(f"/returns/{rma['id']}").text, "Journal entries")
+    assert cells(returned, ">1200<")[-2:] == ["15.00", ""]
+    # The order shows what all its documents posted, in the order they were posted.
+    order = section(accountant_web.get(f"/orders/{inv['order_id']}").text, "Journal entries")
+    numbers = [int(n) for n in re.findall(r">#(\d+)</a>", order)]
+    mine = {("shipment", inv["shipment_id"]), ("invoice", inv["id"]), ("return", rma["id"]),
+            ("credit_note", rma["credit_note_ids"][0])}
+    assert numbers == [r.id for r in posted_all if (r.source_type, r.source_id) in mine]
+    assert len(numbers) == 5  # the credit note posted twice: the credit, and the paid part released as credit
+    # Clerks do not read the ledger: no journal on their pages.
+    assert "Journal entries" not in clerk_web.get(f"/invoices/{inv['id']}").text
+
+
+def test_an_orders_journal_is_read_in_one_query(engine: Engine, shop: Any) -> None:
+    inv = sell(engine, [("RETRO-CLOCK", 1)])
+    sell(engine, [("DESK-LAMP", 1)])  # another order's entries stay out
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+    with unit_of_work(engine, "test", readonly=True) as tx:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            entries = queries.document_journal(tx, "order", inv["order_id"])
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert [e["source_type"] for e in entries] == ["shipment", "invoice"] and entries[1]["document"] == inv["number"]
+    assert all(sum(l["debit"] for l in e["lines"]) == sum(l["credit"] for l in e["lines"]) for e in entries)
