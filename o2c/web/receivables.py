@@ -195,6 +195,19 @@ def export_download() -> Any:
                     headers={"Content-Disposition": f'attachment; filename="{exports.filename("journal", fmt, start, end)}"'})
 
 
+@bp.route("/books/trial-balance/export")
+@requires("ledger:read")
+def trial_balance_download() -> Any:
+    fmt = request.args.get("format", "csv")
+    if fmt not in exports.TRIAL_BALANCE_FORMATS:
+        abort(400, description=f"Choose a format: {', '.join(exports.TRIAL_BALANCE_FORMATS)}.")
+    as_of = _strict_date("as_of")
+    report = read(lambda tx: ledger.trial_balance(tx, as_of))
+    name = exports.filename("trial_balance", fmt, None, as_of)
+    return Response(exports.export_trial_balance(report, fmt), mimetype=exports.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 add("Books", Item("Accounts", "web.accounts", "ledger:read", ("web.account_ledger",)), after="Journal")
 add("Books", Item("Export", "web.export", "ledger:read"))
 add("Receivables", Item("Aging", "web.aging", "ledger:read", ("web.statement",)))

@@ -87,6 +87,7 @@ ROUTES: dict[str, str] = {
     "GET /books/reconciliation":                         BOOKS,
     "GET /books/periods":                                BOOKS,
     "POST /books/periods/<string:period>/close":         BOOKS,
+    "GET /books/trial-balance/export":                   BOOKS,
     "GET /books/accounts":                               BOOKS,
     "GET /books/accounts/<string:code>":                 BOOKS,
     "GET /books/export":                                 BOOKS,

@@ -51,6 +51,37 @@ def api_get(app: Any, key: str, path: str) -> Any:
     return r.get_json()
 
 
+# -- the trial balance, downloaded ----------------------------------------------------------
+
+def test_the_trial_balance_downloads_as_of_the_date_shown_and_matches_the_api(
+        app: Any, engine: Engine, shop: Any, accountant_web: Web) -> None:
+    with on("2026-03-10"):
+        sell(engine, [("RETRO-CLOCK", 2)])
+    with on("2026-04-10"):
+        sell(engine, [("DESK-LAMP", 1)])
+    page = accountant_web.get("/books/trial-balance?as_of=2026-03-31").text
+    assert 'href="/books/trial-balance/export?format=csv&amp;as_of=2026-03-31"' in page
+    assert 'href="/books/trial-balance/export?format=xlsx&amp;as_of=2026-03-31"' in page
+    r = accountant_web.get("/books/trial-balance/export?format=csv&as_of=2026-03-31")
+    assert r.status_code == 200 and r.is_streamed and r.mimetype == "text/csv"
+    assert 'filename="trial_balance_start_2026-03-31.csv"' in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    accounts, total = rows[:-1], rows[-1]
+    assert sum(Decimal(a["balance"]) for a in accounts) == 0
+    assert total["account_name"] == "Total" and total["debit"] == total["credit"] and total["balance"] == "0.00"
+    key = make_key(engine, "books-accountant", "accountant")
+    tb = api_get(app, key, "/api/v1/ledger/trial-balance?as_of=2026-03-31")
+    assert {a["account"]: (a["debit"], a["credit"], a["balance"]) for a in accounts} == {
+        a["code"]: (a["debit"], a["credit"], a["balance"]) for a in tb["accounts"]}
+    assert next(a for a in accounts if a["account"] == "1100")["balance"] == "97.60"  # the lamp is April's
+    xlsx = accountant_web.get("/books/trial-balance/export?format=xlsx&as_of=2026-03-31")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    everything = accountant_web.get("/books/trial-balance/export")
+    assert 'filename="trial_balance_start_today.csv"' in everything.headers["Content-Disposition"]
+    for bad in ("format=saft", "format=pdf", "as_of=March"):
+        assert accountant_web.get(f"/books/trial-balance/export?{bad}").status_code == 400, bad
+
+
 # -- a document's journal entries ---------------------------------------------------------------
 
 def test_each_document_shows_the_entries_it_posted(engine: Engine, shop: Any, accountant_web: Web,
