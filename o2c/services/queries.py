@@ -469,8 +469,18 @@ def periods_overview(tx: Tx) -> list[dict[str, Any]]:
         c = closed.get(p)
         out.append({"period": p, "entries": n, "closed": bool(c and c.closed_at),
                     "closed_at": c.closed_at if c else None, "closed_by": c.closed_by if c else None,
+                    "reopened_at": c.reopened_at if c else None, "reopened_by": c.reopened_by if c else None,
                     "current": p == current})
     return out
+
+
+def periods_history(tx: Tx, periods_shown: list[str]) -> list[dict[str, Any]]:
+    """Who closed and reopened these periods, when, and why (audit rows,
+    oldest first), each with its period as ``YYYY-MM``."""
+    rows = audit_trail(tx, [("period", [int(p.replace("-", "")) for p in periods_shown])])
+    for r in rows:
+        r["period"] = f"{r['object_id'] // 100:04d}-{r['object_id'] % 100:02d}"
+    return rows
 
 
 def journal_documents(tx: Tx, source_refs: list[tuple[str, int]]) -> dict[tuple[str, int], int]:

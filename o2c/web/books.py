@@ -1,13 +1,17 @@
-"""The accountant's pages: trial balance, journal, reconciliation, periods,
-and the journal entries shown on each document's page."""
+"""The accountant's pages: trial balance, journal, reconciliation, periods
+(closed by accountants, reopened by administrators), and the journal entries
+shown on each document's page."""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import render_template, url_for
 
+from o2c.schemas import books as b
 from o2c.services import clock, ledger, queries, reconciliation
-from o2c.web.core import args_without, back_to, bp, can, date_arg, int_arg, read, requires, str_arg, submit
+from o2c.web.core import (
+    Form, Problem, args_without, back_to, bp, can, date_arg, int_arg, load, read, requires, str_arg, submit,
+)
 
 # Where the documents behind each reconciliation check are.
 CHECK_LINKS = {
@@ -68,11 +72,21 @@ def reconciliation_page() -> Any:
 
 # -- periods ------------------------------------------------------------------------
 
+def _periods_page(forms: dict[str, Form] | None = None, status: int = 200) -> Any:
+    def run(tx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rows = queries.periods_overview(tx)
+        return rows, queries.periods_history(tx, [p["period"] for p in rows])
+    rows, history = read(run)
+    forms = forms or {}
+    failed = next((f for f in forms.values() if f.problem), None)
+    return render_template("web/books/periods.html", periods=rows, history=history, forms=forms,
+                           failed=failed), status
+
+
 @bp.route("/books/periods")
 @requires("ledger:read")
 def periods() -> Any:
-    rows = read(queries.periods_overview)
-    return render_template("web/books/periods.html", periods=rows)
+    return _periods_page()
 
 
 @bp.route("/books/periods/<string:period>/close", methods=["POST"])
@@ -82,6 +96,26 @@ def close_period(period: str) -> Any:
         ledger.close_period(tx, period)
         return url_for("web.periods"), f"Period {period} closed: nothing more can be posted into it."
     return back_to(url_for("web.periods"), submit(work))
+
+
+@bp.route("/books/periods/<string:period>/reopen", methods=["POST"])
+@requires("ledger:admin")
+def reopen_period(period: str) -> Any:
+    form = Form.posted()
+    data, problem = load(b.ReopenIn(), {"reason": form.value("reason").strip()})
+    if problem is not None and "reason" in problem.fields:
+        problem.fields["reason"] = "Say why the month is reopened (3 to 500 characters): the audit trail keeps it."
+    if problem is None:
+        def work(tx: Any) -> tuple[str, str]:
+            ledger.reopen_period(tx, period, data["reason"])
+            return url_for("web.periods"), (f"Period {period} reopened: postings dated in it are accepted again "
+                                            "until it is closed.")
+        outcome = submit(work)
+        if not isinstance(outcome, Problem):
+            return outcome
+        problem = outcome
+    form.problem = problem
+    return _periods_page({period: form}, 422 if problem.code == "validation_error" else 409)
 
 
 # -- a document's journal entries --------------------------------------------------------

@@ -51,6 +51,46 @@ def api_get(app: Any, key: str, path: str) -> Any:
     return r.get_json()
 
 
+# -- periods ---------------------------------------------------------------------------
+
+def test_an_admin_reopens_a_closed_month_with_a_reason_and_it_is_audited(
+        engine: Engine, shop: Any, accountant_web: Web, admin_web: Web) -> None:
+    period = last_month()
+    assert accountant_web.post(f"/books/periods/{period}/close", {"form_token": "close-1"}).status_code == 303
+    # An accountant closes months but does not reopen them, nor is offered to.
+    page = accountant_web.get("/books/periods").text
+    assert f"Reopen {period}" not in page
+    assert accountant_web.post(f"/books/periods/{period}/reopen", {"reason": "late invoice"}).status_code == 403
+
+    page = admin_web.get("/books/periods").text
+    assert f"Reopen {period}" in page and f'action="/books/periods/{period}/reopen"' in page
+    # Without a reason nothing happens: the reason is what the audit trail keeps.
+    r = admin_web.post(f"/books/periods/{period}/reopen", {"form_token": "reopen-1", "reason": " "})
+    assert r.status_code == 422 and 'id="f-reason-error"' in r.text and "Say why the month is reopened" in r.text
+    with engine.connect() as c:
+        assert c.execute(select(P.c.closed_at).where(P.c.period == period)).scalar_one() is not None
+
+    r = admin_web.post(f"/books/periods/{period}/reopen",
+                       {"form_token": "reopen-2", "reason": "Supplier credit note dated in the month"})
+    assert r.status_code == 303 and r.headers["Location"] == "/books/periods"
+    page = admin_web.get("/books/periods").text
+    assert f"Period {period} reopened" in flashes(page)
+    assert f"Close {period}" in page and "reopened" in cells(page, f">{period}<")[3]
+    with engine.connect() as c:
+        row = c.execute(select(P).where(P.c.period == period)).one()
+        audit = c.execute(select(AUDIT.c.action, AUDIT.c.actor, AUDIT.c.after)
+                          .where(AUDIT.c.object_type == "period").order_by(AUDIT.c.id)).all()
+    assert row.closed_at is None and row.reopened_by == "user:admin" and row.chain_seq is not None
+    assert [(a.action, a.actor) for a in audit] == [("period.closed", "user:accountant"),
+                                                   ("period.reopened", "user:admin")]
+    assert audit[1].after["reason"] == "Supplier credit note dated in the month"
+    history = section(page, "Closed and reopened")
+    assert cells(history, "user:admin") [2:] == [period, "reopened", "Supplier credit note dated in the month"]
+    # Reopening what is open is refused with the reason, on the same page.
+    again = admin_web.post(f"/books/periods/{period}/reopen", {"form_token": "reopen-3", "reason": "again"})
+    assert again.status_code == 409 and f"Period {period} is not closed" in flashes(again.text)
+
+
 # -- the trial balance, downloaded ----------------------------------------------------------
 
 def test_the_trial_balance_downloads_as_of_the_date_shown_and_matches_the_api(
