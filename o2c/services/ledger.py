@@ -78,6 +78,12 @@ def _with_lines(tx: Tx, rows: Sequence[Any]) -> list[dict[str, Any]]:
     return [{**r._asdict(), "lines": by_entry[r.id]} for r in rows]
 
 
+def get_entry(tx: Tx, entry_id: int) -> dict[str, Any] | None:
+    """One entry with its lines as stored now, or ``None``."""
+    rows = tx.conn.execute(select(entries).where(entries.c.id == entry_id)).all()
+    return _with_lines(tx, rows)[0] if rows else None
+
+
 def account_balances(tx: Tx, as_of: dt.date | None = None) -> dict[str, tuple[Decimal, Decimal]]:
     """(Σ debit, Σ credit) per account code, up to ``as_of`` inclusive."""
     q = (

@@ -1,6 +1,6 @@
 """The accountant's pages: trial balance, journal, reconciliation, periods
-(closed by accountants, reopened by administrators), and the journal entries
-shown on each document's page."""
+(closed by accountants, reopened by administrators), the hash chain's
+verification, and the journal entries shown on each document's page."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +8,11 @@ from typing import Any
 from flask import render_template, url_for
 
 from o2c.schemas import books as b
-from o2c.services import clock, ledger, queries, reconciliation
+from o2c.services import chain, clock, ledger, queries, reconciliation
 from o2c.web.core import (
-    Form, Problem, args_without, back_to, bp, can, date_arg, int_arg, load, read, requires, str_arg, submit,
+    Form, Problem, args_without, back_to, bp, can, date_arg, engine, int_arg, load, read, requires, str_arg, submit,
 )
+from o2c.web.nav import Item, add
 
 # Where the documents behind each reconciliation check are.
 CHECK_LINKS = {
@@ -118,6 +119,22 @@ def reopen_period(period: str) -> Any:
     return _periods_page({period: form}, 422 if problem.code == "validation_error" else 409)
 
 
+# -- the hash chain -------------------------------------------------------------------
+
+@bp.route("/books/verify", endpoint="verify_chain")
+@requires("ledger:read")
+def verify_chain_page() -> Any:
+    chain.seal_journal(engine())  # as the API does: what is committed is checked too
+
+    def run(tx: Any) -> dict[str, Any]:
+        report = chain.verify(tx)
+        broken = report["first_broken"]
+        entry = ledger.get_entry(tx, broken["entry_id"]) if broken and broken["entry_id"] else None
+        anchors = [p for p in ledger.list_periods(tx) if p["chain_seq"] is not None]
+        return {"report": report, "entry": entry, "anchors": anchors}
+    return render_template("web/books/verify.html", **read(run))
+
+
 # -- a document's journal entries --------------------------------------------------------
 
 @bp.app_template_global()
@@ -126,3 +143,6 @@ def journal_of(kind: str, doc_id: int) -> list[dict[str, Any]]:
     if not can("ledger:read"):
         return []
     return read(lambda tx: queries.document_journal(tx, kind, doc_id))  # type: ignore[no-any-return]
+
+
+add("Books", Item("Verify chain", "web.verify_chain", "ledger:read"), after="Periods")

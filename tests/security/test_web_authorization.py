@@ -88,6 +88,7 @@ ROUTES: dict[str, str] = {
     "GET /books/periods":                                BOOKS,
     "POST /books/periods/<string:period>/close":         BOOKS,
     "POST /books/periods/<string:period>/reopen":        "admin",
+    "GET /books/verify":                                 BOOKS,
     "GET /books/trial-balance/export":                   BOOKS,
     "GET /books/accounts":                               BOOKS,
     "GET /books/accounts/<string:code>":                 BOOKS,

@@ -91,6 +91,38 @@ def test_an_admin_reopens_a_closed_month_with_a_reason_and_it_is_audited(
     assert again.status_code == 409 and f"Period {period} is not closed" in flashes(again.text)
 
 
+# -- the hash chain ------------------------------------------------------------------------
+
+def test_the_chain_is_verified_from_the_page_and_a_changed_line_is_shown_in_red(
+        engine: Engine, shop: Any, accountant_web: Web, clerk_web: Web) -> None:
+    inv = sell(engine, [("RETRO-CLOCK", 2)])
+    assert clerk_web.get("/books/verify").status_code == 403
+    r = accountant_web.get("/books/verify")
+    assert r.status_code == 200 and "badge-ok" in r.text and "chain-break" not in r.text
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT id, seq, hash, document FROM journal_entries ORDER BY seq")).all()
+    assert all(row.seq for row in rows)  # the page sealed what was committed, as the API does
+    assert f"Every one of the {len(rows)} sealed entries matches its hash" in r.text
+    assert re.search(rf'Sealed up to</span><span class="tile-value">{len(rows)}<', r.text)
+
+    target = next(row for row in rows if row.document == inv["number"])
+    with engine.begin() as c:  # a cent moved from revenue to VAT behind the books' back
+        c.execute(text("UPDATE journal_lines SET credit = credit - 1 WHERE entry_id = :e AND account = '4000'"),
+                  {"e": target.id})
+        c.execute(text("UPDATE journal_lines SET credit = credit + 1 WHERE entry_id = :e AND account = '2200'"),
+                  {"e": target.id})
+    r = accountant_web.get("/books/verify")
+    assert r.status_code == 200 and "badge-bad" in r.text
+    broken = re.search(r'<div class="problem chain-break" role="alert">(.*?)</div>\s*(?=<section)', r.text, re.S)
+    assert broken, "the broken link is shown in the red problem box"
+    box = broken.group(1)
+    assert f"The chain is broken at entry {target.seq} ({inv['number']})" in box
+    assert f"#{target.id}</a>" in box and target.hash in box  # the sealed hash, and the one it gives now
+    assert re.search(rf'Entries verified</span><span class="tile-value">{target.seq - 1}<', r.text)
+    stored_now = section(r.text, f"Entry #{target.id} as stored now")
+    assert cells(stored_now, ">4000<")[-1] == "79.99" and cells(stored_now, ">2200<")[-1] == "17.61"
+
+
 # -- the trial balance, downloaded ----------------------------------------------------------
 
 def test_the_trial_balance_downloads_as_of_the_date_shown_and_matches_the_api(

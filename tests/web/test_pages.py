@@ -60,6 +60,7 @@ def pages(b: dict[str, Any]) -> dict[str, str]:
         "/books/journal?from=2000-01-01&account=1100": "ledger:read",
         "/books/reconciliation": "ledger:read",
         "/books/periods": "ledger:read",
+        "/books/verify": "ledger:read",
         "/backorders": "orders:read",
         "/backorders?sku=RETRO-CLOCK&customer=1&after=1": "orders:read",
         f"/customers/{b['customer_id']}/credit": "payments:read",
