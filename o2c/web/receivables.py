@@ -145,13 +145,6 @@ def dunning_letter_pdf(letter_id: int) -> Any:
 
 # -- the general ledger of one account -----------------------------------------------
 
-@bp.route("/books/accounts")
-@requires("ledger:read")
-def accounts() -> Any:
-    tb = read(lambda tx: ledger.trial_balance(tx, None))
-    return render_template("web/books/accounts.html", tb=tb)
-
-
 @bp.route("/books/accounts/<string:code>")
 @requires("ledger:read")
 def account_ledger(code: str) -> Any:
@@ -208,7 +201,6 @@ def trial_balance_download() -> Any:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-add("Books", Item("Accounts", "web.accounts", "ledger:read", ("web.account_ledger",)), after="Journal")
 add("Books", Item("Export", "web.export", "ledger:read"))
 add("Receivables", Item("Aging", "web.aging", "ledger:read", ("web.statement",)))
 add("Receivables", Item("Dunning", "web.dunning_letters", "ledger:read", ("web.dunning_letter",)))

@@ -91,7 +91,10 @@ ROUTES: dict[str, str] = {
     "GET /books/verify":                                 BOOKS,
     "GET /books/trial-balance/export":                   BOOKS,
     "GET /books/accounts":                               BOOKS,
+    "POST /books/accounts":                              "admin",
     "GET /books/accounts/<string:code>":                 BOOKS,
+    "GET /books/accounts/<string:code>/edit":            "admin",
+    "POST /books/accounts/<string:code>/edit":           "admin",
     "GET /books/export":                                 BOOKS,
     "GET /books/export/download":                        BOOKS,
     # receivables

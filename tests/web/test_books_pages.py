@@ -123,6 +123,60 @@ def test_the_chain_is_verified_from_the_page_and_a_changed_line_is_shown_in_red(
     assert cells(stored_now, ">4000<")[-1] == "79.99" and cells(stored_now, ">2200<")[-1] == "17.61"
 
 
+# -- the chart of accounts ---------------------------------------------------------------------
+
+def test_an_admin_adds_an_account_and_edits_one_under_the_chart_rules(
+        app: Any, engine: Engine, accountant_web: Web, admin_web: Web) -> None:
+    page = accountant_web.get("/books/accounts").text
+    assert "Posting role" in page and cells(page, ">1100<")[3] == "receivables"
+    assert "Add an account" not in page and "/edit" not in page
+    assert accountant_web.post("/books/accounts", {"code": "4010"}).status_code == 403
+    assert accountant_web.get("/books/accounts/1100/edit").status_code == 403
+
+    r = admin_web.post("/books/accounts", {"form_token": "acc-1", "code": "4010", "name": "Revenue, trade",
+                                           "type": "revenue", "role": "revenue"})
+    assert r.status_code == 303
+    page = admin_web.get("/books/accounts").text
+    assert "Account 4010 Revenue, trade added; revenue is posted to it from now on." in flashes(page)
+    row = [" ".join(c.split()) for c in cells(page, ">4010<")]
+    assert row[1:4] == ["Revenue, trade", "revenue (credit)", "revenue"]
+    assert cells(page, ">4000<")[3] == "formerly revenue"
+    admin_key = make_key(engine, "books-admin", "admin")
+    chart = {a["code"]: a for a in api_get(app, admin_key, "/api/v1/ledger/accounts")["items"]}
+    assert chart["4010"]["name"] == "Revenue, trade" and chart["4010"]["role"] == "revenue"
+
+    # What the chart refuses comes back as the form, the refusal next to its field.
+    twice = admin_web.post("/books/accounts", {"form_token": "acc-2", "code": "4010", "name": "Again",
+                                               "type": "revenue", "role": ""})
+    assert twice.status_code == 422 and "Account 4010 already exists." in twice.text
+    assert 'id="f-code-error"' in twice.text and 'value="Again"' in twice.text
+    bad = admin_web.post("/books/accounts", {"form_token": "acc-3", "code": "=SUM(A1)", "name": "x",
+                                             "type": "revenue", "role": ""})
+    assert bad.status_code == 422 and 'id="f-code-error"' in bad.text and "is not an account code" in bad.text
+    no_type = admin_web.post("/books/accounts", {"form_token": "acc-4", "code": "4020", "name": "x", "type": "misc"})
+    assert no_type.status_code == 422 and 'id="f-type-error"' in no_type.text
+
+    form = admin_web.get("/books/accounts/4010/edit")
+    assert form.status_code == 200 and 'value="Revenue, trade"' in form.text
+    r = admin_web.post("/books/accounts/4010/edit", {"form_token": "edit-1", "name": "Sales", "type": "revenue",
+                                                     "role": "revenue"})
+    assert r.status_code == 303
+    assert cells(admin_web.get("/books/accounts").text, ">4010<")[1] == "Sales"
+    with engine.connect() as c:
+        updated = c.execute(select(AUDIT.c.actor, AUDIT.c.before, AUDIT.c.after)
+                            .where(AUDIT.c.action == "account.updated")).all()
+    assert [(u.actor, u.before, u.after) for u in updated] == [("user:admin", {"name": "Revenue, trade"},
+                                                                {"name": "Sales"})]
+    # An account serves one role in its life: 4000 served revenue, it cannot become cost of goods.
+    r = admin_web.post("/books/accounts/4000/edit", {"form_token": "edit-2", "name": "Revenue", "type": "revenue",
+                                                     "role": "cogs"})
+    assert r.status_code == 422 and 'id="f-role-error"' in r.text and "served revenue before" in r.text
+    empty = admin_web.post("/books/accounts/4010/edit", {"form_token": "edit-3", "name": "", "type": "revenue"})
+    assert empty.status_code == 422 and 'id="f-name-error"' in empty.text
+    assert admin_web.get("/books/accounts/NOPE/edit").status_code == 404
+    assert admin_web.get("/books/accounts/" + "9" * 40 + "/edit").status_code == 404
+
+
 # -- the trial balance, downloaded ----------------------------------------------------------
 
 def test_the_trial_balance_downloads_as_of_the_date_shown_and_matches_the_api(

@@ -61,6 +61,8 @@ def pages(b: dict[str, Any]) -> dict[str, str]:
         "/books/reconciliation": "ledger:read",
         "/books/periods": "ledger:read",
         "/books/verify": "ledger:read",
+        "/books/accounts": "ledger:read",
+        "/books/accounts/1100/edit": "ledger:admin",
         "/backorders": "orders:read",
         "/backorders?sku=RETRO-CLOCK&customer=1&after=1": "orders:read",
         f"/customers/{b['customer_id']}/credit": "payments:read",
