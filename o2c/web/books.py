@@ -160,6 +160,7 @@ def _account_refused(problem: Problem, field: str) -> Problem:
     """A refusal of the chart's rules, shown next to the field it is about."""
     if problem.code == "conflict" and not problem.fields:
         problem.fields = {"role" if "role" in problem.details else field: problem.message}
+        problem.message = "Please correct the fields marked below."
     return problem
 
 
@@ -232,6 +233,6 @@ def journal_of(kind: str, doc_id: int) -> list[dict[str, Any]]:
     return read(lambda tx: queries.document_journal(tx, kind, doc_id))  # type: ignore[no-any-return]
 
 
-add("Books", Item("Accounts", "web.accounts", "ledger:read", ("web.account_ledger", "web.edit_account")),
-    after="Journal")
+add("Books", Item("Accounts", "web.accounts", "ledger:read",
+                  ("web.account_ledger", "web.create_account", "web.edit_account")), after="Journal")
 add("Books", Item("Verify chain", "web.verify_chain", "ledger:read"), after="Periods")

@@ -67,6 +67,7 @@ def test_an_admin_reopens_a_closed_month_with_a_reason_and_it_is_audited(
     # Without a reason nothing happens: the reason is what the audit trail keeps.
     r = admin_web.post(f"/books/periods/{period}/reopen", {"form_token": "reopen-1", "reason": " "})
     assert r.status_code == 422 and 'id="f-reason-error"' in r.text and "Say why the month is reopened" in r.text
+    assert 'aria-current="page">Periods<' in r.text  # still under Books → Periods
     with engine.connect() as c:
         assert c.execute(select(P.c.closed_at).where(P.c.period == period)).scalar_one() is not None
 
@@ -150,6 +151,7 @@ def test_an_admin_adds_an_account_and_edits_one_under_the_chart_rules(
                                                "type": "revenue", "role": ""})
     assert twice.status_code == 422 and "Account 4010 already exists." in twice.text
     assert 'id="f-code-error"' in twice.text and 'value="Again"' in twice.text
+    assert 'aria-current="page">Accounts<' in twice.text
     bad = admin_web.post("/books/accounts", {"form_token": "acc-3", "code": "=SUM(A1)", "name": "x",
                                              "type": "revenue", "role": ""})
     assert bad.status_code == 422 and 'id="f-code-error"' in bad.text and "is not an account code" in bad.text
