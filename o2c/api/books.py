@@ -26,7 +26,8 @@ EntryPage = s.page_of(s.JournalEntryOut)
 def list_entries(args: dict[str, Any]) -> Any:
     return page(lambda tx: ledger.list_entries(
         tx, date_from=args.get("from_"), date_to=args.get("to"), account=args.get("account"),
-        cursor=int_cursor(args), limit=args["limit"]), EntryPage())
+        cursor=int_cursor(args), limit=args["limit"], source_type=args.get("source_type"),
+        source_id=args.get("source_id")), EntryPage())
 
 
 @blp.route("/ledger/trial-balance", methods=["GET"])
@@ -149,8 +150,8 @@ def export_journal(args: dict[str, Any]) -> Any:
 def export_trial_balance(args: dict[str, Any]) -> Any:
     fmt = args["format"]
     report = read_value(lambda tx: ledger.trial_balance(tx, args.get("as_of")))
-    chunks = exports.trial_balance_csv(report) if fmt == "csv" else exports.trial_balance_xlsx(report)
-    return _download(chunks, fmt, exports.filename("trial_balance", fmt, None, args.get("as_of")))
+    return _download(exports.export_trial_balance(report, fmt), fmt,
+                     exports.filename("trial_balance", fmt, None, args.get("as_of")))
 
 
 def read_value(fn: Any) -> Any:

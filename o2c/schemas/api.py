@@ -595,6 +595,13 @@ class LedgerEntryArgs(PageArgs):
     from_ = BookDate(data_key="from")
     to = BookDate()
     account = Str(validate=validate.Length(max=16))
+    source_type = Str(validate=validate.Length(max=32))
+    source_id = Id(strict=False)
+
+    @validates_schema
+    def _source_id_needs_its_type(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("source_id") is not None and not data.get("source_type"):
+            raise ValidationError({"source_type": ["Required with source_id: ids are numbered per kind of document."]})
 
 
 class AsOfArgs(Schema):

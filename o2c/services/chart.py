@@ -68,9 +68,10 @@ def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_account(tx: Tx, code: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Rename or retype an account; with ``role``, move that posting role to it."""
+    """Rename or retype an account; with ``role``, move that posting role to it.
+    A field given with the value it has is no change (and no audit row)."""
     before = get_account(tx, code)
-    changes = {k: data[k] for k in ("name", "type") if k in data}
+    changes = {k: data[k] for k in ("name", "type") if k in data and data[k] != before[k]}
     if "type" in changes:
         _check_type(changes["type"])
     if changes:

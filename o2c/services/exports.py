@@ -33,6 +33,7 @@ customers = m.Customer.__table__
 company = m.Company.__table__
 
 FORMATS = ("csv", "xlsx", "saft")
+TRIAL_BALANCE_FORMATS = ("csv", "xlsx")
 JOURNAL_COLUMNS = ("entry_number", "date", "account", "account_name", "debit", "credit", "document",
                    "customer", "currency", "description")
 TRIAL_BALANCE_COLUMNS = ("account", "account_name", "type", "debit", "credit", "balance")
@@ -261,6 +262,11 @@ def trial_balance_xlsx(report: dict[str, Any]) -> Iterator[bytes]:
         ws.append(("", "Total", "", report["total_debit"], report["total_credit"],
                    report["total_debit"] - report["total_credit"]))
     return _xlsx_file(write)
+
+
+def export_trial_balance(report: dict[str, Any], fmt: str) -> Iterator[bytes]:
+    """A trial balance (``ledger.trial_balance``) as CSV or XLSX chunks."""
+    return trial_balance_csv(report) if fmt == "csv" else trial_balance_xlsx(report)
 
 
 # -- SAF-T ---------------------------------------------------------------------------

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from o2c.db import models as m
 from o2c.domain.errors import Conflict, ValidationFailed
@@ -22,7 +23,7 @@ customers = m.Customer.__table__
 
 def list_entries(
     tx: Tx, *, date_from: dt.date | None, date_to: dt.date | None, account: str | None,
-    cursor: int | None, limit: int,
+    cursor: int | None, limit: int, source_type: str | None = None, source_id: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     q = select(entries).order_by(entries.c.id).limit(limit + 1)
     if date_from:
@@ -31,19 +32,56 @@ def list_entries(
         q = q.where(entries.c.date <= date_to)
     if account:
         q = q.where(entries.c.id.in_(select(jlines.c.entry_id).where(jlines.c.account == account)))
+    if source_type:
+        q = q.where(entries.c.source_type == source_type)
+    if source_id is not None:
+        q = q.where(entries.c.source_id == source_id)
     if cursor is not None:
         q = q.where(entries.c.id > cursor)
     rows = tx.conn.execute(q).all()
     page = rows[:limit]
+    return _with_lines(tx, page), (page[-1].id if len(rows) > limit else None)
+
+
+def source_entries(tx: Tx, sources: Sequence[tuple[str, Any]], limit: int = 200) -> list[dict[str, Any]]:
+    """The entries whose source is one of ``sources``, oldest first, with
+    their lines and each line's account name, in one query. ``sources`` are
+    pairs of a source type and the ids of its documents (a list, or a
+    subquery of ids)."""
+    if not sources:
+        return []
+    wanted = (select(entries.c.id)
+              .where(or_(*(and_(entries.c.source_type == t, entries.c.source_id.in_(ids)) for t, ids in sources)))
+              .order_by(entries.c.id).limit(limit))
+    q = (select(entries, jlines.c.account, jlines.c.debit, jlines.c.credit, accounts.c.name.label("account_name"))
+         .join(jlines, jlines.c.entry_id == entries.c.id).join(accounts, accounts.c.code == jlines.c.account)
+         .where(entries.c.id.in_(wanted)).order_by(entries.c.id, jlines.c.id))
+    out: dict[int, dict[str, Any]] = {}
+    for r in tx.conn.execute(q):
+        e = out.get(r.id)
+        if e is None:
+            e = out[r.id] = {c.name: getattr(r, c.name) for c in entries.c} | {"lines": []}
+        e["lines"].append({"account": r.account, "account_name": r.account_name, "debit": r.debit,
+                           "credit": r.credit})
+    return list(out.values())
+
+
+def _with_lines(tx: Tx, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Entries as dicts with their lines (one query for all of them)."""
     by_entry: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if page:
+    if rows:
         for l in tx.conn.execute(
             select(jlines.c.entry_id, jlines.c.account, jlines.c.debit, jlines.c.credit)
-            .where(jlines.c.entry_id.in_([r.id for r in page])).order_by(jlines.c.id)
+            .where(jlines.c.entry_id.in_([r.id for r in rows])).order_by(jlines.c.id)
         ):
             by_entry[l.entry_id].append({"account": l.account, "debit": l.debit, "credit": l.credit})
-    items = [{**r._asdict(), "lines": by_entry[r.id]} for r in page]
-    return items, (page[-1].id if len(rows) > limit else None)
+    return [{**r._asdict(), "lines": by_entry[r.id]} for r in rows]
+
+
+def get_entry(tx: Tx, entry_id: int) -> dict[str, Any] | None:
+    """One entry with its lines as stored now, or ``None``."""
+    rows = tx.conn.execute(select(entries).where(entries.c.id == entry_id)).all()
+    return _with_lines(tx, rows)[0] if rows else None
 
 
 def account_balances(tx: Tx, as_of: dt.date | None = None) -> dict[str, tuple[Decimal, Decimal]]:

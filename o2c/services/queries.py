@@ -18,7 +18,7 @@ from o2c.db.types import Money, money_sum
 from o2c.domain.access import Principal
 from o2c.domain.errors import NotFound
 from o2c.domain.money import ZERO
-from o2c.services import invoicing, orders as order_service, shipping
+from o2c.services import invoicing, ledger, orders as order_service, shipping
 from o2c.services.orders import order_number
 from o2c.services.payments import OPEN, payment_number
 from o2c.services.stock import unit_cost
@@ -39,6 +39,9 @@ audit = m.AuditLog.__table__
 entries = m.JournalEntry.__table__
 jlines = m.JournalLine.__table__
 periods = m.Period.__table__
+returns_t = m.Return.__table__
+credit_notes = m.CreditNote.__table__
+refunds = m.Refund.__table__
 
 _ORDER_NUMBER = re.compile(r"^(?:SO-\d{4}-)?0*(\d{1,18})$", re.IGNORECASE)
 _INVOICE_NUMBER = re.compile(r"^[A-Z]+-\d{4}-\d+$", re.IGNORECASE)
@@ -466,8 +469,18 @@ def periods_overview(tx: Tx) -> list[dict[str, Any]]:
         c = closed.get(p)
         out.append({"period": p, "entries": n, "closed": bool(c and c.closed_at),
                     "closed_at": c.closed_at if c else None, "closed_by": c.closed_by if c else None,
+                    "reopened_at": c.reopened_at if c else None, "reopened_by": c.reopened_by if c else None,
                     "current": p == current})
     return out
+
+
+def periods_history(tx: Tx, periods_shown: list[str]) -> list[dict[str, Any]]:
+    """Who closed and reopened these periods, when, and why (audit rows,
+    oldest first), each with its period as ``YYYY-MM``."""
+    rows = audit_trail(tx, [("period", [int(p.replace("-", "")) for p in periods_shown])])
+    for r in rows:
+        r["period"] = f"{r['object_id'] // 100:04d}-{r['object_id'] % 100:02d}"
+    return rows
 
 
 def journal_documents(tx: Tx, source_refs: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -482,6 +495,39 @@ def journal_documents(tx: Tx, source_refs: list[tuple[str, int]]) -> dict[tuple[
         out.update({("invoice", i): o for i, o in tx.conn.execute(
             select(invoices.c.id, invoices.c.order_id).where(invoices.c.id.in_(inv_ids)))})
     return out
+
+
+#: The entry kinds each document page shows: an invoice's own entry and the
+#: customer credit applied to it or released from it; a payment's entry and
+#: its reversal; a credit note's entries and the refunds paid for it.
+_DOCUMENT_SOURCES = {
+    "invoice": ("invoice", "credit_application", "credit_release"),
+    "payment": ("payment", "payment_reversal"),
+    "shipment": ("shipment",),
+    "return": ("return",),
+    "credit_note": ("credit_note",),
+}
+
+
+def document_journal(tx: Tx, kind: str, doc_id: int) -> list[dict[str, Any]]:
+    """The journal entries posted for one document (for an order: for every
+    document of the order), oldest first, in one query."""
+    sources: list[tuple[str, Any]] = [(t, [doc_id]) for t in _DOCUMENT_SOURCES.get(kind, ())]
+    if kind == "credit_note":
+        sources.append(("refund", select(refunds.c.id).where(refunds.c.credit_note_id == doc_id)))
+    elif kind == "order":
+        of_order = {
+            "shipment": select(shipments.c.id).where(shipments.c.order_id == doc_id),
+            "invoice": select(invoices.c.id).where(invoices.c.order_id == doc_id),
+            "return": select(returns_t.c.id).where(returns_t.c.order_id == doc_id),
+            "credit_note": select(credit_notes.c.id).where(credit_notes.c.order_id == doc_id),
+            "refund": select(refunds.c.id).where(refunds.c.order_id == doc_id),
+        }
+        for doc, ids in of_order.items():
+            sources += [(t, ids) for t in _DOCUMENT_SOURCES.get(doc, (doc,))]
+    elif kind not in _DOCUMENT_SOURCES:
+        raise ValueError(f"No journal for documents of kind {kind!r}.")
+    return ledger.source_entries(tx, sources)
 
 
 # -- the dashboard ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ SECTIONS: list[Section] = [
         Item("Trial balance", "web.trial_balance", "ledger:read"),
         Item("Journal", "web.journal", "ledger:read"),
         Item("Reconciliation", "web.reconciliation", "ledger:read"),
-        Item("Periods", "web.periods", "ledger:read"),
+        Item("Periods", "web.periods", "ledger:read", ("web.reopen_period",)),
     ]),
 ]
 

@@ -145,13 +145,6 @@ def dunning_letter_pdf(letter_id: int) -> Any:
 
 # -- the general ledger of one account -----------------------------------------------
 
-@bp.route("/books/accounts")
-@requires("ledger:read")
-def accounts() -> Any:
-    tb = read(lambda tx: ledger.trial_balance(tx, None))
-    return render_template("web/books/accounts.html", tb=tb)
-
-
 @bp.route("/books/accounts/<string:code>")
 @requires("ledger:read")
 def account_ledger(code: str) -> Any:
@@ -195,7 +188,19 @@ def export_download() -> Any:
                     headers={"Content-Disposition": f'attachment; filename="{exports.filename("journal", fmt, start, end)}"'})
 
 
-add("Books", Item("Accounts", "web.accounts", "ledger:read", ("web.account_ledger",)), after="Journal")
+@bp.route("/books/trial-balance/export")
+@requires("ledger:read")
+def trial_balance_download() -> Any:
+    fmt = request.args.get("format", "csv")
+    if fmt not in exports.TRIAL_BALANCE_FORMATS:
+        abort(400, description=f"Choose a format: {', '.join(exports.TRIAL_BALANCE_FORMATS)}.")
+    as_of = _strict_date("as_of")
+    report = read(lambda tx: ledger.trial_balance(tx, as_of))
+    name = exports.filename("trial_balance", fmt, None, as_of)
+    return Response(exports.export_trial_balance(report, fmt), mimetype=exports.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 add("Books", Item("Export", "web.export", "ledger:read"))
 add("Receivables", Item("Aging", "web.aging", "ledger:read", ("web.statement",)))
 add("Receivables", Item("Dunning", "web.dunning_letters", "ledger:read", ("web.dunning_letter",)))

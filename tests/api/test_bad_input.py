@@ -663,6 +663,8 @@ def test_paying_zero_is_a_validation_error(accountant: Client, invoice: dict[str
     ("/api/v1/orders?cursor=abc", "cursor"),
     ("/api/v1/invoices?overdue=perhaps", "overdue"),
     ("/api/v1/ledger/entries?from=yesterday", "from"),
+    ("/api/v1/ledger/entries?source_id=3", "source_type"),
+    ("/api/v1/ledger/entries?source_type=invoice&source_id=x", "source_id"),
     ("/api/v1/ledger/trial-balance?as_of=2026-13-01", "as_of"),
 ])
 def test_a_bad_query_string_is_a_validation_error(admin: Client, path: str, field: str) -> None:

@@ -391,6 +391,17 @@ def test_ledger_entries_are_balanced_and_amounts_are_strings(admin: Client, worl
             assert_amount(ln["credit"], "credit")
 
 
+def test_ledger_entries_filter_by_their_source_document(admin: Client, world: dict[str, Any]) -> None:
+    inv = world["invoice"]
+    entries = admin.ok("get", f"/api/v1/ledger/entries?source_type=invoice&source_id={inv['id']}")["items"]
+    assert [(e["source_type"], e["source_id"], e["document"]) for e in entries] == [("invoice", inv["id"], inv["number"])]
+    receivable = next(ln for ln in entries[0]["lines"] if ln["account"] == "1100")
+    assert receivable["debit"] == inv["total"]
+    payments = admin.ok("get", "/api/v1/ledger/entries?source_type=payment")["items"]
+    assert [e["source_id"] for e in payments] == [world["payment"]["id"]]
+    assert admin.ok("get", "/api/v1/ledger/entries?source_type=invoice&source_id=999999")["items"] == []
+
+
 def test_an_order_is_served_the_same_on_create_and_on_read(shop: Client, admin: Client) -> None:
     customer(admin, "C-ROSSI")
     product(admin, "MUG-01", "8.50", stock=3)

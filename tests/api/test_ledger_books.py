@@ -260,6 +260,17 @@ def test_revenue_moves_to_a_new_account_and_the_books_still_reconcile(admin, acc
     assert bad.status_code == 422
 
 
+def test_an_account_saved_as_it_is_changes_nothing_and_audits_nothing(admin, engine):  # type: ignore[no-untyped-def]
+    def audited() -> list[Any]:
+        with engine.connect() as c:
+            return c.execute(text("SELECT action, before, after FROM audit_log WHERE object_type = 'account'")).all()
+    same = admin.ok("patch", "/api/v1/ledger/accounts/1000", {"name": "Bank", "type": "asset"})
+    assert (same["name"], same["type"]) == ("Bank", "asset") and audited() == []
+    admin.ok("patch", "/api/v1/ledger/accounts/1000", {"name": "Bank, current account", "type": "asset"})
+    [row] = audited()
+    assert row.action == "account.updated" and "type" not in str(row.after) and "current account" in str(row.after)
+
+
 # -- who may do what -------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/api/v1/ledger/verify", "/api/v1/ledger/export?format=csv",
