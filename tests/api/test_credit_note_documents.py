@@ -1,9 +1,11 @@
 """A credit note as the customer and the tax office get it: a Factur-X PDF
-(type 381) and a UBL 2.1 ``CreditNote``, both naming the invoice they credit,
-valid against the official schemas, carrying the books' figures, keeping the
-EN 16931 business rules, and one webshop never seeing another's."""
+(type 381) saying which invoice and return it credits, and a UBL 2.1
+``CreditNote`` naming the invoice; both valid against the official schemas,
+carrying the books' figures and keeping the EN 16931 business rules, and one
+webshop never seeing another's."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +14,9 @@ from lxml import etree
 from sqlalchemy import Engine, select
 
 from o2c.db import models as m
+from o2c.documents.i18n import formats
 from tests.conftest import Client, customer, order, product
-from tests.docbuild import CII_NS, UBL_NS, cii_figures, embedded_xml, ubl_figures
+from tests.docbuild import CII_NS, UBL_NS, cii_figures, embedded_xml, pdf_pages, ubl_figures
 from tests.documents.en16931 import assert_en16931, read
 
 D = Decimal
@@ -97,8 +100,14 @@ def test_the_credit_note_ubl_is_a_valid_credit_note_naming_the_invoice_with_the_
 def test_the_credit_note_pdf_is_factur_x_of_type_381_naming_the_invoice_with_the_books_figures(
     admin: Client, shop: Client, engine: Engine,
 ) -> None:
-    inv, _, cn = returned(admin, shop, SOME_OF_EACH)
-    xml = embedded_xml(shop.get(f"/api/v1/credit-notes/{cn['id']}/pdf").data)
+    inv, rma, cn = returned(admin, shop, SOME_OF_EACH)
+    pdf = shop.get(f"/api/v1/credit-notes/{cn['id']}/pdf").data
+    text = " ".join(" ".join(pdf_pages(pdf)).split())  # the customer's Polish, lines joined
+    assert "FAKTURA KORYGUJĄCA" in text and cn["number"] in text
+    day = formats("pl").date(dt.date.fromisoformat(inv["issue_date"]))
+    assert (f"Korekta dotyczy faktury {inv['number']} z dnia {day}: towar zwrócony w ramach zwrotu "
+            f"{rma['number']}") in text
+    xml = embedded_xml(pdf)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
     root = etree.fromstring(xml)
     ref = root.find(".//ram:ApplicableHeaderTradeSettlement/ram:InvoiceReferencedDocument", CII_NS)
