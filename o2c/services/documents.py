@@ -171,10 +171,10 @@ def _visible_credit_note(principal: Principal, q: Any) -> Any:
 
 def credit_note_pdf(engine: Engine, credit_note_id: int, principal: Principal) -> StoredFile:
     """The credit note's PDF for this caller: the stored one, or rendered now."""
-    cns = credit_notes
-    q = (select(cns.c.id, *_FILE_COLS)
-         .select_from(cns.outerjoin(files, and_(files.c.kind == "credit_note", files.c.document_id == cns.c.id)))
-         .where(cns.c.id == credit_note_id))
+    q = (select(credit_notes.c.id, *_FILE_COLS)
+         .select_from(credit_notes.outerjoin(files, and_(files.c.kind == "credit_note",
+                                                         files.c.document_id == credit_notes.c.id)))
+         .where(credit_notes.c.id == credit_note_id))
     with unit_of_work(engine, principal.actor, readonly=True) as tx:
         row = tx.conn.execute(_visible_credit_note(principal, q)).first()
     if row is None:
