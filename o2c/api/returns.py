@@ -1,6 +1,7 @@
 """After-sales: returns, credit notes, refunds, customer credit applied."""
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask_smorest import Blueprint
@@ -8,6 +9,7 @@ from flask_smorest import Blueprint
 from o2c.api.common import engine, int_cursor, mutate, page, principal, read, requires, send_file
 from o2c.schemas import api as s
 from o2c.services import documents, invoicing, returns
+from o2c.services.uow import unit_of_work
 
 blp = Blueprint("returns", __name__, url_prefix="/api/v1",
                 description="Returns, credit notes, refunds and customer credit")
@@ -69,13 +71,28 @@ def get_credit_note(credit_note_id: int) -> Any:
 @blp.route("/credit-notes/<id:credit_note_id>/pdf", methods=["GET"])
 @requires("invoices:read")
 @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/pdf",
-              description="The credit note as a PDF, the same bytes every time")
+              description="The credit note as a Factur-X PDF (PDF/A-3 with its EN 16931 XML, type 381), "
+                          "the same bytes every time")
 @blp.alt_response(404, schema=s.ErrorResponse, description="not_found")
 def credit_note_pdf(credit_note_id: int) -> Any:
     """The credit note PDF in the customer's language."""
     def run() -> tuple[bytes, str, str, str]:
         f = documents.credit_note_pdf(engine(), credit_note_id, principal())
         return f.content, f.media_type, f.filename, f.sha256
+    return send_file(run)
+
+
+@blp.route("/credit-notes/<id:credit_note_id>/ubl", methods=["GET"])
+@requires("invoices:read")
+@blp.response(200, {"type": "string", "format": "binary"}, content_type="application/xml",
+              description="The credit note as UBL 2.1 (EN 16931), naming the invoice it credits")
+@blp.alt_response(404, schema=s.ErrorResponse, description="not_found")
+def credit_note_ubl(credit_note_id: int) -> Any:
+    """The credit note as a UBL 2.1 e-document."""
+    def run() -> tuple[bytes, str, str, str]:
+        with unit_of_work(engine(), principal().actor, readonly=True) as tx:
+            number, xml = documents.credit_note_ubl(tx, credit_note_id, principal())
+        return xml, "application/xml", f"{number}.xml", hashlib.sha256(xml).hexdigest()
     return send_file(run)
 
 

@@ -65,11 +65,26 @@ def unit_code(unit: str) -> str:
 
 
 def vat_number(tax_id: str | None) -> str | None:
-    """A VAT identifier starts with its country's two letters; other tax ids
-    (an INN, a national fiscal code) are not VAT numbers."""
-    if tax_id and len(tax_id) > 2 and tax_id[:2].isalpha() and tax_id[:2].isupper():
+    """A VAT identifier starts with its country's code (EN 16931 BR-CO-09);
+    other tax ids (an INN, an Australian ``ABN 51 824 753 556``) are not VAT
+    numbers."""
+    if tax_id and len(tax_id) > 2 and tax_id[:2] in vat_prefixes():
         return tax_id
     return None
+
+
+#: Codes CLDR lists among territories that are no ISO 3166-1 country: reserved
+#: (AC, CP, ...), groupings (EU, EZ, UN, QO), test and unknown (XA, XB, ZZ), Kosovo's XK.
+_NOT_COUNTRIES = frozenset({"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "XK", "ZZ"})
+
+
+@functools.cache
+def vat_prefixes() -> frozenset[str]:
+    """What a VAT identifier may start with: an ISO 3166-1 alpha-2 code, EL
+    for Greece, XI for Northern Ireland."""
+    from babel import Locale
+    codes = {c for c in Locale("en").territories if len(c) == 2 and c.isalpha()}
+    return frozenset(codes - _NOT_COUNTRIES | {"EL", "XI"})
 
 
 def _ymd(day: dt.date) -> str:

@@ -13,8 +13,15 @@ Str = Text
 LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
 
 
+def _not_blank(value: str) -> None:
+    """A name, address line or reference of white space alone names nothing
+    (and an e-invoice without a buyer name breaks EN 16931 BR-07)."""
+    if not value.strip():
+        raise ValidationError("Enter more than white space.")
+
+
 def _text(max_len: int = 255, **kw: Any) -> fields.String:
-    return Str(validate=validate.Length(min=1, max=max_len), **kw)
+    return Str(validate=[validate.Length(min=1, max=max_len), _not_blank], **kw)
 
 
 class ErrorBody(Schema):

@@ -28,6 +28,7 @@ from o2c.services.uow import Tx, insert_ignoring_conflicts, unit_of_work
 
 files = m.DocumentFile.__table__
 invoices = m.Invoice.__table__
+credit_notes = m.CreditNote.__table__
 orders = m.Order.__table__
 
 ACTOR = "system:documents"
@@ -160,17 +161,22 @@ def invoice_pdf(engine: Engine, invoice_id: int, principal: Principal) -> Stored
     return render_document(engine, "invoice", invoice_id, actor=principal.actor)
 
 
-def credit_note_pdf(engine: Engine, credit_note_id: int, principal: Principal) -> StoredFile:
-    """The credit note's PDF for this caller: the stored one, or rendered now."""
-    cns = m.CreditNote.__table__
-    q = (select(cns.c.id, *_FILE_COLS)
-         .select_from(cns.outerjoin(files, and_(files.c.kind == "credit_note", files.c.document_id == cns.c.id)))
-         .where(cns.c.id == credit_note_id))
+def _visible_credit_note(principal: Principal, q: Any) -> Any:
+    """Another channel's credit note is not found for a webshop key (API.md)."""
     scope = principal.channel_scope
     if scope is not None:
-        q = q.join(orders, orders.c.id == cns.c.order_id).where(orders.c.channel == scope)
+        q = q.join(orders, orders.c.id == credit_notes.c.order_id).where(orders.c.channel == scope)
+    return q
+
+
+def credit_note_pdf(engine: Engine, credit_note_id: int, principal: Principal) -> StoredFile:
+    """The credit note's PDF for this caller: the stored one, or rendered now."""
+    q = (select(credit_notes.c.id, *_FILE_COLS)
+         .select_from(credit_notes.outerjoin(files, and_(files.c.kind == "credit_note",
+                                                         files.c.document_id == credit_notes.c.id)))
+         .where(credit_notes.c.id == credit_note_id))
     with unit_of_work(engine, principal.actor, readonly=True) as tx:
-        row = tx.conn.execute(q).first()
+        row = tx.conn.execute(_visible_credit_note(principal, q)).first()
     if row is None:
         raise NotFound(f"No credit note with id {credit_note_id}.")
     if row.sha256 is not None:
@@ -184,6 +190,19 @@ def invoice_ubl(tx: Tx, invoice_id: int, principal: Principal) -> tuple[str, byt
     if tx.conn.execute(_visible_invoice(principal, select(invoices.c.id).where(invoices.c.id == invoice_id))).first() is None:
         raise NotFound(f"No invoice with id {invoice_id}.")
     doc = context.invoice_document(tx.conn, invoice_id)
+    xml = ubl_xml(doc)
+    check_ubl(xml)
+    return doc["number"], xml
+
+
+def credit_note_ubl(tx: Tx, credit_note_id: int, principal: Principal) -> tuple[str, bytes]:
+    """The credit note as a UBL 2.1 ``CreditNote`` (checked against the schema)
+    referring to the invoice it credits: ``(number, xml)``."""
+    from o2c.documents.einvoice import check_ubl, ubl_xml
+    q = select(credit_notes.c.id).where(credit_notes.c.id == credit_note_id)
+    if tx.conn.execute(_visible_credit_note(principal, q)).first() is None:
+        raise NotFound(f"No credit note with id {credit_note_id}.")
+    doc = context.credit_note_document(tx.conn, credit_note_id)
     xml = ubl_xml(doc)
     check_ubl(xml)
     return doc["number"], xml

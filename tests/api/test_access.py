@@ -181,11 +181,13 @@ ACTIONS: dict[str, tuple[str, str, Any]] = {
     "list credit notes": ("get", "/api/v1/credit-notes", None),
     "read credit note": ("get", "/api/v1/credit-notes/{credit_note}", None),
     "credit note pdf": ("get", "/api/v1/credit-notes/{credit_note}/pdf", None),
+    "credit note ubl": ("get", "/api/v1/credit-notes/{credit_note}/ubl", None),
     "refund credit": ("post", "/api/v1/refunds", lambda w: {"customer_id": w["customer"]["id"], "amount": "1.00"}),
     "read refund": ("get", "/api/v1/refunds/{refund}", None),
     "apply credit to invoice": ("post", "/api/v1/invoices/{invoice_id}/apply-credit", lambda w: {}),
 }
-AFTER_SALES_READS = {"list returns", "read return", "list credit notes", "read credit note", "credit note pdf"}
+AFTER_SALES_READS = {"list returns", "read return", "list credit notes", "read credit note", "credit note pdf",
+                     "credit note ubl"}
 
 ALLOWED = {"get": 200, "post": 201, "patch": 200}
 TRANSITIONS = {"cancel order", "ship", "unpack", "close period", "cancel order lines", "reverse payment",

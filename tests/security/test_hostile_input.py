@@ -266,6 +266,29 @@ def test_the_ubl_e_invoice_carries_the_payloads_as_text(admin: Client, hostile: 
     assert not tree.xpath("//*[local-name()='script']")  # text, never elements
 
 
+def test_the_e_invoices_and_credit_note_of_hostile_names_keep_the_en16931_rules(
+        admin: Client, hostile: dict[str, Any]) -> None:
+    """Payloads in every name change no figure and no structure: the invoice
+    and its credit note, in both syntaxes, keep the business rules and carry
+    the payloads as text."""
+    from lxml import etree
+
+    from tests.docbuild import embedded_xml
+    from tests.documents.en16931 import assert_en16931, read
+    rma = admin.ok("post", f"/api/v1/orders/{hostile['order']['id']}/returns",
+                   {"lines": [{"sku": "EVIL-1", "quantity": 1}]}, status=201)
+    cn_id = rma["credit_note_ids"][0]
+    for path in (f"/api/v1/invoices/{hostile['invoice_id']}", f"/api/v1/credit-notes/{cn_id}"):
+        pdf, ubl = admin.get(f"{path}/pdf"), admin.get(f"{path}/ubl")
+        assert pdf.status_code == ubl.status_code == 200, path
+        for xml in (embedded_xml(pdf.get_data()), ubl.get_data()):
+            assert_en16931(xml)
+            inv = read(xml)
+            assert inv.buyer.name == f"{SQLISH} {SCRIPT}" and inv.buyer.country == "PL"
+            assert [l.name for l in inv.lines] == [f"{SCRIPT} {UNICODE}"]
+            assert not etree.fromstring(xml).xpath("//*[local-name()='script' or local-name()='img']")
+
+
 def test_control_characters_already_stored_are_dropped_from_documents_and_exports(
         admin: Client, accountant: Client, engine: Engine, hostile: dict[str, Any]) -> None:
     """Data written before input was checked (or behind the API's back)

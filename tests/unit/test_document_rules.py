@@ -191,5 +191,10 @@ def test_xml_that_breaks_the_schema_is_refused() -> None:
 def test_tax_ids_that_are_not_vat_numbers_are_written_as_legal_ids() -> None:
     assert einvoice.vat_number("IT04829610967") == "IT04829610967"
     assert einvoice.vat_number("7714512839") is None
+    assert einvoice.vat_number("EL094259216") == "EL094259216"  # Greece's VAT prefix is not its country code
+    assert einvoice.vat_number("XI123456789") == "XI123456789"  # Northern Ireland
+    # Two capitals that are no country: an Australian business number, an EU grouping, Kosovo's user code.
+    for other in ("ABN 51 824 753 556", "EU372000041", "XK810000000", "ZZ1"):
+        assert einvoice.vat_number(other) is None, other
     xml = einvoice.cii_xml(sample_document("ru")).decode()
     assert '<ram:ID schemeID="VA">7714512839' not in xml and "<ram:ID>7714512839</ram:ID>" in xml
