@@ -5,7 +5,8 @@ transaction, exactly as the API would do it, so the three books stay in
 step: customers in Italy, Poland, Russia and Germany, a dozen products at the
 Italian VAT rates, goods received, and orders in every state (draft,
 confirmed, packed, partially shipped, invoiced, partially paid, paid with an
-overpayment left as customer credit, cancelled). Webshop orders come in
+overpayment left as customer credit, cancelled, paid and then partly returned
+for a refund with its credit note). Webshop orders come in
 through the ``demo-shop`` API key's channel, back-office orders through the
 ``web`` channel.
 
@@ -36,7 +37,7 @@ from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
-from o2c.services import apikeys, catalog, clock, invoicing, orders, payments, shipping, stock
+from o2c.services import apikeys, catalog, clock, invoicing, orders, payments, returns, shipping, stock
 from o2c.services.reconciliation import reconcile
 from o2c.services.uow import Tx, unit_of_work
 
@@ -135,14 +136,13 @@ CARRIERS = {"IT": ("BRT", "Poste Italiane", "GLS"), "PL": ("InPost", "DPD"), "RU
 # Every state appears at least once (in this order of priority when there are
 # few orders); further orders follow the weights.
 STATES = ("completed_overpaid", "completed", "partially_paid", "invoiced", "partially_shipped", "packed",
-          "confirmed", "draft", "cancelled")
+          "confirmed", "draft", "cancelled", "returned")
 WEIGHTS = {"completed": 7, "invoiced": 3, "partially_paid": 2, "partially_shipped": 2, "packed": 1,
-           "confirmed": 2, "draft": 1, "cancelled": 1}
+           "confirmed": 2, "draft": 1, "cancelled": 1, "returned": 1}
 # How many days ago orders in each state were created.
 AGE = {"completed_overpaid": (35, 55), "completed": (18, 58), "partially_paid": (25, 50), "invoiced": (8, 45),
        "partially_shipped": (4, 20), "packed": (1, 4), "confirmed": (0, 3), "draft": (0, 2),
-       "cancelled": (3, 40)}
-SHIPPED = {"completed_overpaid", "completed", "partially_paid", "invoiced"}
+       "cancelled": (3, 40), "returned": (30, 55)}
 MASTER_DATA_DAYS_AGO = 62
 FIRST_RECEIPT_DAYS_AGO = 60
 RESTOCK_DAYS_AGO = 28
@@ -406,11 +406,14 @@ class _Loader:
             return steps
         t = self.later(t, rng.uniform(1, 6))
         add(t, CLERK.actor, lambda tx: self.ship(tx, plan))
-        if plan.state not in ("completed", "completed_overpaid", "partially_paid"):
+        if plan.state not in ("completed", "completed_overpaid", "partially_paid", "returned"):
             return steps
         terms = plan.customer["payment_terms_days"]
         t = self.later(t, 24 * rng.randint(2, max(3, terms)) + rng.uniform(0, 8))
         add(t, ACCOUNTANT.actor, lambda tx: self.pay(tx, plan))
+        if plan.state == "returned":
+            t = self.later(t, rng.uniform(24, 96))
+            add(t, CLERK.actor, lambda tx: self.give_back(tx, plan))
         return steps
 
     # -- actions (each runs in its own transaction) ------------------------------
@@ -464,6 +467,13 @@ class _Loader:
             "reference": reference, "allocations": allocations,
         })
         payments.record_payment(tx, data)
+
+    def give_back(self, tx: Tx, plan: OrderPlan) -> None:
+        """One unit of the first line comes back unused: restocked, a credit
+        note for it, and the money paid back to the bank."""
+        data = s.ReturnIn().load({"lines": [{"sku": plan.lines[0]["sku"], "quantity": 1}],
+                                  "restock": True, "refund": "bank"})
+        returns.create_return(tx, plan.ids["order"], CLERK, data)
 
     # -- the report ---------------------------------------------------------------
     def summary(self) -> str:
