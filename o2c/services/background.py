@@ -15,6 +15,10 @@
   interval; each worker only makes sure it exists (``jobs.ensure``), so with
   any number of workers exactly one seal runs per interval, under the job's
   lease.
+- ``backorders.hand_over``: a cancellation or a restocked return that frees
+  stock of a product some confirmed order waits for queues it, keyed
+  ``backorders:{product_id}``; the job reserves the free stock for the waiting
+  lines, oldest confirmation first, as a goods receipt would.
 """
 from __future__ import annotations
 
@@ -23,8 +27,9 @@ import math
 from typing import Any
 
 from o2c.domain.errors import NotFound
-from o2c.services import chain, jobs
+from o2c.services import backorders, chain, jobs
 from o2c.services.documents import render_dunning_letter, render_invoice_document
+from o2c.services.orders import HAND_OVER
 from o2c.services.uow import unit_of_work
 
 RENDER_INVOICE = "invoice.render_pdf"
@@ -46,6 +51,12 @@ def render_letter_pdf(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
         render_dunning_letter(ctx.engine, int(payload["letter_id"]))
     except NotFound:
         return None
+
+
+@jobs.job_kind(HAND_OVER, max_attempts=10, retry_base_s=5.0, retry_max_s=300.0)
+def hand_over_stock(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
+    with unit_of_work(ctx.engine, "worker") as tx:
+        backorders.hand_over(tx, int(payload["product_id"]))
 
 
 def next_slot(now: dt.datetime, interval_s: float) -> dt.datetime:
@@ -72,5 +83,5 @@ def schedule_seal(ctx: jobs.JobContext) -> int:
     return 0
 
 
-__all__ = ["RENDER_INVOICE", "RENDER_LETTER", "SEAL", "next_slot", "render_invoice_pdf", "render_letter_pdf",
-           "schedule_seal", "seal"]
+__all__ = ["HAND_OVER", "RENDER_INVOICE", "RENDER_LETTER", "SEAL", "hand_over_stock", "next_slot",
+           "render_invoice_pdf", "render_letter_pdf", "schedule_seal", "seal"]

@@ -1,6 +1,8 @@
 """Backorders: confirmed quantities of orders that allow them, waiting for
 stock. A goods receipt reserves what it brings for the lines waiting for that
-SKU, oldest confirmation first, in the receipt's own transaction.
+SKU, oldest confirmation first, in the receipt's own transaction. Stock freed
+by a cancellation or a restocked return is handed over the same way by the
+``backorders.hand_over`` job its transaction queues (:func:`hand_over`).
 
 Locks (PostgreSQL; see o2c.services.orders): order rows come before stock
 rows. A receipt therefore first finds the orders waiting for the SKU and locks
@@ -24,6 +26,7 @@ from o2c.services.uow import Tx
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
 customers = m.Customer.__table__
+stock = m.Stock.__table__
 
 _waiting = (lines.c.product_id == bindparam("pid")) & (lines.c.backordered_quantity > 0) & (
     orders.c.status == "confirmed")
@@ -101,6 +104,22 @@ def fill(tx: Tx, product_id: int, available: int, locked: set[int]) -> list[dict
                            "still_backordered": f["still_backordered"]} for f in fs]}
         tx.emit("order.backorder_reserved", fs[0]["channel"], oid, data)
         tx.audit("order.backorder_reserved", "order", oid, None, data)
+    return filled
+
+
+def hand_over(tx: Tx, product_id: int) -> list[dict[str, Any]]:
+    """Reserve what is free of a product for the orders waiting for it, by the
+    receipt's rule and lock order (waiting orders, then the stock row)."""
+    locked = lock_waiting_orders(tx, product_id)
+    row = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved)
+                          .where(stock.c.product_id == product_id).with_for_update()).first()
+    if row is None or not (locked or anyone_waiting(tx, product_id)):
+        return []
+    filled = fill(tx, product_id, row.on_hand - row.reserved, locked)
+    reserved = sum(f["quantity"] for f in filled)
+    if reserved:
+        tx.conn.execute(update(stock).where(stock.c.product_id == product_id)
+                        .values(reserved=stock.c.reserved + reserved))
     return filled
 
 

@@ -24,6 +24,7 @@ from o2c.domain.errors import (
 )
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
+from o2c.services import jobs
 from o2c.services.uow import Tx, document_number, insert_ignoring_conflicts
 
 orders = m.Order.__table__
@@ -484,6 +485,7 @@ def cancel_order(
                 cancelled_quantity=lines.c.quantity - lines.c.shipped_quantity)
     )
     tx.conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status))
+    hand_over_freed_stock(tx, release)
     data: dict[str, Any] = {"order_id": order_id, "number": number, "status": new_status}
     if unpacked:
         data["shipments_cancelled"] = unpacked
@@ -544,6 +546,7 @@ def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[d
     if to_release:
         tx.conn.execute(_release, to_release)
     tx.conn.execute(_cancel_line, changes)
+    hand_over_freed_stock(tx, [r["pid"] for r in to_release])
 
     # The order's totals are what is still ordered; the statuses follow.
     remaining = [(line_net(l["quantity"] - l["cancelled_quantity"], l["unit_price"], l["discount"]), l["vat_rate"])
@@ -565,6 +568,32 @@ def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[d
     if everything_cancelled:
         tx.emit("order.cancelled", o.channel, order_id, {"order_id": order_id, "number": number, "status": "cancelled"})
     return get_order(tx, order_id, principal)
+
+
+# -- stock freed for orders waiting --------------------------------------------------
+
+#: The job that gives stock freed by a cancellation or a restocked return to
+#: the orders waiting for it (``o2c.services.background``).
+HAND_OVER = "backorders.hand_over"
+
+_waited_for = (
+    select(lines.c.product_id).join(orders, orders.c.id == lines.c.order_id)
+    .where(lines.c.product_id.in_(bindparam("pids", expanding=True)), lines.c.backordered_quantity > 0,
+           orders.c.status == "confirmed")
+    .distinct()
+)
+
+
+def hand_over_freed_stock(tx: Tx, product_ids: Iterable[int]) -> None:
+    """Stock this transaction freed goes to the orders waiting for it right
+    after the commit, in a job of its own (one per product, queued only when
+    an order waits): reserving for them here would lock their order rows
+    after stock rows, against the lock order."""
+    pids = sorted(set(product_ids))
+    if not pids:
+        return
+    for pid in tx.conn.execute(_waited_for, {"pids": pids}).scalars():
+        jobs.enqueue(tx.conn, HAND_OVER, {"product_id": pid}, key=f"backorders:{pid}", now=tx.now)
 
 
 # -- read ----------------------------------------------------------------------------

@@ -35,7 +35,8 @@ from o2c.ledger.posting import (
     entry_for_credit_note, entry_for_credit_note_released, entry_for_refund, entry_for_return,
 )
 from o2c.services import corrections
-from o2c.services.orders import FUNCTIONAL_CURRENCY, load_order, order_lines, order_number, progress, record_progress
+from o2c.services.orders import (FUNCTIONAL_CURRENCY, hand_over_freed_stock, load_order, order_lines, order_number,
+                                 progress, record_progress)
 from o2c.services.uow import Tx, document_number
 
 orders = m.Order.__table__
@@ -174,6 +175,7 @@ def create_return(tx: Tx, order_id: int, principal: Principal, data: dict[str, A
         tx.conn.execute(insert(movements), [
             {"product_id": p, "date": tx.today, "kind": "return", "quantity": q, "value": v,
              "document": rma, "source_id": rid} for p, (q, v) in sorted(per_product.items())])
+        hand_over_freed_stock(tx, per_product)
     tx.post(entry_for_return(tx.chart, tx.today, rid, rma, total_cost, restock, o.customer_id))
 
     exchange = None

@@ -3,6 +3,7 @@ the rest waits; a goods receipt reserves for the waiting lines, oldest first,
 in its own transaction; only reserved goods are packed."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -160,3 +161,94 @@ def test_the_reconciliation_finds_an_open_quantity_nobody_holds(
     rep = admin.ok("get", "/api/v1/reconciliation")
     check = next(c for c in rep["checks"] if c["name"] == "open_quantities")
     assert rep["ok"] is False and check["difference"] == "2"
+
+
+# -- stock freed by a cancellation or a restocked return -----------------------------------
+
+def hand_over_jobs(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(text(
+            "SELECT key, status FROM jobs WHERE kind = 'backorders.hand_over' ORDER BY id")).all()]
+
+
+def run_hand_overs(engine: Engine, db_url: str) -> None:
+    """A worker in this process until no hand-over job is left (a job done is deleted)."""
+    from o2c.config import Config
+    from o2c.worker import Worker, load_job_modules
+    load_job_modules()
+    worker = Worker(engine, Config(DATABASE_URL=db_url, ENV="testing"), concurrency=1, poll_interval=0.02,
+                    name="w", periodic=[])
+    worker.run(until=lambda: not hand_over_jobs(engine), timeout=30)
+    assert hand_over_jobs(engine) == []
+
+
+def test_a_cancellation_hands_the_freed_stock_to_the_order_waiting_for_it(
+    shop: Client, admin: Client, shelf: dict[str, Any], engine: Engine, db_url: str,
+) -> None:
+    first = order(shop, "C-ROSSI", [("LAMP-01", 3)]).get_json()  # takes every lamp
+    waiting = placed(shop, [("LAMP-01", 2)])
+    assert (line(waiting, "LAMP-01")["reserved_quantity"], line(waiting, "LAMP-01")["backordered_quantity"]) == (0, 2)
+    with engine.connect() as c:
+        lamp_id = c.execute(text("SELECT id FROM products WHERE sku = 'LAMP-01'")).scalar_one()
+
+    shop.ok("post", f"/api/v1/orders/{first['id']}/cancel")
+    # Not in the cancellation's own transaction (it would lock the waiting
+    # order after the stock row): a job, committed with it, does it.
+    assert hand_over_jobs(engine) == [(f"backorders:{lamp_id}", "queued")]
+    assert line(shop.ok("get", f"/api/v1/orders/{waiting['id']}"), "LAMP-01")["backordered_quantity"] == 2
+    assert admin.ok("get", "/api/v1/stock/LAMP-01")["available"] == 3
+
+    run_hand_overs(engine, db_url)
+    got = line(shop.ok("get", f"/api/v1/orders/{waiting['id']}"), "LAMP-01")
+    assert (got["reserved_quantity"], got["backordered_quantity"]) == (2, 0)
+    assert admin.ok("get", "/api/v1/stock/LAMP-01")["available"] == 1
+    with engine.connect() as c:
+        events = c.execute(text("SELECT order_id, data FROM events WHERE type = 'order.backorder_reserved'")).all()
+        actor = c.execute(text("SELECT actor FROM audit_log WHERE action = 'order.backorder_reserved'")).scalar_one()
+    data = events[0].data if isinstance(events[0].data, dict) else json.loads(events[0].data)
+    assert [e.order_id for e in events] == [waiting["id"]]
+    assert data["lines"] == [{"sku": "LAMP-01", "line_no": 1, "quantity": 2, "still_backordered": 0}]
+    assert actor == "worker"
+    reconciliation_ok(admin)
+
+
+def test_cancelled_lines_free_only_what_they_held_and_one_job_serves_several_cancellations(
+    shop: Client, admin: Client, shelf: dict[str, Any], engine: Engine, db_url: str,
+) -> None:
+    first = order(shop, "C-ROSSI", [("LAMP-01", 3)]).get_json()
+    waiting = placed(shop, [("LAMP-01", 3)])
+    shop.ok("post", f"/api/v1/orders/{first['id']}/cancel", {"lines": [{"sku": "LAMP-01", "quantity": 1}]})
+    shop.ok("post", f"/api/v1/orders/{first['id']}/cancel", {"lines": [{"sku": "LAMP-01", "quantity": 1}]})
+    assert [st for _, st in hand_over_jobs(engine)] == ["queued"]  # keyed per product: one job for both
+    run_hand_overs(engine, db_url)
+    got = line(shop.ok("get", f"/api/v1/orders/{waiting['id']}"), "LAMP-01")
+    assert (got["reserved_quantity"], got["backordered_quantity"]) == (2, 1)
+    assert line(shop.ok("get", f"/api/v1/orders/{first['id']}"), "LAMP-01")["reserved_quantity"] == 1
+    assert admin.ok("get", "/api/v1/stock/LAMP-01")["available"] == 0
+    reconciliation_ok(admin)
+
+
+def test_a_cancellation_nobody_waits_for_queues_nothing(
+    shop: Client, admin: Client, shelf: dict[str, Any], engine: Engine,
+) -> None:
+    first = order(shop, "C-ROSSI", [("LAMP-01", 2), ("MUG-01", 1)]).get_json()
+    shop.ok("post", f"/api/v1/orders/{first['id']}/cancel")
+    assert hand_over_jobs(engine) == []
+    assert admin.ok("get", "/api/v1/stock/LAMP-01")["available"] == 3
+
+
+def test_a_restocked_return_hands_the_goods_to_the_order_waiting_for_them(
+    shop: Client, admin: Client, shelf: dict[str, Any], engine: Engine, db_url: str,
+) -> None:
+    sold = order(shop, "C-ROSSI", [("LAMP-01", 3)]).get_json()
+    sh = admin.ok("post", f"/api/v1/orders/{sold['id']}/shipments", {}, status=201)
+    admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": "T1"})
+    waiting = placed(shop, [("LAMP-01", 2)])
+    admin.ok("post", f"/api/v1/orders/{sold['id']}/returns",
+             {"lines": [{"sku": "LAMP-01", "quantity": 1}], "restock": True}, status=201)
+    assert [st for _, st in hand_over_jobs(engine)] == ["queued"]
+    run_hand_overs(engine, db_url)
+    got = line(shop.ok("get", f"/api/v1/orders/{waiting['id']}"), "LAMP-01")
+    assert (got["reserved_quantity"], got["backordered_quantity"]) == (1, 1)
+    assert admin.ok("get", "/api/v1/stock/LAMP-01")["available"] == 0
+    reconciliation_ok(admin)
