@@ -18,6 +18,7 @@ To add an event, add a ``@rule`` that calls ``self.event(...)``.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,13 +30,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from o2c.db import models as m
 from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CreditLimitExceeded, InvalidTransition, OutOfStock
-from o2c.services import catalog, corrections, orders, payments, reconciliation, returns, shipping, stock
+from o2c.services import backorders, catalog, corrections, orders, payments, reconciliation, returns, shipping, stock
 from o2c.services.uow import Tx, unit_of_work
 from tests.conftest import PG_URL, _truncate_pg
 
@@ -56,6 +57,7 @@ class Steps:
     steps = 0
     run = 0
     refused = 0
+    handed_over = 0  # units reserved for waiting orders by hand-over jobs
     documents: dict[str, int] = {}
 
 
@@ -233,6 +235,33 @@ class BooksMachine(RuleBasedStateMachine):
             self.event(lambda tx: returns.apply_credit(tx, inv.id, SYSTEM))
 
     # -- what must always hold ---------------------------------------------------------------
+    @rule(n=pick)
+    def hand_over_freed_stock(self, n: int) -> None:
+        """What the worker does with a queued ``backorders.hand_over`` job:
+        stock freed by a cancellation or a restocked return goes to the
+        orders waiting for it (the job row is deleted when done)."""
+        job = self.choose(select(m.Job.id, m.Job.payload).where(m.Job.kind == orders.HAND_OVER).order_by(m.Job.id), n)
+        if job is not None:
+            pid = int((job.payload if isinstance(job.payload, dict) else json.loads(job.payload))["product_id"])
+
+            def work(tx: Tx) -> None:
+                Steps.handed_over += sum(f["quantity"] for f in backorders.hand_over(tx, pid))
+                tx.conn.execute(delete(m.Job.__table__).where(m.Job.__table__.c.id == job.id))
+            self.event(work)
+
+    @invariant()
+    def no_free_stock_while_an_order_waits(self) -> None:
+        """Free units never sit on the shelf while a confirmed order waits for
+        them — unless a hand-over job for that product is queued."""
+        J, L, O, S = m.Job.__table__, m.OrderLine.__table__, m.Order.__table__, m.Stock.__table__
+        waited_for = select(L.c.product_id).join(O, O.c.id == L.c.order_id).where(
+            L.c.backordered_quantity > 0, O.c.status == "confirmed")
+        queued = {int((p if isinstance(p, dict) else json.loads(p))["product_id"])
+                  for (p,) in self.query(select(J.c.payload).where(J.c.kind == orders.HAND_OVER))}
+        idle = [pid for (pid,) in self.query(select(S.c.product_id).where(
+            S.c.on_hand > S.c.reserved, S.c.product_id.in_(waited_for)))]
+        assert set(idle) <= queued, (idle, queued)
+
     @invariant()
     def books_reconcile(self) -> None:
         Steps.steps += 1
@@ -270,7 +299,7 @@ def fresh_engines(_template: str, tmp_path: Path) -> Iterator[Callable[[], Engin
 
 def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], examples: int, steps: int) -> None:
     BooksMachine.fresh_engine = staticmethod(fresh)  # type: ignore[assignment]
-    Steps.steps = Steps.run = Steps.refused = 0
+    Steps.steps = Steps.run = Steps.refused = Steps.handed_over = 0
     Steps.documents = {}
     run_state_machine_as_test(BooksMachine, settings=settings(
         max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=False,
@@ -279,7 +308,8 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     record("events", Steps.run)
     record("refused", Steps.refused)
     print(f"\nstateful books: {examples} runs, {Steps.steps} reconciliations, {Steps.run} business events "
-          f"({Steps.refused} refused by the rules); documents made: {Steps.documents}")
+          f"({Steps.refused} refused by the rules); documents made: {Steps.documents}; "
+          f"units handed to waiting orders by hand-over jobs: {Steps.handed_over}")
     assert Steps.run > examples, "the machine hardly ran"
     assert Steps.refused < Steps.run, "every event was refused: the rules drive nothing"
 
