@@ -153,6 +153,10 @@ def test_the_keyboard_and_the_small_scripts(engine: Engine, live_url: str, page:
 
     # "Add a line" adds a row in place; "Remove" takes one away.
     pg.goto(f"{base}/orders/new")
+    # The browser moves focus to an autofocus field when it next renders,
+    # which may come just after the load event: wait for it, then check.
+    focused = "(id) => document.activeElement && document.activeElement.id === id"
+    pg.wait_for_function(focused, arg="f-customer-code", timeout=5000)
     assert pg.evaluate("document.activeElement.id") == "f-customer-code"
     rows = pg.locator("#lines tbody tr")
     assert rows.count() == 3

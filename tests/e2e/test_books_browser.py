@@ -65,7 +65,9 @@ def test_an_accountant_closes_the_month_an_admin_reopens_it_and_the_chain_verifi
     row.locator(f"button:has-text('Reopen {period}')").click()
     pg.wait_for_selector(".problem")
     assert "Say why the month is reopened" in pg.inner_text("form.reopen .error")
-    assert pg.evaluate("document.activeElement.name") == "reason"  # the keyboard is where the problem is
+    # The keyboard is where the problem is (the page's script puts it there once loaded).
+    pg.wait_for_function("() => document.activeElement && document.activeElement.name === 'reason'", timeout=5000)
+    assert pg.evaluate("document.activeElement.name") == "reason"
     shoot(pg, "32-periods-reopen-refused")
     row.locator("input[name=reason]").fill("Late supplier credit note dated in the month")
     row.locator(f"button:has-text('Reopen {period}')").click()
