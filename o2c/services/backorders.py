@@ -107,15 +107,24 @@ def fill(tx: Tx, product_id: int, available: int, locked: set[int]) -> list[dict
     return filled
 
 
-def hand_over(tx: Tx, product_id: int) -> list[dict[str, Any]]:
-    """Reserve what is free of a product for the orders waiting for it, by the
-    receipt's rule and lock order (waiting orders, then the stock row)."""
+def reserve_for_waiting(tx: Tx, product_id: int, incoming: int = 0) -> tuple[Any, list[dict[str, Any]]]:
+    """Lock the orders waiting for a product, then its stock row (the lock
+    order), and reserve what is free — plus ``incoming`` units arriving in this
+    transaction — for them, oldest confirmation first. Returns the stock row as
+    it was (``on_hand``, ``reserved``, ``value``) and what each line got; the
+    caller adds the total to the stock's reservation."""
     locked = lock_waiting_orders(tx, product_id)
-    row = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved)
-                          .where(stock.c.product_id == product_id).with_for_update()).first()
-    if row is None or not (locked or anyone_waiting(tx, product_id)):
-        return []
-    filled = fill(tx, product_id, row.on_hand - row.reserved, locked)
+    before = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved, stock.c.value)
+                             .where(stock.c.product_id == product_id).with_for_update()).one()
+    if not (locked or anyone_waiting(tx, product_id)):
+        return before, []
+    return before, fill(tx, product_id, before.on_hand + incoming - before.reserved, locked)
+
+
+def hand_over(tx: Tx, product_id: int) -> list[dict[str, Any]]:
+    """Reserve what is free of a product for the orders waiting for it, as a
+    goods receipt does (the ``backorders.hand_over`` job)."""
+    _, filled = reserve_for_waiting(tx, product_id)
     reserved = sum(f["quantity"] for f in filled)
     if reserved:
         tx.conn.execute(update(stock).where(stock.c.product_id == product_id)

@@ -62,12 +62,7 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     if pid is None:
         raise ValidationFailed(f"Unknown SKU {sku!r}.", {"sku": [f"Unknown SKU {sku!r}."]})
     value = round_money(unit_cost_ * quantity)
-    locked = backorders.lock_waiting_orders(tx, pid)  # orders before stock, as everywhere
-    before = tx.conn.execute(select(stock.c.on_hand, stock.c.reserved, stock.c.value)
-                             .where(stock.c.product_id == pid).with_for_update()).one()
-    filled: list[dict[str, Any]] = []
-    if locked or backorders.anyone_waiting(tx, pid):
-        filled = backorders.fill(tx, pid, before.on_hand + quantity - before.reserved, locked)
+    before, filled = backorders.reserve_for_waiting(tx, pid, incoming=quantity)  # orders before stock
     reserved = sum(f["quantity"] for f in filled)
     tx.conn.execute(
         update(stock).where(stock.c.product_id == pid)
