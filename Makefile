@@ -9,7 +9,7 @@ PORT   ?= 8000
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-x tests/unit"`.
 PYTEST_ARGS ?=
 
-.PHONY: help install run test clean messages
+.PHONY: help install run test clean messages system-run system-test
 
 help:
 	@echo "make run      install, migrate, load demo data (first time), serve on http://$(HOST):$(PORT)"
@@ -29,18 +29,34 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# The worker runs in the background while the server runs in the foreground;
-# when the server stops (Ctrl-C), the worker gets SIGTERM and finishes its jobs.
-run: install
+# The system packages o2c needs (PDF libraries; chromium for the browser tests),
+# installed when missing: one script, shared with .ci/run.
+system-run:
+	@bash scripts/system-deps run
+system-test:
+	@bash scripts/system-deps test
+
+# The worker and the server run in the background; once the server answers
+# /readyz the demo keys are printed last, where a person looks. The JSON line
+# per request goes to instance/requests.log. Ctrl-C stops both: the worker
+# finishes its jobs, the server its requests.
+run: system-run install
 	$(BIN)/o2c db upgrade
-	$(BIN)/o2c demo
-	@$(BIN)/o2c worker --concurrency 2 & worker=$$!; \
-	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	@mkdir -p instance
+	@keys="$$($(BIN)/o2c demo)" || exit 1; \
+	export O2C_REQUEST_LOG=instance/requests.log; \
+	$(BIN)/o2c worker --concurrency 2 & worker=$$!; \
+	$(BIN)/o2c serve --host $(HOST) --port $(PORT) & server=$$!; \
+	trap 'kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker' EXIT; \
 	trap 'exit 130' INT TERM; \
-	$(BIN)/o2c serve --host $(HOST) --port $(PORT)
+	if $(BIN)/python -m o2c.ready http://$(HOST):$(PORT)/readyz 60 $$server; then \
+	    printf '\n%s\n' "$$keys"; \
+	    echo "serving http://$(HOST):$(PORT)/  (requests are logged to instance/requests.log; Ctrl-C stops)"; \
+	fi; \
+	wait $$server
 
 # pyproject's addopts deselect slow tests (-m 'not slow'); a later -m wins.
-test: install
+test: system-test install
 	$(BIN)/python -m pytest -m "slow or not slow" $(PYTEST_ARGS)
 
 # The catalogs (.po) are read as they are at run time; after changing a label

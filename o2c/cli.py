@@ -301,11 +301,18 @@ def render_invoices(start: dt.datetime, end: dt.datetime, output: Path, jobs: in
               help="gunicorn's own access log; o2c already logs one JSON line per request.")
 @click.option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
               help="On SIGTERM, seconds in-flight requests have to finish before workers are killed.")
-def serve(host: str, port: int, workers: int, threads: int, access_log: bool, graceful_timeout: int) -> None:
+@click.option("--control-socket", default=None, metavar="PATH", type=click.Path(dir_okay=False),
+              help="gunicorn's control socket for this instance. Off unless given: gunicorn's default, "
+                   "~/.gunicorn/gunicorn.ctl, is shared by every instance of the same user.")
+def serve(host: str, port: int, workers: int, threads: int, access_log: bool, graceful_timeout: int,
+          control_socket: str | None) -> None:
     """Serve the web app and API with gunicorn. SIGTERM stops taking new
-    connections and lets requests in flight finish (up to --graceful-timeout)."""
+    connections and lets requests in flight finish (up to --graceful-timeout).
+    The JSON line per request goes to standard error, or to the file named by
+    O2C_REQUEST_LOG."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--threads", str(threads), "--backlog", "2048", "--graceful-timeout", str(graceful_timeout),
+            *(["--control-socket", control_socket] if control_socket else ["--no-control-socket"]),
             "o2c.wsgi:app"]
     if access_log:
         args[-1:-1] = ["--access-logfile", "-"]

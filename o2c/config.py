@@ -60,6 +60,8 @@ class Config:
     SESSION_COOKIE_SECURE: bool = field(default_factory=lambda: os.environ.get(
         "O2C_SESSION_COOKIE_SECURE", "").lower() in ("1", "true", "yes") or os.environ.get(
         "O2C_ENV", "development") not in ("development", "testing"))
+    # Where the JSON line per request goes: a file path, or "" for standard error.
+    REQUEST_LOG: str = field(default_factory=lambda: os.environ.get("O2C_REQUEST_LOG", ""))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100

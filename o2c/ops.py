@@ -64,9 +64,12 @@ class _JsonFormatter(logging.Formatter):
 def _setup_logging(app: Flask) -> None:
     if app.config["O2C"].ENV == "testing" or log.handlers:
         return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
-    for name in ("o2c.request", "o2c.api.errors"):
+    errors = logging.StreamHandler(sys.stderr)
+    target = app.config["O2C"].REQUEST_LOG
+    requests_ = logging.FileHandler(target, encoding="utf-8") if target else errors
+    for handler in {errors, requests_}:
+        handler.setFormatter(_JsonFormatter())
+    for name, handler in (("o2c.request", requests_), ("o2c.api.errors", errors)):
         lg = logging.getLogger(name)
         lg.addHandler(handler)
         lg.setLevel(logging.INFO)
