@@ -55,6 +55,12 @@ class CustomerIn(Schema):
     currency = Str(load_default="EUR", validate=validate.Regexp(r"^[A-Z]{3}$"))
     billing_address = fields.Nested(Address, required=True)
     shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
+    channels = fields.List(
+        Str(validate=[validate.Length(min=1, max=64), _not_blank]), load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "The webshop channels that may reference this customer in orders (a webshop "
+                                 "key's channel is its name). A customer a webshop creates inline gets its "
+                                 "channel; the back office shares others here."})
 
 
 def patch_of(schema: type[Schema]) -> type[Schema]:
@@ -85,6 +91,7 @@ class CustomerOut(Schema):
     currency = Str()
     billing_address = fields.Nested(Address)
     shipping_address = fields.Nested(Address, allow_none=True)
+    channels = fields.List(Str(), metadata={"description": "The webshop channels that may reference it."})
 
 
 class ProductIn(Schema):
