@@ -287,7 +287,10 @@ class _Loader:
                                        "unit": p.unit, "active": p.active})
             self.run(when, CLERK.actor, lambda tx, d=data: catalog.create_product(tx, d))
         for c in CUSTOMERS:
-            data = s.CustomerIn().load({k: v for k, v in c.items() if k != "credit_limit"})
+            # The webshop orders for business customers too: they are shared
+            # with its channel (its consumers get it by being created there).
+            data = s.CustomerIn().load({**{k: v for k, v in c.items() if k != "credit_limit"},
+                                        "channels": [self.shop.name]})
             self.customer_ids[c["code"]] = self.run(
                 when, CLERK.actor, lambda tx, d=data: catalog.create_customer(tx, d))["id"]
 

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from o2c.api.errors import domain_outcome, error_response
 from o2c.domain.access import Principal
 from o2c.domain.errors import DomainError, ValidationFailed
+from o2c.schemas.api import for_reader
 from o2c.services import apikeys, idempotency
 from o2c.services.uow import Tx, unit_of_work
 
@@ -28,6 +29,12 @@ def engine() -> Engine:
 
 def principal() -> Principal:
     return g.principal
+
+
+def shaped(schema: Schema) -> Schema:
+    """The answer's schema for this caller: every JSON answer goes through
+    here, so what a role may not read (costs) is left out in one place."""
+    return for_reader(schema, principal().can("costs:read"))
 
 
 def authenticate_request() -> Response | None:
@@ -82,6 +89,7 @@ def mutate(
     for replays (a secret): it runs after the commit, on the first answer and
     on every replay."""
     p = principal()
+    schema = shaped(schema)
 
     def run(tx: Tx) -> tuple[int, str]:
         return status, json.dumps(schema.dump(work(tx)))
@@ -112,6 +120,7 @@ def remove(work: Callable[[Tx], None]) -> Response:
 
 
 def read(fn: Callable[[Tx], Any], schema: Schema) -> Response:
+    schema = shaped(schema)
     try:
         with unit_of_work(engine(), principal().actor, readonly=True) as tx:
             return _json(200, json.dumps(schema.dump(fn(tx))))

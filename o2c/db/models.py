@@ -119,6 +119,17 @@ class Customer(Base):
     created_at: Mapped[dt.datetime]
 
 
+class CustomerChannel(Base):
+    """A webshop channel that may reference the customer (API.md, Whose
+    customers a webshop may use). The key answers "may this channel use this
+    customer?"; the index lists a channel's customers."""
+
+    __tablename__ = "customer_channels"
+    __table_args__ = (Index("ix_customer_channels_channel_customer", "channel", "customer_id"),)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class Product(Base):
     __tablename__ = "products"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,18 +5,20 @@ from dataclasses import dataclass
 
 ROLES = ("webshop", "clerk", "accountant", "admin")
 
+# ``costs:read``: unit costs, stock value and the cost of returned goods in
+# answers (a webshop needs availability, not margins; ``o2c.schemas.api.for_reader``).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "webshop": frozenset({
         "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
         "webhooks:read", "webhooks:write",
     }),
     "clerk": frozenset({
-        "catalog:read", "catalog:write", "customers:read", "customers:write", "stock:write",
+        "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
         "payments:read", "payments:write", "events:read",
     }),
     "accountant": frozenset({
-        "catalog:read", "customers:read", "orders:read", "invoices:read",
+        "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
     }),
 }

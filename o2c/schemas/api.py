@@ -24,6 +24,16 @@ def _text(max_len: int = 255, **kw: Any) -> fields.String:
     return Str(validate=[validate.Length(min=1, max=max_len), _not_blank], **kw)
 
 
+def reveals_cost(field: fields.Field) -> fields.Field:
+    """Mark a field that tells what goods cost us (unit cost, stock value, the
+    cost of returned goods): margins, which only roles with ``costs:read`` see
+    (``for_reader``)."""
+    field.reveals_cost = True  # type: ignore[attr-defined]
+    field.metadata = {**field.metadata, "description": (
+        (field.metadata.get("description", "") + " ").lstrip() + "Not shown to webshop keys.")}
+    return field
+
+
 class ErrorBody(Schema):
     code = Str(required=True)
     message = Str(required=True)
@@ -55,6 +65,12 @@ class CustomerIn(Schema):
     currency = Str(load_default="EUR", validate=validate.Regexp(r"^[A-Z]{3}$"))
     billing_address = fields.Nested(Address, required=True)
     shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
+    channels = fields.List(
+        Str(validate=[validate.Length(min=1, max=64), _not_blank]), load_default=list,
+        validate=validate.Length(max=100),
+        metadata={"description": "The webshop channels that may reference this customer in orders (a webshop "
+                                 "key's channel is its name). A customer a webshop creates inline gets its "
+                                 "channel; the back office shares others here."})
 
 
 def patch_of(schema: type[Schema]) -> type[Schema]:
@@ -85,6 +101,7 @@ class CustomerOut(Schema):
     currency = Str()
     billing_address = fields.Nested(Address)
     shipping_address = fields.Nested(Address, allow_none=True)
+    channels = fields.List(Str(), metadata={"description": "The webshop channels that may reference it."})
 
 
 class ProductIn(Schema):
@@ -112,7 +129,7 @@ class ProductOut(Schema):
     vat_rate = Rate()
     unit = Str()
     active = fields.Boolean()
-    unit_cost = Str(metadata={"description": "Moving-average unit cost, four decimals."})
+    unit_cost = reveals_cost(Str(metadata={"description": "Moving-average unit cost, four decimals."}))
 
 
 class StockReceiptIn(Schema):
@@ -126,8 +143,8 @@ class StockOut(Schema):
     on_hand = fields.Integer()
     reserved = fields.Integer()
     available = fields.Integer()
-    unit_cost = Str()
-    value = Money()
+    unit_cost = reveals_cost(Str())
+    value = reveals_cost(Money())
 
 
 class StockReceiptOut(Schema):
@@ -135,8 +152,8 @@ class StockReceiptOut(Schema):
     document = Str()
     sku = Str()
     quantity = fields.Integer()
-    unit_cost = Money()
-    value = Money()
+    unit_cost = reveals_cost(Money())
+    value = reveals_cost(Money())
     stock = fields.Nested(StockOut)
     backorders_filled = fields.List(fields.Nested("BackorderFilled"), metadata={
         "description": "Open backorders this receipt reserved goods for, oldest first."})
@@ -425,7 +442,7 @@ class ReturnIn(Schema):
 class ReturnLineOut(Schema):
     sku = Str()
     quantity = fields.Integer()
-    cost = Money()
+    cost = reveals_cost(Money())
 
 
 class CreditNoteRef(Schema):
@@ -444,7 +461,7 @@ class ReturnOut(Schema):
     restock = fields.Boolean()
     refund = Str()
     lines = fields.List(fields.Nested(ReturnLineOut))
-    cost = Money()
+    cost = reveals_cost(Money())
     credit_note_ids = fields.List(fields.Integer())
     credit_notes = fields.List(fields.Nested(CreditNoteRef))
     credited_total = Money()
@@ -621,3 +638,47 @@ def page_of(schema: type[Schema]) -> type[Schema]:
         "items": fields.List(fields.Nested(schema)),
         "next_cursor": Str(allow_none=True),
     })
+
+
+# -- what a reader sees ------------------------------------------------------------
+
+def _nested_schema(field: fields.Field) -> type[Schema] | None:
+    inner = field.inner if isinstance(field, fields.List) else field
+    if not isinstance(inner, fields.Nested):
+        return None
+    nested = inner.nested
+    if isinstance(nested, str):
+        from marshmallow import class_registry
+        nested = class_registry.get_class(nested)
+    if isinstance(nested, Schema):
+        return type(nested)
+    return nested if isinstance(nested, type) and issubclass(nested, Schema) else None
+
+
+def cost_paths(schema: type[Schema], prefix: str = "") -> list[str]:
+    """Every field of ``schema`` marked ``reveals_cost``, nested ones dotted
+    (``items.lines.cost``), as marshmallow's ``exclude`` takes them."""
+    paths = []
+    for name, field in schema._declared_fields.items():
+        if getattr(field, "reveals_cost", False):
+            paths.append(prefix + name)
+        elif (nested := _nested_schema(field)) is not None:
+            paths.extend(cost_paths(nested, f"{prefix}{name}."))
+    return paths
+
+
+_WITHOUT_COSTS: dict[tuple[type[Schema], bool], Schema] = {}
+
+
+def for_reader(schema: Schema, sees_costs: bool) -> Schema:
+    """The schema an answer is dumped with: as it is for a reader who may see
+    costs, and without every cost field (nested ones too) for one who may not."""
+    if sees_costs:
+        return schema
+    key = (type(schema), bool(schema.many))
+    shaped = _WITHOUT_COSTS.get(key)
+    if shaped is None:
+        paths = cost_paths(type(schema))
+        shaped = type(schema)(exclude=paths, many=schema.many) if paths else schema
+        _WITHOUT_COSTS[key] = shaped
+    return shaped

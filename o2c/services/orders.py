@@ -24,7 +24,7 @@ from o2c.domain.errors import (
 )
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
-from o2c.services import jobs
+from o2c.services import catalog, jobs
 from o2c.services.uow import Tx, document_number, insert_ignoring_conflicts
 
 orders = m.Order.__table__
@@ -148,10 +148,6 @@ def record_progress(
 
 # -- create ----------------------------------------------------------------------
 
-_CUSTOMER_COLS = [customers.c.id, customers.c.currency, customers.c.credit_limit,
-                  customers.c.shipping_address, customers.c.billing_address]
-_customer_by_id = select(*_CUSTOMER_COLS).where(customers.c.id == bindparam("cid"))
-_customer_by_code = select(*_CUSTOMER_COLS).where(customers.c.code == bindparam("code"))
 _products_by_sku = (
     select(products.c.id, products.c.sku, products.c.name, products.c.unit_price, products.c.vat_rate,
            products.c.active).where(products.c.sku.in_(bindparam("skus", expanding=True)))
@@ -165,31 +161,10 @@ _mark_confirmed = (
 )
 
 
-def _resolve_customer(tx: Tx, ref: dict[str, Any]) -> Row[Any]:
-    if ref.get("id") is not None:
-        row = tx.conn.execute(_customer_by_id, {"cid": ref["id"]}).first()
-    elif ref.get("name") is None:
-        row = tx.conn.execute(_customer_by_code, {"code": ref["code"]}).first()
-    else:
-        # A full customer: an existing code is reused as it is (webshops send
-        # the whole customer with every order); a new one is created.
-        row = None
-        if ref.get("code"):
-            row = tx.conn.execute(_customer_by_code, {"code": ref["code"]}).first()
-        if row is None:
-            from o2c.services import catalog
-            data = {k: v for k, v in ref.items() if v is not None}
-            data.setdefault("code", f"C-{tx.now:%y%m%d%H%M%S%f}")
-            created = catalog.create_customer(tx, data)
-            row = tx.conn.execute(_customer_by_id, {"cid": created["id"]}).first()
-    if row is None:
-        raise ValidationFailed("Unknown customer.", {"customer": [f"No customer matches {ref}."]})
-    return row
-
-
 def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    """Create an order; with ``confirm`` it is created confirmed or not at all."""
-    customer = _resolve_customer(tx, data["customer"])
+    """Create an order; with ``confirm`` it is created confirmed or not at all.
+    The customer is one this principal may use (``catalog.resolve_customer``)."""
+    customer = catalog.resolve_customer(tx, principal, data["customer"])
     currency = data.get("currency") or customer.currency
     if currency != FUNCTIONAL_CURRENCY:
         raise ValidationFailed(
@@ -259,7 +234,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
     if confirm:
         # The order row is inserted first so a duplicate external_ref is reported
         # as such; a refused confirmation rolls the whole creation back.
-        _check_credit(tx, customer.id, customer.credit_limit, totals.gross, number, oid)
+        _check_credit(tx, principal, customer.id, customer.credit_limit, totals.gross, number, oid)
         waiting = _reserve_lines(tx, line_rows, backorder=row["allow_backorder"])
         if waiting:
             _mark_backordered(tx, oid, line_rows)
@@ -292,14 +267,20 @@ _lock_customer = (
 )
 
 
-def _check_credit(tx: Tx, customer_id: int, limit: Decimal | None, amount: Decimal, number: str,
-                  order_id: int) -> None:
+def _check_credit(tx: Tx, principal: Principal, customer_id: int, limit: Decimal | None, amount: Decimal,
+                  number: str, order_id: int) -> None:
     if limit is None:
         return
     # Lock the customer so two confirmations cannot both fit under the limit.
     tx.conn.execute(_lock_customer, {"cid": customer_id})
     exposure = customer_exposure(tx, customer_id, exclude_order=order_id)
     if exposure + amount > limit:
+        if principal.channel_scope is not None:
+            # A webshop learns that the order does not fit, not the customer's
+            # limit or what the back office and other channels have open.
+            raise CreditLimitExceeded(
+                f"Order {number} ({amount}) is over the customer's credit limit; the back office can help.",
+                {"order_total": str(amount)})
         raise CreditLimitExceeded(
             f"Order {number} ({amount}) would take the customer's exposure to "
             f"{exposure + amount}, over the credit limit of {limit}.",
@@ -380,7 +361,7 @@ def confirm_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]
     o = load_order(tx, order_id, principal, lock=True, extra=[customers.c.credit_limit])
     number = order_number(o.id, o.created_at)
     new_status = order_transition("confirm", o.status, number)
-    _check_credit(tx, o.customer_id, o.credit_limit, o.total, number, o.id)
+    _check_credit(tx, principal, o.customer_id, o.credit_limit, o.total, number, o.id)
     ls = order_lines(tx, order_id)
     for l in ls:
         l.pop("order_id")
@@ -638,6 +619,8 @@ def list_orders(
     if status:
         q = q.where(orders.c.status == status)
     if customer_id is not None:
+        if not catalog.may_use_customer(tx, principal, customer_id):
+            return [], None
         q = q.where(orders.c.customer_id == customer_id)
     if external_ref:
         q = q.where(orders.c.external_ref == external_ref)

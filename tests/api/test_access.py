@@ -102,7 +102,7 @@ def test_api_keys_are_stored_only_as_hashes(engine: Engine, keys: dict[str, str]
 def world(admin: Client, shop: Client) -> dict[str, Any]:
     """Shop A's confirmed order of 5 mugs: 2 shipped and invoiced, 1 packed, 2 still open;
     a second confirmed order to cancel; a payment."""
-    c = customer(admin, "C-ROSSI")
+    c = customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", "0.10", stock=20, cost="3.00")
     r = order(shop, "C-ROSSI", [("MUG-01", 5)], external_ref="A-1")
     assert r.status_code == 201, r.get_json()
@@ -367,7 +367,7 @@ def test_a_forbidden_request_is_refused_before_its_body_is_read(shop: Client, wo
 
 @pytest.fixture
 def two_shops(admin: Client, shop: Client, shop_b: Client) -> dict[str, Any]:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a", "shop-b"])  # a customer of both shops
     product(admin, "MUG-01", "8.50", "0.10", stock=20, cost="3.00")
     out: dict[str, Any] = {}
     for name, api in (("a", shop), ("b", shop_b)):

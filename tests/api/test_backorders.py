@@ -14,7 +14,7 @@ from tests.conftest import Client, customer, order, product, reconciliation_ok
 
 @pytest.fixture
 def shelf(admin: Client) -> dict[str, Any]:
-    c = customer(admin, "C-ROSSI")
+    c = customer(admin, "C-ROSSI", channels=["shop-a", "shop-b"])
     product(admin, "LAMP-01", "40.00", "0.22", stock=3, cost="15.00")
     product(admin, "MUG-01", "8.50", "0.10", stock=10, cost="3.00")
     return {"customer": c}
@@ -139,7 +139,7 @@ def test_the_backorder_list_says_what_waits_for_what(
 
 
 def test_the_credit_check_counts_the_whole_backordered_order(shop: Client, admin: Client) -> None:
-    customer(admin, "C-TIGHT", credit_limit="100.00")
+    customer(admin, "C-TIGHT", credit_limit="100.00", channels=["shop-a"])
     product(admin, "LAMP-01", "40.00", "0.22", stock=1, cost="15.00")
     r = order(shop, "C-TIGHT", [("LAMP-01", 3)], allow_backorder=True)  # 146.40 > 100, though only 48.80 reserved
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "credit_limit_exceeded"

@@ -46,7 +46,7 @@ def assert_invalid_field(r: Any, field: str) -> dict[str, Any]:
 @pytest.fixture
 def shelf(admin: Client) -> dict[str, Any]:
     """A customer and two products in stock."""
-    c = customer(admin, "C-ROSSI")
+    c = customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", "0.10", stock=10, cost="3.00")
     product(admin, "TEE-M", "19.90", "0.22", stock=5, cost="7.00")
     return {"customer": c}

@@ -14,7 +14,7 @@ from tests.conftest import Client, D, customer, order, product, reconciliation_o
 
 @pytest.fixture
 def shelf(admin: Client) -> dict[str, Any]:
-    c = customer(admin, "C-ROSSI")
+    c = customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", "0.10", stock=10, cost="3.00")
     product(admin, "TEE-M", "19.90", "0.22", stock=5, cost="7.00")
     return {"customer": c}

@@ -144,7 +144,7 @@ def test_the_human_docs_are_an_html_page(app: Any) -> None:
 @pytest.fixture
 def world(admin: Client, shop: Client) -> dict[str, Any]:
     c = customer(admin, "C-ROSSI", shipping_address={**ADDRESS, "line2": "Scala B"}, credit_limit="5000.00",
-                 tax_id="IT01234567890")
+                 tax_id="IT01234567890", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", "0.10", stock=10, cost="3.00")
     product(admin, "TEE-M", "19.90", "0.22", stock=5, cost="7.50")
     r = shop.post("/api/v1/orders", {
@@ -200,7 +200,7 @@ def test_a_list_is_items_and_next_cursor_only(admin: Client, world: dict[str, An
 
 
 def test_orders_page_newest_first_without_gaps_or_duplicates(shop: Client, admin: Client) -> None:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50")
     created = []
     for i in range(25):
@@ -224,7 +224,7 @@ def test_orders_page_newest_first_without_gaps_or_duplicates(shop: Client, admin
 
 
 def test_a_filtered_list_pages_through_its_own_matches(shop: Client, admin: Client) -> None:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", stock=100)
     confirmed = []
     for i in range(7):
@@ -322,16 +322,19 @@ def test_patching_a_customer_changes_only_what_is_sent(admin: Client, world: dic
 
 
 def test_product_and_stock_shapes(admin: Client, shop: Client, world: dict[str, Any]) -> None:
-    p = shop.ok("get", "/api/v1/products/TEE-M")
+    p = admin.ok("get", "/api/v1/products/TEE-M")
     assert_has(p, "sku, name, unit_price, vat_rate, unit, active, unit_cost", "product")
     assert (p["unit_price"], p["vat_rate"], p["unit"], p["active"]) == ("19.90", "0.22", "pcs", True)
     assert isinstance(p["unit_cost"], str) and p["unit_cost"].startswith("7.50")
-    s = shop.ok("get", "/api/v1/stock/MUG-01")
+    s = admin.ok("get", "/api/v1/stock/MUG-01")
     assert_has(s, "sku, on_hand, reserved, available, unit_cost", "stock")
     assert (s["on_hand"], s["reserved"], s["available"]) == (7, 1, 6)
     for q in ("on_hand", "reserved", "available"):
         assert_quantity(s[q], q)
     assert isinstance(s["unit_cost"], str) and s["unit_cost"].startswith("3.00")
+    # A webshop sees the same, but for what the goods cost (tests/api/test_cost_fields.py).
+    assert shop.ok("get", "/api/v1/products/TEE-M") == {k: v for k, v in p.items() if k != "unit_cost"}
+    assert shop.ok("get", "/api/v1/stock/MUG-01") == {k: v for k, v in s.items() if k not in ("unit_cost", "value")}
 
 
 def test_payment_shape(admin: Client, world: dict[str, Any]) -> None:
@@ -403,7 +406,7 @@ def test_ledger_entries_filter_by_their_source_document(admin: Client, world: di
 
 
 def test_an_order_is_served_the_same_on_create_and_on_read(shop: Client, admin: Client) -> None:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", stock=3)
     created = order(shop, "C-ROSSI", [("MUG-01", 2)]).get_json()
     assert shop.ok("get", f"/api/v1/orders/{created['id']}") == created

@@ -34,7 +34,7 @@ def ship(api: Client, order_id: int) -> dict[str, Any]:
 def returned(admin: Client, api: Client, lines: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any],
                                                                               dict[str, Any]]:
     """Ship the webshop ``api``'s order of three rates, take ``lines`` back: invoice, return, credit note."""
-    customer(admin, "C-LIPY", **KASHUBIAN)
+    customer(admin, "C-LIPY", **KASHUBIAN, channels=["shop-a"])
     product(admin, "GRINDER-HAND", "54.00", "0.22", stock=50, cost="23.75")
     product(admin, "TEA-SENCHA-100", "7.80", "0.10", stock=50, cost="3.20")
     product(admin, "OIL-EVO-750", "12.40", "0.04", stock=50, cost="6.35")
@@ -151,7 +151,7 @@ def test_an_invoice_at_three_rates_and_its_credit_note_keep_the_rules(admin: Cli
 
 
 def test_an_invoice_of_150_lines_keeps_the_rules(admin: Client) -> None:
-    customer(admin, "C-BULK", **KASHUBIAN)
+    customer(admin, "C-BULK", **KASHUBIAN, channels=["shop-a"])
     rates = ["0.22", "0.10", "0.04", "0.05", "0.08"]
     for i in range(150):
         product(admin, f"SPARE-{i:03d}", f"{1 + i * 0.37:.2f}", rates[i % len(rates)], stock=10, cost="0.50")
@@ -168,7 +168,7 @@ def test_a_credit_note_taking_the_last_cent_of_vat_keeps_the_rules(admin: Client
     one-lamp credit notes carry 2.20, 2.20 and what is left, 2.19 — a cent
     under 9.99 × 22 % but within what BR-S-09 accepts, and together exactly
     the invoice's VAT."""
-    customer(admin, "C-LAMPS", **KASHUBIAN)
+    customer(admin, "C-LAMPS", **KASHUBIAN, channels=["shop-a"])
     product(admin, "LAMP", "9.99", "0.22", stock=3, cost="4.00")
     inv = ship(admin, order(admin, "C-LAMPS", [("LAMP", 3)]).get_json()["id"])
     assert inv["vat_total"] == "6.59"

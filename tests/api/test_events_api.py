@@ -26,7 +26,7 @@ def place(api: Client, ref: str, confirm: bool = True) -> dict[str, Any]:
 
 @pytest.fixture
 def two_shops(admin: Client, shop: Client, shop_b: Client) -> tuple[dict[str, Any], dict[str, Any]]:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a", "shop-b"])
     product(admin, "RETRO-CLOCK", "49.00", stock=10)
     return place(shop, "A-1"), place(shop_b, "B-1")
 

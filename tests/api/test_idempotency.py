@@ -26,7 +26,7 @@ def raw(response: Any) -> tuple[int, Any]:
 
 
 def setup_shop(admin: Client, stock: int = 10) -> None:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a", "shop-b"])
     product(admin, "RETRO-CLOCK", "49.90", "0.22", stock=stock, cost="20.00")
 
 

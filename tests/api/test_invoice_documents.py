@@ -53,7 +53,7 @@ def catalogue(admin: Client) -> None:
 def invoiced(admin: Client, api: Client, lang: str, ref: str = "PO-4711") -> dict[str, Any]:
     """Ship one order of the webshop ``api`` for a customer writing in ``lang``; its invoice."""
     code = f"C-{lang.upper()}-{ref}"
-    customer(admin, code, language=lang, payment_terms_days=30, **CUSTOMERS[lang])
+    customer(admin, code, language=lang, payment_terms_days=30, **CUSTOMERS[lang], channels=["shop-a"])
     r = api.post("/api/v1/orders", {
         "customer": {"code": code}, "currency": "EUR", "external_ref": ref, "confirm": True,
         "lines": [{"sku": "GRINDER-HAND", "quantity": 25}, {"sku": "TEA-SENCHA-100", "quantity": 10, "discount": "0.10"},

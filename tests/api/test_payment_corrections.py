@@ -26,7 +26,7 @@ def invoiced(admin: Client, shop: Client, qty: int) -> dict[str, Any]:
 
 @pytest.fixture
 def books(admin: Client, shop: Client) -> dict[str, Any]:
-    c = customer(admin, "C-ROSSI")
+    c = customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "10.00", "0.10", stock=20, cost="4.00")
     a = invoiced(admin, shop, 2)   # 22.00
     b = invoiced(admin, shop, 3)   # 33.00

@@ -31,7 +31,7 @@ def shipped_order(api: Client, code: str = "C-ROSSI", lines: list[tuple[str, int
 
 @pytest.fixture
 def goods(admin: Client) -> dict[str, Any]:
-    c = customer(admin, "C-ROSSI")
+    c = customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", "0.10", stock=20, cost="3.00")
     product(admin, "TEA-100", "7.80", "0.22", stock=20, cost="3.20")
     return c

@@ -10,7 +10,7 @@ def balances(api):  # type: ignore[no-untyped-def]
 
 
 def test_retro_clock_sale_from_order_to_cash(admin, shop):  # type: ignore[no-untyped-def]
-    customer(admin, "C-ROSSI", payment_terms_days=14)
+    customer(admin, "C-ROSSI", payment_terms_days=14, channels=["shop-a"])
     product(admin, "RETRO-CLOCK", "49.90", "0.22", stock=10, cost="20.00")
     product(admin, "MUG-01", "8.50", "0.10", stock=5, cost="3.33")
 

@@ -75,7 +75,7 @@ def ship_body(n: int = 1) -> dict[str, str]:
 @pytest.fixture
 def packed(admin: Client) -> dict[str, Any]:
     """Three retro clocks and two mugs, confirmed and packed, not yet shipped."""
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "RETRO-CLOCK", "49.90", "0.22", stock=10, cost="20.00")
     product(admin, "MUG-01", "8.50", "0.10", stock=5, cost="3.33")
     o = order(admin, "C-ROSSI", [("RETRO-CLOCK", 3), ("MUG-01", 2)]).get_json()
@@ -263,7 +263,7 @@ def test_a_crash_after_confirming_via_emit_leaves_no_trace(monkeypatch, engine, 
     """The fault comes from Python, right after the confirmation reserved the
     stock and announced itself."""
     product(admin, "RETRO-CLOCK", "49.90", "0.22", stock=4, cost="20.00")
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a"])
     real_emit = Tx.emit
 
     def emit(self: Tx, type_: str, *args: Any, **kw: Any) -> None:

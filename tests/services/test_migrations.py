@@ -126,3 +126,27 @@ def test_a_database_with_business_in_it_migrates_down_and_up_keeping_it(fresh: E
         with fresh.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1  # enforcement is back on
+
+
+def test_0010_shares_each_customer_with_the_webshop_channels_that_ordered_for_it(fresh: Engine) -> None:
+    """Existing webshop integrations keep working: a customer is shared with
+    every webshop channel that has ordered for it, and with nothing else (not
+    the back office's ``web`` channel, not a channel another key role ordered in)."""
+    from o2c.db.migrate import downgrade
+    from o2c.demo import load_demo
+    upgrade(fresh)
+    load_demo(fresh, orders=12)
+    with fresh.begin() as conn:
+        # An admin key's orders are in a channel named after it: not a webshop's.
+        conn.execute(text("UPDATE orders SET channel = 'demo-admin' WHERE id = "
+                          "(SELECT min(id) FROM orders WHERE channel = 'web')"))
+        ordered = {tuple(r) for r in conn.execute(text(
+            "SELECT DISTINCT customer_id, channel FROM orders WHERE channel <> 'web'"))}
+    assert {ch for _, ch in ordered} == {"demo-shop", "demo-admin"}
+    downgrade(fresh, "0009")
+    assert "customer_channels" not in inspect(fresh).get_table_names()
+    upgrade(fresh)
+    with fresh.connect() as conn:
+        shared = {tuple(r) for r in conn.execute(text("SELECT customer_id, channel FROM customer_channels"))}
+    assert shared == {(c, ch) for c, ch in ordered if ch == "demo-shop"}
+    assert shared  # the demo's webshop has ordered

@@ -352,7 +352,7 @@ def test_webshop_orders_from_one_customer_with_a_credit_limit_confirm_concurrent
     """Eight create-and-confirm requests for the same (guest) customer at once,
     well within stock and credit: every one must be accepted. Nothing about
     them conflicts, so a 500 (a database deadlock) is a bug."""
-    customer(admin, "C-GUEST", credit_limit="1000000.00")
+    customer(admin, "C-GUEST", credit_limit="1000000.00", channels=["shop-a"])
     product(admin, "RETRO-CLOCK", "49.90", stock=50, cost="20.00")
     racers = clients(app, keys["webshop"], N)
     answers = race(N, lambda i: Answer(order(racers[i], "C-GUEST", [("RETRO-CLOCK", 1)], external_ref=f"web-{i}")))

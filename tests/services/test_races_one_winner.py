@@ -45,7 +45,7 @@ def test_sixteen_new_orders_with_confirm_race_for_the_last_unit(app, admin, keys
     """Created and confirmed in one request, from one webshop: one order is
     confirmed; the others are refused whole (no draft left behind)."""
     product(admin, "LAST-CLOCK", "49.90", stock=1, cost="20.00")
-    customer(admin, "C-SHOP")
+    customer(admin, "C-SHOP", channels=["shop-a"])
     racers = clients(app, keys["webshop"], N)
     answers = race(N, lambda i: Answer(racers[i].post("/api/v1/orders", {
         "customer": {"code": "C-SHOP"}, "currency": "EUR", "external_ref": f"WEB-{i}", "confirm": True,

@@ -35,7 +35,7 @@ def config(db_url: str) -> Config:
 
 @pytest.fixture
 def stocked(admin: Client) -> None:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a", "shop-b"])
     product(admin, "RETRO-CLOCK", "49.00", stock=100, cost="20.00")
 
 
