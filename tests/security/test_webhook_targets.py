@@ -155,7 +155,7 @@ def test_production_refuses_a_non_public_target_when_subscribing(
 def test_production_accepts_public_targets(url: str, prod_admin: Client) -> None:
     hook = prod_admin.ok("post", "/api/v1/webhooks", {"url": url}, status=201)
     assert hook["url"] == url and hook["secret"]
-    assert prod_admin.ok("patch", f"/api/v1/webhooks/{hook['id']}", {"url": url + "#"[:0]})["url"] == url
+    assert prod_admin.ok("patch", f"/api/v1/webhooks/{hook['id']}", {"url": url})["url"] == url
 
 
 def test_a_webshop_key_is_held_to_the_same_rule(production: Any) -> None:
