@@ -67,8 +67,6 @@ def open_socket(address: str, port: int, timeout: float | None) -> socket.socket
 
 def refusal(host: str, addresses: list[str]) -> str | None:
     """Why a delivery to ``host``, resolved to ``addresses``, is refused."""
-    if not addresses:
-        return f"cannot resolve {host}: no address"
     for a in addresses:
         why = netaddr.refusal(ipaddress.ip_address(a))
         if why:
@@ -126,6 +124,8 @@ class Outbound:
             addresses = tuple(resolve(host, port))
         except OSError as exc:
             return result(None, f"cannot resolve {host}: {exc}"[:500])
+        if not addresses:
+            return result(None, f"cannot resolve {host}: no address")
         if not self.allow_private:
             refused = refusal(host, list(addresses))
             if refused:
