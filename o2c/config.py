@@ -40,8 +40,10 @@ class Config:
     WEBHOOK_RETRY_BASE_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_RETRY_BASE", 30))
     WEBHOOK_RETRY_MAX_DELAY_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_RETRY_MAX_DELAY", 6 * 3600))
     WEBHOOK_RETRY_HORIZON_S: float = field(default_factory=lambda: _env_float("O2C_WEBHOOK_RETRY_HORIZON", 3 * 24 * 3600))
-    # Private, loopback and link-local addresses as webhook targets: allowed
-    # unless O2C_ENV is production (or set explicitly).
+    # Webhook targets on loopback, private and link-local addresses (the tests'
+    # receivers on 127.0.0.1, a receiver on the developer's machine): allowed
+    # in development and testing unless O2C_WEBHOOK_ALLOW_PRIVATE=0; never in
+    # any other O2C_ENV (setting it there is refused at start-up).
     WEBHOOK_ALLOW_PRIVATE: bool | None = field(
         default_factory=lambda: None if os.environ.get("O2C_WEBHOOK_ALLOW_PRIVATE") in (None, "")
         else _env_flag("O2C_WEBHOOK_ALLOW_PRIVATE", False))
@@ -72,7 +74,7 @@ class Config:
 
     @property
     def webhook_allow_private(self) -> bool:
-        return self.ENV != "production" if self.WEBHOOK_ALLOW_PRIVATE is None else self.WEBHOOK_ALLOW_PRIVATE
+        return self.ENV in ("development", "testing") and self.WEBHOOK_ALLOW_PRIVATE is not False
 
     def as_flask(self) -> dict[str, object]:
         return {

@@ -38,9 +38,13 @@ MIN_SECRET_KEY_LENGTH = 16
 
 def check_config(config: Config) -> None:
     """Refuse to run outside development with the development secret key, or
-    with an empty or short one."""
+    with an empty or short one, or with webhooks allowed to private addresses."""
     if config.ENV in ("development", "testing"):
         return
+    if config.WEBHOOK_ALLOW_PRIVATE:
+        raise InsecureConfiguration(
+            f"O2C_WEBHOOK_ALLOW_PRIVATE is set: webhooks to loopback, private and link-local addresses are "
+            f"allowed in development and testing only, not when O2C_ENV is {config.ENV!r}. Unset it.")
     if config.SECRET_KEY == DEV_SECRET:
         raise InsecureConfiguration(
             "O2C_SECRET_KEY is not set: the development key is refused when O2C_ENV is "

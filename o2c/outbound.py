@@ -2,10 +2,18 @@
 deliveries). Everything else gets an ``Outbound`` (or a stand-in in tests)
 and a plain ``HttpResult`` back, never an exception.
 
-Connections are kept alive per thread and per host; a request that fails on
-a reused connection before any answer arrived (the receiver closed it while
-idle) is sent once more on a fresh one. Redirects are not followed: a
-webhook URL must answer 2xx itself.
+Each delivery resolves the host once (``resolve``), checks every address it
+got (none may be loopback, private, link-local, the metadata service…:
+``o2c.domain.netaddr``), and connects to one of exactly those addresses
+(``open_socket``): there is no second lookup a rebinding DNS server could
+answer differently, and no verdict kept from one delivery to the next. The
+request still names the host: ``Host`` header, TLS SNI and certificate
+verification are for the name in the URL, not the address.
+
+Connections are kept alive per thread and per host while the host resolves
+to the same addresses; a request that fails on a reused connection before
+any answer arrived (the receiver closed it while idle) is sent once more on
+a fresh one. Redirects are not followed: a webhook URL must answer 2xx itself.
 """
 from __future__ import annotations
 
@@ -16,7 +24,10 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
+
+from o2c.domain import netaddr
 
 USER_AGENT = "o2c-webhooks/1"
 _EXCERPT = 1000  # characters of the answer kept in the delivery log
@@ -35,15 +46,65 @@ class HttpResult:
         return self.status is not None and 200 <= self.status < 300
 
 
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` stands for, in the resolver's order: the one
+    lookup of a delivery. An IP literal in any notation is read here, without
+    asking DNS. Raises ``OSError`` when the name does not resolve."""
+    try:
+        literal = netaddr.ip_literal(host)
+    except netaddr.NotAHost as exc:
+        raise OSError(str(exc)) from None
+    if literal is not None:
+        return [str(literal)]
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def open_socket(address: str, port: int, timeout: float | None) -> socket.socket:
+    """A TCP connection to ``address`` (an IP address, never a name)."""
+    return socket.create_connection((address, port), timeout)
+
+
+def refusal(host: str, addresses: list[str]) -> str | None:
+    """Why a delivery to ``host``, resolved to ``addresses``, is refused."""
+    for a in addresses:
+        why = netaddr.refusal(ipaddress.ip_address(a))
+        if why:
+            return f"refused: {host} resolves to non-public address {a} ({why})"
+    return None
+
+
+class _Pinned:
+    """Connect to one of the checked ``addresses`` (in order), never to what
+    the host name would resolve to now."""
+
+    def __init__(self, addresses: tuple[str, ...], port: int):
+        self.addresses = addresses
+        self.port = port
+
+    def __call__(self, _address: Any, timeout: Any = None, source_address: Any = None) -> socket.socket:
+        last: OSError | None = None
+        for a in self.addresses:
+            try:
+                return open_socket(a, self.port, timeout)
+            except OSError as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+
 class Outbound:
-    def __init__(self, timeout_s: float = 10.0, allow_private: bool = False, user_agent: str = USER_AGENT):
+    def __init__(self, timeout_s: float = 10.0, allow_private: bool = False, user_agent: str = USER_AGENT,
+                 ssl_context: ssl.SSLContext | None = None):
         self.timeout_s = timeout_s
+        #: Development and tests only (Config.webhook_allow_private): deliver to
+        #: loopback and private addresses too. The lookup is the same one.
         self.allow_private = allow_private
         self.user_agent = user_agent
+        self.ssl_context = ssl_context or ssl.create_default_context()
         self._local = threading.local()
         self._open: set[http.client.HTTPConnection] = set()
         self._open_lock = threading.Lock()
-        self._verdicts: dict[tuple[str, int], tuple[float, str | None]] = {}
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpResult:
         started = time.monotonic()
@@ -58,41 +119,38 @@ class Outbound:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             return result(None, "invalid port in URL")
+        host = parts.hostname
+        try:
+            addresses = tuple(resolve(host, port))
+        except OSError as exc:
+            return result(None, f"cannot resolve {host}: {exc}"[:500])
+        if not addresses:
+            return result(None, f"cannot resolve {host}: no address")
         if not self.allow_private:
-            refused = self._refusal(parts.hostname, port)
+            refused = refusal(host, list(addresses))
             if refused:
                 return result(None, refused)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent_headers = {"Content-Type": "application/json", "User-Agent": self.user_agent, **headers}
         for attempt in (1, 2):
-            conn, reused = self._connection(parts.scheme, parts.hostname, port)
+            conn, reused = self._connection(parts.scheme, host, port, addresses)
             try:
                 conn.request("POST", path, body=body, headers=sent_headers)
                 resp = conn.getresponse()
                 data = resp.read(_READ_LIMIT + 1)
                 if len(data) > _READ_LIMIT or resp.will_close:
-                    self._drop(parts.scheme, parts.hostname, port)
+                    self._drop(parts.scheme, host, port)
                 excerpt = data[:_EXCERPT * 4].decode("utf-8", "replace")[:_EXCERPT] or None
                 return result(resp.status, None if 200 <= resp.status < 300 else f"HTTP {resp.status}", excerpt)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self._drop(parts.scheme, parts.hostname, port)
+                self._drop(parts.scheme, host, port)
                 if reused and attempt == 1:
                     continue  # the receiver closed an idle keep-alive connection
                 return result(None, _describe(exc))
             except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
-                self._drop(parts.scheme, parts.hostname, port)
+                self._drop(parts.scheme, host, port)
                 return result(None, _describe(exc))
         raise AssertionError("unreachable")
-
-    def _refusal(self, host: str, port: int) -> str | None:
-        """``_private_address``, remembered for a minute per host."""
-        now = time.monotonic()
-        cached = self._verdicts.get((host, port))
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        verdict = _private_address(host, port)
-        self._verdicts[(host, port)] = (now + 60.0, verdict)
-        return verdict
 
     def close(self) -> None:
         """Close every kept-alive connection (of all threads)."""
@@ -101,19 +159,26 @@ class Outbound:
         for conn in conns:
             conn.close()
 
-    def _connection(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, bool]:
+    def _connection(self, scheme: str, host: str, port: int,
+                    addresses: tuple[str, ...]) -> tuple[http.client.HTTPConnection, bool]:
+        """A kept-alive connection to ``host`` if it was made to the same
+        checked addresses, else a new one pinned to ``addresses``."""
         conns = getattr(self._local, "conns", None)
         if conns is None:
             conns = self._local.conns = {}
         key = (scheme, host, port)
         conn = conns.get(key)
         if conn is not None:
-            return conn, True
+            if set(conn._create_connection.addresses) == set(addresses):  # type: ignore[attr-defined]
+                return conn, True
+            self._drop(scheme, host, port)  # the name moved: connect again, to where it points now
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout_s,
-                                               context=ssl.create_default_context())
+            conn = http.client.HTTPSConnection(host, port, timeout=self.timeout_s, context=self.ssl_context)
         else:
             conn = http.client.HTTPConnection(host, port, timeout=self.timeout_s)
+        # http.client opens its socket through this attribute (then, for
+        # HTTPS, wraps it with SNI and verification for ``host``).
+        conn._create_connection = _Pinned(addresses, port)  # type: ignore[attr-defined]
         conns[key] = conn
         with self._open_lock:
             self._open.add(conn)
@@ -134,20 +199,3 @@ def _describe(exc: BaseException) -> str:
         return "connection refused"
     text = f"{type(exc).__name__}: {exc}".strip()
     return text[:500]
-
-
-def _private_address(host: str, port: int) -> str | None:
-    """Why delivering to ``host`` is refused (a private, loopback or
-    link-local address, e.g. the cloud metadata service), or ``None``.
-    The name is resolved again when connecting; a DNS server that answers
-    differently the second time is not caught here — firewall the workers'
-    egress as well where that matters."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return f"cannot resolve {host}: {exc}"
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global:
-            return f"refused: {host} resolves to non-public address {addr}"
-    return None

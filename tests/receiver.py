@@ -1,10 +1,12 @@
 """A webhook receiver for tests: a real HTTP server on 127.0.0.1 that records
-what it gets. ``stop()`` kills it (open keep-alive connections included) and
+what it gets (over TLS when given a server ``ssl.SSLContext``). ``stop()``
+kills it (open keep-alive connections included) and
 ``start()`` brings it back on the same port."""
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -72,8 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Receiver:
-    def __init__(self, answer: Callable[[Received], int] | None = None):
+    def __init__(self, answer: Callable[[Received], int] | None = None, tls: ssl.SSLContext | None = None):
         self.answer: Callable[[Received], int] = answer or (lambda r: 200)
+        self.tls = tls
         self.requests: list[tuple[Received, int]] = []
         self.lock = threading.Lock()
         self.port = 0
@@ -87,6 +90,8 @@ class Receiver:
     def start(self) -> "Receiver":
         self._server = _Server(("127.0.0.1", self.port), self)
         self.port = self._server.server_address[1]
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self

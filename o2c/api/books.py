@@ -10,6 +10,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from o2c.api.common import engine, int_cursor, mutate, page, read, requires
+from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.schemas import books as b
 from o2c.services import chain, chart, exports, ledger, reconciliation, reports
@@ -128,7 +129,7 @@ def seal_chain() -> Any:
 
 def _download(chunks: Iterator[bytes], fmt: str, name: str) -> Response:
     return Response(chunks, mimetype=exports.MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name)})
 
 
 @blp.route("/ledger/export", methods=["GET"])

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from o2c.api.errors import domain_outcome, error_response
 from o2c.domain.access import Principal
+from o2c.domain.downloads import content_disposition
 from o2c.domain.errors import DomainError, ValidationFailed
 from o2c.schemas.api import for_reader
 from o2c.services import apikeys, idempotency
@@ -136,7 +137,7 @@ def send_file(fn: Callable[[], tuple[bytes, str, str, str]]) -> Response:
     except DomainError as exc:
         return _json(*domain_outcome(exc))
     response = Response(content, mimetype=media_type)
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(filename, "inline")
     response.set_etag(etag)
     return response.make_conditional(request)
 

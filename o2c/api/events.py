@@ -18,6 +18,8 @@ blp = Blueprint("events", __name__, url_prefix="/api/v1",
 WEBHOOK = es.WebhookOut()
 WITH_SECRET = es.WebhookWithSecret()
 DELIVERY = es.DeliveryDetailOut()
+URL_REFUSED = ("validation_error: invalid input, or a URL whose host is not a public address — loopback, private, "
+               "link-local, metadata service, in any notation, or localhost (details.fields.url)")
 
 
 def _settle_wait() -> float:
@@ -53,10 +55,13 @@ def get_event(event_id: int) -> Any:
 @blp.response(201, es.WebhookWithSecret)
 @blp.alt_response(403, schema=s.ErrorResponse, description="a webshop naming another channel")
 @blp.alt_response(409, schema=s.ErrorResponse, description="too many webhooks on the channel")
+@blp.alt_response(422, schema=s.ErrorResponse, description=URL_REFUSED)
 def create_webhook(data: dict[str, Any]) -> Any:
     """Subscribe a URL to events from now on. The answer holds the signing
     ``secret``: it is shown only here."""
-    return mutate(lambda tx: webhooks.create_webhook(tx, principal(), data), WEBHOOK, 201, reveal=_with_secret)
+    allow_private = current_app.config["O2C"].webhook_allow_private
+    return mutate(lambda tx: webhooks.create_webhook(tx, principal(), data, allow_private=allow_private),
+                  WEBHOOK, 201, reveal=_with_secret)
 
 
 @blp.route("/webhooks", methods=["GET"])
@@ -79,9 +84,12 @@ def get_webhook(webhook_id: int) -> Any:
 @requires("webhooks:write")
 @blp.arguments(es.WebhookPatch)
 @blp.response(200, es.WebhookOut)
+@blp.alt_response(422, schema=s.ErrorResponse, description=URL_REFUSED)
 def update_webhook(data: dict[str, Any], webhook_id: int) -> Any:
     """Change the URL, event types or description; ``"active": false`` pauses it."""
-    return mutate(lambda tx: webhooks.update_webhook(tx, principal(), webhook_id, data), WEBHOOK)
+    allow_private = current_app.config["O2C"].webhook_allow_private
+    return mutate(lambda tx: webhooks.update_webhook(tx, principal(), webhook_id, data, allow_private=allow_private),
+                  WEBHOOK)
 
 
 @blp.route("/webhooks/<id:webhook_id>", methods=["DELETE"])

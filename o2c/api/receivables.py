@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from o2c.api.books import read_value
 from o2c.api.common import engine, int_cursor, mutate, page, principal, read, requires
 from o2c.documents import letters as docs
+from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.schemas import books as b
 from o2c.services import dunning, reports
@@ -18,7 +19,8 @@ blp = Blueprint("receivables", __name__, url_prefix="/api/v1", description="Rece
 
 
 def _pdf(data: bytes, name: str) -> Response:
-    return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": content_disposition(name, "inline")})
 
 
 @blp.route("/receivables/aging", methods=["GET"])

@@ -17,7 +17,11 @@ class Account(NamedTuple):
 ACCOUNT_TYPES = ("asset", "liability", "equity", "revenue", "expense")
 #: Types whose balance is normally a debit; the others normally a credit.
 DEBIT_NORMAL = frozenset({"asset", "expense"})
-CODE_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]{0,15}")
+#: An account code: 3 to 10 digits (the default chart's are four). Journal
+#: lines, exports and the SAF-T file carry it; letters, signs and spaces in it
+#: break sorting by code and spreadsheets (``=SUM(A1)``), so there are none.
+CODE_PATTERN = re.compile(r"[0-9]{3,10}")
+CODE_RULE = "3 to 10 digits, e.g. 4010."
 
 DEFAULT_CHART: dict[str, Account] = {
     "bank": Account("1000", "Bank", "asset"),
@@ -32,6 +36,35 @@ DEFAULT_CHART: dict[str, Account] = {
 }
 #: Every role the posting rules use; each must be served by exactly one account.
 ROLES = tuple(DEFAULT_CHART)
+#: The account types that may serve each posting role: the posting rules
+#: debit and credit a role on the assumption of its side (the bank is an asset
+#: whose debit balance is money held; revenue is credited), and the trial
+#: balance, reconciliation and exports read balances by type. An account of
+#: another type would turn those figures over.
+ROLE_TYPES: dict[str, tuple[str, ...]] = {
+    "bank": ("asset",),
+    "receivables": ("asset",),
+    "inventory": ("asset",),
+    "goods_received": ("liability",),
+    "vat_payable": ("liability",),
+    "customer_credit": ("liability",),
+    "revenue": ("revenue",),
+    "cogs": ("expense",),
+    "inventory_write_off": ("expense",),
+}
+
+
+def role_type_error(role: str, account_type: str) -> str | None:
+    """Why an account of ``account_type`` cannot serve ``role``, or ``None``."""
+    allowed = ROLE_TYPES[role]
+    if account_type in allowed:
+        return None
+    return (f"The {role.replace('_', ' ')} role needs {' or '.join(_a(t) for t in allowed)} account, "
+            f"not {_a(account_type)} one.")
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {word}"
 
 
 class ChartError(ValueError):

@@ -32,7 +32,8 @@ class AccountList(Schema):
 
 
 class AccountIn(Schema):
-    code = Str(required=True, validate=validate.Length(min=1, max=16))
+    code = Str(required=True, validate=validate.Length(min=1, max=16),
+               metadata={"pattern": "^[0-9]{3,10}$", "description": "3 to 10 digits, e.g. 4010."})
     name = Str(required=True, validate=validate.Length(min=1, max=255))
     type = Str(required=True, validate=validate.OneOf(ACCOUNT_TYPES))
     role = Str(validate=validate.OneOf(ROLES), load_default=None, allow_none=True)

@@ -35,15 +35,16 @@ import secrets
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from o2c.config import Config
 from o2c.db import models as m
-from o2c.domain import signing
+from o2c.domain import netaddr, signing
 from o2c.domain.access import Principal
-from o2c.domain.errors import Conflict, Forbidden, NotFound
+from o2c.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from o2c.domain.events import matches
 from o2c.domain.retry import RetryPolicy
 from o2c.services import jobs
@@ -142,10 +143,33 @@ def _view(row: Any, counts: dict[str, int], now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def create_webhook(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def check_target(url: str, *, allow_private: bool = False) -> None:
+    """Refuse a webhook URL whose host is an IP address that is not public
+    (loopback, private, link-local and the cloud metadata service, CGNAT,
+    multicast, reserved: in any notation, o2c.domain.netaddr) or a name of
+    this machine or a private network (``localhost``, ``*.localhost``,
+    ``*.local``, ``*.internal``). ``allow_private`` (development and tests
+    only, ``Config.webhook_allow_private``) lets those through; a host that
+    is no host at all (``1.2.3.999``) never passes. A name is judged again at
+    each delivery by what it resolves to (o2c.outbound)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        netaddr.ip_literal(host)
+    except netaddr.NotAHost as exc:
+        raise ValidationFailed(f"The webhook URL has no valid host: {exc}.", {"url": [f"{exc}."]}) from None
+    why = None if allow_private else netaddr.host_refusal(host)
+    if why:
+        raise ValidationFailed(
+            f"Webhooks go to public addresses only: {why}.",
+            {"url": [f"{why}. A webhook URL must reach a public address."]})
+
+
+def create_webhook(tx: Tx, principal: Principal, data: dict[str, Any], *,
+                   allow_private: bool = False) -> dict[str, Any]:
     """Subscribe ``url`` to the channel's events from now on. A webshop key
     subscribes to its own channel; an admin names one, or none for every
-    channel."""
+    channel. The URL must reach a public address (``check_target``)."""
+    check_target(data["url"], allow_private=allow_private)
     scope = principal.channel_scope
     channel = data.get("channel")
     if scope is not None:
@@ -203,11 +227,14 @@ def list_webhooks(tx: Tx, principal: Principal, cursor: int | None, limit: int) 
     return [_view(r, counts[r.id], tx.now) for r in rows], (rows[-1].id if more else None)
 
 
-def update_webhook(tx: Tx, principal: Principal, webhook_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """Change the URL, event types, description, or switch it off and on.
-    Switched off, a webhook neither fans out nor sends; switched on again it
-    catches up from where it stopped."""
+def update_webhook(tx: Tx, principal: Principal, webhook_id: int, data: dict[str, Any], *,
+                   allow_private: bool = False) -> dict[str, Any]:
+    """Change the URL (to a public address, ``check_target``), event types,
+    description, or switch it off and on. Switched off, a webhook neither
+    fans out nor sends; switched on again it catches up from where it stopped."""
     row = _load(tx, principal, webhook_id, lock=True)
+    if "url" in data:
+        check_target(data["url"], allow_private=allow_private)
     changes = {k: data[k] for k in ("url", "description", "event_types", "active") if k in data}
     if "event_types" in changes:
         changes["event_types"] = list(changes["event_types"])
@@ -554,8 +581,8 @@ def sweep(ctx: jobs.JobContext) -> int:
 
 
 __all__ = [
-    "DELIVER", "create_webhook", "current_secrets", "delete_webhook", "deliver_lane", "dispatch", "failed_deliveries",
-    "get_delivery",
+    "DELIVER", "check_target", "create_webhook", "current_secrets", "delete_webhook", "deliver_lane", "dispatch",
+    "failed_deliveries", "get_delivery",
     "get_webhook", "lane_key", "list_deliveries", "list_webhooks", "redeliver", "redeliver_all_failed",
     "redeliver_failed",
     "reveal_secret", "rotate_secret", "sweep", "update_webhook",

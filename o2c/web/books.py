@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import abort, render_template, request, url_for
 
-from o2c.ledger.accounts import ACCOUNT_TYPES, ROLES, normal_balance
+from o2c.ledger.accounts import ACCOUNT_TYPES, ROLE_TYPES, ROLES, normal_balance
 from o2c.schemas import books as b
 from o2c.services import chain, chart, clock, ledger, queries, reconciliation
 from o2c.web.core import (
@@ -145,7 +145,11 @@ TYPE_OPTIONS = [(t, f"{t} ({normal_balance(t)})") for t in ACCOUNT_TYPES]
 
 def _role_options(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
     serving = {a["role"]: a["code"] for a in items if a["role"]}
-    return [(r, f"{r.replace('_', ' ')} (now {serving[r]})" if r in serving else r.replace("_", " ")) for r in ROLES]
+
+    def label(r: str) -> str:
+        now = f", now {serving[r]}" if r in serving else ""
+        return f"{r.replace('_', ' ')} ({' or '.join(ROLE_TYPES[r])}{now})"
+    return [(r, label(r)) for r in ROLES]
 
 
 def _accounts_page(form: Form, status: int = 200) -> Any:
@@ -159,7 +163,8 @@ def _accounts_page(form: Form, status: int = 200) -> Any:
 def _account_refused(problem: Problem, field: str) -> Problem:
     """A refusal of the chart's rules, shown next to the field it is about."""
     if problem.code == "conflict" and not problem.fields:
-        problem.fields = {"role" if "role" in problem.details else field: problem.message}
+        problem.fields = {"role" if "role" in problem.details else "type" if "type" in problem.details else field:
+                          problem.message}
         problem.message = "Please correct the fields marked below."
     return problem
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, abort, current_app, render_template, request, url_for
 
 from o2c.documents import letters as docs
+from o2c.domain.downloads import content_disposition
 from o2c.domain.errors import ValidationFailed
 from o2c.services import chain, clock, dunning, exports, ledger, reports
 from o2c.services.documents import render_dunning_letter
@@ -24,7 +25,7 @@ LEDGER_PAGE = 100
 
 def _pdf(content: bytes, filename: str) -> Response:
     return Response(content, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename)})
 
 
 def _strict_date(name: str) -> dt.date | None:
@@ -184,8 +185,9 @@ def export_download() -> Any:
     if start and end and start > end:
         abort(400, description="The export starts after it ends: 'from' must not be after 'to'.")
     chain.seal_journal(engine())
+    name = exports.filename("journal", fmt, start, end)
     return Response(exports.export_journal(engine(), fmt, start, end), mimetype=exports.MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{exports.filename("journal", fmt, start, end)}"'})
+                    headers={"Content-Disposition": content_disposition(name)})
 
 
 @bp.route("/books/trial-balance/export")
@@ -198,7 +200,7 @@ def trial_balance_download() -> Any:
     report = read(lambda tx: ledger.trial_balance(tx, as_of))
     name = exports.filename("trial_balance", fmt, None, as_of)
     return Response(exports.export_trial_balance(report, fmt), mimetype=exports.MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": content_disposition(name)})
 
 
 add("Books", Item("Export", "web.export", "ledger:read"))

@@ -10,6 +10,7 @@ from flask import Response, abort, render_template, url_for
 from sqlalchemy import select
 
 from o2c.db import models as m
+from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.services import invoicing, queries, returns
 from o2c.services.orders import order_number
@@ -191,7 +192,7 @@ def credit_note_pdf(credit_note_id: int) -> Any:
     except NotFound:
         abort(404)
     return Response(f.content, mimetype=f.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{f.filename}"', "ETag": f'"{f.sha256}"'})
+        "Content-Disposition": content_disposition(f.filename), "ETag": f'"{f.sha256}"'})
 
 
 # -- customer credit on an invoice ------------------------------------------------------------

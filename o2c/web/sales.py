@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from o2c.domain.downloads import content_disposition
 from o2c.domain.actions import open_to_cancel, open_to_pack, order_actions, shipment_actions
 from o2c.domain.allocation import oldest_first
 from o2c.schemas import api as s
@@ -334,7 +335,7 @@ def invoice_pdf(invoice_id: int) -> Any:
     except NotFound:
         abort(404)
     return Response(f.content, mimetype=f.media_type, headers={
-        "Content-Disposition": f'attachment; filename="{f.filename}"', "ETag": f'"{f.sha256}"'})
+        "Content-Disposition": content_disposition(f.filename), "ETag": f'"{f.sha256}"'})
 
 
 # -- payments ----------------------------------------------------------------------

@@ -53,7 +53,8 @@ def create_webhook() -> Any:
     data, problem = load(es.WebhookIn(), body)
     if problem is None:
         def work(tx: Any) -> tuple[str, str]:
-            hook = webhooks.create_webhook(tx, principal(), data)
+            hook = webhooks.create_webhook(tx, principal(), data,
+                                           allow_private=current_app.config["O2C"].webhook_allow_private)
             return (url_for("web.webhook", webhook_id=hook["id"]),
                     f"Subscribed {hook['url']}. Copy its signing secret now: it is shown only this once.")
         outcome = submit(work)

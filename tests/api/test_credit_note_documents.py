@@ -73,7 +73,7 @@ def test_the_credit_note_ubl_is_a_valid_credit_note_naming_the_invoice_with_the_
     inv, _, cn = returned(admin, shop, SOME_OF_EACH)
     r = shop.get(f"/api/v1/credit-notes/{cn['id']}/ubl")
     assert r.status_code == 200 and r.mimetype == "application/xml"
-    assert r.headers["Content-Disposition"] == f'inline; filename="{cn["number"]}.xml"'
+    assert r.headers["Content-Disposition"] == f'inline; filename="{cn["number"]}.xml"; filename*=UTF-8\'\'{cn["number"]}.xml'
     assert xml_check_xsd(r.data, flavor="ubl-2.1-creditnote") is True
     root = etree.fromstring(r.data)
     assert etree.QName(root).localname == "CreditNote"

@@ -77,7 +77,7 @@ def test_the_invoice_pdf_is_in_the_customers_language_with_the_books_figures(adm
 
     r = shop.get(f"/api/v1/invoices/{inv['id']}/pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
-    assert r.headers["Content-Disposition"] == f'inline; filename="{inv["number"]}.pdf"'
+    assert r.headers["Content-Disposition"] == f'inline; filename="{inv["number"]}.pdf"; filename*=UTF-8\'\'{inv["number"]}.pdf'
     text = pdf_pages(r.data)[0]
     f = formats(lang)
     assert TITLE[lang] in text and inv["number"] in text and CUSTOMERS[lang]["name"] in text
@@ -187,7 +187,7 @@ def test_the_ubl_download_validates_and_carries_the_invoices_totals(admin, shop)
     inv = invoiced(admin, shop, "it")
     r = shop.get(f"/api/v1/invoices/{inv['id']}/ubl")
     assert r.status_code == 200 and r.mimetype == "application/xml"
-    assert r.headers["Content-Disposition"] == f'inline; filename="{inv["number"]}.xml"'
+    assert r.headers["Content-Disposition"] == f'inline; filename="{inv["number"]}.xml"; filename*=UTF-8\'\'{inv["number"]}.xml'
     assert xml_check_xsd(r.data, flavor="ubl-2.1-invoice") is True
     got = ubl_figures(r.data)
     assert got["number"] == inv["number"]
