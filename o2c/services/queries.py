@@ -228,8 +228,10 @@ def order_page(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]:
     for i in invs:
         i["balance_due"] = i["total"] - i["amount_paid"] - i["credited_amount"]
     pays = _allocations(tx, invoices.c.order_id == order_id)
+    after_sale = [(kind, list(tx.conn.execute(select(t.c.id).where(t.c.order_id == order_id)).scalars()))
+                  for kind, t in (("return", returns_t), ("credit_note", credit_notes))]
     trail = audit_trail(tx, [("order", [order_id]), ("shipment", [s["id"] for s in ships]),
-                             ("invoice", [i["id"] for i in invs])], principal=principal)
+                             ("invoice", [i["id"] for i in invs]), *after_sale], principal=principal)
     return {"order": order, "customer": customer, "shipments": ships, "invoices": invs,
             "payments": pays, "audit": trail, "policy": invoicing.company_settings(tx).invoicing_policy,
             "packing": packing(tx, [order_id]).get(order_id)}

@@ -44,7 +44,7 @@ KEYS = {"status": "Status", "fulfillment_status": "Fulfilment", "payment_status"
         "cost": "Cost of goods", "value": "Stock value", "unit_cost": "Unit cost", "on_hand": "On hand",
         "lines": "Goods", "backordered": "Backordered", "allocations": "Applied", "payments": "From payments",
         "sources": "From payments", "shipments_cancelled": "Shipments cancelled", "exchange_for": "For return",
-        "bytes": "Size", "restock": "Goods", "refund": "Money", "document": "Document",
+        "bytes": "Size", "restock": "Back in stock", "refund": "Money already paid", "document": "Document",
         "reserved_for_backorders": "Reserved for waiting orders", "original_order_id": "Replaces goods of order",
         "credit_note_ids": "Credit notes", "invoice_id": "Invoice", "shipment_id": "Shipment", "order_id": "Order",
         "payment_id": "Payment", "credit_note_id": "Credit note", "return_id": "Return", "refund_id": "Refund",
@@ -54,6 +54,8 @@ STATE_KEYS = frozenset({"status", "fulfillment_status", "payment_status", "refun
 #: Never shown: internal or meaningless to a reader (the subject's own number is in the title).
 HIDDEN = frozenset({"sha256", "media_type", "number", "customer_id", "product_id", "invoice_number",
                     "channel", "line_no", "still_backordered", "user_id", "webhook_id"})
+
+REFUNDS = {"credit": "kept as customer credit", "bank": "refunded to the bank"}
 
 _SNAKE = re.compile(r"^[a-z]+(?:_[a-z]+)+$|^[a-z]+$")
 
@@ -105,10 +107,12 @@ class _Reader:
         if key in DOCUMENT_KEYS:
             ids = v if isinstance(v, list) else [v]
             return Markup(", ").join(self.doc(DOCUMENT_KEYS[key], i) for i in ids)
+        if key == "refund" and v in REFUNDS:
+            return Markup(REFUNDS[v])
         if key in STATE_KEYS and isinstance(v, str) and _SNAKE.match(v):
             return Markup("{0}").format(words(v))
         if key == "restock" and isinstance(v, bool):
-            return Markup("back in stock") if v else Markup("written off")
+            return Markup("yes") if v else Markup("no: written off")
         if key == "bytes" and isinstance(v, int):
             return Markup("{0} KB").format(max(1, round(v / 1024)))
         if isinstance(v, bool):
@@ -158,7 +162,7 @@ class _Reader:
         for key in list(after) + [k for k in before if k not in after]:
             if key in HIDDEN or key.endswith("_id") and key not in KEYS:
                 continue
-            if key in ("order_id", "shipment_id", "invoice_id") and self._is_subject(key, after.get(key)):
+            if self._is_subject(key, after.get(key, before.get(key))):
                 continue
             old, new = before.get(key), after.get(key)
             if key in before and key in after and old == new:
@@ -176,7 +180,11 @@ class _Reader:
         return out
 
     def _is_subject(self, key: str, v: Any) -> bool:
+        """The document the row is about (its title names it), or the order
+        of its shipment or invoice (the page shows it)."""
         from o2c.services.queries import DOCUMENT_KEYS
+        if key not in DOCUMENT_KEYS:
+            return False
         return (DOCUMENT_KEYS[key], v) == self.subject or (
             key == "order_id" and self.subject[0] in ("shipment", "invoice"))
 

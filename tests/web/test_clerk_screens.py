@@ -232,3 +232,19 @@ def test_payment_and_return_trails_name_documents_not_ids(engine: Engine, shop: 
     with unit_of_work(engine, "test", readonly=True) as tx:
         number = invoicing.get_invoice(tx, sh["invoice_id"], SYSTEM)["number"]
     assert f">{number}</a> 48.80" in trail and "Payment" in trail and "invoice_id" not in trail
+
+
+def test_a_return_shows_in_the_order_s_trail_in_words_and_without_its_cost_for_a_clerk(
+        engine: Engine, shop: Any, clerk_web: Web, accountant_web: Web) -> None:
+    from o2c.services import returns
+    o = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 2)])
+    pack_and_ship(engine, o["id"])
+    with unit_of_work(engine, "test") as tx:
+        r = returns.create_return(tx, o["id"], SYSTEM, {"lines": [{"sku": "RETRO-CLOCK", "quantity": 1}],
+                                                        "restock": False, "refund": "credit"})
+    clerk = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", _audit(clerk_web.get(f"/orders/{o['id']}").text)))
+    assert f"Return {r['number']} received" in clerk and "Money already paid: kept as customer credit" in clerk
+    assert "Back in stock: no: written off" in clerk and "Cost" not in clerk
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", clerk), clerk
+    accountant = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", _audit(accountant_web.get(f"/orders/{o['id']}").text)))
+    assert "Cost of goods: 15.00" in accountant  # what the returned clock cost, for the books
