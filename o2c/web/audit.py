@@ -108,7 +108,7 @@ class _Reader:
             ids = v if isinstance(v, list) else [v]
             return Markup(", ").join(self.doc(DOCUMENT_KEYS[key], i) for i in ids)
         if key == "refund" and v in REFUNDS:
-            return Markup(REFUNDS[v])
+            return Markup("{0}").format(REFUNDS[v])
         if key in STATE_KEYS and isinstance(v, str) and _SNAKE.match(v):
             return Markup("{0}").format(words(v))
         if key == "restock" and isinstance(v, bool):
@@ -116,7 +116,7 @@ class _Reader:
         if key == "bytes" and isinstance(v, int):
             return Markup("{0} KB").format(max(1, round(v / 1024)))
         if isinstance(v, bool):
-            return Markup("yes" if v else "no")
+            return Markup("yes") if v else Markup("no")
         if isinstance(v, list):
             parts = [self.item(x) for x in v]
             parts = [p for p in parts if p is not None]

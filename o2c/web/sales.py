@@ -436,17 +436,6 @@ def _posted_id(name: str) -> int | None:
     return int(raw) if ascii_digits(raw) and 1 <= int(raw) <= 2**63 - 1 else None
 
 
-def _keep_target(form: Form, ctx: dict[str, Any]) -> None:
-    """Carry the invoice (order) the payment was started from through the
-    form's round trips; dropped once another customer is picked."""
-    form.values.pop("for_invoice", None)
-    form.values.pop("for_order", None)
-    if ctx["for_invoice"]:
-        form.values["for_invoice"] = str(ctx["for_invoice"]["id"])
-    elif ctx["for_order"]:
-        form.values["for_order"] = str(ctx["for_order"]["id"])
-
-
 @bp.route("/payments/new", methods=["GET", "POST"])
 @requires("payments:write")
 def new_payment() -> Any:
@@ -459,14 +448,12 @@ def new_payment() -> Any:
         form = Form({"customer.code": code, "amount": str_arg("amount", max_len=32),
                      "received_on": clock.now().date().isoformat(), "method": "bank_transfer"})
         ctx = _payment_context(code, invoice_id, order_id)
-        _keep_target(form, ctx)
         if not form.value("amount") and (ctx["for_invoice"] or ctx["for_order"]):
             form.values["amount"] = f"{sum(i['balance_due'] for i in ctx['invoices'] if i['target']):.2f}"
         _suggest(form, ctx["invoices"])
         return _payment_page(form, ctx)
     form = Form.posted()
     ctx = _payment_context(form.value("customer.code").strip(), _posted_id("for_invoice"), _posted_id("for_order"))
-    _keep_target(form, ctx)
     action = request.form.get("action", "save")
     if ctx["customer"] is None:
         form.problem = Problem("validation_error", "Please correct the fields marked below.",
