@@ -52,3 +52,12 @@ def order_actions(status: str, lines: Iterable[Mapping[str, Any]], invoicing_pol
 def shipment_actions(status: str) -> frozenset[str]:
     """The shipment's moves now: ``ship``, ``cancel``."""
     return frozenset(v for v in SHIPMENT_TRANSITIONS if _allowed(SHIPMENT_TRANSITIONS, v, status))
+
+
+def packing_state(to_ship: int, packed: int) -> str | None:
+    """What the warehouse has done with what is still to ship: ``packed``
+    (all of it waits in packed shipments), ``partially_packed``, or ``None``
+    (nothing packed)."""
+    if packed <= 0:
+        return None
+    return "packed" if packed >= to_ship else "partially_packed"

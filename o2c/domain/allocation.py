@@ -24,3 +24,12 @@ def oldest_first(balances: Iterable[tuple[K, Decimal]], amount: Decimal) -> list
             plan.append((key, take))
             left -= take
     return plan
+
+
+def these_first(balances: Iterable[tuple[K, Decimal]], amount: Decimal, first: Iterable[K]) -> list[tuple[K, Decimal]]:
+    """Like ``oldest_first``, but the invoices in ``first`` (the one a payment
+    was started from, or its order's) take the money before any other; the
+    rest follow oldest first."""
+    wanted = set(first)
+    ordered = list(balances)
+    return oldest_first([b for b in ordered if b[0] in wanted] + [b for b in ordered if b[0] not in wanted], amount)

@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, case, func, or_, select, type_coerce
 from o2c.db import models as m
 from o2c.db.types import Money, money_sum
 from o2c.domain.access import Principal
+from o2c.domain.actions import packing_state
 from o2c.domain.errors import NotFound
 from o2c.domain.money import ZERO
 from o2c.services import invoicing, ledger, orders as order_service, shipping
@@ -89,6 +90,64 @@ def _day_start(d: dt.date) -> dt.datetime:
 
 # -- orders ----------------------------------------------------------------------
 
+# What is packed is read from the shipments waiting in "packed", here and
+# nowhere else: the orders list, its filters and the order page all use these
+# expressions (no packing state is stored on the order).
+
+def _packed_on_line(line: Any) -> Any:
+    """The quantity of an order line lying in packed (not yet shipped) shipments."""
+    return (select(func.coalesce(func.sum(shipment_lines.c.quantity), 0))
+            .join(shipments, shipments.c.id == shipment_lines.c.shipment_id)
+            .where(shipments.c.order_id == line.c.order_id, shipments.c.status == "packed",
+                   shipment_lines.c.order_line_id == line.c.id)
+            .scalar_subquery())
+
+
+def _packing_columns(line: Any) -> tuple[Any, Any, Any]:
+    """Per line: still to ship, packed, and ready to pack now (reserved, not
+    yet packed; a backordered quantity waits for its goods)."""
+    packed = _packed_on_line(line)
+    to_ship = line.c.quantity - line.c.shipped_quantity - line.c.cancelled_quantity
+    unpacked, free = to_ship - packed, line.c.reserved_quantity - packed
+    ready = case((unpacked < free, unpacked), else_=free)
+    return to_ship, packed, case((ready > 0, ready), else_=0)
+
+
+def _has_packed_shipment() -> Any:
+    return select(shipments.c.id).where(shipments.c.order_id == orders.c.id,
+                                        shipments.c.status == "packed").exists()
+
+
+def _has_goods_to_pack() -> Any:
+    ol = lines.alias("ol")
+    _, _, ready = _packing_columns(ol)
+    return and_(orders.c.status == "confirmed",
+                select(ol.c.id).where(ol.c.order_id == orders.c.id, ready > 0).exists())
+
+
+#: The list filters a warehouse works from (``OrderFilters.stage``).
+STAGES = {"to_pack": "to pack", "packed": "packed, not shipped"}
+
+
+def packing(tx: Tx, order_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For each order: the quantities still to ship, packed and ready to pack,
+    and the packing state in words' keys (``packed``, ``partially_packed`` or
+    ``None``), in one query."""
+    if not order_ids:
+        return {}
+    to_ship, packed, ready = _packing_columns(lines)
+    out = {}
+    for r in tx.conn.execute(
+        select(lines.c.order_id, func.sum(to_ship).label("to_ship"), func.sum(packed).label("packed"),
+               func.sum(ready).label("ready"))
+        .where(lines.c.order_id.in_(order_ids)).group_by(lines.c.order_id)
+    ):
+        out[r.order_id] = {"to_ship": int(r.to_ship), "packed": int(r.packed), "ready": int(r.ready),
+                           "state": packing_state(int(r.to_ship), int(r.packed))}
+    return out
+
+
+
 @dataclass(frozen=True)
 class OrderFilters:
     q: str = ""
@@ -99,6 +158,7 @@ class OrderFilters:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     customer_id: int | None = None
+    stage: str = ""  # a key of STAGES
 
 
 _ORDER_LIST_COLS = [
@@ -134,11 +194,17 @@ def search_orders(tx: Tx, principal: Principal, f: OrderFilters, *, next_: int |
         q = q.where(orders.c.created_at >= _day_start(f.date_from))
     if f.date_to:
         q = q.where(orders.c.created_at < _day_start(f.date_to + dt.timedelta(days=1)))
+    if f.stage == "to_pack":
+        q = q.where(_has_goods_to_pack())
+    elif f.stage == "packed":
+        q = q.where(_has_packed_shipment())
     rows, prev, nxt = _page(tx, q, orders.c.id, "id", next_, prev, limit)
+    packed = packing(tx, [r.id for r in rows])
     items = []
     for r in rows:
         d = r._asdict()
         d["number"] = order_number(r.id, r.created_at)
+        d["packing"] = packed.get(r.id)
         items.append(d)
     return Page(items, prev, nxt)
 
@@ -162,10 +228,13 @@ def order_page(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]:
     for i in invs:
         i["balance_due"] = i["total"] - i["amount_paid"] - i["credited_amount"]
     pays = _allocations(tx, invoices.c.order_id == order_id)
+    after_sale = [(kind, list(tx.conn.execute(select(t.c.id).where(t.c.order_id == order_id)).scalars()))
+                  for kind, t in (("return", returns_t), ("credit_note", credit_notes))]
     trail = audit_trail(tx, [("order", [order_id]), ("shipment", [s["id"] for s in ships]),
-                             ("invoice", [i["id"] for i in invs])])
+                             ("invoice", [i["id"] for i in invs]), *after_sale], principal=principal)
     return {"order": order, "customer": customer, "shipments": ships, "invoices": invs,
-            "payments": pays, "audit": trail, "policy": invoicing.company_settings(tx).invoicing_policy}
+            "payments": pays, "audit": trail, "policy": invoicing.company_settings(tx).invoicing_policy,
+            "packing": packing(tx, [order_id]).get(order_id)}
 
 
 def _shipments(tx: Tx, order_ids: list[int], shipment_id: int | None = None) -> list[dict[str, Any]]:
@@ -213,14 +282,94 @@ def _allocations(tx: Tx, where: Any) -> list[dict[str, Any]]:
     return out
 
 
-def audit_trail(tx: Tx, refs: list[tuple[str, list[int]]], limit: int = 200) -> list[dict[str, Any]]:
-    """Audit rows of the given objects, oldest first."""
+#: Figures of what goods cost: for those who read the books, not for clerks.
+COST_KEYS = frozenset({"cost", "value", "unit_cost", "shipped_cost", "returned_cost"})
+
+#: Keys of audit values that name a document, and the document's kind.
+DOCUMENT_KEYS = {"order_id": "order", "original_order_id": "order", "exchange_order_id": "order",
+                  "shipment_id": "shipment", "invoice_id": "invoice", "payment_id": "payment",
+                  "credit_note_id": "credit_note", "credit_note_ids": "credit_note", "return_id": "return",
+                  "refund_id": "refund"}
+DOCUMENT_KINDS = frozenset(DOCUMENT_KEYS.values())
+
+
+def audit_trail(tx: Tx, refs: list[tuple[str, list[int]]], limit: int = 200,
+                principal: Principal | None = None) -> list[dict[str, Any]]:
+    """Audit rows of the given objects, oldest first, each with the numbers
+    of the documents it names (``documents``: ``(kind, id) → number``).
+    Cost figures are left out for a ``principal`` who does not read the
+    ledger."""
     conds = [and_(audit.c.object_type == kind, audit.c.object_id.in_(ids)) for kind, ids in refs if ids]
     if not conds:
         return []
-    return [r._asdict() for r in tx.conn.execute(
+    rows = [r._asdict() for r in tx.conn.execute(
         select(audit.c.id, audit.c.at, audit.c.actor, audit.c.action, audit.c.object_type, audit.c.object_id,
                audit.c.before, audit.c.after).where(or_(*conds)).order_by(audit.c.id).limit(limit))]
+    if principal is not None and not principal.can("ledger:read"):
+        for r in rows:
+            r["before"], r["after"] = _without_costs(r["before"]), _without_costs(r["after"])
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for r in rows:
+        r["refs"] = _references(r)
+        for kind, id_ in r["refs"]:
+            wanted[kind].add(id_)
+    numbers = document_numbers(tx, wanted)
+    for r in rows:
+        r["documents"] = {ref: numbers[ref] for ref in r.pop("refs") if ref in numbers}
+    return rows
+
+
+def _without_costs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_costs(v) for k, v in value.items() if k not in COST_KEYS}
+    if isinstance(value, list):
+        return [_without_costs(v) for v in value]
+    return value
+
+
+def _references(row: dict[str, Any]) -> set[tuple[str, int]]:
+    found: set[tuple[str, int]] = set()
+    if row["object_type"] in DOCUMENT_KINDS:
+        found.add((row["object_type"], row["object_id"]))
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                kind = DOCUMENT_KEYS.get(k)
+                if kind and isinstance(v, int) and not isinstance(v, bool):
+                    found.add((kind, v))
+                elif kind and isinstance(v, list):
+                    found.update((kind, i) for i in v if isinstance(i, int) and not isinstance(i, bool))
+                else:
+                    walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+    walk(row["before"])
+    walk(row["after"])
+    return found
+
+
+def document_numbers(tx: Tx, ids: dict[str, set[int]]) -> dict[tuple[str, int], str]:
+    """The numbers of documents by kind and id (one query per kind asked for)."""
+    from o2c.services.returns import refund_number, return_number
+    by_date = {"order": (orders, order_number), "shipment": (shipments, shipping.shipment_number),
+               "payment": (payments, payment_number), "return": (returns_t, return_number),
+               "refund": (refunds, refund_number)}
+    numbered = {"invoice": invoices, "credit_note": credit_notes}
+    out: dict[tuple[str, int], str] = {}
+    for kind, wanted in ids.items():
+        if not wanted:
+            continue
+        if kind in by_date:
+            table, number = by_date[kind]
+            for r in tx.conn.execute(select(table.c.id, table.c.created_at).where(table.c.id.in_(sorted(wanted)))):
+                out[(kind, r.id)] = number(r.id, r.created_at)
+        elif kind in numbered:
+            table = numbered[kind]
+            for r in tx.conn.execute(select(table.c.id, table.c.number).where(table.c.id.in_(sorted(wanted)))):
+                out[(kind, r.id)] = r.number
+    return out
 
 
 def shipment_page(tx: Tx, shipment_id: int, principal: Principal) -> dict[str, Any]:
@@ -228,7 +377,7 @@ def shipment_page(tx: Tx, shipment_id: int, principal: Principal) -> dict[str, A
     ship = _shipments(tx, [], shipment_id)[0]
     order = order_service.get_order(tx, ship["order_id"], principal)
     customer = tx.conn.execute(select(customers).where(customers.c.id == order["customer_id"])).one()._asdict()
-    trail = audit_trail(tx, [("shipment", [shipment_id])])
+    trail = audit_trail(tx, [("shipment", [shipment_id])], principal=principal)
     return {"shipment": ship, "order": order, "customer": customer, "audit": trail}
 
 
@@ -286,7 +435,7 @@ def invoice_page(tx: Tx, invoice_id: int, principal: Principal) -> dict[str, Any
     inv["days_overdue"] = (tx.today - inv["due_date"]).days \
         if inv["status"] in OPEN and inv["due_date"] < tx.today else 0
     return {"invoice": inv, "customer": customer, "payments": _allocations(tx, invoices.c.id == invoice_id),
-            "audit": audit_trail(tx, [("invoice", [invoice_id])])}
+            "audit": audit_trail(tx, [("invoice", [invoice_id])], principal=principal)}
 
 
 def open_invoices(tx: Tx, customer_id: int) -> list[dict[str, Any]]:
@@ -304,6 +453,24 @@ def open_invoices(tx: Tx, customer_id: int) -> list[dict[str, Any]]:
         d["days_overdue"] = max((tx.today - r.due_date).days, 0)
         out.append(d)
     return out
+
+
+def customer_code_of(tx: Tx, *, invoice_id: int | None = None, order_id: int | None = None) -> str | None:
+    """The code of the customer an invoice (or else an order) belongs to."""
+    if invoice_id is not None:
+        q = select(customers.c.code).join(invoices, invoices.c.customer_id == customers.c.id) \
+            .where(invoices.c.id == invoice_id)
+    elif order_id is not None:
+        q = select(customers.c.code).join(orders, orders.c.customer_id == customers.c.id).where(orders.c.id == order_id)
+    else:
+        return None
+    return tx.conn.execute(q).scalar()
+
+
+def order_number_of(tx: Tx, order_id: int | None) -> str | None:
+    row = tx.conn.execute(select(orders.c.id, orders.c.created_at).where(orders.c.id == order_id)).first() \
+        if order_id is not None else None
+    return order_number(row.id, row.created_at) if row else None
 
 
 def customer_credit(tx: Tx, customer_id: int) -> Decimal:
@@ -336,7 +503,7 @@ def search_payments(tx: Tx, *, customer_id: int | None = None, q: str = "", next
     return Page(items, prev, nxt)
 
 
-def payment_page(tx: Tx, payment_id: int) -> dict[str, Any]:
+def payment_page(tx: Tx, payment_id: int, principal: Principal | None = None) -> dict[str, Any]:
     row = tx.conn.execute(
         select(payments, customers.c.code.label("customer_code"), customers.c.name.label("customer_name"))
         .join(customers, customers.c.id == payments.c.customer_id).where(payments.c.id == payment_id)
@@ -346,7 +513,7 @@ def payment_page(tx: Tx, payment_id: int) -> dict[str, Any]:
     p = row._asdict()
     p["number"] = payment_number(row.id, row.created_at)
     return {"payment": p, "allocations": _allocations(tx, payments.c.id == payment_id),
-            "audit": audit_trail(tx, [("payment", [payment_id])])}
+            "audit": audit_trail(tx, [("payment", [payment_id])], principal=principal)}
 
 
 # -- master data -----------------------------------------------------------------------

@@ -4,7 +4,6 @@ CSRF on every form, nothing fetched from elsewhere at run time."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -94,19 +93,6 @@ def badge(value: Any) -> Markup:
     return Markup('<span class="badge badge-{0}">{1}</span>').format(escape(str(value)), label(value))
 
 
-def audit_changes(row: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
-    """What an audit row changed: ``(field, before, after)`` for each field that
-    differs (``before`` is ``None`` for a new value); nested values left out."""
-    before, after = row.get("before") or {}, row.get("after") or {}
-    out = []
-    for key in list(after) + [k for k in before if k not in after]:
-        old, new = before.get(key), after.get(key)
-        if isinstance(new, (dict, list)) or isinstance(old, (dict, list)) or (key in before and old == new):
-            continue
-        out.append((key, old, new))
-    return out
-
-
 def attrs(values: dict[str, Any]) -> Markup:
     """HTML attributes: ``True`` as a bare attribute, ``False`` and ``None`` left out."""
     out = []
@@ -143,11 +129,12 @@ def init_app(app: Flask) -> None:
     from o2c.web import (  # noqa: F401  (routes register on bp)
         aftersales, auth, books, catalog, receivables, returns, sales, webhooks,
     )
+    from o2c.web.audit import describe
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
 
     app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge,
-                                 attrs=attrs, audit_changes=audit_changes)
+                                 attrs=attrs, audit_words=describe)
     # Globals (not context): imported macros see them too.
     app.jinja_env.globals.update(can=can, navigation=navigation, new_token=new_token, field_label=field_label,
                                  language_options=language_options)

@@ -96,7 +96,7 @@ def reverse_payment(payment_id: int) -> Any:
             return outcome
         problem = outcome
     form.problem = problem
-    d = read(lambda tx: queries.payment_page(tx, payment_id))
+    d = read(lambda tx: queries.payment_page(tx, payment_id, principal()))
     return render_template("web/payments/show.html", d=d, p=d["payment"], reverse=form), 422
 
 

@@ -144,7 +144,8 @@ def return_page(return_id: int) -> Any:
     def run(tx: Any) -> dict[str, Any]:
         r = returns.get_return(tx, return_id, principal())
         notes = [returns.get_credit_note(tx, c["id"], principal()) for c in r["credit_notes"]]
-        trail = queries.audit_trail(tx, [("return", [return_id]), ("credit_note", [c["id"] for c in notes])])
+        trail = queries.audit_trail(tx, [("return", [return_id]), ("credit_note", [c["id"] for c in notes])],
+                                   principal=principal())
         refunds = tx.conn.execute(select(m.Refund.id, m.Refund.amount, m.Refund.paid_on, m.Refund.created_at)
                                   .where(m.Refund.credit_note_id.in_([c["id"] for c in notes]))).all()
         return {"r": _with_customers(tx, [r])[0], "notes": notes, "audit": trail,
@@ -175,7 +176,7 @@ def credit_note(credit_note_id: int) -> Any:
         cn["order_number"] = order_number(o.id, o.created_at)
         if cn["return_id"]:
             cn["return_number"] = returns.get_return(tx, cn["return_id"], principal())["number"]
-        return {"cn": cn, "audit": queries.audit_trail(tx, [("credit_note", [credit_note_id])])}
+        return {"cn": cn, "audit": queries.audit_trail(tx, [("credit_note", [credit_note_id])], principal=principal())}
     d = read(run)
     return render_template("web/credit_notes/show.html", d=d, cn=d["cn"])
 

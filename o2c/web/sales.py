@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from o2c.domain.downloads import content_disposition
 from o2c.domain.actions import open_to_cancel, open_to_pack, order_actions, shipment_actions
-from o2c.domain.allocation import oldest_first
+from o2c.domain.allocation import these_first
 from o2c.schemas import api as s
 from o2c.services import invoicing, orders, payments, queries, shipping
 from o2c.web import charts
@@ -39,10 +39,13 @@ def dashboard() -> Any:
 # -- orders -----------------------------------------------------------------------
 
 def _order_filters() -> queries.OrderFilters:
+    # The fulfilment filter offers the stored statuses and the warehouse's
+    # stages ("to pack", "packed, not shipped"), which are derived.
     return queries.OrderFilters(
         q=str_arg("q"), status=str_arg("status", ORDER_STATUSES), fulfillment=str_arg("fulfillment", FULFILMENT),
         payment=str_arg("payment", PAYMENT), channel=str_arg("channel", max_len=64),
-        date_from=date_arg("from"), date_to=date_arg("to"), customer_id=int_arg("customer"))
+        date_from=date_arg("from"), date_to=date_arg("to"), customer_id=int_arg("customer"),
+        stage=str_arg("fulfillment", queries.STAGES))
 
 
 @bp.route("/orders", endpoint="orders")
@@ -53,7 +56,8 @@ def orders_list() -> Any:
         queries.search_orders(tx, principal(), f, next_=int_arg("next"), prev=int_arg("prev"), limit=PAGE),
         queries.order_channels(tx)))
     return render_template("web/orders/list.html", page=page, f=f, channels=channels, statuses=ORDER_STATUSES,
-                           fulfilment=FULFILMENT, payment=PAYMENT, base_args=args_without("next", "prev"))
+                           fulfilment=FULFILMENT, stages=queries.STAGES, payment=PAYMENT,
+                           base_args=args_without("next", "prev"))
 
 
 
@@ -353,33 +357,65 @@ def payments_list() -> Any:
 @bp.route("/payments/<id:payment_id>")
 @requires("payments:read")
 def payment(payment_id: int) -> Any:
-    d = read(lambda tx: queries.payment_page(tx, payment_id))
+    d = read(lambda tx: queries.payment_page(tx, payment_id, principal()))
     return render_template("web/payments/show.html", d=d, p=d["payment"], reverse=Form())
 
 
-def _payment_context(code: str) -> dict[str, Any]:
+def _payment_context(code: str, invoice_id: int | None = None, order_id: int | None = None) -> dict[str, Any]:
+    """The customer's open invoices for the payment form; started from an
+    invoice (or an order), that invoice (the order's open invoices) first and
+    marked as the ones this payment is for."""
     def run(tx: Any) -> dict[str, Any]:
         customer = queries.customer_by_code(tx, code) if code else None
         ctx: dict[str, Any] = {"customer": customer, "customers": queries.customer_choices(tx),
-                               "invoices": [], "credit": Decimal("0.00")}
+                               "invoices": [], "credit": Decimal("0.00"), "for_invoice": None, "for_order": None}
         if customer:
-            ctx["invoices"] = queries.open_invoices(tx, customer["id"])
+            invoices = queries.open_invoices(tx, customer["id"])
+            for inv in invoices:
+                inv["target"] = inv["id"] == invoice_id or (order_id is not None and inv["order_id"] == order_id)
+            ctx["invoices"] = [i for i in invoices if i["target"]] + [i for i in invoices if not i["target"]]
             ctx["credit"] = queries.customer_credit(tx, customer["id"])
+            target = [i for i in invoices if i["target"]]
+            if target and invoice_id is not None:
+                ctx["for_invoice"] = target[0]
+            elif target:
+                ctx["for_order"] = {"id": order_id, "number": queries.order_number_of(tx, order_id)}
         return ctx
     return read(run)
 
 
 def _suggest(form: Form, invoices: list[dict[str, Any]]) -> None:
-    """Fill the allocation fields with the oldest-first spread of the amount."""
+    """Fill the allocation fields: the invoices the payment was started from
+    first, then the others oldest first, each up to its balance."""
     try:
         total = Decimal(amount(form.value("amount")) or "0")
     except ArithmeticError:
         total = Decimal("0")
-    plan = dict(oldest_first(((i["id"], i["balance_due"]) for i in invoices), max(total, Decimal("0"))))
+    plan = dict(these_first(((i["id"], i["balance_due"]) for i in invoices), max(total, Decimal("0")),
+                            [i["id"] for i in invoices if i.get("target")]))
     for n, inv in enumerate(invoices):
         form.values[f"allocations.{n}.invoice_id"] = str(inv["id"])
         take = plan.get(inv["id"])
         form.values[f"allocations.{n}.amount"] = f"{take:.2f}" if take else ""
+
+
+def _settles(form: Form, invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the amounts now in the form do to each invoice they touch: the
+    amount applied, what is left open, and whether that settles it."""
+    by_id = {str(i["id"]): i for i in invoices}
+    out = []
+    for _, row in rows(form.values, "allocations"):
+        inv = by_id.get((row.get("invoice_id") or "").strip())
+        try:
+            take = Decimal(amount(row.get("amount")) or "0")
+        except ArithmeticError:
+            continue
+        if inv is None or not take.is_finite() or take <= 0:
+            continue
+        left = inv["balance_due"] - take
+        out.append({"invoice": inv, "amount": take, "left": max(left, Decimal("0")), "settled": left <= 0,
+                    "over": left < 0})
+    return out
 
 
 def _payment_page(form: Form, ctx: dict[str, Any], status: int = 200) -> Any:
@@ -392,7 +428,13 @@ def _payment_page(form: Form, ctx: dict[str, Any], status: int = 200) -> Any:
     except ArithmeticError:
         pass
     return render_template("web/payments/new.html", form=form, applied=applied, unapplied=unapplied,
+                           settles=_settles(form, ctx["invoices"]),
                            methods=[(m, m.replace("_", " ")) for m in METHODS], **ctx), status
+
+
+def _posted_id(name: str) -> int | None:
+    raw = (request.form.get(name) or "").strip()
+    return int(raw) if ascii_digits(raw) and 1 <= int(raw) <= 2**63 - 1 else None
 
 
 @bp.route("/payments/new", methods=["GET", "POST"])
@@ -400,19 +442,28 @@ def _payment_page(form: Form, ctx: dict[str, Any], status: int = 200) -> Any:
 def new_payment() -> Any:
     if request.method == "GET":
         from o2c.services import clock
-        form = Form({"customer.code": str_arg("customer", max_len=64), "amount": str_arg("amount", max_len=32),
+        invoice_id, order_id = int_arg("invoice"), int_arg("order")
+        code = str_arg("customer", max_len=64)
+        if not code and (invoice_id or order_id):
+            code = read(lambda tx: queries.customer_code_of(tx, invoice_id=invoice_id, order_id=order_id)) or ""
+        form = Form({"customer.code": code, "amount": str_arg("amount", max_len=32),
                      "received_on": clock.now().date().isoformat(), "method": "bank_transfer"})
-        ctx = _payment_context(form.value("customer.code"))
+        ctx = _payment_context(code, invoice_id, order_id)
+        if not form.value("amount") and (ctx["for_invoice"] or ctx["for_order"]):
+            form.values["amount"] = f"{sum(i['balance_due'] for i in ctx['invoices'] if i['target']):.2f}"
         _suggest(form, ctx["invoices"])
         return _payment_page(form, ctx)
     form = Form.posted()
-    ctx = _payment_context(form.value("customer.code").strip())
+    ctx = _payment_context(form.value("customer.code").strip(), _posted_id("for_invoice"), _posted_id("for_order"))
     action = request.form.get("action", "save")
     if ctx["customer"] is None:
         form.problem = Problem("validation_error", "Please correct the fields marked below.",
                                fields={"customer.code": "Pick a customer by code."})
         return _payment_page(form, ctx, 422 if action == "save" else 200)
-    if action != "save" or request.form.get("customer_shown") != ctx["customer"]["code"]:
+    same_customer = request.form.get("customer_shown") == ctx["customer"]["code"]
+    if action == "update" and same_customer:
+        return _payment_page(form, ctx)  # the clerk's amounts, with what they settle
+    if action != "save" or not same_customer:
         _suggest(form, ctx["invoices"])  # a new customer or amount: suggest afresh
         return _payment_page(form, ctx)
     data, problem = load(s.PaymentIn(), {

@@ -47,6 +47,7 @@ def test_a_clerk_backorders_cancels_part_and_the_receipt_fills_the_rest(
 
     # Cancel 1 of the 4 waiting.
     pg.goto(order_url)
+    pg.click("summary:has-text('Cancel quantities')")
     pg.fill("[aria-label='Cancel, MOKA-3']", "1")
     pg.click("button:has-text('Cancel these quantities')")
     pg.wait_for_url(order_url)

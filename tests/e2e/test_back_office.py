@@ -63,6 +63,7 @@ def test_a_clerk_takes_an_order_to_cash_and_the_accountant_finds_the_books_recon
     order_url = pg.url
 
     # Pack part of it: all the moka pots, two of the six bottles.
+    pg.click("summary:has-text('Pack a shipment')")
     pg.fill("#f-lines-1-quantity", "2")
     pg.click("#pack button[type=submit]")
     pg.wait_for_url(re.compile(r".*/shipments/\d+$"))

@@ -32,7 +32,8 @@ def test_a_clerk_receives_a_return_with_an_exchange_and_the_credit_is_used(
     sign_in(pg, base, "marta")
 
     pg.goto(f"{base}/orders/{o['id']}")
-    pg.fill("#f-lines-0-quantity", "1")
+    pg.click("summary:has-text('Receive a return')")
+    pg.fill("#f-return-lines-0-quantity", "1")
     pg.check("input[name=restock][value='0']")
     pg.click("summary:has-text('Exchange')")
     pg.fill("#f-exchange-0-sku", "MOKA-3")
