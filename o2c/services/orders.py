@@ -183,7 +183,8 @@ def _resolve_customer(tx: Tx, ref: dict[str, Any]) -> Row[Any]:
             created = catalog.create_customer(tx, data)
             row = tx.conn.execute(_customer_by_id, {"cid": created["id"]}).first()
     if row is None:
-        raise ValidationFailed("Unknown customer.", {"customer": [f"No customer matches {ref}."]})
+        which = f"id {ref['id']}" if ref.get("id") is not None else f"code “{ref.get('code')}”"
+        raise ValidationFailed("Unknown customer.", {"customer": [f"No customer has {which}."]})
     return row
 
 
