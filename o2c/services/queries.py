@@ -593,7 +593,9 @@ def _months_back(today: dt.date, n: int) -> list[str]:
 
 def revenue_by_month(tx: Tx, months: int = 12) -> list[tuple[str, Decimal]]:
     """Net revenue per period as the ledger has it (credits less debits of the
-    revenue account), for the last ``months`` months including this one."""
+    revenue account), for the last ``months`` months including this one,
+    starting at the first of them with any revenue posting: months before
+    the first sale are left out (none at all when nothing is posted yet)."""
     wanted = _months_back(tx.today, months)
     code = tx.chart["revenue"].code
     got = {p: (c or ZERO) - (d or ZERO) for p, d, c in tx.conn.execute(
@@ -601,4 +603,5 @@ def revenue_by_month(tx: Tx, months: int = 12) -> list[tuple[str, Decimal]]:
         .join(jlines, jlines.c.entry_id == entries.c.id)
         .where(jlines.c.account == code, entries.c.period >= wanted[0])
         .group_by(entries.c.period))}
-    return [(p, got.get(p, ZERO)) for p in wanted]
+    first = min(got, default=None)
+    return [(p, got.get(p, ZERO)) for p in wanted if first is not None and p >= first]
