@@ -27,7 +27,7 @@ def _customer_row(row: Any) -> dict[str, Any]:
 def create_customer(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     exists = tx.conn.execute(select(customers.c.id).where(customers.c.code == data["code"])).scalar()
     if exists is not None:
-        raise Conflict(f"A customer with code {data['code']!r} already exists.", {"customer_id": exists})
+        raise Conflict(f"A customer with code “{data['code']}” already exists.", {"customer_id": exists})
     values = {f: data[f] for f in CUSTOMER_FIELDS if f in data}
     values.setdefault("shipping_address", None)
     values["created_at"] = tx.now
@@ -51,7 +51,7 @@ def find_customer_id(tx: Tx, ref: dict[str, Any]) -> int:
         what = f"id {ref['id']}"
     else:
         cond = customers.c.code == ref["code"]
-        what = f"code {ref['code']!r}"
+        what = f"code “{ref['code']}”"
     cid = tx.conn.execute(select(customers.c.id).where(cond)).scalar()
     if cid is None:
         raise NotFound(f"No customer with {what}.", {"customer": ref})
@@ -64,7 +64,7 @@ def update_customer(tx: Tx, customer_id: int, data: dict[str, Any]) -> dict[str,
     if "code" in data and data["code"] != before["code"]:
         taken = tx.conn.execute(select(customers.c.id).where(customers.c.code == data["code"])).scalar()
         if taken is not None:
-            raise Conflict(f"A customer with code {data['code']!r} already exists.", {"customer_id": taken})
+            raise Conflict(f"A customer with code “{data['code']}” already exists.", {"customer_id": taken})
         values["code"] = data["code"]
     if values:
         tx.conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))
@@ -102,7 +102,7 @@ def _product_row(row: Any) -> dict[str, Any]:
 def create_product(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     exists = tx.conn.execute(select(products.c.id).where(products.c.sku == data["sku"])).scalar()
     if exists is not None:
-        raise Conflict(f"A product with SKU {data['sku']!r} already exists.", {"sku": data["sku"]})
+        raise Conflict(f"A product with SKU “{data['sku']}” already exists.", {"sku": data["sku"]})
     values = {f: data[f] for f in PRODUCT_FIELDS if f in data}
     values["created_at"] = tx.now
     pid = tx.conn.execute(insert(products).returning(products.c.id), values).scalar_one()
@@ -117,7 +117,7 @@ def get_product(tx: Tx, sku: str) -> dict[str, Any]:
         select(*_product_cols).join(stock, stock.c.product_id == products.c.id).where(products.c.sku == sku)
     ).first()
     if row is None:
-        raise NotFound(f"No product with SKU {sku!r}.")
+        raise NotFound(f"No product with SKU “{sku}”.")
     return _product_row(row)
 
 

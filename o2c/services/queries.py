@@ -430,7 +430,7 @@ def stock_movements(tx: Tx, sku: str, *, next_: int | None = None, prev: int | N
         .join(stock, stock.c.product_id == products.c.id).where(products.c.sku == sku)
     ).first()
     if product is None:
-        raise NotFound(f"No product with SKU {sku!r}.")
+        raise NotFound(f"No product with SKU “{sku}”.")
     running = func.sum(movements.c.quantity).over(order_by=movements.c.id).label("on_hand_after")
     inner = (select(movements.c.id, movements.c.date, movements.c.kind, movements.c.quantity, movements.c.value,
                     movements.c.document, movements.c.source_id, running)

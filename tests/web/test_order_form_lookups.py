@@ -160,3 +160,11 @@ def test_the_database_folds_text_exactly_as_python_does(engine: Engine) -> None:
         in_sql = tx.conn.execute(select(lookups.folded(tx, literal(sample)))).scalar_one()
     assert in_sql == fold(sample)
     assert fold("Caffè ÅRHUS Straße Łódź Ёлка") == "caffe arhus strasse lodz елка"
+
+
+def test_refusals_of_the_order_form_read_as_sentences(engine: Engine, customers: Any, clerk_web: Web) -> None:
+    r = clerk_web.post("/orders/new", order_form(clerk_web, **{"customer.code": "C-1001", "action": "save",
+                                                                "lines.0.sku": "NO-SUCH"}))
+    said = flashes(r.text)
+    assert r.status_code == 422 and "Unknown SKU “NO-SUCH”." in said
+    assert not re.search(r"[{}\[\]]|'NO-SUCH'", said), said
