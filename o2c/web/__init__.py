@@ -182,7 +182,7 @@ def _csrf_error(exc: CSRFError) -> Any:
     if request.path.startswith("/api/"):
         return exc
     if wants_json():
-        return _json_error(400, "csrf_failed", "The page has expired: reload it and try again.")
+        return _json_error(400, "csrf_failed", "The form has expired: reload the page and try again.")
     return _error_page(400, "The form has expired",
                        "The page was open too long or you signed in again elsewhere. "
                        "Go back, reload the page and submit the form again.")
