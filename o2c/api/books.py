@@ -186,10 +186,11 @@ def get_reconciliation(args: dict[str, Any]) -> Any:
         report = reconciliation.reconcile(tx, args.get("as_of"))
         checks = []
         for ch in report["checks"]:
-            base = {k: ch[k] for k in ("name", "description")}
+            top = ("name", "description", "left_label", "right_label")
+            base = {k: ch[k] for k in top}
             base.update({k: _as_text(ch[k]) for k in ("left", "right", "difference")})
             base["details"] = {k: _jsonable(v) for k, v in ch.items()
-                               if k not in ("name", "description", "left", "right", "difference")}
+                               if k not in (*top, "left", "right", "difference")}
             checks.append(base)
         return {**report, "checks": checks}
     return read(run, s.ReconciliationOut())

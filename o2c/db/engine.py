@@ -24,6 +24,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from o2c.domain.text import fold
+
 
 def make_engine(url: str, busy_timeout_ms: int = 30000, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
@@ -96,6 +98,8 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int, queue: WriterQueue | Non
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        # Searches compare text folded alike on both sides (o2c.services.lookups).
+        dbapi_conn.create_function("o2c_fold", 1, fold, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -22,3 +22,57 @@ def printable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return type(value)(printable(v) for v in value)
     return value
+
+
+# -- folding for search -------------------------------------------------------------
+# ``fold`` makes text comparable ignoring case and accents: "Caffè ÅRHUS" →
+# "caffe arhus". The same table is applied in SQL (see
+# ``o2c.services.lookups.folded``), so a search folds both sides alike.
+
+_SPECIAL = {"ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ĳ": "ij", "Ĳ": "ij",
+            "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ħ": "h", "Ħ": "h", "ı": "i",
+            "ŧ": "t", "Ŧ": "t", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d"}
+_RANGES = ((0xC0, 0x250), (0x370, 0x400), (0x400, 0x530), (0x1E00, 0x1F00))
+_COMBINING = [chr(c) for c in range(0x300, 0x370)]
+
+
+def _fold_char(c: str) -> str:
+    import unicodedata
+    if c in _SPECIAL:
+        return _SPECIAL[c]
+    decomposed = unicodedata.normalize("NFKD", c.lower())
+    return "".join(_SPECIAL.get(ch, ch) for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _table() -> tuple[dict[str, str], str, str, tuple[tuple[str, str], ...]]:
+    single: dict[str, str] = {}
+    multi: list[tuple[str, str]] = []
+    for lo, hi in _RANGES:
+        for cp in range(lo, hi):
+            c = chr(cp)
+            if not c.isalpha():
+                continue
+            f = _fold_char(c)
+            if f == c or not f:
+                continue
+            if len(f) == 1:
+                single[c] = f
+            else:
+                multi.append((c, f))
+    # ``translate`` drops characters of FROM beyond the end of TO: combining marks.
+    source = "".join(single) + "".join(_COMBINING)
+    target = "".join(single.values())
+    mapping = {**single, **dict(multi), **{c: "" for c in _COMBINING}}
+    return mapping, source, target, tuple(multi)
+
+
+_FOLD, FOLD_FROM, FOLD_TO, FOLD_MULTI = _table()
+
+
+def fold(text: str | None) -> str:
+    """Lower case without accents, for searching: ASCII letters lowered, the
+    letters of Latin, Greek and Cyrillic scripts lowered and stripped of their
+    accents, combining marks dropped, the rest as it is."""
+    if not text:
+        return ""
+    return "".join(_FOLD.get(c, c.lower() if c.isascii() else c) for c in text)

@@ -562,6 +562,8 @@ class ReconciliationCheck(Schema):
     description = Str()
     left = Str()
     right = Str()
+    left_label = Str(metadata={"description": "What the left side is, e.g. 'General ledger 1200'."})
+    right_label = Str(metadata={"description": "What the right side is, e.g. 'Stock valuation'."})
     difference = Str()
     details = fields.Dict()
 

@@ -34,7 +34,7 @@ class Money(fields.Field):
         try:
             amount = Decimal(str(value).strip())
         except decimal.InvalidOperation:
-            raise ValidationError(f"{value!r} is not an amount.") from None
+            raise ValidationError(f"“{value}” is not an amount.") from None
         if not amount.is_finite():
             raise ValidationError("Amounts must be finite numbers.")
         if abs(amount) > MAX_AMOUNT:
@@ -62,7 +62,7 @@ class Rate(fields.Field):
         try:
             rate = Decimal(str(value).strip())
         except decimal.InvalidOperation:
-            raise ValidationError(f"{value!r} is not a rate.") from None
+            raise ValidationError(f"“{value}” is not a rate.") from None
         if not rate.is_finite() or rate < 0 or rate >= 1:
             raise ValidationError("A rate is a fraction from 0 to below 1, e.g. \"0.22\".")
         if rate != rate.quantize(Decimal("0.0001"), rounding=decimal.ROUND_DOWN):

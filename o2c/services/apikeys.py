@@ -24,9 +24,9 @@ def hash_key(key: str) -> str:
 
 def create_api_key(tx: Tx, name: str, role: str) -> tuple[dict[str, Any], str]:
     if role not in ROLES:
-        raise ValidationFailed(f"Unknown role {role!r}.", {"role": [f"One of {', '.join(ROLES)}."]})
+        raise ValidationFailed(f"Unknown role “{role}”.", {"role": [f"One of {', '.join(ROLES)}."]})
     if tx.conn.execute(select(api_keys.c.id).where(api_keys.c.name == name)).scalar() is not None:
-        raise Conflict(f"An API key named {name!r} exists already.")
+        raise Conflict(f"An API key named “{name}” exists already.")
     prefix = secrets.token_hex(4)
     key = f"o2c_{prefix}_{secrets.token_urlsafe(32)}"
     kid = tx.conn.execute(insert(api_keys).returning(api_keys.c.id), {

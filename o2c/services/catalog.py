@@ -47,7 +47,7 @@ def create_customer(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     """A new customer, shared with the webshop channels in ``channels``."""
     exists_ = tx.conn.execute(select(customers.c.id).where(customers.c.code == data["code"])).scalar()
     if exists_ is not None:
-        raise Conflict(f"A customer with code {data['code']!r} already exists.", {"customer_id": exists_})
+        raise Conflict(f"A customer with code “{data['code']}” already exists.", {"customer_id": exists_})
     values = {f: data[f] for f in CUSTOMER_FIELDS if f in data}
     values.setdefault("shipping_address", None)
     values["created_at"] = tx.now
@@ -72,7 +72,7 @@ def update_customer(tx: Tx, customer_id: int, data: dict[str, Any]) -> dict[str,
     if "code" in data and data["code"] != before["code"]:
         taken = tx.conn.execute(select(customers.c.id).where(customers.c.code == data["code"])).scalar()
         if taken is not None:
-            raise Conflict(f"A customer with code {data['code']!r} already exists.", {"customer_id": taken})
+            raise Conflict(f"A customer with code “{data['code']}” already exists.", {"customer_id": taken})
         values["code"] = data["code"]
     if values:
         tx.conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))
@@ -165,12 +165,12 @@ def resolve_customer(tx: Tx, principal: Principal, ref: dict[str, Any]) -> Row[A
         if existing is not None:
             row = find_customer(tx, principal, {"id": existing})
             if row is None:
-                raise Conflict(f"The customer code {sent['code']!r} is taken; send another code for a new "
+                raise Conflict(f"The customer code “{sent['code']}” is taken; send another code for a new "
                                "customer.", {})
             differ = sorted(f for f in CUSTOMER_FIELDS if f in sent and not _same(sent[f], getattr(row, f)))
             if differ:
                 raise Conflict(
-                    f"Customer {sent['code']!r} exists with other {', '.join(differ)}; refer to it as "
+                    f"Customer “{sent['code']}” exists with other {', '.join(differ)}; refer to it as "
                     '{"id": …} (with the order\'s shipping_address), or correct the customer first.',
                     {"customer_id": row.id, "fields": differ})
             return row
@@ -200,7 +200,7 @@ def _product_row(row: Any) -> dict[str, Any]:
 def create_product(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     exists = tx.conn.execute(select(products.c.id).where(products.c.sku == data["sku"])).scalar()
     if exists is not None:
-        raise Conflict(f"A product with SKU {data['sku']!r} already exists.", {"sku": data["sku"]})
+        raise Conflict(f"A product with SKU “{data['sku']}” already exists.", {"sku": data["sku"]})
     values = {f: data[f] for f in PRODUCT_FIELDS if f in data}
     values["created_at"] = tx.now
     pid = tx.conn.execute(insert(products).returning(products.c.id), values).scalar_one()
@@ -215,7 +215,7 @@ def get_product(tx: Tx, sku: str) -> dict[str, Any]:
         select(*_product_cols).join(stock, stock.c.product_id == products.c.id).where(products.c.sku == sku)
     ).first()
     if row is None:
-        raise NotFound(f"No product with SKU {sku!r}.")
+        raise NotFound(f"No product with SKU “{sku}”.")
     return _product_row(row)
 
 

@@ -57,13 +57,13 @@ def list_accounts(tx: Tx) -> list[dict[str, Any]]:
 def get_account(tx: Tx, code: str) -> dict[str, Any]:
     row = tx.conn.execute(select(accounts).where(accounts.c.code == code)).first()
     if row is None:
-        raise NotFound(f"No account with code {code!r}.")
+        raise NotFound(f"No account with code “{code}”.")
     return _view(row, _former_roles(tx))
 
 
 def _check_type(type_: str) -> None:
     if type_ not in ACCOUNT_TYPES:
-        raise ValidationFailed(f"Unknown account type {type_!r}.", {"type": [f"One of {', '.join(ACCOUNT_TYPES)}."]})
+        raise ValidationFailed(f"Unknown account type “{type_}”.", {"type": [f"One of {', '.join(ACCOUNT_TYPES)}."]})
 
 
 def _check_role(role: str, account_type: str, field: str) -> None:
@@ -78,7 +78,7 @@ def _check_role(role: str, account_type: str, field: str) -> None:
 def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     code = data["code"]
     if not CODE_PATTERN.fullmatch(code):
-        raise ValidationFailed(f"{code!r} is not an account code: {CODE_RULE}", {"code": [CODE_RULE]})
+        raise ValidationFailed(f"“{code}” is not an account code: {CODE_RULE}", {"code": [CODE_RULE]})
     _check_type(data["type"])
     if data.get("role"):
         _check_role(data["role"], data["type"], "role")
@@ -122,7 +122,7 @@ def update_account(tx: Tx, code: str, data: dict[str, Any]) -> dict[str, Any]:
 def assign_role(tx: Tx, role: str, code: str) -> dict[str, Any]:
     """Post ``role`` to account ``code`` from now on."""
     if role not in ROLES:
-        raise ValidationFailed(f"Unknown posting role {role!r}.", {"role": [f"One of {', '.join(ROLES)}."]})
+        raise ValidationFailed(f"Unknown posting role “{role}”.", {"role": [f"One of {', '.join(ROLES)}."]})
     target = get_account(tx, code)
     if target["role"] == role:
         return target

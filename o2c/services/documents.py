@@ -95,7 +95,7 @@ def render_document(target: Engine | Tx, kind: str, document_id: int, *, actor: 
     in that transaction (for a caller that already has one open)."""
     loader = LOADERS.get(kind)
     if loader is None:
-        raise NotFound(f"No documents of kind {kind!r}.")
+        raise NotFound(f"No documents of kind “{kind}”.")
     if isinstance(target, Tx):
         found = stored_file(target, kind, document_id)
         if found is not None:

@@ -40,7 +40,7 @@ def _stored(tx: Tx, principal: str, key: str, fingerprint: str) -> Outcome | Non
         return None
     if row.request_hash != fingerprint:
         raise IdempotencyKeyReused(
-            f"Idempotency-Key {key!r} was used with a different request; use a new key for a new request.",
+            f"Idempotency-Key “{key}” was used with a different request; use a new key for a new request.",
             {"idempotency_key": key},
         )
     return row.status_code, row.response

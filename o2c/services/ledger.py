@@ -111,9 +111,9 @@ def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
     try:
         first = dt.date.fromisoformat(period + "-01")
     except ValueError:
-        raise ValidationFailed(f"{period!r} is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]}) from None
+        raise ValidationFailed(f"“{period}” is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]}) from None
     if len(period) != 7:
-        raise ValidationFailed(f"{period!r} is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]})
+        raise ValidationFailed(f"“{period}” is not a period; use YYYY-MM.", {"period": ["Use YYYY-MM."]})
     nxt = (first + dt.timedelta(days=32)).replace(day=1)
     return first, nxt - dt.timedelta(days=1)
 

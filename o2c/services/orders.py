@@ -177,9 +177,9 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
     for i, l in enumerate(req_lines):
         p = found.get(l["sku"])
         if p is None:
-            errors[str(i)] = {"sku": [f"Unknown SKU {l['sku']!r}."]}
+            errors[str(i)] = {"sku": [f"Unknown SKU “{l['sku']}”."]}
         elif not p.active:
-            errors[str(i)] = {"sku": [f"Product {l['sku']!r} is not active."]}
+            errors[str(i)] = {"sku": [f"Product “{l['sku']}” is not active."]}
     if errors:
         raise ValidationFailed("Some order lines are invalid.", {"lines": errors})
 
@@ -218,7 +218,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         ).one()
         number = order_number(existing.id, existing.created_at)
         raise Conflict(
-            f"Order {number} already has external_ref {external_ref!r} in channel {channel!r}.",
+            f"Order {number} already has external_ref “{external_ref}” in channel “{channel}”.",
             {"order_id": existing.id, "number": number},
         )
     row["id"] = oid
@@ -481,7 +481,7 @@ def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[d
     order_transition("cancel_lines", o.status, number)
     ls = order_lines(tx, order_id)
     on_order = {l["sku"] for l in ls}
-    unknown = {str(i): {"sku": [f"SKU {r['sku']!r} is not on order {number}."]}
+    unknown = {str(i): {"sku": [f"SKU “{r['sku']}” is not on order {number}."]}
                for i, r in enumerate(requested) if r["sku"] not in on_order}
     if unknown:
         raise ValidationFailed("Some lines are not on this order.", {"lines": unknown})

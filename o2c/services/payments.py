@@ -97,7 +97,7 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
         ).one()
         number = payment_number(existing.id, existing.created_at)
         raise Conflict(
-            f"Bank reference {data['reference']!r} is already recorded as payment {number}.",
+            f"Bank reference “{data['reference']}” is already recorded as payment {number}.",
             {"payment_id": existing.id, "number": number},
         )
     number = payment_number(pid, tx.now)

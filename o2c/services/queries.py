@@ -597,7 +597,7 @@ def stock_movements(tx: Tx, sku: str, *, next_: int | None = None, prev: int | N
         .join(stock, stock.c.product_id == products.c.id).where(products.c.sku == sku)
     ).first()
     if product is None:
-        raise NotFound(f"No product with SKU {sku!r}.")
+        raise NotFound(f"No product with SKU “{sku}”.")
     running = func.sum(movements.c.quantity).over(order_by=movements.c.id).label("on_hand_after")
     inner = (select(movements.c.id, movements.c.date, movements.c.kind, movements.c.quantity, movements.c.value,
                     movements.c.document, movements.c.source_id, running)
@@ -760,7 +760,9 @@ def _months_back(today: dt.date, n: int) -> list[str]:
 
 def revenue_by_month(tx: Tx, months: int = 12) -> list[tuple[str, Decimal]]:
     """Net revenue per period as the ledger has it (credits less debits of the
-    revenue account), for the last ``months`` months including this one."""
+    revenue account), for the last ``months`` months including this one,
+    starting at the first of them with any revenue posting: months before
+    the first sale are left out (none at all when nothing is posted yet)."""
     wanted = _months_back(tx.today, months)
     code = tx.chart["revenue"].code
     got = {p: (c or ZERO) - (d or ZERO) for p, d, c in tx.conn.execute(
@@ -768,4 +770,5 @@ def revenue_by_month(tx: Tx, months: int = 12) -> list[tuple[str, Decimal]]:
         .join(jlines, jlines.c.entry_id == entries.c.id)
         .where(jlines.c.account == code, entries.c.period >= wanted[0])
         .group_by(entries.c.period))}
-    return [(p, got.get(p, ZERO)) for p in wanted]
+    first = min(got, default=None)
+    return [(p, got.get(p, ZERO)) for p in wanted if first is not None and p >= first]

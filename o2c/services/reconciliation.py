@@ -35,6 +35,25 @@ credit_notes = m.CreditNote.__table__
 SHOW = 20
 
 
+#: What each side of a check is, for a reader: a fixed text, or ``("gl", role)``
+#: for the general ledger accounts serving a posting role ("General ledger 1200").
+SIDES: dict[str, tuple[str | tuple[str, str], str | tuple[str, str]]] = {
+    "journal_balanced": ("Journal debits", "Journal credits"),
+    "stock_on_hand": ("Stock on hand", "Stock movements"),
+    "stock_reserved": ("Reserved stock", "Open reservations"),
+    "stock_not_oversold": ("Oversold SKUs", "Allowed"),
+    "open_quantities": ("Open on confirmed lines", "Reserved + backordered"),
+    "inventory_value": (("gl", "inventory"), "Stock valuation"),
+    "inventory_movements": ("Stock valuation", "Value of stock movements"),
+    "revenue": (("gl", "revenue"), "Invoices − credit notes (net)"),
+    "vat": (("gl", "vat_payable"), "Invoices − credit notes (VAT)"),
+    "receivables": (("gl", "receivables"), "Open invoice balances"),
+    "customer_credit": (("gl", "customer_credit"), "Unapplied payments"),
+    "fulfilment": ("Shipped less returned", "Invoiced"),
+    "numbering": ("Numbers used", "Highest number"),
+}
+
+
 def _check(name: str, left: Any, right: Any, description: str, difference: Any = None,
            **extra: Any) -> dict[str, Any]:
     """One invariant. ``difference`` defaults to left − right; per-SKU checks pass
@@ -42,6 +61,24 @@ def _check(name: str, left: Any, right: Any, description: str, difference: Any =
     return {"name": name, "left": left, "right": right,
             "difference": left - right if difference is None else difference,
             "description": description, **extra}
+
+
+def _name_sides(tx: Tx, checks: list[dict[str, Any]]) -> None:
+    """``left_label`` and ``right_label`` of each check, from ``SIDES``; a
+    ledger side names the accounts that serve (or served) its role."""
+    accounts: dict[str, list[str]] = {}
+    for role, code in tx.conn.execute(select(account_roles.c.role, account_roles.c.account)
+                                      .order_by(account_roles.c.assigned_at, account_roles.c.account)):
+        accounts.setdefault(role, []).append(code)
+
+    def text(side: str | tuple[str, str]) -> str:
+        if isinstance(side, str):
+            return side
+        codes = accounts.get(side[1]) or [tx.chart[side[1]].code]
+        return "General ledger " + " + ".join(codes)
+    for ch in checks:
+        left, right = SIDES[ch.get("kind", ch["name"])]
+        ch["left_label"], ch["right_label"] = text(left), text(right)
 
 
 def gl_by_role(tx: Tx, as_of: dt.date | None) -> dict[str, tuple[Decimal, Decimal]]:
@@ -325,19 +362,21 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
 
     # 8. Numbering: gapless and unique per series and year, invoices and
     # credit notes alike.
-    for series, year, n, lo, hi, distinct in [*(row for t in (invoices, credit_notes) for row in c.execute(
-        select(t.c.series, t.c.year, func.count(), func.min(t.c.seq), func.max(t.c.seq),
-               func.count(t.c.seq.distinct())).group_by(t.c.series, t.c.year)
-        .order_by(t.c.series, t.c.year)
-    ))]:
+    for document, series, year, n, lo, hi, distinct in [*(
+        (document, *row) for document, t in (("invoice", invoices), ("credit_note", credit_notes))
+        for row in c.execute(
+            select(t.c.series, t.c.year, func.count(), func.min(t.c.seq), func.max(t.c.seq),
+                   func.count(t.c.seq.distinct())).group_by(t.c.series, t.c.year)
+            .order_by(t.c.series, t.c.year)))]:
         # left: numbers used; right: the highest number. Equal, starting at 1
         # with no repeats, means 1..N exactly.
         checks.append(_check(
             f"numbering_{series}_{year}", int(n), int(hi),
             f"{series} {year}: numbers 1..N, none skipped or repeated",
             difference=(int(hi) - int(distinct)) + int(n - distinct) + (int(lo) - 1),
-            first=int(lo), repeated=int(n - distinct)))
+            first=int(lo), repeated=int(n - distinct), kind="numbering", document=document))
 
+    _name_sides(tx, checks)
     ok = all(ch["difference"] == 0 for ch in checks)
     return {"as_of": as_of or tx.today, "ok": ok, "checks": checks}
 

@@ -59,7 +59,7 @@ def account_ledger(tx: Tx, code: str, date_from: dt.date | None, date_to: dt.dat
     opening balance (before ``date_from``) and the closing balance."""
     acc = tx.conn.execute(select(accounts).where(accounts.c.code == code)).first()
     if acc is None:
-        raise NotFound(f"No account with code {code!r}.")
+        raise NotFound(f"No account with code “{code}”.")
     opening = ZERO
     if date_from is not None:
         opening = tx.conn.execute(

@@ -107,7 +107,7 @@ def _plan_lines(ls: list[dict[str, Any]], requested: list[dict[str, Any]], numbe
     """(order line, quantity) per line the return takes, filling lines of a SKU
     in order; refuses unknown SKUs (422) and more than is returnable (409)."""
     on_order = {l["sku"] for l in ls}
-    unknown = {str(i): {"sku": [f"SKU {r['sku']!r} is not on order {number}."]}
+    unknown = {str(i): {"sku": [f"SKU “{r['sku']}” is not on order {number}."]}
                for i, r in enumerate(requested) if r["sku"] not in on_order}
     if unknown:
         raise ValidationFailed("Some lines are not on this order.", {"lines": unknown})

@@ -104,7 +104,7 @@ def pack(tx: Tx, order_id: int, principal: Principal, requested: list[dict[str, 
             raise Conflict(f"Order {number} has nothing left to pack.", {"order_id": order_id})
     else:
         on_order = {l[1] for l in open_lines}
-        unknown = {str(i): {"sku": [f"SKU {r['sku']!r} is not on order {number}."]}
+        unknown = {str(i): {"sku": [f"SKU “{r['sku']}” is not on order {number}."]}
                    for i, r in enumerate(requested) if r["sku"] not in on_order}
         if unknown:
             raise ValidationFailed("Some lines are not on this order.", {"lines": unknown})

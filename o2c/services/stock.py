@@ -44,7 +44,7 @@ def get_stock(tx: Tx, sku: str) -> dict[str, Any]:
         select(*_stock_cols).join(stock, stock.c.product_id == products.c.id).where(products.c.sku == sku)
     ).first()
     if row is None:
-        raise NotFound(f"No product with SKU {sku!r}.")
+        raise NotFound(f"No product with SKU “{sku}”.")
     return _stock_row(row)
 
 
@@ -60,7 +60,7 @@ def receive(tx: Tx, sku: str, quantity: int, unit_cost_: Decimal) -> dict[str, A
     """Goods received: on hand and inventory value up, Dr Inventory / Cr GR clearing."""
     pid = tx.conn.execute(select(products.c.id).where(products.c.sku == sku)).scalar()
     if pid is None:
-        raise ValidationFailed(f"Unknown SKU {sku!r}.", {"sku": [f"Unknown SKU {sku!r}."]})
+        raise ValidationFailed(f"Unknown SKU “{sku}”.", {"sku": [f"Unknown SKU “{sku}”."]})
     value = round_money(unit_cost_ * quantity)
     before, filled = backorders.reserve_for_waiting(tx, pid, incoming=quantity)  # orders before stock
     reserved = sum(f["quantity"] for f in filled)

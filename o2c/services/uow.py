@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import Label
 
 from o2c.db import models as m
 from o2c.domain.errors import PeriodClosed
+from o2c.domain.events import EVENTS
 from o2c.ledger.accounts import Account, chart_from_rows
 from o2c.ledger.posting import JournalEntry
 from o2c.services import clock
@@ -131,6 +132,8 @@ class Tx:
         })
 
     def emit(self, type_: str, channel: str, order_id: int | None, data: dict[str, Any]) -> None:
+        if type_ not in EVENTS:  # the registry is the only source of event types
+            raise ValueError(f"{type_} is not an event type; add it to o2c.domain.events.EVENTS first")
         self._event_rows.append({
             "type": type_, "channel": channel, "order_id": order_id,
             "data": data, "created_at": self.now,

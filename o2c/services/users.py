@@ -59,7 +59,7 @@ def _check_new(username: str, password: str, role: str) -> None:
 def create_user(tx: Tx, username: str, password: str, role: str) -> dict[str, Any]:
     _check_new(username, password, role)
     if tx.conn.execute(select(users.c.id).where(users.c.username == username)).scalar() is not None:
-        raise Conflict(f"A user named {username!r} exists already.", {"username": username})
+        raise Conflict(f"A user named “{username}” exists already.", {"username": username})
     uid = tx.conn.execute(insert(users).returning(users.c.id), {
         "username": username, "password_hash": generate_password_hash(password, method=HASH_METHOD),
         "role": role, "active": True, "failed_logins": 0, "created_at": tx.now,
@@ -128,5 +128,5 @@ def set_password(tx: Tx, username: str, password: str) -> None:
                 locked_until=None).returning(users.c.id)
     ).scalar()
     if uid is None:
-        raise ValidationFailed(f"No user named {username!r}.", {"username": ["Unknown user."]})
+        raise ValidationFailed(f"No user named “{username}”.", {"username": ["Unknown user."]})
     tx.audit("user.password_changed", "user", uid, None, None)

@@ -174,13 +174,13 @@ def create_webhook(tx: Tx, principal: Principal, data: dict[str, Any], *,
     channel = data.get("channel")
     if scope is not None:
         if channel not in (None, scope):
-            raise Forbidden(f"A webshop key subscribes to its own channel ({scope!r}) only.",
+            raise Forbidden(f"A webshop key subscribes to its own channel (“{scope}”) only.",
                             {"channel": channel})
         channel = scope
     same_channel = webhooks.c.channel.is_(None) if channel is None else webhooks.c.channel == channel
     n = tx.conn.execute(select(func.count()).select_from(webhooks).where(same_channel)).scalar_one()
     if n >= MAX_PER_CHANNEL:
-        raise Conflict(f"Channel {channel!r} has {n} webhooks already, the most allowed; "
+        raise Conflict(f"Channel “{channel}” has {n} webhooks already, the most allowed; "
                        "delete one or subscribe one URL to more event types.")
     cursor = tx.conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
     wid = tx.conn.execute(insert(webhooks).returning(webhooks.c.id), {

@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from o2c.domain.access import Principal
 from o2c.domain.errors import DomainError, NotFound
-from o2c.web.core import bp, can, engine, field_label, language_options, new_token
+from o2c.web.core import bp, can, engine, field_label, language_options, new_token, wants_json
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -127,7 +127,7 @@ def init_app(app: Flask) -> None:
             csrf.protect()
 
     from o2c.web import (  # noqa: F401  (routes register on bp)
-        aftersales, auth, books, catalog, receivables, returns, sales, webhooks,
+        aftersales, auth, books, catalog, lookups, receivables, returns, sales, webhooks,
     )
     from o2c.web.audit import describe
     from o2c.web.nav import navigation
@@ -145,12 +145,22 @@ def _signed_in() -> Any:
     if request.endpoint in ("web.login", "web.static"):
         return None
     if not current_user.is_authenticated:
+        if wants_json():
+            return _json_error(401, "unauthorized", "Signed out: sign in again and retry.")
         return login_manager.unauthorized()
     g.principal = current_user.principal  # the request log names the user
     return None
 
 
-def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
+def _json_error(status: int, code: str, message: str) -> Any:
+    from o2c.api.errors import error_response
+    return error_response(status, code, message)
+
+
+def _error_page(status: int, title: str, message: str) -> Any:
+    if wants_json():
+        codes = {400: "bad_request", 403: "forbidden", 404: "not_found", 409: "conflict"}
+        return _json_error(status, codes.get(status, "error"), message)
     return render_template("web/error.html", status=status, title=title, message=message), status
 
 
@@ -158,6 +168,8 @@ def _error_page(status: int, title: str, message: str) -> tuple[str, int]:
 def _csrf_error(exc: CSRFError) -> Any:
     if request.path.startswith("/api/"):
         return exc
+    if wants_json():
+        return _json_error(400, "csrf_failed", "The form has expired: reload the page and try again.")
     return _error_page(400, "The form has expired",
                        "The page was open too long or you signed in again elsewhere. "
                        "Go back, reload the page and submit the form again.")

@@ -10,7 +10,7 @@ from flask import abort, render_template, request, url_for
 
 from o2c.ledger.accounts import ACCOUNT_TYPES, ROLE_TYPES, ROLES, normal_balance
 from o2c.schemas import books as b
-from o2c.services import chain, chart, clock, ledger, queries, reconciliation
+from o2c.services import chain, chart, clock, ledger, lookups, queries, reconciliation
 from o2c.web.core import (
     Form, Problem, args_without, back_to, blank, bp, can, date_arg, engine, int_arg, load, read, requires, str_arg,
     submit,
@@ -32,6 +32,8 @@ CHECK_LINKS = {
     "fulfilment": ("web.orders", "Orders"),
     "open_quantities": ("web.backorders", "Backorders"),
 }
+#: The numbering checks: each series is of invoices or of credit notes.
+NUMBERING_LINKS = {"invoice": ("web.invoices", "Invoices"), "credit_note": ("web.credit_notes", "Credit notes")}
 
 
 @bp.route("/books/trial-balance")
@@ -66,12 +68,20 @@ def journal() -> Any:
 @requires("ledger:read")
 def reconciliation_page() -> Any:
     as_of = date_arg("as_of")
-    report = read(lambda tx: reconciliation.reconcile(tx, as_of))
+    def run(tx: Any) -> tuple[dict[str, Any], dict[int, str]]:
+        report = reconciliation.reconcile(tx, as_of)
+        ids = [line["order_id"] for ch in report["checks"] for line in ch.get("lines") or []]
+        return report, lookups.order_numbers(tx, ids)
+    report, order_numbers = read(run)
     for ch in report["checks"]:
-        endpoint, text = CHECK_LINKS.get(ch["name"], ("web.invoices", "Invoices"))
+        if ch.get("kind") == "numbering":
+            endpoint, text = NUMBERING_LINKS[ch["document"]]
+        else:
+            endpoint, text = CHECK_LINKS[ch["name"]]
         args = {"status": "open"} if ch["name"] == "receivables" else {}
         ch["link"] = (url_for(endpoint, **args), text)
-    return render_template("web/books/reconciliation.html", report=report, as_of=as_of)
+    return render_template("web/books/reconciliation.html", report=report, as_of=as_of,
+                           order_numbers=order_numbers)
 
 
 # -- periods ------------------------------------------------------------------------

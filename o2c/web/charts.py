@@ -37,7 +37,7 @@ def bar_chart(series: list[tuple[str, Decimal]], width: int = 1100, height: int 
     top_value = 4 * _nice_step(max((v for _, v in series), default=Decimal(0)))
     n = max(len(series), 1)
     slot = plot_w / n
-    bar = slot * 0.62
+    bar = min(slot * 0.62, 72.0)  # a few months: slim bars, not slabs
     summary = ", ".join(f"{p} {v:.2f}" for p, v in series)
     parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title" '
              f'xmlns="http://www.w3.org/2000/svg"><title id="chart-title">{escape(title)}: {escape(summary)}</title>']

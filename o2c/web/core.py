@@ -62,6 +62,21 @@ def requires(*permissions: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return deco
 
 
+#: Endpoints a page's script calls: JSON in and out, refusals in the API's
+#: error shape (401 when signed out, 403, 400 for a missing CSRF token).
+JSON_ENDPOINTS: set[str] = set()
+
+
+def json_view(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view as one of the ``JSON_ENDPOINTS`` (apply above ``bp.route``)."""
+    JSON_ENDPOINTS.add(f"{bp.name}.{fn.__name__}")
+    return fn
+
+
+def wants_json() -> bool:
+    return request.endpoint in JSON_ENDPOINTS
+
+
 def read(fn: Callable[[Tx], Any]) -> Any:
     """Run read-only work in one transaction (a consistent snapshot)."""
     with unit_of_work(engine(), principal().actor, readonly=True) as tx:

@@ -37,7 +37,7 @@ def _strict_date(name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        abort(400, description=f"{name!r} must be a date as YYYY-MM-DD, not {raw[:20]!r}.")
+        abort(400, description=f"“{name}” must be a date as YYYY-MM-DD, not “{raw[:20]}”.")
 
 
 # -- aging --------------------------------------------------------------------------

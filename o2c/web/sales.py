@@ -14,6 +14,7 @@ from o2c.domain.allocation import these_first
 from o2c.schemas import api as s
 from o2c.services import invoicing, orders, payments, queries, shipping
 from o2c.web import charts
+from o2c.web.lookups import pick_customer
 from o2c.web.core import (
     Form, Problem, amount, args_without, ascii_digits, back_to, blank, bp, date_arg, dry_run, flatten_errors,
     int_arg, integer, load, percent, principal, read, requires, rows, str_arg, submit,
@@ -129,31 +130,42 @@ def _renumber(fields: dict[str, str], index: list[int]) -> dict[str, str]:
     return out
 
 
-def _order_form_page(form: Form, preview: Any = None, status: int = 200) -> Any:
-    customers, products = read(lambda tx: (queries.customer_choices(tx), queries.product_choices(tx)))
+def _order_form_page(form: Form, preview: Any = None, status: int = 200, customer: dict[str, Any] | None = None,
+                     candidates: list[dict[str, Any]] | None = None) -> Any:
+    products = read(queries.product_choices)
     n = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
-    return render_template("web/orders/new.html", form=form, customers=customers, products=products,
-                           line_count=n, preview=preview), status
+    return render_template("web/orders/new.html", form=form, customer=customer, candidates=candidates or [],
+                           products=products, line_count=n, preview=preview), status
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])
 @requires("orders:write")
 def new_order() -> Any:
     if request.method == "GET":
-        return _order_form_page(Form({"customer.code": str_arg("customer", max_len=64), "confirm": "1"}))
+        form = Form({"customer.code": str_arg("customer", max_len=64), "confirm": "1"})
+        customer, _, _ = pick_customer(form.values)
+        return _order_form_page(form, customer=customer)
     form = Form.posted()
     action = request.form.get("action", "save")
+    customer, candidates, problem = (None, [], None) if not blank(form.value("customer.name")) \
+        else pick_customer(form.values)
+    form.values.pop("customer.pick", None)
+    if customer is not None:  # the text typed becomes the customer's code
+        form.values["customer.code"] = customer["code"]
     if action == "add_line":
         n = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
         form.values[f"lines.{n}.sku"] = ""
-        return _order_form_page(form)
+        return _order_form_page(form, customer=customer, candidates=candidates)
+    if problem is not None:
+        form.problem = problem
+        return _order_form_page(form, status=422, candidates=candidates)
     data, problem = _order_input(form)
     if problem is None and action == "preview":
         outcome = dry_run(lambda tx: orders.create_order(tx, principal(), {**data, "confirm": False}))
         if isinstance(outcome, Problem):
             problem = outcome
         else:
-            return _order_form_page(form, preview=outcome)
+            return _order_form_page(form, preview=outcome, customer=customer)
     if problem is None:
         def work(tx: Any) -> tuple[str, str]:
             o = orders.create_order(tx, principal(), data)
@@ -170,7 +182,7 @@ def new_order() -> Any:
             if line:
                 problem.fields[f"lines.{i}.quantity"] = f"Only {line['available']} available."
     form.problem = problem
-    return _order_form_page(form, status=422)
+    return _order_form_page(form, status=422, customer=customer)
 
 
 def _order_page(order_id: int, forms: dict[str, Form] | None = None, status: int = 200) -> Any:

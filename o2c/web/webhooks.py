@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import current_app, render_template, request, session, url_for
 
-from o2c.domain.events import ALL, EVENT_TYPES
+from o2c.domain.events import ALL, EVENTS, families
 from o2c.schemas import events as es
-from o2c.services import webhooks
+from o2c.services import lookups, webhooks
 from o2c.web.core import (
     Form, Problem, args_without, back_to, blank, bp, int_arg, load, principal, read, requires, str_arg, submit,
 )
@@ -23,15 +23,16 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed")
 _REVEAL = "o2c_reveal_webhook"  # session marker: the subscription whose secret the next view shows, once
 
 
-def _families() -> list[str]:
-    return sorted({t.split(".")[0] + ".*" for t in EVENT_TYPES})
-
-
 def _list_page(form: Form, status: int = 200) -> Any:
     cursor = int_arg("after")
     items, next_cursor = read(lambda tx: webhooks.list_webhooks(tx, principal(), cursor, PAGE))
     return render_template("web/webhooks/list.html", form=form, hooks=items, next_cursor=next_cursor,
-                           event_types=EVENT_TYPES, families=_families(), base_args=args_without("after")), status
+                           event_groups=_event_groups(), base_args=args_without("after")), status
+
+
+def _event_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The registry's event types by family (``order.*`` → its types with what each means)."""
+    return [(f, [(t, text) for t, text in EVENTS.items() if t.startswith(f[:-1])]) for f in families()]
 
 
 @bp.route("/webhooks")
@@ -79,7 +80,8 @@ def webhook(webhook_id: int) -> Any:
         items, next_cursor = webhooks.list_deliveries(tx, principal(), webhook_id, status, cursor, PAGE)
         secret = webhooks.reveal_secret(tx, principal(), webhook_id, current_app.config["O2C"].webhook_key) \
             if reveal else None
-        return {"hook": hook, "deliveries": items, "next_cursor": next_cursor, "secret": secret}
+        return {"hook": hook, "deliveries": items, "next_cursor": next_cursor, "secret": secret,
+                "order_numbers": lookups.order_numbers(tx, [d["order_id"] for d in items])}
     return render_template("web/webhooks/show.html", status=status, statuses=DELIVERY_STATUSES,
                            base_args=args_without("after"), **read(run))
 
@@ -87,9 +89,11 @@ def webhook(webhook_id: int) -> Any:
 @bp.route("/webhooks/<id:webhook_id>/deliveries/<id:delivery_id>")
 @requires(ADMIN)
 def webhook_delivery(webhook_id: int, delivery_id: int) -> Any:
-    hook, d = read(lambda tx: (webhooks.get_webhook(tx, principal(), webhook_id),
-                               webhooks.get_delivery(tx, principal(), webhook_id, delivery_id)))
-    return render_template("web/webhooks/delivery.html", hook=hook, d=d)
+    def run(tx: Any) -> tuple[Any, Any, dict[int, str]]:
+        d = webhooks.get_delivery(tx, principal(), webhook_id, delivery_id)
+        return webhooks.get_webhook(tx, principal(), webhook_id), d, lookups.order_numbers(tx, [d["order_id"]])
+    hook, d, numbers = read(run)
+    return render_template("web/webhooks/delivery.html", hook=hook, d=d, order_numbers=numbers)
 
 
 def _set_active(webhook_id: int, active: bool) -> Any:
@@ -167,9 +171,12 @@ def redeliver_webhook_failed(webhook_id: int) -> Any:
 @requires(ADMIN)
 def failed_deliveries() -> Any:
     cursor = int_arg("after")
-    items, next_cursor = read(lambda tx: webhooks.failed_deliveries(tx, principal(), cursor, PAGE))
+    def run(tx: Any) -> tuple[Any, Any, dict[int, str]]:
+        items, next_cursor = webhooks.failed_deliveries(tx, principal(), cursor, PAGE)
+        return items, next_cursor, lookups.order_numbers(tx, [d["order_id"] for d in items])
+    items, next_cursor, numbers = read(run)
     return render_template("web/webhooks/failed.html", deliveries=items, next_cursor=next_cursor,
-                           base_args=args_without("after"))
+                           order_numbers=numbers, base_args=args_without("after"))
 
 
 @bp.route("/webhooks/failed/redeliver", methods=["POST"])

@@ -48,6 +48,8 @@ ROUTES: dict[str, str] = {
     "GET /orders/new":                                   CLERKS,
     "POST /orders/new":                                  CLERKS,
     "GET /orders/<id:order_id>":                         STAFF,
+    "GET /lookup/customers":                             STAFF,   # JSON for the new-order form's script
+    "POST /lookup/order-lines":                          CLERKS,  # JSON: what the entered lines come to
     "POST /orders/<id:order_id>/confirm":                CLERKS,
     "POST /orders/<id:order_id>/cancel":                 CLERKS,
     "POST /orders/<id:order_id>/pack":                   CLERKS,
@@ -192,6 +194,8 @@ def outcome(r: Any, route: str) -> str:
         # The gate sends the visitor to sign in and back (?next=); signing out
         # lands on the sign-in page by design.
         return "allowed" if route == "POST /logout" and "next=" not in location else "login"
+    if r.status_code == 401 and r.is_json and r.json["error"]["code"] == "unauthorized":
+        return "login"  # a page's script is told to sign in again, not redirected
     if r.status_code in (401, 403):
         return "forbidden"
     if r.status_code >= 500 or r.status_code in (400, 405):

@@ -98,7 +98,7 @@ def test_field_errors_appear_next_to_the_fields(engine: Engine, shop: Any, clerk
     missing_customer = new_order(clerk_web, {"lines.0.sku": "RETRO-CLOCK", "lines.0.quantity": "1"})
     assert "Pick a customer" in missing_customer.text
     unknown = new_order(clerk_web, {"customer.code": "C-ROSSI", "lines.0.sku": "NO-SUCH", "lines.0.quantity": "1"})
-    assert unknown.status_code == 422 and "Unknown SKU &#39;NO-SUCH&#39;" in unknown.text
+    assert unknown.status_code == 422 and "Unknown SKU “NO-SUCH”" in unknown.text
     assert count(engine, m.Order.__table__) == 0
 
 
