@@ -81,13 +81,11 @@ def db_url(_template: str, tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Iterator[None]:
-    """Per-process caches (chart of accounts, company settings, API keys) must
-    not carry one test's database into the next."""
-    from o2c.api import common
+    """Per-process caches (chart of accounts, company settings) must not
+    carry one test's database into the next."""
     from o2c.services import invoicing, uow
     uow.forget_chart()
     invoicing.forget_settings()
-    common._KEY_CACHE.clear()
     yield
 
 
