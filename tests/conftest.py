@@ -91,7 +91,8 @@ def _fresh_process_caches() -> Iterator[None]:
 
 @pytest.fixture
 def app(db_url: str) -> Iterator[Any]:
-    application = create_app(Config(DATABASE_URL=db_url, ENV="testing"))
+    # Rate limits off (tests/api/test_rate_limits.py switches them on).
+    application = create_app(Config(DATABASE_URL=db_url, ENV="testing", RATELIMIT_ENABLED=False))
     application.config["TESTING"] = True
     yield application
     application.extensions["o2c.engine"].dispose()
