@@ -198,7 +198,8 @@ def seed(url: str, n_customers: int) -> tuple[str, list[int]]:
 def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
     """The service as in production. Its log (a JSON line per request) goes to
     a file: a pipe nobody reads fills up and stalls every worker."""
-    env = {**os.environ, "O2C_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    # Rate limits off: a benchmark's clients are one key at hundreds of requests a second.
+    env = {**os.environ, "O2C_DATABASE_URL": url, "PYTHONPATH": str(ROOT), "O2C_RATELIMIT_ENABLED": "0"}
     log = tempfile.NamedTemporaryFile(prefix="o2c-bench-server-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "o2c.cli", "serve", "--port", str(port), "--workers", str(workers),

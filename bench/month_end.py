@@ -55,7 +55,7 @@ from o2c import create_app
 from o2c.config import Config
 from o2c.services import apikeys
 from o2c.services.uow import unit_of_work
-app = create_app(Config(DATABASE_URL={url!r}))
+app = create_app(Config(DATABASE_URL={url!r}, RATELIMIT_ENABLED=False))
 engine = app.extensions["o2c.engine"]
 with unit_of_work(engine, "bench") as tx:
     key = apikeys.create_api_key(tx, "month-end-" + str(time.time_ns()), "admin")[1]

@@ -113,7 +113,7 @@ def main() -> None:
 
     tmp = tempfile.TemporaryDirectory()
     url = args.db or f"sqlite:///{tmp.name}/bench.sqlite3"
-    config = Config(DATABASE_URL=url, ENV="bench")
+    config = Config(DATABASE_URL=url, ENV="bench", RATELIMIT_ENABLED=False)
     engine = make_engine(url, pool_size=max(args.concurrency) + 4)
     upgrade(engine)
 

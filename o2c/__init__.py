@@ -52,9 +52,9 @@ class SkuConverter(UnicodeConverter):
 
 
 def create_app(config: Config | None = None) -> Flask:
-    from o2c import inputs, ops, web
+    from o2c import inputs, ops, ratelimit, web
     from o2c.api import (
-        aftersales, books, catalog, common, documents, errors, events, receivables, returns, sales,
+        aftersales, apikeys, books, catalog, common, documents, errors, events, receivables, returns, sales,
     )
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
@@ -80,10 +80,12 @@ def create_app(config: Config | None = None) -> Flask:
     api.register_field(fields.Money, "string", "decimal")
     api.register_field(fields.Rate, "string", "decimal")
     for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp,
-                returns.blp):
+                returns.blp, apikeys.blp):
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     app.before_request(common.authenticate_request)
+    ratelimit.init_app(app)  # after authentication (limits per key), before the 401 (limits per address)
+    app.before_request(common.refuse_unauthenticated)
     inputs.init_app(app)  # after authentication: bodies of strangers are not read
     ops.init_app(app)
     web.init_app(app)  # the back-office forms, over the same services

@@ -51,20 +51,104 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}: {engine.url.render_as_string(hide_password=True)}")
 
 
+def _expiry(value: dt.date | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.combine(value, dt.time(), dt.timezone.utc)
+
+
 @main.command("create-api-key")
-@click.option("--name", required=True, help="The key's name; a webshop key's name is its channel.")
+@click.option("--name", required=True, help="The key's name (a rotated key keeps it).")
 @click.option("--role", required=True, type=click.Choice(["webshop", "clerk", "accountant", "admin"]))
-def create_api_key(name: str, role: str) -> None:
+@click.option("--channel", default=None, help="The channel a webshop key orders for (default: the name); "
+                                              "several keys may serve one channel.")
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="YYYY-MM-DD: the key is refused from 00:00 UTC that day (default: never).")
+def create_api_key(name: str, role: str, channel: str | None, expires: dt.datetime | None) -> None:
     """Create an API key and print it (once: only its hash is stored)."""
     from o2c.domain.errors import DomainError
     from o2c.services import apikeys
     from o2c.services.uow import unit_of_work
     try:
-        with unit_of_work(_engine(), "cli") as tx:
-            _, key = apikeys.create_api_key(tx, name, role)
+        with _db() as engine, unit_of_work(engine, "cli") as tx:
+            _, key = apikeys.create_api_key(tx, name, role, channel,
+                                            expires_at=_expiry(expires.date() if expires else None))
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(key)
+
+
+@main.group("api-keys", invoke_without_command=True)
+@click.pass_context
+def api_keys(ctx: click.Context) -> None:
+    """API keys: list them, revoke one, rotate one (`o2c api-keys` alone lists)."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(api_keys_list)
+
+
+def _when(value: dt.datetime | None) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+@api_keys.command("list")
+def api_keys_list() -> None:
+    """Every key, revoked ones too (times in UTC)."""
+    from o2c.domain.access import SYSTEM
+    from o2c.services import apikeys
+    from o2c.services.uow import unit_of_work
+    with _db() as engine, unit_of_work(engine, "cli", readonly=True) as tx:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page, cursor = apikeys.list_api_keys(tx, SYSTEM, cursor, 500)
+            items += page
+            if cursor is None:
+                break
+    if not items:
+        click.echo("no API keys (create one with `o2c create-api-key`)")
+        return
+    head = ("id", "name", "channel", "role", "prefix", "status", "created", "last used", "expires", "revoked")
+    rows = [(str(k["id"]), k["name"], k["channel"], k["role"], k["prefix"], k["status"], _when(k["created_at"]),
+             _when(k["last_used_at"]), _when(k["expires_at"]), _when(k["revoked_at"])) for k in items]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for r in [head, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+@api_keys.command("revoke")
+@click.argument("key_id", type=click.IntRange(min=1))
+def api_keys_revoke(key_id: int) -> None:
+    """Revoke the key KEY_ID (see `list`): refused from now on, in every process."""
+    from o2c.domain.access import SYSTEM
+    from o2c.domain.errors import DomainError
+    from o2c.services import apikeys
+    from o2c.services.uow import unit_of_work
+    try:
+        with _db() as engine, unit_of_work(engine, "cli") as tx:
+            k = apikeys.revoke_api_key(tx, SYSTEM, key_id)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"API key {k['id']} ({k['name']}, channel {k['channel']}, o2c_{k['prefix']}_…) revoked")
+
+
+@api_keys.command("rotate")
+@click.argument("key_id", type=click.IntRange(min=1))
+@click.option("--grace-minutes", type=click.IntRange(0, 7 * 24 * 60), default=0, show_default=True,
+              help="How long the old key keeps working beside the new one.")
+def api_keys_rotate(key_id: int, grace_minutes: int) -> None:
+    """Replace the key KEY_ID by a new one (same name, channel and role),
+    print the new key once, and revoke the old one (after the grace period)."""
+    from o2c.domain.access import SYSTEM
+    from o2c.domain.errors import DomainError
+    from o2c.services import apikeys
+    from o2c.services.uow import unit_of_work
+    try:
+        with _db() as engine, unit_of_work(engine, "cli") as tx:
+            new, key = apikeys.rotate_api_key(tx, SYSTEM, key_id, grace_minutes)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(key)
+    when = "now" if grace_minutes == 0 else f"in {grace_minutes} minute{'s' if grace_minutes != 1 else ''}"
+    click.echo(f"new API key {new['id']} for {new['name']} (channel {new['channel']}, {new['role']}); "
+               f"key {key_id} is revoked {when}", err=True)
 
 
 @main.command("create-user")

@@ -64,6 +64,20 @@ class Config:
         "O2C_ENV", "development") not in ("development", "testing"))
     # Where the JSON line per request goes: a file path, or "" for standard error.
     REQUEST_LOG: str = field(default_factory=lambda: os.environ.get("O2C_REQUEST_LOG", ""))
+    # Rate limits (o2c/ratelimit.py): on unless O2C_ENV is testing (or set
+    # explicitly). Storage: memory of each process, or e.g. redis://host:6379
+    # shared by every process. Limits in the `limits` notation ("50/second;
+    # 2000/minute"); see README, Rate limits, for why these defaults.
+    RATELIMIT_ENABLED: bool | None = field(
+        default_factory=lambda: None if os.environ.get("O2C_RATELIMIT_ENABLED") in (None, "")
+        else _env_flag("O2C_RATELIMIT_ENABLED", True))
+    RATELIMIT_STORAGE_URL: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_STORAGE_URL") or "memory://")
+    RATELIMIT_API: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_API") or "50/second;2000/minute")
+    RATELIMIT_ANONYMOUS: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_ANONYMOUS")
+                                     or "20/second;300/minute")
+    RATELIMIT_LOGIN: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_LOGIN") or "10/minute")
+    RATELIMIT_LOGIN_ADDRESS: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_LOGIN_ADDRESS")
+                                         or "30/minute")
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100
@@ -75,6 +89,10 @@ class Config:
     @property
     def webhook_allow_private(self) -> bool:
         return self.ENV in ("development", "testing") and self.WEBHOOK_ALLOW_PRIVATE is not False
+
+    @property
+    def ratelimit_enabled(self) -> bool:
+        return self.ENV != "testing" if self.RATELIMIT_ENABLED is None else self.RATELIMIT_ENABLED
 
     def as_flask(self) -> dict[str, object]:
         return {

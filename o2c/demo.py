@@ -211,7 +211,7 @@ def _create_keys(engine: Engine) -> tuple[dict[str, str], Principal]:
             info, key = apikeys.create_api_key(tx, _suffixed(name, n), role)
             keys[info["name"]] = key
             if role == "webshop":
-                shop = Principal("api_key", info["id"], info["name"], role)
+                shop = Principal("api_key", info["id"], info["name"], role, info["channel"])
     assert shop is not None
     return keys, shop
 

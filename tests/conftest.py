@@ -81,19 +81,18 @@ def db_url(_template: str, tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> Iterator[None]:
-    """Per-process caches (chart of accounts, company settings, API keys) must
-    not carry one test's database into the next."""
-    from o2c.api import common
+    """Per-process caches (chart of accounts, company settings) must not
+    carry one test's database into the next."""
     from o2c.services import invoicing, uow
     uow.forget_chart()
     invoicing.forget_settings()
-    common._KEY_CACHE.clear()
     yield
 
 
 @pytest.fixture
 def app(db_url: str) -> Iterator[Any]:
-    application = create_app(Config(DATABASE_URL=db_url, ENV="testing"))
+    # Rate limits off (tests/api/test_rate_limits.py switches them on).
+    application = create_app(Config(DATABASE_URL=db_url, ENV="testing", RATELIMIT_ENABLED=False))
     application.config["TESTING"] = True
     yield application
     application.extensions["o2c.engine"].dispose()

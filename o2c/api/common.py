@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +18,6 @@ from o2c.domain.errors import DomainError, ValidationFailed
 from o2c.schemas.api import for_reader
 from o2c.services import apikeys, idempotency
 from o2c.services.uow import Tx, unit_of_work
-
-_KEY_CACHE: dict[str, tuple[Principal, float]] = {}
-_KEY_TTL = 30.0
 
 
 def engine() -> Engine:
@@ -38,29 +34,33 @@ def shaped(schema: Schema) -> Schema:
     return for_reader(schema, principal().can("costs:read"))
 
 
-def authenticate_request() -> Response | None:
-    """``before_request`` for /api/v1: a Bearer key or 401."""
+def authenticate_request() -> None:
+    """``before_request`` for /api/v1: the Bearer key's principal in
+    ``g.principal``, or the 401 to answer in ``g.refusal`` (answered by
+    :func:`refuse_unauthenticated`, after the rate limiter has counted the
+    request against the caller's address).
+
+    The key is read from the database on every request (one indexed
+    statement): a revoked or expired key is refused at once in every process."""
     if not request.path.startswith("/api/v1"):
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
-        return error_response(401, "unauthorized", "Send your API key as `Authorization: Bearer <key>`.")
-    cached = _KEY_CACHE.get(key)
-    now = time.monotonic()
-    if cached and cached[1] > now:
-        g.principal = cached[0]
+        g.refusal = error_response(401, "unauthorized", "Send your API key as `Authorization: Bearer <key>`.")
         return None
-    with unit_of_work(engine(), "auth", readonly=True) as tx:
-        found = apikeys.authenticate(tx, key)
+    found = apikeys.authenticate(engine(), key)
     if found is None:
-        return error_response(401, "unauthorized", "This API key is not valid.")
-    if len(_KEY_CACHE) > 1000:
-        _KEY_CACHE.clear()
-    _KEY_CACHE[key] = (found, now + _KEY_TTL)
+        g.refusal = error_response(401, "unauthorized", "This API key is not valid.")
+        return None
     g.principal = found
     return None
+
+
+def refuse_unauthenticated() -> Response | None:
+    """``before_request`` after the rate limiter: the 401 decided above."""
+    return g.pop("refusal", None)
 
 
 def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

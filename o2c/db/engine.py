@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with a busy timeout, and every write transaction
 starts with ``BEGIN IMMEDIATE`` so concurrent writers queue for the lock
 instead of failing half-way with "database is locked". Read-only work asks
-for ``BEGIN DEFERRED`` through the ``sqlite_begin`` execution option.
+for ``BEGIN DEFERRED`` through the ``sqlite_begin`` execution option (``NONE``:
+no transaction, for a single read statement).
 
 Writers queue in front of ``BEGIN IMMEDIATE`` on a lock of the operating
 system (:class:`WriterQueue`): SQLite's own busy handler polls, sleeping
@@ -104,6 +105,8 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int, queue: WriterQueue | Non
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        if mode == "NONE":  # one read statement in autocommit mode: no transaction at all
+            return
         if queue is None or mode != "IMMEDIATE":
             conn.exec_driver_sql(f"BEGIN {mode}")
             return

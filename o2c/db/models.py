@@ -78,11 +78,17 @@ class AccountRole(Base):
 class ApiKey(Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # A rotated key keeps its name: several keys (one current) may share it.
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    # The channel a webshop key orders for; several keys may serve one channel.
+    channel: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime]
+    last_used_at: Mapped[dt.datetime | None]  # written at most once a minute
+    expires_at: Mapped[dt.datetime | None]
+    # Refused from this moment on (in the future during a rotation's grace period).
     revoked_at: Mapped[dt.datetime | None]
 
 

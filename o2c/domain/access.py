@@ -22,9 +22,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
     }),
 }
-#: Only administrators reopen periods, change the chart of accounts and
-#: manage every channel's webhook subscriptions in the back office.
-ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin"})
+#: Only administrators reopen periods, change the chart of accounts,
+#: manage every channel's webhook subscriptions in the back office and
+#: create, revoke and rotate API keys.
+ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin"})
 PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 
@@ -36,6 +37,8 @@ class Principal:
     id: int
     name: str
     role: str
+    #: An API key's channel (defaults to its name when the key was created).
+    key_channel: str | None = None
 
     @property
     def actor(self) -> str:
@@ -44,7 +47,9 @@ class Principal:
     @property
     def channel(self) -> str:
         """Orders a webshop key creates belong to its channel; web forms are ``web``."""
-        return self.name if self.kind == "api_key" else "web"
+        if self.kind != "api_key":
+            return "web"
+        return self.key_channel or self.name
 
     @property
     def channel_scope(self) -> str | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 from marshmallow import missing
@@ -684,3 +685,52 @@ def for_reader(schema: Schema, sees_costs: bool) -> Schema:
         shaped = type(schema)(exclude=paths, many=schema.many) if paths else schema
         _WITHOUT_COSTS[key] = shaped
     return shaped
+
+
+# -- API keys (administrators) ----------------------------------------------------
+
+API_KEY_ROLES = ("webshop", "clerk", "accountant", "admin")
+API_KEY_STATUSES = ("active", "expiring", "expired", "revoked")
+
+
+class ApiKeyIn(Schema):
+    name = _text(64, required=True, metadata={"description": "The key's name; a rotated key keeps it."})
+    role = Str(required=True, validate=validate.OneOf(API_KEY_ROLES))
+    channel = Str(validate=[validate.Length(min=1, max=64), _not_blank], load_default=None, allow_none=True,
+                  metadata={"description": "The channel a webshop key orders for (default: the name). "
+                                           "Several keys may serve one channel."})
+    expires_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=dt.timezone.utc,
+                                      metadata={"description": "When the key stops working (default: never)."})
+
+
+class ApiKeyRotateIn(Schema):
+    grace_minutes = fields.Integer(load_default=0, validate=validate.Range(0, 7 * 24 * 60),
+                                   metadata={"description": "How long the old key keeps working (default 0: "
+                                                            "revoked at once)."})
+
+
+class ApiKeyOut(Schema):
+    id = fields.Integer()
+    name = Str()
+    channel = Str()
+    role = Str()
+    prefix = Str(metadata={"description": "The key starts with o2c_<prefix>_: enough to recognise it."})
+    status = Str(metadata={"description": "One of " + ", ".join(API_KEY_STATUSES) + " (expiring: revoked at a "
+                                          "future moment, during a rotation's grace period)."})
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True, metadata={"description": "Updated at most once a minute."})
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ApiKeyWithSecret(ApiKeyOut):
+    key = Str(allow_none=True, metadata={
+        "description": "The key: shown only in this answer, never stored (only its hash is). A replay of the "
+                       "same Idempotency-Key answers null here."})
+
+
+class ApiKeyListArgs(PageArgs):
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+
+
+ApiKeyPage = page_of(ApiKeyOut)

@@ -6,6 +6,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from o2c import ratelimit
 from o2c.services import users
 from o2c.services.uow import unit_of_work
 from o2c.web.core import Form, Problem, bp, engine, safe_next
@@ -20,8 +21,16 @@ def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()[:64]
         password = request.form.get("password", "")[:1024]
+        wait = ratelimit.sign_in_wait(username) if username else None
         if not username or not password:
             form.problem = Problem("validation_error", "Enter your user name and password.")
+        elif wait is not None:
+            # Refused before the password is checked: a guesser learns nothing, and the account's
+            # failure count (the lockout) is not spent by someone else's guessing.
+            how_long = f"{-(-wait // 60)} minutes" if wait >= 120 else f"{wait} second{'s' if wait != 1 else ''}"
+            form.problem = Problem("rate_limited", f"Too many sign-in attempts for this user name or from this "
+                                                   f"address. Wait {how_long} and try again.")
+            return render_template("web/login.html", form=form), 429, {"Retry-After": str(wait)}
         else:
             # The attempt commits even when refused: failures are counted.
             with unit_of_work(engine(), f"login:{username}") as tx:

@@ -304,6 +304,11 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/webhooks/<id>/deliveries/<id>/redeliver"): "webhooks:write",
     ("POST", "/api/v1/webhooks/<id>/redeliver-failed"): "webhooks:write",
     ("POST", "/api/v1/webhooks/<id>/rotate-secret"): "webhooks:write",
+    ("GET", "/api/v1/api-keys"): "apikeys:admin",
+    ("POST", "/api/v1/api-keys"): "apikeys:admin",
+    ("GET", "/api/v1/api-keys/<id>"): "apikeys:admin",
+    ("POST", "/api/v1/api-keys/<id>/revoke"): "apikeys:admin",
+    ("POST", "/api/v1/api-keys/<id>/rotate"): "apikeys:admin",
 }
 
 

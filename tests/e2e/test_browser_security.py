@@ -73,7 +73,7 @@ def test_main_pages_cause_no_csp_violation(engine: Engine, live_url: str, watche
              f"/shipments/{b['shipment']['id']}/packing-slip", "/invoices", f"/invoices/{b['shipment']['invoice_id']}",
              "/payments", "/payments/new", "/customers", f"/customers/{b['customer']['id']}", "/products",
              "/stock", "/stock/XSS-1", "/books/trial-balance", "/books/journal", "/books/reconciliation",
-             "/books/periods"]
+             "/books/periods", "/keys"]
     violations = {}
     for path in pages:
         r = pg.goto(live_url + path)

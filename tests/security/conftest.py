@@ -53,7 +53,10 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work(engine, "test") as tx:
         rma = returns.create_return(tx, sold["id"], SYSTEM, {
             "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}], "restock": True, "refund": "credit"})
-    return {"shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
+    from o2c.services import apikeys
+    with unit_of_work(engine, "test") as tx:
+        api_key = apikeys.create_api_key(tx, "shop-book", "webshop")[0]
+    return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
             "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0]}

@@ -134,6 +134,11 @@ ROUTES: dict[str, str] = {
     "POST /webhooks/<id:webhook_id>/redeliver-failed":   "admin",
     "GET /webhooks/<id:webhook_id>/deliveries/<id:delivery_id>": "admin",
     "POST /webhooks/<id:webhook_id>/deliveries/<id:delivery_id>/redeliver": "admin",
+    # API keys (admins)
+    "GET /keys":                                         "admin",
+    "POST /keys":                                        "admin",
+    "POST /keys/<id:key_id>/revoke":                     "admin",
+    "POST /keys/<id:key_id>/rotate":                     "admin",
 }
 
 CALLERS = ("anonymous", "webshop_key", "clerk", "accountant", "admin")
@@ -156,7 +161,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
     values = {"order_id": book["draft"]["id"], "shipment_id": book["pending_shipment"],
               "invoice_id": book["invoice_id"], "payment_id": book["payment_id"],
               "customer_id": book["customer_id"], "sku": "RETRO-CLOCK", "filename": "app.css",
-              "letter_id": book["letter_id"], "webhook_id": book["webhook_id"],
+              "letter_id": book["letter_id"], "webhook_id": book["webhook_id"], "key_id": book["api_key_id"],
               "delivery_id": book["delivery_id"], "code": "1100",
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
               # a period long past: closing it may be refused, but only behind the gate

@@ -150,3 +150,20 @@ def test_0010_shares_each_customer_with_the_webshop_channels_that_ordered_for_it
         shared = {tuple(r) for r in conn.execute(text("SELECT customer_id, channel FROM customer_channels"))}
     assert shared == {(c, ch) for c, ch in ordered if ch == "demo-shop"}
     assert shared  # the demo's webshop has ordered
+
+
+def test_0011_gives_existing_keys_their_name_as_channel(fresh: Engine) -> None:
+    """Keys made before API keys had channels keep ordering for the channel
+    they had (their name), and a name may then serve several keys."""
+    upgrade(fresh, "0009")
+    with fresh.begin() as c:
+        c.execute(text("INSERT INTO api_keys (name, role, prefix, key_hash, created_at) VALUES "
+                       "('shop-a', 'webshop', 'aaaa0000', 'h1', CURRENT_TIMESTAMP), "
+                       "('clerk', 'clerk', 'bbbb0000', 'h2', CURRENT_TIMESTAMP)"))
+    upgrade(fresh)
+    with fresh.begin() as c:
+        rows = c.execute(text("SELECT name, channel, expires_at, last_used_at FROM api_keys ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [("shop-a", "shop-a", None, None), ("clerk", "clerk", None, None)]
+        c.execute(text("INSERT INTO api_keys (name, channel, role, prefix, key_hash, created_at) VALUES "
+                       "('shop-a', 'shop-a', 'webshop', 'cccc0000', 'h3', CURRENT_TIMESTAMP)"))
+        assert c.execute(text("SELECT count(*) FROM api_keys WHERE name = 'shop-a'")).scalar_one() == 2
