@@ -21,6 +21,10 @@ from o2c.services.uow import Tx, unit_of_work
 _KEY_CACHE: dict[str, tuple[Principal, float]] = {}
 _KEY_TTL = 30.0
 
+#: Set on an answer that is the stored answer of an earlier request with the
+#: same ``Idempotency-Key`` (nothing was done again).
+REPLAYED_HEADER = "Idempotent-Replayed"
+
 
 def engine() -> Engine:
     return current_app.extensions["o2c.engine"]
@@ -90,15 +94,23 @@ def mutate(
     if key is not None and not (1 <= len(key) <= 255 and key.isprintable() and key.isascii()):
         return error_response(422, "validation_error", "Idempotency-Key must be 1 to 255 printable ASCII characters.",
                               {"fields": {"Idempotency-Key": ["1 to 255 printable ASCII characters."]}})
-    fingerprint = idempotency.request_fingerprint(request.method, request.path, request.get_data())
-    code, body = idempotency.run(engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome)
+    raw = request.get_data()
+    # The same JSON in another key order or spacing is the same request; the
+    # hash of the raw bytes is still accepted for keys stored before.
+    fingerprint = idempotency.request_fingerprint(request.method, request.path, idempotency.canonical_body(raw))
+    legacy = idempotency.request_fingerprint(request.method, request.path, raw)
+    code, body, replayed = idempotency.run_keyed(
+        engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome, also=legacy)
     if reveal is not None and 200 <= code < 300:
         try:
             with unit_of_work(engine(), p.actor, readonly=True) as tx:
                 body = json.dumps(reveal(tx, json.loads(body)))
         except DomainError as exc:
             return _json(*domain_outcome(exc))
-    return _json(code, body)
+    response = _json(code, body)
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 def remove(work: Callable[[Tx], None]) -> Response:

@@ -5,12 +5,27 @@ again, unknown query parameters are refused, and list cursors are opaque and
 belong to their list."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, func, select
 
+from o2c.db import models as m
+from o2c.services.idempotency import canonical_body
 from tests.conftest import Client, customer, product
+from tests.services.test_hot_path import counting
 
+
+def assert_error(r: Any, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
+    assert r.mimetype == "application/json", r.mimetype
+    body = r.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] == code, body
+    return body["error"]
+
+
+# -- idempotency: the meaning of the body, replays marked and free (14.9, 15.11) -------------
 
 ORDER = {"customer": {"code": "C-ROSSI"}, "currency": "EUR", "confirm": True,
          "lines": [{"sku": "MUG-01", "quantity": 2, "unit_price": "8.50"}]}
@@ -21,6 +36,54 @@ def shelf(admin: Client) -> None:
     customer(admin, "C-ROSSI")
     product(admin, "MUG-01", "8.50", stock=100)
 
+
+def _raw_post(api: Client, path: str, raw: str, key: str) -> Any:
+    return api.c.post(path, data=raw, headers={"Authorization": f"Bearer {api.key}", "Idempotency-Key": key,
+                                               "Content-Type": "application/json"})
+
+
+def test_the_same_json_in_another_key_order_and_spacing_is_a_replay(admin: Client, shelf: None, engine: Engine) -> None:
+    first = _raw_post(admin, "/api/v1/orders", json.dumps(ORDER), "order-1")
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    reordered = json.dumps(dict(reversed(list(ORDER.items()))), indent=4, sort_keys=False)
+    again = _raw_post(admin, "/api/v1/orders", reordered, "order-1")
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"] == "true"
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(m.Order.__table__)).scalar_one() == 1
+    changed = {**ORDER, "lines": [{"sku": "MUG-01", "quantity": 3, "unit_price": "8.50"}]}
+    assert_error(_raw_post(admin, "/api/v1/orders", json.dumps(changed), "order-1"), 422, "idempotency_key_reused")
+
+
+def test_a_refusal_is_replayed_marked_as_such(admin: Client, shelf: None) -> None:
+    body = {**ORDER, "lines": [{"sku": "MUG-01", "quantity": 1000}]}
+    first = admin.post("/api/v1/orders", body, headers={"Idempotency-Key": "too-many"})
+    assert_error(first, 409, "out_of_stock")
+    again = admin.post("/api/v1/orders", body, headers={"Idempotency-Key": "too-many"})
+    assert again.get_json() == first.get_json() and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_the_canonical_body_sorts_keys_and_keeps_numbers_and_non_json_as_sent() -> None:
+    assert canonical_body(b'{ "b": 1,\n "a": [1.50, "\\u00e8", true, null] }') == \
+        '{"a":[1.50,"è",true,null],"b":1}'.encode()
+    assert canonical_body(b'{"q": 1.5}') != canonical_body(b'{"q": 1.50}')
+    assert canonical_body(b"not json {") == b"not json {"
+    assert canonical_body(b"") == b""
+
+
+def test_a_replay_writes_nothing_and_uses_no_number(admin: Client, shelf: None, engine: Engine) -> None:
+    first = admin.ok("post", "/api/v1/orders", ORDER, status=201, headers={"Idempotency-Key": "once"})
+    for _ in range(5):
+        with counting(engine) as seen:
+            r = admin.post("/api/v1/orders", ORDER, headers={"Idempotency-Key": "once"})
+        assert r.status_code == 201 and r.get_json() == first
+        writes = [s for s in seen if s.lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE")]
+        assert writes == [], writes
+        # the key's lookup (SQLite adds its BEGIN); no lock, no business read
+        assert len([s for s in seen if not s.lstrip().upper().startswith("BEGIN")]) == 1, seen
+    second = admin.ok("post", "/api/v1/orders", ORDER, status=201)
+    assert second["id"] == first["id"] + 1  # no order id burnt by the replays
+    assert int(second["number"].rsplit("-", 1)[1]) == int(first["number"].rsplit("-", 1)[1]) + 1
 
 
 # -- events describe what was committed (15.12) ----------------------------------------------
