@@ -306,7 +306,7 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool, gr
     connections and lets requests in flight finish (up to --graceful-timeout)."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--threads", str(threads), "--backlog", "2048", "--graceful-timeout", str(graceful_timeout),
-            "o2c.wsgi:app"]
+            "--config", "python:o2c.serving", "o2c.wsgi:app"]
     if access_log:
         args[-1:-1] = ["--access-logfile", "-"]
     os.execv(sys.executable, args)

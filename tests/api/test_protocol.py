@@ -6,6 +6,7 @@ belong to their list."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -23,6 +24,51 @@ def assert_error(r: Any, status: int, code: str) -> dict[str, Any]:
     body = r.get_json()
     assert set(body) == {"error"} and body["error"]["code"] == code, body
     return body["error"]
+
+
+# -- everything answers JSON (14.8) --------------------------------------------------------
+
+def test_a_request_target_over_the_limit_is_a_json_414_with_a_request_id(admin: Client) -> None:
+    r = admin.get("/api/v1/orders?external_ref=" + "x" * 8100)
+    assert_error(r, 414, "uri_too_long")
+    assert r.headers["X-Request-Id"]
+    assert admin.get("/api/v1/orders?external_ref=" + "x" * 100).status_code == 200
+
+
+def test_too_many_or_too_long_header_fields_are_a_json_431(admin: Client) -> None:
+    many = {f"X-Extra-{i}": "1" for i in range(120)}
+    assert_error(admin.get("/api/v1/orders", headers=many), 431, "request_header_fields_too_large")
+    err = assert_error(admin.get("/api/v1/orders", headers={"X-Big": "y" * 9000}), 431,
+                       "request_header_fields_too_large")
+    assert "X-Big" in err["message"]
+    assert admin.get("/api/v1/orders", headers={f"X-Extra-{i}": "1" for i in range(20)}).status_code == 200
+
+
+def test_a_control_character_in_the_idempotency_key_is_a_json_422(admin: Client) -> None:
+    r = admin.post("/api/v1/customers", {"code": "C-1", "name": "One"}, headers={"Idempotency-Key": "k\x01y"})
+    assert "Idempotency-Key" in assert_error(r, 422, "validation_error")["details"]["fields"]
+
+
+def test_a_401_has_a_request_id_and_a_request_log_line(app: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="o2c.request")
+    r = app.test_client().get("/api/v1/orders", headers={"X-Request-Id": "rid-401"})
+    assert_error(r, 401, "unauthorized")
+    assert r.headers["X-Request-Id"] == "rid-401"
+    lines = [rec for rec in caplog.records if rec.name == "o2c.request"]
+    assert [(rec.fields["request_id"], rec.fields["status"]) for rec in lines] == [("rid-401", 401)]  # type: ignore[attr-defined]
+
+
+def test_a_405_is_json_and_says_which_methods_are_allowed(admin: Client) -> None:
+    r = admin.c.delete("/api/v1/orders", headers={"Authorization": f"Bearer {admin.key}"})
+    assert_error(r, 405, "method_not_allowed")
+    assert {m.strip() for m in r.headers["Allow"].split(",")} >= {"GET", "POST"}
+    assert "DELETE" not in r.headers["Allow"]
+
+
+def test_the_csv_export_says_its_charset_once(accountant: Client) -> None:
+    r = accountant.get("/api/v1/ledger/export?format=csv")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
 
 
 # -- idempotency: the meaning of the body, replays marked and free (14.9, 15.11) -------------
