@@ -10,7 +10,9 @@ encoder).
 Query parameters, form fields and path segments, on the API and the back
 office alike: no control character, surrogate or noncharacter (PostgreSQL
 refuses a NUL in any text, so a search for ``%00`` would be a 500). The API
-answers 422 naming the parameter, a page 400.
+answers 422 naming the parameter, a page 400. An API query parameter the
+endpoint does not declare is refused the same way (as an unknown body field
+is), not ignored.
 
 Sizes: a request target over ``MAX_URI_BYTES`` is a 414, more than
 ``MAX_HEADER_FIELDS`` header fields or one over ``MAX_HEADER_FIELD_BYTES`` a
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, current_app, request
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 from o2c.api.errors import error_response
@@ -148,6 +150,42 @@ def check_idempotency_key() -> Response | None:
                           {"fields": {"Idempotency-Key": [f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters."]}})
 
 
+def _declared_query(app: Flask) -> dict[str, frozenset[str]]:
+    """The query parameters each API endpoint declares (its
+    ``@blp.arguments(..., location="query")`` schemas; none if it has none)."""
+    declared: dict[str, frozenset[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        names: set[str] = set()
+        for param in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+            if param.get("in") != "query":
+                continue
+            schema = param["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(f.data_key or n for n, f in schema.fields.items() if not f.dump_only)
+        declared[rule.endpoint] = frozenset(names)
+    return declared
+
+
+def check_query_names() -> Response | None:
+    """Refuse an API query parameter the endpoint does not declare."""
+    if request.url_rule is None:
+        return None
+    declared = current_app.extensions["o2c.query_names"].get(request.url_rule.endpoint)
+    if declared is None:
+        return None
+    unknown = sorted(set(request.args) - declared)
+    if not unknown:
+        return None
+    fields = {UNPRINTABLE.sub("?", n): ["Unknown query parameter." + (
+        f" This endpoint takes: {', '.join(sorted(declared))}." if declared else " This endpoint takes none.")]
+        for n in unknown}
+    return error_response(422, "validation_error",
+                          "The request has invalid fields: " + ", ".join(sorted(fields)) + ".", {"fields": fields})
+
+
 def check_body() -> Response | None:
     if request.method not in BODY_METHODS or not _is_api():
         return None
@@ -174,3 +212,5 @@ def init_app(app: Flask) -> None:
     app.before_request(check_idempotency_key)
     app.before_request(check_body)
     app.before_request(check_text)
+    app.extensions["o2c.query_names"] = _declared_query(app)
+    app.before_request(check_query_names)

@@ -132,6 +132,31 @@ def test_a_replay_writes_nothing_and_uses_no_number(admin: Client, shelf: None, 
     assert int(second["number"].rsplit("-", 1)[1]) == int(first["number"].rsplit("-", 1)[1]) + 1
 
 
+# -- unknown query parameters are refused (14.10) ------------------------------------------
+
+@pytest.mark.parametrize(("method", "path", "unknown"), [
+    ("get", "/api/v1/orders?staus=confirmed", "staus"),  # a typo must not silently list everything
+    ("get", "/api/v1/orders?limit=5&sort=asc", "sort"),
+    ("get", "/api/v1/customers/1?expand=orders", "expand"),  # an endpoint that takes none
+    ("get", "/api/v1/ledger/entries?form=2026-01-01", "form"),
+    ("get", "/api/v1/events?after=0&page=2", "page"),
+    ("post", "/api/v1/customers?dry_run=1", "dry_run"),
+])
+def test_an_unknown_query_parameter_is_a_validation_error(admin: Client, method: str, path: str, unknown: str) -> None:
+    r = getattr(admin, method)(path, **({"json": {"code": "C-Q", "name": "Q"}} if method == "post" else {}))
+    fields = assert_error(r, 422, "validation_error")["details"]["fields"]
+    assert list(fields) == [unknown]
+    if method == "post":
+        assert admin.ok("get", "/api/v1/customers")["items"] == []  # nothing written
+
+
+def test_the_declared_query_parameters_and_the_pages_still_work(admin: Client, app: Any) -> None:
+    assert admin.ok("get", "/api/v1/orders?status=confirmed&limit=5&customer_id=1")["items"] == []
+    assert admin.ok("get", "/api/v1/ledger/entries?from=2026-01-01&to=2026-12-31")["items"] == []
+    assert app.test_client().get("/api/openapi.json?x=1").status_code == 200
+    assert app.test_client().get("/login?next=/orders&whatever=1").status_code == 200
+
+
 # -- events describe what was committed (15.12) ----------------------------------------------
 
 def test_order_created_describes_the_order_as_committed(admin: Client, shelf: None) -> None:
