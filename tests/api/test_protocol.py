@@ -5,6 +5,7 @@ again, unknown query parameters are refused, and list cursors are opaque and
 belong to their list."""
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from o2c.config import Config
 from o2c.db import models as m
+from o2c.services import jobs, webhooks
 from o2c.services.idempotency import canonical_body
-from tests.conftest import Client, customer, product
+from tests.api.books_helpers import on
+from tests.conftest import Client, customer, order, product
 from tests.services.test_hot_path import counting
 
 
@@ -155,6 +159,148 @@ def test_the_declared_query_parameters_and_the_pages_still_work(admin: Client, a
     assert admin.ok("get", "/api/v1/ledger/entries?from=2026-01-01&to=2026-12-31")["items"] == []
     assert app.test_client().get("/api/openapi.json?x=1").status_code == 200
     assert app.test_client().get("/login?next=/orders&whatever=1").status_code == 200
+
+
+# -- cursors: opaque, bound to their list, has_more (14.11) ---------------------------------
+
+def _walk(api: Client, path: str, limit: int = 1) -> tuple[list[Any], int]:
+    """Every item of a list, page by page; and the number of pages."""
+    items: list[Any] = []
+    cursor, pages = None, 0
+    sep = "&" if "?" in path else "?"
+    while True:
+        page = api.ok("get", f"{path}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else ""))
+        pages += 1
+        got = page.get("items", page.get("lines"))
+        items += got
+        assert page["has_more"] is (page["next_cursor"] is not None), page
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items, pages
+        assert pages < 200, "paging does not end"
+
+
+def _ident(item: dict[str, Any]) -> Any:
+    return item.get("id", item.get("sku"))
+
+
+@pytest.fixture
+def busy(admin: Client, engine: Engine) -> dict[str, Any]:
+    """At least two of everything that is listed."""
+    for code in ("C-A", "C-B", "C-C"):
+        customer(admin, code, payment_terms_days=10)
+    product(admin, "MUG-01", "8.50", stock=100)
+    product(admin, "TEA-100", "4.00", stock=100)
+    product(admin, "LAMP-01", "30.00")  # none in stock: backorders
+    orders = []
+    with on("2026-03-02"):
+        for code in ("C-A", "C-B", "C-A"):
+            r = order(admin, code, [("MUG-01", 2), ("TEA-100", 1)])
+            assert r.status_code == 201, r.get_json()
+            o = r.get_json()
+            sh = admin.ok("post", f"/api/v1/orders/{o['id']}/shipments", {}, status=201)
+            admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": "T1"})
+            orders.append(o["id"])
+        for oid in orders[:2]:
+            admin.ok("post", f"/api/v1/orders/{oid}/returns", {"lines": [{"sku": "MUG-01", "quantity": 1}]},
+                     status=201)
+        for _ in range(2):
+            assert order(admin, "C-C", [("LAMP-01", 1)], allow_backorder=True).status_code == 201
+    with on("2026-05-01"):
+        admin.ok("post", "/api/v1/dunning/runs", {"as_of": "2026-05-01"})
+    hooks = [admin.ok("post", "/api/v1/webhooks", {"url": f"https://hooks.example.com/{i}"}, status=201)
+             for i in range(3)]
+    return {"hooks": hooks}
+
+
+LISTS = [
+    "/api/v1/customers", "/api/v1/products", "/api/v1/stock", "/api/v1/orders", "/api/v1/invoices",
+    "/api/v1/ledger/entries", "/api/v1/backorders", "/api/v1/returns", "/api/v1/credit-notes",
+    "/api/v1/dunning/letters", "/api/v1/webhooks", "/api/v1/ledger/accounts/1200/ledger",
+]
+
+
+def test_every_list_pages_to_its_end_giving_each_item_once(admin: Client, busy: dict[str, Any]) -> None:
+    for path in LISTS:
+        everything = admin.ok("get", f"{path}?limit=100")
+        whole = everything.get("items", everything.get("lines"))
+        assert len(whole) >= 2 and everything["has_more"] is False, (path, len(whole))
+        paged, pages = _walk(admin, path)
+        key = (lambda i: (i["entry_id"], i["balance"])) if path.endswith("/ledger") else _ident
+        assert [key(i) for i in paged] == [key(i) for i in whole], path
+        assert pages == len(whole), path
+
+
+def test_the_lists_tested_are_every_cursor_list_of_the_api(admin: Client) -> None:
+    spec = admin.c.get("/api/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+
+    def paged(op: dict[str, Any]) -> bool:
+        ref = op.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get(
+            "schema", {}).get("$ref", "")
+        return "next_cursor" in schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+
+    lists = {path for path, ops in spec["paths"].items() if "get" in ops and paged(ops["get"])}
+    tested = {p.replace("/accounts/1200/", "/accounts/{code}/") for p in LISTS}
+    # the feed (positioned by event id) and a webhook's deliveries have tests of their own below
+    assert lists - tested == {"/api/v1/events", "/api/v1/webhooks/{webhook_id}/deliveries"}, lists - tested
+
+
+def test_a_cursor_works_only_on_its_own_list(admin: Client, busy: dict[str, Any]) -> None:
+    customers = admin.ok("get", "/api/v1/customers?limit=1")
+    assert customers["has_more"] is True
+    cursor = customers["next_cursor"]
+    assert not cursor.isdigit()
+    for other in ("/api/v1/orders", "/api/v1/invoices", "/api/v1/webhooks", "/api/v1/credit-notes"):
+        err = assert_error(admin.get(f"{other}?cursor={cursor}"), 422, "validation_error")
+        assert list(err["details"]["fields"]) == ["cursor"]
+    page = admin.ok("get", "/api/v1/ledger/accounts/1200/ledger?limit=1")
+    assert_error(admin.get(f"/api/v1/ledger/accounts/4000/ledger?cursor={page['next_cursor']}"), 422,
+                 "validation_error")
+
+
+@pytest.mark.parametrize("tamper", ["flip", "forged", "bare", "truncate"])
+def test_a_tampered_or_forged_cursor_is_a_validation_error(admin: Client, busy: dict[str, Any], tamper: str) -> None:
+    cursor = admin.ok("get", "/api/v1/orders?limit=1")["next_cursor"]
+    blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    mac, position = blob[:16], json.loads(blob[16:])
+    bad = {
+        "flip": base64.urlsafe_b64encode(mac + json.dumps(position - 1).encode()).decode().rstrip("="),
+        "forged": base64.urlsafe_b64encode(b"\0" * 16 + json.dumps(position).encode()).decode().rstrip("="),
+        "bare": str(position),
+        "truncate": cursor[:-3],
+    }[tamper]
+    err = assert_error(admin.get(f"/api/v1/orders?cursor={bad}"), 422, "validation_error")
+    assert list(err["details"]["fields"]) == ["cursor"]
+
+
+def test_the_event_feed_says_whether_more_follow(admin: Client, busy: dict[str, Any]) -> None:
+    everything = admin.ok("get", "/api/v1/events?limit=1000")["items"]
+    assert len(everything) > 3
+    seen, after = [], 0
+    while True:
+        page = admin.ok("get", f"/api/v1/events?after={after}&limit=2")
+        seen += [e["id"] for e in page["items"]]
+        if not page["has_more"]:
+            break
+        after = int(page["next_cursor"])
+    assert seen == [e["id"] for e in everything]
+
+
+def test_a_webhooks_deliveries_page_with_cursors_of_that_webhook_only(
+        admin: Client, busy: dict[str, Any], engine: Engine, db_url: str) -> None:
+    hook_a, hook_b = busy["hooks"][0]["id"], busy["hooks"][1]["id"]
+    for _ in range(3):
+        assert order(admin, "C-A", [("MUG-01", 1)], confirm=False).status_code == 201
+    config = Config(DATABASE_URL=db_url, ENV="testing", EVENTS_SETTLE_WAIT_S=0)
+    assert webhooks.dispatch(jobs.JobContext(engine, config, 0, "webhooks.dispatch", 1, "test")) >= 6
+    path = f"/api/v1/webhooks/{hook_a}/deliveries"
+    whole = admin.ok("get", f"{path}?limit=100")["items"]
+    paged, pages = _walk(admin, path)
+    assert len(whole) == 3 and [d["id"] for d in paged] == [d["id"] for d in whole] and pages == 3
+    cursor = admin.ok("get", f"{path}?limit=1")["next_cursor"]
+    err = assert_error(admin.get(f"/api/v1/webhooks/{hook_b}/deliveries?cursor={cursor}"), 422, "validation_error")
+    assert list(err["details"]["fields"]) == ["cursor"]
 
 
 # -- events describe what was committed (15.12) ----------------------------------------------
