@@ -83,11 +83,12 @@ def create_app(config: Config | None = None) -> Flask:
                 returns.blp, apikeys.blp):
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
+    ops.init_app(app)  # first: every answer (a 401 too) has a request id and a log line
+    app.before_request(inputs.check_size)  # before anything reads the request
     app.before_request(common.authenticate_request)
     ratelimit.init_app(app)  # after authentication (limits per key), before the 401 (limits per address)
     app.before_request(common.refuse_unauthenticated)
     inputs.init_app(app)  # after authentication: bodies of strangers are not read
-    ops.init_app(app)
     web.init_app(app)  # the back-office forms, over the same services
 
     @app.get("/api/docs")

@@ -397,7 +397,7 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool, gr
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--threads", str(threads), "--backlog", "2048", "--graceful-timeout", str(graceful_timeout),
             *(["--control-socket", control_socket] if control_socket else ["--no-control-socket"]),
-            "o2c.wsgi:app"]
+            "--config", "python:o2c.serving", "o2c.wsgi:app"]
     if access_log:
         args[-1:-1] = ["--access-logfile", "-"]
     os.execv(sys.executable, args)

@@ -10,19 +10,34 @@ encoder).
 Query parameters, form fields and path segments, on the API and the back
 office alike: no control character, surrogate or noncharacter (PostgreSQL
 refuses a NUL in any text, so a search for ``%00`` would be a 500). The API
-answers 422 naming the parameter, a page 400."""
+answers 422 naming the parameter, a page 400. An API query parameter the
+endpoint does not declare is refused the same way (as an unknown body field
+is), not ignored.
+
+Sizes: a request target over ``MAX_URI_BYTES`` is a 414, more than
+``MAX_HEADER_FIELDS`` header fields or one over ``MAX_HEADER_FIELD_BYTES`` a
+431, in the contract's shape on the API. These limits sit below gunicorn's
+(o2c/serving.py), so it is the app that answers them, with a request id and
+a line in the request log."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, current_app, request
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 from o2c.api.errors import error_response
 from o2c.domain.text import UNPRINTABLE
 
 #: No request of the contract nests deeper than a handful of levels.
 MAX_DEPTH = 32
+#: The longest request target (path and query string, as sent) accepted.
+MAX_URI_BYTES = 8000
+#: The most header fields a request may have, and the longest one
+#: (``name: value``).
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD_BYTES = 8190
 BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
@@ -95,6 +110,82 @@ def check_text() -> Response | None:
     abort(400)
 
 
+def _target_length() -> int:
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is not None:
+        return len(raw)
+    query = environ.get("QUERY_STRING", "")
+    return len(request.script_root) + len(environ.get("PATH_INFO", "")) + (len(query) + 1 if query else 0)
+
+
+def check_size() -> None:
+    """414 for a request target over the limit, 431 for too many or too
+    long header fields (in the contract's shape on the API, by the error
+    handlers)."""
+    if _target_length() > MAX_URI_BYTES:
+        raise RequestURITooLarge(f"The request target is longer than {MAX_URI_BYTES} bytes.")
+    fields = 0
+    for name, value in request.environ.items():
+        if name.startswith("HTTP_"):
+            fields += 1
+            if len(name) - 5 + 2 + len(value) > MAX_HEADER_FIELD_BYTES:
+                raise RequestHeaderFieldsTooLarge(
+                    f"The header {name[5:].replace('_', '-').title()} is longer than {MAX_HEADER_FIELD_BYTES} bytes.")
+    if fields > MAX_HEADER_FIELDS:
+        raise RequestHeaderFieldsTooLarge(f"The request has more than {MAX_HEADER_FIELDS} header fields.")
+
+
+#: An ``Idempotency-Key``: 1 to this many printable ASCII characters.
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def check_idempotency_key() -> Response | None:
+    """A malformed ``Idempotency-Key`` is a 422 on the header, whatever the body."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None or not _is_api() or (1 <= len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()):
+        return None
+    return error_response(422, "validation_error",
+                          f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters.",
+                          {"fields": {"Idempotency-Key": [f"1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters."]}})
+
+
+def _declared_query(app: Flask) -> dict[str, frozenset[str]]:
+    """The query parameters each API endpoint declares (its
+    ``@blp.arguments(..., location="query")`` schemas; none if it has none)."""
+    declared: dict[str, frozenset[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        names: set[str] = set()
+        for param in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+            if param.get("in") != "query":
+                continue
+            schema = param["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            names.update(f.data_key or n for n, f in schema.fields.items() if not f.dump_only)
+        declared[rule.endpoint] = frozenset(names)
+    return declared
+
+
+def check_query_names() -> Response | None:
+    """Refuse an API query parameter the endpoint does not declare."""
+    if request.url_rule is None:
+        return None
+    declared = current_app.extensions["o2c.query_names"].get(request.url_rule.endpoint)
+    if declared is None:
+        return None
+    unknown = sorted(set(request.args) - declared)
+    if not unknown:
+        return None
+    fields = {UNPRINTABLE.sub("?", n): ["Unknown query parameter." + (
+        f" This endpoint takes: {', '.join(sorted(declared))}." if declared else " This endpoint takes none.")]
+        for n in unknown}
+    return error_response(422, "validation_error",
+                          "The request has invalid fields: " + ", ".join(sorted(fields)) + ".", {"fields": fields})
+
+
 def check_body() -> Response | None:
     if request.method not in BODY_METHODS or not _is_api():
         return None
@@ -118,5 +209,8 @@ def check_body() -> Response | None:
 def init_app(app: Flask) -> None:
     """Register after authentication: an unauthorised request is refused
     before its body is read."""
+    app.before_request(check_idempotency_key)
     app.before_request(check_body)
     app.before_request(check_text)
+    app.extensions["o2c.query_names"] = _declared_query(app)
+    app.before_request(check_query_names)

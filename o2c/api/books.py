@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
-from o2c.api.common import engine, int_cursor, mutate, page, read, requires
+from o2c.api.common import decode_cursor, encode_cursor, engine, int_cursor, mutate, page, read, requires
 from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.schemas import books as b
@@ -100,8 +100,13 @@ def update_account(data: dict[str, Any], code: str) -> Any:
 @blp.response(200, b.AccountLedgerOut)
 def account_ledger(args: dict[str, Any], code: str) -> Any:
     """The general ledger of one account: its lines in date order with the running balance."""
-    return read(lambda tx: reports.account_ledger(tx, code, args.get("from_"), args.get("to"), args.get("cursor"),
-                                                  args["limit"]), b.AccountLedgerOut())
+    position = decode_cursor(args.get("cursor"), str)
+
+    def run(tx: Any) -> dict[str, Any]:
+        gl = reports.account_ledger(tx, code, args.get("from_"), args.get("to"), position, args["limit"])
+        nxt = gl["next_cursor"]
+        return {**gl, "next_cursor": None if nxt is None else encode_cursor(nxt), "has_more": nxt is not None}
+    return read(run, b.AccountLedgerOut())
 
 
 # -- hash chain --------------------------------------------------------------------

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from o2c.api.common import int_cursor, mutate, page, read, requires
+from o2c.api.common import int_cursor, mutate, page, read, requires, str_cursor
 from o2c.schemas import api as s
 from o2c.services import catalog, stock
 
@@ -62,7 +62,7 @@ def create_product(data: dict[str, Any]) -> Any:
 @blp.arguments(s.PageArgs, location="query")
 @blp.response(200, ProductPage)
 def list_products(args: dict[str, Any]) -> Any:
-    return page(lambda tx: catalog.list_products(tx, args.get("cursor"), args["limit"]), ProductPage())
+    return page(lambda tx: catalog.list_products(tx, str_cursor(args), args["limit"]), ProductPage())
 
 
 @blp.route("/products/<sku:sku>", methods=["GET"])
@@ -93,7 +93,7 @@ def receive_stock(data: dict[str, Any]) -> Any:
 @blp.arguments(s.PageArgs, location="query")
 @blp.response(200, StockPage)
 def list_stock(args: dict[str, Any]) -> Any:
-    return page(lambda tx: stock.list_stock(tx, args.get("cursor"), args["limit"]), StockPage())
+    return page(lambda tx: stock.list_stock(tx, str_cursor(args), args["limit"]), StockPage())
 
 
 @blp.route("/stock/<sku:sku>", methods=["GET"])

@@ -2,7 +2,11 @@
 a service call in its unit of work (with idempotency for POSTs)."""
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +22,10 @@ from o2c.domain.errors import DomainError, ValidationFailed
 from o2c.schemas.api import for_reader
 from o2c.services import apikeys, idempotency
 from o2c.services.uow import Tx, unit_of_work
+
+#: Set on an answer that is the stored answer of an earlier request with the
+#: same ``Idempotency-Key`` (nothing was done again).
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def engine() -> Engine:
@@ -99,15 +107,23 @@ def mutate(
     if key is not None and not (1 <= len(key) <= 255 and key.isprintable() and key.isascii()):
         return error_response(422, "validation_error", "Idempotency-Key must be 1 to 255 printable ASCII characters.",
                               {"fields": {"Idempotency-Key": ["1 to 255 printable ASCII characters."]}})
-    fingerprint = idempotency.request_fingerprint(request.method, request.path, request.get_data())
-    code, body = idempotency.run(engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome)
+    raw = request.get_data()
+    # The same JSON in another key order or spacing is the same request; the
+    # hash of the raw bytes is still accepted for keys stored before.
+    fingerprint = idempotency.request_fingerprint(request.method, request.path, idempotency.canonical_body(raw))
+    legacy = idempotency.request_fingerprint(request.method, request.path, raw)
+    code, body, replayed = idempotency.run_keyed(
+        engine(), p.actor, f"{p.kind}:{p.id}", key, fingerprint, run, domain_outcome, also=legacy)
     if reveal is not None and 200 <= code < 300:
         try:
             with unit_of_work(engine(), p.actor, readonly=True) as tx:
                 body = json.dumps(reveal(tx, json.loads(body)))
         except DomainError as exc:
             return _json(*domain_outcome(exc))
-    return _json(code, body)
+    response = _json(code, body)
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return response
 
 
 def remove(work: Callable[[Tx], None]) -> Response:
@@ -142,20 +158,66 @@ def send_file(fn: Callable[[], tuple[bytes, str, str, str]]) -> Response:
     return response.make_conditional(request)
 
 
-def page(fn: Callable[[Tx], tuple[list[Any], Any]], schema: Schema) -> Response:
-    """A list: ``{"items": [...], "next_cursor": … | null}``."""
+def page(fn: Callable[[Tx], tuple[Any, ...]], schema: Schema) -> Response:
+    """A list: ``{"items": [...], "next_cursor": … | null, "has_more": bool}``.
+
+    ``fn`` returns the items and the position after the last one when there
+    are more (else ``None``); the position goes out as an opaque cursor bound
+    to this list (:func:`encode_cursor`)."""
     def run(tx: Tx) -> dict[str, Any]:
-        items, cursor = fn(tx)
-        return {"items": items, "next_cursor": None if cursor is None else str(cursor)}
+        items, position = fn(tx)
+        return {"items": items, "next_cursor": None if position is None else encode_cursor(position),
+                "has_more": position is not None}
     return read(run, schema)
 
 
-def int_cursor(args: dict[str, Any]) -> int | None:
-    raw = args.get("cursor")
+# -- cursors ---------------------------------------------------------------------------
+#
+# A cursor is base64url(MAC ‖ JSON position). The MAC (HMAC-SHA256 under a key
+# derived from the app's secret key, truncated to 16 bytes) covers the list's
+# path and the position, so a cursor works only on the list that issued it
+# and cannot be forged or edited; anything else is a 422 on ``cursor``.
+
+_MAC_BYTES = 16
+_BAD_CURSOR = ["Not a cursor of this list: use the next_cursor of the previous page."]
+
+
+def _cursor_mac(list_name: str, payload: bytes) -> bytes:
+    key = hmac.new(current_app.config["SECRET_KEY"].encode(), b"o2c cursor v1", hashlib.sha256).digest()
+    return hmac.new(key, list_name.encode() + b"\0" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def encode_cursor(position: Any, list_name: str | None = None) -> str:
+    """The opaque cursor of ``position`` (JSON-able) on this request's list."""
+    payload = json.dumps(position, separators=(",", ":")).encode()
+    mac = _cursor_mac(list_name or request.path, payload)
+    return base64.urlsafe_b64encode(mac + payload).rstrip(b"=").decode()
+
+
+def decode_cursor(raw: Any, kind: type | tuple[type, ...] = int, list_name: str | None = None) -> Any:
+    """The position in ``raw`` (a cursor issued for this request's list), or
+    ``None`` when there is none; a 422 on ``cursor`` for anything else."""
     if raw in (None, ""):
         return None
     text = str(raw)
-    # isdigit() alone admits '²' and other digits int() refuses: ASCII only.
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 2**63 - 1):
-        raise ValidationFailed("Invalid cursor.", {"cursor": ["Use the next_cursor of the previous page."]})
-    return int(raw)
+    try:
+        blob = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) if text.isascii() else b""
+    except (binascii.Error, ValueError):
+        blob = b""
+    mac, payload = blob[:_MAC_BYTES], blob[_MAC_BYTES:]
+    if not payload or not hmac.compare_digest(mac, _cursor_mac(list_name or request.path, payload)):
+        raise ValidationFailed("Invalid cursor.", {"cursor": _BAD_CURSOR})
+    position = json.loads(payload)
+    if not isinstance(position, kind) or isinstance(position, bool):
+        raise ValidationFailed("Invalid cursor.", {"cursor": _BAD_CURSOR})
+    return position
+
+
+def int_cursor(args: dict[str, Any]) -> int | None:
+    """The id position of the ``cursor`` query parameter."""
+    return decode_cursor(args.get("cursor"), int)
+
+
+def str_cursor(args: dict[str, Any]) -> str | None:
+    """The text position (a SKU) of the ``cursor`` query parameter."""
+    return decode_cursor(args.get("cursor"), str)

@@ -28,8 +28,9 @@ STATUS_OF: dict[str, int] = {
 
 HTTP_CODES: dict[int, str] = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 414: "uri_too_long",
     415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
+    431: "request_header_fields_too_large",
 }
 
 
@@ -71,7 +72,11 @@ def _handle_http(exc: HTTPException) -> Any:
         message = "The request body is not valid JSON."
     elif status == 413:
         message = "The request body is too large."
-    return error_response(status, code, message, details)
+    response = error_response(status, code, message, details)
+    valid_methods = getattr(exc, "valid_methods", None)
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
+    return response
 
 
 def _handle_unexpected(exc: Exception) -> Any:

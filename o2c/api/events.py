@@ -37,9 +37,14 @@ def _with_secret(tx: Tx, body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, es.EventPage)
 def list_events(args: dict[str, Any]) -> Any:
     """Events after ``after``, oldest first (a webshop: its own channel's).
-    Poll with ``after`` = the previous ``next_cursor`` (or the last id seen)."""
-    return page(lambda tx: events.list_events(
-        tx, principal(), args["after"], args["limit"], args.get("type"), _settle_wait()), es.EventPage())
+    Poll with ``after`` = the previous ``next_cursor``, which is the id of
+    the last event of the page (the feed is positioned by event id, not by an
+    opaque cursor); ``has_more`` says whether to ask again right away."""
+    def run(tx: Tx) -> dict[str, Any]:
+        items, last, more = events.events_page(
+            tx, principal(), args["after"], args["limit"], args.get("type"), _settle_wait())
+        return {"items": items, "next_cursor": None if last is None else str(last), "has_more": more}
+    return read(run, es.EventPage())
 
 
 @blp.route("/events/<id:event_id>", methods=["GET"])

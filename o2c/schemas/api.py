@@ -584,8 +584,13 @@ class PeriodOut(Schema):
 
 # -- query strings -------------------------------------------------------------
 
+#: Opaque cursors (o2c.api.common.encode_cursor) are at most this long.
+CURSOR_MAX = 256
+
+
 class PageArgs(Schema):
-    cursor = Str(validate=validate.Length(max=128))
+    cursor = Str(validate=validate.Length(max=CURSOR_MAX),
+                 metadata={"description": "The next_cursor of the previous page of this list."})
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
@@ -635,11 +640,17 @@ class AsOfArgs(Schema):
     as_of = BookDate()
 
 
+NEXT_CURSOR_DOC = ("Opaque: pass it as `cursor` for the next page of this same list (it works on no other); "
+                   "null on the last page.")
+HAS_MORE_DOC = "Whether another page follows this one."
+
+
 def page_of(schema: type[Schema]) -> type[Schema]:
-    """A list response: ``{"items": [...], "next_cursor": … | null}``."""
+    """A list response: ``{"items": [...], "next_cursor": … | null, "has_more": bool}``."""
     return type(f"{schema.__name__.removesuffix('Out')}Page", (Schema,), {
         "items": fields.List(fields.Nested(schema)),
-        "next_cursor": Str(allow_none=True),
+        "next_cursor": Str(allow_none=True, metadata={"description": NEXT_CURSOR_DOC}),
+        "has_more": fields.Boolean(metadata={"description": HAS_MORE_DOC}),
     })
 
 

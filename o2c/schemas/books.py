@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from o2c.ledger.accounts import ACCOUNT_TYPES, ROLES
+from o2c.schemas.api import CURSOR_MAX, HAS_MORE_DOC, NEXT_CURSOR_DOC
 from o2c.schemas.fields import BookDate, Id, Money, Text
 
 Str = Text
@@ -109,7 +110,7 @@ class TrialBalanceExportArgs(Schema):
 
 
 class AccountLedgerArgs(RangeArgs):
-    cursor = Str(validate=validate.Length(max=64))
+    cursor = Str(validate=validate.Length(max=CURSOR_MAX))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
@@ -141,7 +142,8 @@ class AccountLedgerOut(Schema):
     total_credit = Money()
     closing_balance = SignedMoney()
     lines = fields.List(fields.Nested(LedgerLineOut))
-    next_cursor = Str(allow_none=True)
+    next_cursor = Str(allow_none=True, metadata={"description": NEXT_CURSOR_DOC})
+    has_more = fields.Boolean(metadata={"description": HAS_MORE_DOC})
 
 
 class AgingArgs(Schema):
@@ -255,10 +257,11 @@ class DunningRunOut(Schema):
 
 class DunningListArgs(Schema):
     customer_id = Id(strict=False)
-    cursor = Str(validate=validate.Length(max=32))
+    cursor = Str(validate=validate.Length(max=CURSOR_MAX))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
 class DunningLetterPage(Schema):
     items = fields.List(fields.Nested(DunningLetterOut))
-    next_cursor = Str(allow_none=True)
+    next_cursor = Str(allow_none=True, metadata={"description": NEXT_CURSOR_DOC})
+    has_more = fields.Boolean(metadata={"description": HAS_MORE_DOC})

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from marshmallow import Schema, ValidationError, fields, validate
 
 from o2c.domain.events import ALL, pattern_error
-from o2c.schemas.api import page_of
+from o2c.schemas.api import CURSOR_MAX, HAS_MORE_DOC, page_of
 from o2c.schemas.fields import Text
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
@@ -127,7 +127,7 @@ class DeliveryDetailOut(DeliveryOut):
 
 class DeliveryListArgs(Schema):
     status = Text(validate=validate.OneOf(DELIVERY_STATUSES))
-    cursor = Text(validate=validate.Length(max=128))
+    cursor = Text(validate=validate.Length(max=CURSOR_MAX))
     limit = fields.Integer(load_default=20, validate=validate.Range(1, 100))
 
 
@@ -136,6 +136,15 @@ class RedeliveredOut(Schema):
     requeued = fields.Integer()
 
 
-EventPage = page_of(EventOut)
+class EventPage(Schema):
+    """The feed is positioned by event id: ``next_cursor`` is the id of the
+    page's last event, to pass as ``after``."""
+
+    items = fields.List(fields.Nested(EventOut))
+    next_cursor = Text(allow_none=True, metadata={
+        "description": "The id of the page's last event: pass it as `after` (null when the page is empty)."})
+    has_more = fields.Boolean(metadata={"description": HAS_MORE_DOC})
+
+
 WebhookPage = page_of(WebhookOut)
 DeliveryPage = page_of(DeliveryOut)

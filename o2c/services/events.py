@@ -86,17 +86,25 @@ def list_events(
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Events with ``after < id`` up to the settled horizon, oldest first; a
     webshop sees only its own channel's. The cursor is the last id returned."""
+    items, last, _ = events_page(tx, principal, after, limit, types, wait_s)
+    return items, last
+
+
+def events_page(
+    tx: Tx, principal: Principal, after: int, limit: int, types: list[str] | None = None, wait_s: float = 2.0,
+) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """:func:`list_events`, and whether more settled events follow the page."""
     horizon = settled_horizon(tx.conn, wait_s)
     if horizon is None or horizon <= after:
-        return [], None
+        return [], None, False
     q = select(*EVENT_COLS).where(events.c.id > after, events.c.id <= horizon)
     if principal.channel_scope is not None:
         q = q.where(events.c.channel == principal.channel_scope)
     if types:
         q = q.where(events.c.type.in_(types))
-    rows = tx.conn.execute(q.order_by(events.c.id).limit(limit)).all()
-    items = [event_document(r) for r in rows]
-    return items, (rows[-1].id if rows else None)
+    rows = tx.conn.execute(q.order_by(events.c.id).limit(limit + 1)).all()
+    page = rows[:limit]
+    return [event_document(r) for r in page], (page[-1].id if page else None), len(rows) > limit
 
 
 _one = select(*EVENT_COLS).where(events.c.id == bindparam("eid"))

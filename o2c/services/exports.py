@@ -37,8 +37,10 @@ TRIAL_BALANCE_FORMATS = ("csv", "xlsx")
 JOURNAL_COLUMNS = ("entry_number", "date", "account", "account_name", "debit", "credit", "document",
                    "customer", "currency", "description")
 TRIAL_BALANCE_COLUMNS = ("account", "account_name", "type", "debit", "credit", "balance")
+#: Media types without parameters: the response adds ``charset=utf-8`` to
+#: the textual ones (CSV, XML), once.
 MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "saft": "application/xml",
 }

@@ -226,9 +226,11 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
     for r in line_rows:
         r["order_id"] = oid
     tx.conn.execute(_insert_lines, line_rows)
+    # The event describes the order as committed: created with ``confirm`` it
+    # is confirmed (order.confirmed follows in the same transaction).
     tx.emit("order.created", channel, oid, {
         "order_id": oid, "number": number, "external_ref": external_ref,
-        "status": "draft", "total": str(totals.gross),
+        "status": row["status"], "total": str(totals.gross),
     })
     tx.audit("order.created", "order", oid, None, {"status": "draft", "number": number, "total": str(totals.gross)})
     if confirm:

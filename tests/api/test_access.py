@@ -442,5 +442,5 @@ def test_the_back_office_sees_every_channel(
 
 def test_a_new_webshop_key_starts_with_an_empty_channel(app: Any, engine: Engine, two_shops: dict[str, Any]) -> None:
     api = Client(app.test_client(), make_key(engine, "shop-c", "webshop"))
-    assert api.ok("get", "/api/v1/orders") == {"items": [], "next_cursor": None}
-    assert api.ok("get", "/api/v1/invoices") == {"items": [], "next_cursor": None}
+    assert api.ok("get", "/api/v1/orders") == {"items": [], "next_cursor": None, "has_more": False}
+    assert api.ok("get", "/api/v1/invoices") == {"items": [], "next_cursor": None, "has_more": False}

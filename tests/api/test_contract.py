@@ -193,10 +193,10 @@ def assert_has(obj: dict[str, Any], fields: str, where: str) -> None:
     "/api/v1/customers", "/api/v1/products", "/api/v1/stock", "/api/v1/orders", "/api/v1/invoices",
     "/api/v1/ledger/entries",
 ])
-def test_a_list_is_items_and_next_cursor_only(admin: Client, world: dict[str, Any], path: str) -> None:
+def test_a_list_is_items_next_cursor_and_has_more_only(admin: Client, world: dict[str, Any], path: str) -> None:
     page = admin.ok("get", path)
-    assert set(page) == {"items", "next_cursor"}
-    assert page["items"] and page["next_cursor"] is None
+    assert set(page) == {"items", "next_cursor", "has_more"}
+    assert page["items"] and page["next_cursor"] is None and page["has_more"] is False
 
 
 def test_orders_page_newest_first_without_gaps_or_duplicates(shop: Client, admin: Client) -> None:

@@ -45,7 +45,7 @@ def test_the_feed_is_in_id_order_and_pages_with_after(admin: Client, two_shops: 
     page2 = admin.ok("get", f"/api/v1/events?after={page1['next_cursor']}&limit=100")
     assert [e["id"] for e in page2["items"]] == list(range(ids[-1] + 1, ids[-1] + 1 + len(page2["items"])))
     last = page2["items"][-1]["id"]
-    assert admin.ok("get", f"/api/v1/events?after={last}") == {"items": [], "next_cursor": None}
+    assert admin.ok("get", f"/api/v1/events?after={last}") == {"items": [], "next_cursor": None, "has_more": False}
     types = admin.ok("get", "/api/v1/events?type=order.confirmed&type=order.created")["items"]
     assert {e["type"] for e in types} == {"order.created", "order.confirmed"} and len(types) == 4
 
