@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run      install, migrate, load demo data (first time), serve on http://$(HOST):$(PORT)"
-	@echo "              with one background worker (webhook deliveries), stopped with the server"
+	@echo "              with one background worker (lanes: webhook deliveries, documents, books), stopped with the server"
 	@echo "make test     install, then run every test (slow ones too)"
 	@echo "make install  create $(VENV) and install o2c with its test tools"
 	@echo "make clean    remove $(VENV), the local database and caches"
@@ -31,10 +31,13 @@ install: $(STAMP)
 
 # The worker runs in the background while the server runs in the foreground;
 # when the server stops (Ctrl-C), the worker gets SIGTERM and finishes its jobs.
+# Each lane has its own threads: deliveries never wait behind PDF renders
+# (`o2c worker --help` lists the lanes and their kinds).
+WORKER_LANES ?= deliveries=2,mail=1,documents=1,books=1,other=1
 run: install
 	$(BIN)/o2c db upgrade
 	$(BIN)/o2c demo
-	@$(BIN)/o2c worker --concurrency 2 & worker=$$!; \
+	@$(BIN)/o2c worker --lanes $(WORKER_LANES) & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(BIN)/o2c serve --host $(HOST) --port $(PORT)
