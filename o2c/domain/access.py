@@ -20,9 +20,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
     }),
 }
-#: Only administrators reopen periods, change the chart of accounts and
-#: manage every channel's webhook subscriptions in the back office.
-ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin"})
+#: Only administrators reopen periods, change the chart of accounts,
+#: manage every channel's webhook subscriptions in the back office and watch
+#: the background job queue.
+ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "jobs:admin"})
 PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 

@@ -60,6 +60,8 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, 
 
 from o2c.config import Config
 from o2c.db import models as m
+from o2c.domain.access import Principal
+from o2c.domain.errors import Forbidden
 from o2c.services import clock
 from o2c.services.lanes import DEFAULT_LANES, LANE_OF, LANES, OTHER_LANE, lane_kinds, lane_of, parse_lanes
 
@@ -397,12 +399,20 @@ def lanes_summary(conn: Connection, now: dt.datetime | None = None) -> list[dict
     return out
 
 
+def overview(tx: Any, principal: Principal, failed_limit: int = 20) -> dict[str, Any]:
+    """The queue as an administrator sees it: every lane with its kinds
+    (``lanes_summary``) and the latest failed jobs."""
+    if not principal.can("jobs:admin"):
+        raise Forbidden("Only administrators see the job queue.")
+    return {"lanes": lanes_summary(tx.conn, tx.now), "failed": failed(tx.conn, failed_limit), "now": tx.now}
+
+
 def failed(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(jobs.c.id, jobs.c.kind, jobs.c.key, jobs.c.payload, jobs.c.attempts, jobs.c.last_error,
                jobs.c.updated_at).where(jobs.c.status == FAILED).order_by(jobs.c.id.desc()).limit(limit)
     ).all()
-    return [r._asdict() for r in rows]
+    return [{**r._asdict(), "lane": lane_of(r.kind)} for r in rows]
 
 
 def retry_failed(conn: Connection, ids: list[int] | None = None, now: dt.datetime | None = None) -> int:
@@ -428,6 +438,6 @@ def retry_failed(conn: Connection, ids: list[int] | None = None, now: dt.datetim
 __all__ = [
     "DEFAULT_LANES", "LANES", "LANE_OF", "OTHER_LANE", "Claimed", "JobContext", "JobKind", "KINDS", "PERIODIC",
     "Periodic", "Reschedule", "claim", "claim_lanes", "complete", "enqueue", "ensure", "extend_leases", "fail_run",
-    "failed", "job_kind", "lane_kinds", "lane_of", "lanes_summary", "parse_lanes", "periodic", "reschedule",
+    "failed", "job_kind", "lane_kinds", "overview", "lane_of", "lanes_summary", "parse_lanes", "periodic", "reschedule",
     "retry_failed", "summary", "worker_name",
 ]

@@ -141,7 +141,7 @@ def init_app(app: Flask) -> None:
             csrf.protect()
 
     from o2c.web import (  # noqa: F401  (routes register on bp)
-        aftersales, auth, books, catalog, receivables, returns, sales, webhooks,
+        aftersales, auth, books, catalog, jobs, receivables, returns, sales, webhooks,
     )
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
