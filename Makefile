@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make run      install, migrate, load demo data (first time), serve on http://$(HOST):$(PORT)"
-	@echo "              with one background worker (webhook deliveries), stopped with the server"
+	@echo "              with one background worker (lanes: webhook deliveries, documents, books), stopped with the server"
 	@echo "make test     install, then run every test (slow ones too)"
 	@echo "make install  create $(VENV) and install o2c with its test tools"
 	@echo "make clean    remove $(VENV), the local database and caches"
@@ -39,13 +39,16 @@ system-test:
 # The worker and the server run in the background; once the server answers
 # /readyz the demo keys are printed last, where a person looks. The JSON line
 # per request goes to instance/requests.log. Ctrl-C stops both: the worker
-# finishes its jobs, the server its requests.
+# finishes its jobs, the server its requests. Each worker lane has its own
+# threads: deliveries never wait behind PDF renders (`o2c worker --help` lists
+# the lanes and their kinds).
+WORKER_LANES ?= deliveries=2,mail=1,documents=1,books=1,other=1
 run: system-run install
 	$(BIN)/o2c db upgrade
 	@mkdir -p instance
 	@keys="$$($(BIN)/o2c demo)" || exit 1; \
 	export O2C_REQUEST_LOG=instance/requests.log; \
-	$(BIN)/o2c worker --concurrency 2 & worker=$$!; \
+	$(BIN)/o2c worker --lanes $(WORKER_LANES) & worker=$$!; \
 	$(BIN)/o2c serve --host $(HOST) --port $(PORT) & server=$$!; \
 	trap 'kill -TERM $$server $$worker 2>/dev/null; wait $$server $$worker' EXIT; \
 	trap 'exit 130' INT TERM; \

@@ -1,14 +1,21 @@
-"""o2c: order-to-cash transaction processing."""
+"""o2c: order-to-cash transaction processing.
+
+Importing ``o2c`` (and so ``o2c.cli``) imports no web stack: Flask, the API
+and the back office are imported by ``create_app``, and heavy libraries
+(WeasyPrint, factur-x, openpyxl) only where they are used. A command such as
+``o2c serve`` or ``o2c worker`` therefore starts without paying for what it
+does not run.
+"""
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
-
-from flask import Flask, Response, render_template_string
-from flask_smorest import Api
-from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from o2c.config import Config
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 DOCS_CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}
@@ -27,31 +34,48 @@ Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p>
 {% endfor %}{% endfor %}</table>{% endfor %}</body></html>"""
 
 
-class IdConverter(IntegerConverter):
-    """Database ids in URLs: 1 to 2^63 − 1; anything else is simply not found."""
-
-    def __init__(self, map: object, *args: object, **kwargs: object) -> None:  # noqa: A002
-        super().__init__(map, min=1, max=2**63 - 1)
+_WEB_PARTS = ("IdConverter", "ContractApi", "SkuConverter")
 
 
-class ContractApi(Api):
-    """flask-smorest, documenting errors in the contract's shape (API.md, Errors)."""
+@functools.cache
+def _web_parts() -> dict[str, Any]:
+    """The app's classes built on Flask's, made on first use."""
+    from flask_smorest import Api
+    from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
 
-    from o2c.schemas.api import ErrorResponse as ERROR_SCHEMA  # noqa: N811
+    class IdConverter(IntegerConverter):
+        """Database ids in URLs: 1 to 2^63 − 1; anything else is simply not found."""
+
+        def __init__(self, map: object, *args: object, **kwargs: object) -> None:  # noqa: A002
+            super().__init__(map, min=1, max=2**63 - 1)
+
+    class ContractApi(Api):
+        """flask-smorest, documenting errors in the contract's shape (API.md, Errors)."""
+
+        from o2c.schemas.api import ErrorResponse as ERROR_SCHEMA  # noqa: N811
+
+    class SkuConverter(UnicodeConverter):
+        """SKUs in URLs: the characters a SKU may have; anything else is not found."""
+
+        pattern = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+        def to_python(self, value: str) -> str:
+            if not self.pattern.fullmatch(value):
+                raise ValidationError()
+            return value
+
+    return {"IdConverter": IdConverter, "ContractApi": ContractApi, "SkuConverter": SkuConverter}
 
 
-class SkuConverter(UnicodeConverter):
-    """SKUs in URLs: the characters a SKU may have; anything else is not found."""
-
-    pattern = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-    def to_python(self, value: str) -> str:
-        if not self.pattern.fullmatch(value):
-            raise ValidationError()
-        return value
+def __getattr__(name: str) -> Any:
+    if name in _WEB_PARTS:
+        return _web_parts()[name]
+    raise AttributeError(f"module 'o2c' has no attribute {name!r}")
 
 
 def create_app(config: Config | None = None) -> Flask:
+    from flask import Flask, Response, render_template_string
+
     from o2c import inputs, ops, ratelimit, web
     from o2c.api import (
         aftersales, apikeys, books, catalog, common, documents, errors, events, receivables, returns, sales,
@@ -62,8 +86,9 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config()
     # No /static route: the back office serves its assets under /assets.
     app = Flask(__name__, static_folder=None)
-    app.url_map.converters["id"] = IdConverter
-    app.url_map.converters["sku"] = SkuConverter
+    parts = _web_parts()
+    app.url_map.converters["id"] = parts["IdConverter"]
+    app.url_map.converters["sku"] = parts["SkuConverter"]
     app.config.update(config.as_flask())
     app.config.update(
         API_TITLE="o2c",
@@ -75,7 +100,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["o2c.engine"] = make_engine(
         config.DATABASE_URL, config.SQLITE_BUSY_TIMEOUT_MS, config.DB_POOL_SIZE)
 
-    api = ContractApi(app, spec_kwargs={"components": {"securitySchemes": {
+    api = parts["ContractApi"](app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
     api.register_field(fields.Money, "string", "decimal")
     api.register_field(fields.Rate, "string", "decimal")

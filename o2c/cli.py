@@ -393,19 +393,61 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool, gr
     """Serve the web app and API with gunicorn. SIGTERM stops taking new
     connections and lets requests in flight finish (up to --graceful-timeout).
     The JSON line per request goes to standard error, or to the file named by
-    O2C_REQUEST_LOG."""
+    O2C_REQUEST_LOG.
+
+    The app is built once, before the port is opened, and the workers are
+    forked from it ready to answer (gunicorn's --preload): nothing connects
+    to a server that cannot serve yet, and a worker that dies is replaced at
+    once. Code changes need a restart (not a HUP)."""
     args = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
             "--threads", str(threads), "--backlog", "2048", "--graceful-timeout", str(graceful_timeout),
             *(["--control-socket", control_socket] if control_socket else ["--no-control-socket"]),
-            "--config", "python:o2c.serving", "o2c.wsgi:app"]
+            "--config", "python:o2c.serving", "--preload", "o2c.wsgi:app"]
     if access_log:
         args[-1:-1] = ["--access-logfile", "-"]
     os.execv(sys.executable, args)
 
 
-@main.command()
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256),
-              help="Jobs run at once by this process (threads).")
+def _lanes_help() -> str:
+    from o2c.services.lanes import DEFAULT_LANES, LANE_OF, OTHER_LANE
+    kinds: dict[str, list[str]] = {}
+    for kind, lane in LANE_OF.items():
+        kinds.setdefault(lane, []).append(kind)
+    kinds.setdefault(OTHER_LANE, []).append("any kind not listed")
+    return "\n".join(f"  {lane:11} {', '.join(kinds.get(lane, ['(none yet)']))}" for lane in DEFAULT_LANES)
+
+
+def _default_lanes() -> str:
+    from o2c.services.lanes import DEFAULT_LANES
+    return ",".join(f"{lane}={n}" for lane, n in DEFAULT_LANES.items())
+
+
+def _parse_lanes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, int] | None:
+    if value is None:
+        return None
+    from o2c.services.lanes import parse_lanes
+    try:
+        return parse_lanes(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command(help=f"""Run background jobs: webhook deliveries, document renders and whatever else is queued.
+
+Start as many as you like, on as many hosts as you like, against the same
+database. SIGTERM or Ctrl-C stops claiming and waits for running jobs.
+
+Every kind of job runs in a lane, and each lane has its own threads, so a
+backlog in one lane (PDF renders) never delays another (webhook deliveries).
+
+\b
+Lanes and their job kinds:
+{_lanes_help()}""")
+@click.option("--lanes", "lanes", metavar="LANE=N,…", callback=_parse_lanes, default=None,
+              help=f"Threads per lane, over the defaults ({_default_lanes()}); 0 turns a lane off "
+                   "in this worker, e.g. --lanes documents=4,deliveries=0 for a worker that only renders.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+              help="The same number of threads for every lane (instead of --lanes).")
 @click.option("--poll-interval", default=1.0, show_default=True, type=click.FloatRange(0.01, 60),
               help="Seconds to wait when there is nothing to do.")
 @click.option("--once", is_flag=True, help="Exit when nothing is due instead of waiting for more work.")
@@ -414,23 +456,23 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool, gr
 @click.option("--import", "imports", multiple=True, metavar="MODULE",
               help="Also import MODULE, which registers more job kinds (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="Log every job.")
-def worker(concurrency: int, poll_interval: float, once: bool, lease: float | None,
-           imports: tuple[str, ...], verbose: bool) -> None:
-    """Run background jobs: webhook deliveries and whatever else is queued.
-
-    Start as many as you like, on as many hosts as you like, against the same
-    database. SIGTERM or Ctrl-C stops claiming and waits for running jobs."""
+def worker(lanes: dict[str, int] | None, concurrency: int | None, poll_interval: float, once: bool,
+           lease: float | None, imports: tuple[str, ...], verbose: bool) -> None:
     import logging
     import signal
 
     from o2c.worker import Worker, load_job_modules
 
+    if lanes is not None and concurrency is not None:
+        raise click.UsageError("--lanes and --concurrency exclude each other.")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_job_modules(imports)
     cfg = Config()
-    engine = _engine(pool_size=concurrency + 2)
-    w = Worker(engine, cfg, concurrency=concurrency, poll_interval=poll_interval, lease_s=lease)
+    from o2c.services.lanes import DEFAULT_LANES
+    threads = concurrency * len(DEFAULT_LANES) if concurrency else sum((lanes or DEFAULT_LANES).values())
+    engine = _engine(pool_size=threads + 2)
+    w = Worker(engine, cfg, lanes=lanes, concurrency=concurrency, poll_interval=poll_interval, lease_s=lease)
 
     def on_signal(signum: int, _frame: object) -> None:
         if w.stopping.is_set():
@@ -440,7 +482,7 @@ def worker(concurrency: int, poll_interval: float, once: bool, lease: float | No
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    click.echo(f"worker {w.name}: {concurrency} thread(s), kinds {', '.join(w.kinds)}; "
+    click.echo(f"worker {w.name}: lanes {', '.join(f'{l.name}={l.threads}' for l in w.lanes)}; "
                f"{engine.url.render_as_string(hide_password=True)}", err=True)
     stats = w.run(once=once)
     engine.dispose()
@@ -459,7 +501,8 @@ def jobs(ctx: click.Context) -> None:
         if not rows:
             click.echo("no jobs")
         for r in rows:
-            click.echo(f"{r['kind']:28} {r['status']:8} {r['n']:8}  next {r['next']:%Y-%m-%d %H:%M:%S}")
+            click.echo(f"{r['lane']:11} {r['kind']:28} {r['status']:8} {r['n']:8}  "
+                       f"next {r['next']:%Y-%m-%d %H:%M:%S}")
 
 
 @jobs.command("failed")

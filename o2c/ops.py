@@ -115,12 +115,12 @@ def init_app(app: Flask) -> None:
     @app.get("/readyz")
     def readyz() -> Any:
         """The database answers and its schema is at the latest migration."""
-        from o2c.db.migrate import at_head
+        from o2c.db.migrate import schema_at_head
         engine = app.extensions["o2c.engine"]
         try:
             with engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
                 conn.execute(text("SELECT 1"))
-            current = at_head(engine)
+                current = schema_at_head(conn)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             return jsonify(status="unavailable", reason=type(exc).__name__), 503
         if not current:

@@ -7,8 +7,11 @@ through each other. Each worker, in a loop:
 - runs the periodic tasks that are due (fanning new events out into webhook
   deliveries on every poll, a sweep every minute, making sure the recurring
   journal-sealing job exists);
-- claims due jobs up to its number of free threads (``--concurrency``) and
-  runs them in a thread pool;
+- claims due jobs lane by lane (``o2c.services.jobs.LANE_OF``), each lane up
+  to its own number of free threads (``--lanes deliveries=2,documents=1``),
+  and runs them in a thread pool: a lane whose threads are all busy (a batch
+  of PDF renders) leaves the other lanes' threads free for their jobs
+  (webhook deliveries start while the renders are still queued);
 - renews the leases of the jobs it is running (every third of the lease);
 - sleeps ``--poll-interval`` when there was nothing to do.
 
@@ -23,7 +26,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +51,16 @@ def load_job_modules(extra: Iterable[str] = ()) -> None:
 
 
 @dataclass
+class Lane:
+    """A lane this worker runs: its kinds and how many of its jobs run at once."""
+
+    name: str
+    threads: int
+    kinds: list[str]
+    running: int = 0
+
+
+@dataclass
 class Stats:
     done: int = 0
     rescheduled: int = 0
@@ -58,17 +71,25 @@ class Stats:
 
 class Worker:
     def __init__(
-        self, engine: Engine, config: Config, *, concurrency: int = 1, poll_interval: float = 1.0,
+        self, engine: Engine, config: Config, *, concurrency: int | None = None,
+        lanes: Mapping[str, int] | None = None, poll_interval: float = 1.0,
         lease_s: float | None = None, name: str | None = None, kinds: Iterable[str] | None = None,
         periodic: Iterable[str] | None = None, outbound: Any = None, now: Callable[[], Any] = clock.now,
     ):
+        """``lanes``: threads per lane (``jobs.DEFAULT_LANES`` by default);
+        ``concurrency``: the same number of threads for every lane instead.
+        ``kinds``: run only these kinds (default: every registered kind)."""
         self.engine = engine
         self.config = config
-        self.concurrency = max(1, concurrency)
         self.poll_interval = poll_interval
         self.lease_s = lease_s or config.JOB_LEASE_S
         self.name = name or jobs.worker_name()
         self.kinds = sorted(kinds if kinds is not None else jobs.KINDS)
+        if lanes is None:
+            lanes = {lane: max(1, concurrency) for lane in jobs.LANES} if concurrency else jobs.DEFAULT_LANES
+        self.lanes = [Lane(lane, n, jobs.lane_kinds(lane, self.kinds)) for lane, n in lanes.items() if n > 0]
+        self.lanes = [lane for lane in self.lanes if lane.kinds]  # nothing this worker knows runs there
+        self.concurrency = sum(lane.threads for lane in self.lanes) or 1
         self.periodic = [jobs.PERIODIC[p] for p in (periodic if periodic is not None else jobs.PERIODIC)]
         self._owns_outbound = outbound is None
         self.outbound = outbound or Outbound(config.WEBHOOK_TIMEOUT_S, config.webhook_allow_private)
@@ -76,7 +97,7 @@ class Worker:
         self.stats = Stats()
         self.stopping = threading.Event()
         self._wake = threading.Event()
-        self._running: dict[int, tuple[jobs.Claimed, Future[None]]] = {}
+        self._running: dict[int, tuple[jobs.Claimed, Lane, Future[None]]] = {}
         self._lock = threading.Lock()
         self._next_periodic = {p.name: 0.0 for p in self.periodic}
         self._next_beat = 0.0
@@ -130,14 +151,19 @@ class Worker:
         busy = False
         try:
             busy = self._run_periodic() > 0
-            free = self.concurrency - len(self._running)
-            if free > 0:
-                claimed = jobs.claim(self.engine, self.name, self.kinds, free, self.lease_s, self.now())
-                for job in claimed:
-                    with self._lock:
-                        self._running[job.id] = (job, pool.submit(self._execute, job))
-                busy = busy or bool(claimed)
-            else:
+            with self._lock:
+                wanted = [(lane, lane.threads - lane.running) for lane in self.lanes]
+            wanted = [(lane, free) for lane, free in wanted if free > 0]
+            if wanted:
+                claimed = jobs.claim_lanes(self.engine, self.name, [(lane.kinds, free) for lane, free in wanted],
+                                           self.lease_s, self.now())
+                for (lane, _), lane_jobs in zip(wanted, claimed):
+                    for job in lane_jobs:
+                        with self._lock:
+                            lane.running += 1
+                            self._running[job.id] = (job, lane, pool.submit(self._execute, job))
+                    busy = busy or bool(lane_jobs)
+            elif self.lanes:  # every lane's threads are busy
                 busy = True
                 self._wake.wait(self._idle_wait())  # a finishing job wakes us
                 self._wake.clear()
@@ -190,7 +216,9 @@ class Worker:
             log.exception("job %s %s: could not record the outcome; the lease will run out", job.id, job.kind)
         finally:
             with self._lock:
-                self._running.pop(job.id, None)
+                entry = self._running.pop(job.id, None)
+                if entry is not None:
+                    entry[1].running -= 1
                 if outcome_name == "done":
                     self.stats.done += 1
                 elif outcome_name == "rescheduled":
@@ -203,7 +231,7 @@ class Worker:
 
     def _heartbeat(self) -> None:
         with self._lock:
-            running = [j for j, _ in self._running.values()]
+            running = [j for j, _, _ in self._running.values()]
         if running:
             try:
                 jobs.extend_leases(self.engine, running, self.lease_s, self.now())

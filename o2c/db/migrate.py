@@ -1,6 +1,7 @@
 """Running Alembic from code: the schema is created only by migrations."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,8 +53,19 @@ def _migrate(engine: Engine, step: Callable[[AlembicConfig, str], None], revisio
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The revisions the migrations in this checkout end at. Reading them
+    parses every migration file, so it is done once per process."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def schema_at_head(conn: Connection) -> bool:
+    """The database behind ``conn`` is at the latest migration (false when it
+    has none yet)."""
+    return set(MigrationContext.configure(conn).get_current_heads()) == head_revisions()
+
+
 def at_head(engine: Engine) -> bool:
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
     with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads()) == heads
+        return schema_at_head(conn)

@@ -693,11 +693,16 @@ class Job(Base):
     until ``locked_until``; an expired lease makes it claimable again) or
     failed (attempts exhausted; kept for inspection). Finished jobs are
     deleted. At most one queued or running job per ``key``; ``rerun`` asks a
-    running job to run once more because its input changed meanwhile."""
+    running job to run once more because its input changed meanwhile.
+    Workers claim per lane, i.e. per set of kinds (``o2c.services.jobs``):
+    ``ix_jobs_due_by_kind`` reads a kind's unfinished jobs oldest first
+    without touching other kinds' rows."""
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_run_at", "run_at"),
+        Index("ix_jobs_due_by_kind", "kind", "run_at", "id",
+              postgresql_where=text("status IN ('queued', 'running')"),
+              sqlite_where=text("status IN ('queued', 'running')")),
         Index("uq_jobs_key_unfinished", "key", unique=True,
               postgresql_where=text("status IN ('queued', 'running')"),
               sqlite_where=text("status IN ('queued', 'running')")),

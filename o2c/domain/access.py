@@ -23,9 +23,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,
-#: manage every channel's webhook subscriptions in the back office and
-#: create, revoke and rotate API keys.
-ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin"})
+#: manage every channel's webhook subscriptions in the back office, create,
+#: revoke and rotate API keys, and watch the background job queue.
+ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin", "jobs:admin"})
 PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 

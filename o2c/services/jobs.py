@@ -32,6 +32,16 @@ kind's ``max_attempts``; then the job stays as ``failed``). With a ``key``, at
 most one queued or running job exists per key: enqueueing it again brings a
 queued job forward, or asks a running one to run once more when it ends
 (``rerun``), because whatever it read may have changed meanwhile.
+
+Lanes. Every kind runs in one lane (``LANE_OF``, the one table of which kind
+runs where); a worker gives each lane its own threads and claims for each lane
+only that lane's kinds, oldest first. A backlog in one lane (a batch of PDF
+renders) therefore never delays another (webhook deliveries): a delivery waits
+at most for a thread of its own lane. The lane is derived from the kind, not
+stored, so moving a kind to another lane needs no migration (the table is in
+``o2c.services.lanes``, light enough for ``o2c worker --help``); the index
+``ix_jobs_due_by_kind`` (kind, run_at, id) over unfinished jobs serves each
+lane's claim without reading the other lanes' rows.
 """
 from __future__ import annotations
 
@@ -50,7 +60,10 @@ from sqlalchemy import Connection, Engine, and_, bindparam, case, delete, func, 
 
 from o2c.config import Config
 from o2c.db import models as m
+from o2c.domain.access import Principal
+from o2c.domain.errors import Forbidden
 from o2c.services import clock
+from o2c.services.lanes import DEFAULT_LANES, LANE_OF, LANES, OTHER_LANE, lane_kinds, lane_of, parse_lanes
 
 jobs = m.Job.__table__
 
@@ -223,35 +236,56 @@ def claim(engine: Engine, worker: str, kinds: list[str], limit: int, lease_s: fl
     """Lease up to ``limit`` due jobs of ``kinds`` to ``worker``: queued ones
     whose time has come and running ones whose lease ran out (their worker
     died). Rows another worker is claiming are skipped, not waited for."""
-    if limit <= 0 or not kinds:
-        return []
+    return claim_lanes(engine, worker, [(kinds, limit)], lease_s, now)[0]
+
+
+def claim_lanes(engine: Engine, worker: str, lanes: list[tuple[list[str], int]], lease_s: float,
+                now: dt.datetime | None = None) -> list[list[Claimed]]:
+    """``claim`` for several lanes at once, each ``(kinds, limit)`` on its
+    own: the oldest due jobs of each lane, whatever waits in the others. One
+    transaction for all of them (on SQLite, one turn of the write lock per
+    poll, however many lanes)."""
+    out: list[list[Claimed]] = [[] for _ in lanes]
+    wanted = [(i, sorted(kinds), limit) for i, (kinds, limit) in enumerate(lanes) if kinds and limit > 0]
+    if not wanted:
+        return out
     now = now or clock.now()
     due = or_(and_(jobs.c.status == QUEUED, jobs.c.run_at <= now),
               and_(jobs.c.status == RUNNING, jobs.c.locked_until <= now))
+    token = f"{worker}#{next(_counter)}"
     with _bookkeeping(engine) as conn:
-        rows = conn.execute(
-            select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.status, jobs.c.attempts, jobs.c.max_attempts)
-            .where(jobs.c.kind.in_(kinds), due)
-            .order_by(jobs.c.run_at, jobs.c.id).limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not rows:
-            return []
-        # A job whose lease ran out as often as it may be tried kills its
-        # worker (or outlives every lease): stop taking it.
-        dead = [r.id for r in rows if r.status == RUNNING and r.attempts >= r.max_attempts]
-        if dead:
-            conn.execute(update(jobs).where(jobs.c.id.in_(dead)).values(
-                status=FAILED, locked_by=None, locked_until=None, updated_at=now,
-                last_error="lease expired on every attempt: the worker stopped while running it"))
-        live = [r for r in rows if r.id not in dead]
-        if not live:
-            return []
-        token = f"{worker}#{next(_counter)}"
-        conn.execute(update(jobs).where(jobs.c.id.in_([r.id for r in live])).values(
-            status=RUNNING, locked_by=token, locked_until=now + dt.timedelta(seconds=lease_s),
-            attempts=jobs.c.attempts + 1, updated_at=now))
-    return [Claimed(r.id, r.kind, r.payload, r.attempts + 1, r.max_attempts, token) for r in live]
+        for i, kinds, limit in wanted:
+            # Kind by kind, each read from ix_jobs_due_by_kind in its order
+            # (a lane-wide ``kind IN (…)`` would sort the lane's whole
+            # backlog), then the lane's oldest ``limit`` of them. Rows locked
+            # here but not taken are free again at the commit.
+            found = []
+            for kind in kinds:
+                found += conn.execute(
+                    select(jobs.c.id, jobs.c.kind, jobs.c.payload, jobs.c.status, jobs.c.attempts,
+                           jobs.c.max_attempts, jobs.c.run_at)
+                    .where(jobs.c.kind == kind, _UNFINISHED_SQL, due)  # _UNFINISHED_SQL: the index's predicate
+                    .order_by(jobs.c.run_at, jobs.c.id).limit(limit)
+                    .with_for_update(skip_locked=True)
+                ).all()
+            rows = sorted(found, key=lambda r: (r.run_at, r.id))[:limit]
+            if not rows:
+                continue
+            # A job whose lease ran out as often as it may be tried kills its
+            # worker (or outlives every lease): stop taking it.
+            dead = [r.id for r in rows if r.status == RUNNING and r.attempts >= r.max_attempts]
+            if dead:
+                conn.execute(update(jobs).where(jobs.c.id.in_(dead)).values(
+                    status=FAILED, locked_by=None, locked_until=None, updated_at=now,
+                    last_error="lease expired on every attempt: the worker stopped while running it"))
+            out[i] = [Claimed(r.id, r.kind, r.payload, r.attempts + 1, r.max_attempts, token)
+                      for r in rows if r.id not in dead]
+        ids = [j.id for lane in out for j in lane]
+        if ids:
+            conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(
+                status=RUNNING, locked_by=token, locked_until=now + dt.timedelta(seconds=lease_s),
+                attempts=jobs.c.attempts + 1, updated_at=now))
+    return out
 
 
 def _mine(job: Claimed) -> Any:
@@ -321,7 +355,56 @@ def summary(conn: Connection) -> list[dict[str, Any]]:
         select(jobs.c.kind, jobs.c.status, func.count().label("n"), func.min(jobs.c.run_at).label("next"))
         .group_by(jobs.c.kind, jobs.c.status).order_by(jobs.c.kind, jobs.c.status)
     ).all()
-    return [r._asdict() for r in rows]
+    return [{**r._asdict(), "lane": lane_of(r.kind)} for r in rows]
+
+
+def _count(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def lanes_summary(conn: Connection, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Per lane and kind: jobs waiting (queued and due), scheduled for later,
+    running and failed, and since when the oldest waiting one is due. Every
+    lane appears, also when it has no jobs."""
+    now = now or clock.now()
+    waiting = and_(jobs.c.status == QUEUED, jobs.c.run_at <= now)
+    rows = conn.execute(
+        select(jobs.c.kind,
+               _count(waiting).label("queued"),
+               _count(and_(jobs.c.status == QUEUED, jobs.c.run_at > now)).label("scheduled"),
+               _count(jobs.c.status == RUNNING).label("running"),
+               _count(jobs.c.status == FAILED).label("failed"),
+               func.min(case((waiting, jobs.c.run_at)), type_=jobs.c.run_at.type).label("oldest_due"))
+        .group_by(jobs.c.kind)
+    ).all()
+    kinds: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+    for r in rows:
+        kinds[r.kind] = r._asdict()
+    lanes: dict[str, list[dict[str, Any]]] = {lane: [] for lane in LANES}
+    for kind in sorted(kinds):
+        r = kinds[kind]
+        oldest = r.get("oldest_due")
+        lanes.setdefault(lane_of(kind), []).append({
+            "kind": kind, "queued": int(r.get("queued") or 0), "scheduled": int(r.get("scheduled") or 0),
+            "running": int(r.get("running") or 0), "failed": int(r.get("failed") or 0),
+            "oldest_due": oldest,
+            "oldest_age_s": max(0.0, (now - oldest).total_seconds()) if oldest is not None else None,
+        })
+    out = []
+    for lane, items in lanes.items():
+        ages = [k["oldest_age_s"] for k in items if k["oldest_age_s"] is not None]
+        out.append({"lane": lane, "kinds": items,
+                    **{f: sum(k[f] for k in items) for f in ("queued", "scheduled", "running", "failed")},
+                    "oldest_age_s": max(ages) if ages else None})
+    return out
+
+
+def overview(tx: Any, principal: Principal, failed_limit: int = 20) -> dict[str, Any]:
+    """The queue as an administrator sees it: every lane with its kinds
+    (``lanes_summary``) and the latest failed jobs."""
+    if not principal.can("jobs:admin"):
+        raise Forbidden("Only administrators see the job queue.")
+    return {"lanes": lanes_summary(tx.conn, tx.now), "failed": failed(tx.conn, failed_limit), "now": tx.now}
 
 
 def failed(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
@@ -329,7 +412,7 @@ def failed(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
         select(jobs.c.id, jobs.c.kind, jobs.c.key, jobs.c.payload, jobs.c.attempts, jobs.c.last_error,
                jobs.c.updated_at).where(jobs.c.status == FAILED).order_by(jobs.c.id.desc()).limit(limit)
     ).all()
-    return [r._asdict() for r in rows]
+    return [{**r._asdict(), "lane": lane_of(r.kind)} for r in rows]
 
 
 def retry_failed(conn: Connection, ids: list[int] | None = None, now: dt.datetime | None = None) -> int:
@@ -353,7 +436,8 @@ def retry_failed(conn: Connection, ids: list[int] | None = None, now: dt.datetim
 
 
 __all__ = [
-    "Claimed", "JobContext", "JobKind", "KINDS", "PERIODIC", "Periodic", "Reschedule", "claim", "complete",
-    "enqueue", "ensure", "extend_leases", "fail_run", "failed", "job_kind", "periodic", "reschedule", "retry_failed",
-    "summary", "worker_name",
+    "DEFAULT_LANES", "LANES", "LANE_OF", "OTHER_LANE", "Claimed", "JobContext", "JobKind", "KINDS", "PERIODIC",
+    "Periodic", "Reschedule", "claim", "claim_lanes", "complete", "enqueue", "ensure", "extend_leases", "fail_run",
+    "failed", "job_kind", "lane_kinds", "overview", "lane_of", "lanes_summary", "parse_lanes", "periodic", "reschedule",
+    "retry_failed", "summary", "worker_name",
 ]

@@ -4,6 +4,7 @@ a row lock the account for fifteen minutes."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 from typing import Any, NamedTuple
@@ -24,9 +25,13 @@ MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
 HASH_METHOD = "scrypt"
 
-# Checked against when the user name is unknown, so a wrong name costs as much
-# time as a wrong password and does not reveal which names exist.
-_DUMMY_HASH = generate_password_hash("not a password of anyone", method=HASH_METHOD)
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the user name is unknown, so a wrong name costs as
+    much time as a wrong password and does not reveal which names exist. Made
+    on first use: a scrypt hash costs a tenth of a second that every process
+    paid at import, before it could answer anything."""
+    return generate_password_hash("not a password of anyone", method=HASH_METHOD)
 
 
 class SignIn(NamedTuple):
@@ -81,7 +86,7 @@ def sign_in(tx: Tx, username: str, password: str) -> SignIn:
     ).first()
     refused = SignIn(None, None, "Wrong user name or password.")
     if row is None or not row.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return refused
     if row.locked_until is not None and row.locked_until > tx.now:
         minutes = max(1, int((row.locked_until - tx.now).total_seconds() // 60) + 1)

@@ -127,7 +127,7 @@ def init_app(app: Flask) -> None:
             csrf.protect()
 
     from o2c.web import (  # noqa: F401  (routes register on bp)
-        aftersales, apikeys, auth, books, catalog, lookups, receivables, returns, sales, webhooks,
+        aftersales, apikeys, auth, books, catalog, jobs, lookups, receivables, returns, sales, webhooks,
     )
     from o2c.web.audit import describe
     from o2c.web.nav import navigation

@@ -50,3 +50,27 @@ def test_the_docs_page_needs_no_inline_style(app):  # type: ignore[no-untyped-de
     page = c.get("/api/docs").get_data(as_text=True)
     assert "<style" not in page and 'href="/api/docs.css"' in page
     assert c.get("/api/docs.css").mimetype == "text/css"
+
+
+def test_a_database_one_migration_behind_is_not_ready_until_upgraded(tmp_path):  # type: ignore[no-untyped-def]
+    """The migrations' head is read once per process; the database's own
+    revision is checked on every call, so readiness follows an upgrade."""
+    from o2c.db.migrate import downgrade, head_revisions, upgrade
+    app = create_app(Config(DATABASE_URL=f"sqlite:///{tmp_path}/behind.sqlite3", ENV="testing"))
+    engine = app.extensions["o2c.engine"]
+    upgrade(engine)
+    [head] = head_revisions()
+    downgrade(engine, "-1")
+    c = app.test_client()
+    r = c.get("/readyz")
+    assert r.status_code == 503 and "o2c db upgrade" in r.get_json()["reason"], head
+    upgrade(engine)
+    assert c.get("/readyz").status_code == 200
+    engine.dispose()
+
+
+def test_a_database_that_does_not_answer_is_not_ready(tmp_path):  # type: ignore[no-untyped-def]
+    app = create_app(Config(DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:9/none", ENV="testing"))
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503 and r.get_json()["status"] == "unavailable"
+    app.extensions["o2c.engine"].dispose()

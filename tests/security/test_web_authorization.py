@@ -121,7 +121,8 @@ ROUTES: dict[str, str] = {
     "GET /credit-notes/<id:credit_note_id>":             STAFF,
     "GET /credit-notes/<id:credit_note_id>/pdf":         STAFF,
     "POST /invoices/<id:invoice_id>/apply-credit":       MONEY,
-    # webhooks (admins)
+    # the job queue and webhooks (admins)
+    "GET /jobs":                                         "admin",
     "GET /webhooks":                                     "admin",
     "POST /webhooks":                                    "admin",
     "GET /webhooks/failed":                              "admin",
