@@ -174,7 +174,8 @@ def test_development_and_tests_may_subscribe_loopback_receivers_unless_switched_
 def test_the_back_office_form_refuses_a_non_public_target(app: Any, admin_web: Web, engine: Engine) -> None:
     app.config["O2C"].WEBHOOK_ALLOW_PRIVATE = False  # as in production
     for url in ("http://0x7f000001/hooks", "http://[::ffff:169.254.169.254]/", "http://intranet.localhost/"):
-        r = admin_web.post("/webhooks", {"url": url, "event_types": ["*"], "form_token": admin_web.form_token("/webhooks")})
+        token = admin_web.form_token("/webhooks")
+        r = admin_web.post("/webhooks", {"url": url, "event_types": ["*"], "form_token": token})
         assert r.status_code == 422, url
         assert "not a public address" in r.text or "names this machine" in r.text
         assert 'id="f-url-error"' in r.text and f'value="{url}"' in r.text
@@ -292,7 +293,9 @@ def test_a_kept_alive_connection_is_reused_only_while_the_name_points_to_the_sam
         out.close()
 
 
-def test_loopback_receivers_in_tests_go_through_the_same_single_lookup(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_receivers_in_tests_go_through_the_same_single_lookup(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The switch on (development, tests): the check is skipped, not the
     pinning — the connection still goes to the looked-up address."""
     spy = Spy(monkeypatch, [["127.0.0.1"]])
@@ -325,8 +328,10 @@ def test_a_worker_in_production_mode_refuses_a_loopback_target_stored_earlier(
     assert order(admin, "C-ROSSI", [("RETRO-CLOCK", 1)]).status_code == 201
     config = Config(DATABASE_URL=db_url, ENV="testing", WEBHOOK_ALLOW_PRIVATE=False, WEBHOOK_RETRY_BASE_S=60)
     path = f"/api/v1/webhooks/{hook['id']}/deliveries"
-    work(engine, config, lambda: bool(admin.ok("get", path)["items"]) and admin.ok("get", path)["items"][0]["attempts"] >= 1,
-         timeout=10)
+    def tried() -> bool:
+        items = admin.ok("get", path)["items"]
+        return bool(items) and items[0]["attempts"] >= 1
+    work(engine, config, tried, timeout=10)
     d = admin.ok("get", path)["items"][0]
     assert d["status"] == "pending" and "non-public address 127.0.0.1" in d["last_error"]
     assert receiver.all() == []
