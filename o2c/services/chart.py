@@ -69,7 +69,7 @@ def _check_type(type_: str) -> None:
 def _check_role(role: str, account_type: str, field: str) -> None:
     """A role only on an account of a type it allows (``ROLE_TYPES``)."""
     if role not in ROLES:
-        raise ValidationFailed(f"Unknown posting role {role!r}.", {"role": [f"One of {', '.join(ROLES)}."]})
+        raise ValidationFailed(f"Unknown posting role “{role}”.", {"role": [f"One of {', '.join(ROLES)}."]})
     why = role_type_error(role, account_type)
     if why:
         raise ValidationFailed(why, {field: [why]})
