@@ -14,11 +14,11 @@ from o2c.domain.allocation import these_first
 from o2c.schemas import api as s
 from o2c.services import invoicing, orders, payments, queries, shipping
 from o2c.web import charts
-from o2c.web.lookups import pick_customer
 from o2c.web.core import (
     Form, Problem, amount, args_without, ascii_digits, back_to, blank, bp, date_arg, dry_run, flatten_errors,
     int_arg, integer, load, percent, principal, read, requires, rows, str_arg, submit,
 )
+from o2c.web.lookups import pick_customer
 
 ORDER_STATUSES = ("draft", "confirmed", "completed", "cancelled")
 FULFILMENT = ("unfulfilled", "partially_shipped", "shipped", "partially_returned", "returned")
