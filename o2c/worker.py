@@ -7,7 +7,7 @@ through each other. Each worker, in a loop:
 - runs the periodic tasks that are due (fanning new events out into webhook
   deliveries on every poll, a sweep every minute, making sure the recurring
   journal-sealing job exists);
-- claims due jobs lane by lane (``o2c.services.jobs.LANE_OF``), each lane up
+- claims due jobs lane by lane (``o2c.services.lanes``), each lane up
   to its own number of free threads (``--lanes deliveries=2,documents=1``),
   and runs them in a thread pool: a lane whose threads are all busy (a batch
   of PDF renders) leaves the other lanes' threads free for their jobs

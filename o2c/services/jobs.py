@@ -404,7 +404,7 @@ def overview(tx: Any, principal: Principal, failed_limit: int = 20) -> dict[str,
     (``lanes_summary``) and the latest failed jobs."""
     if not principal.can("jobs:admin"):
         raise Forbidden("Only administrators see the job queue.")
-    return {"lanes": lanes_summary(tx.conn, tx.now), "failed": failed(tx.conn, failed_limit), "now": tx.now}
+    return {"lanes": lanes_summary(tx.conn, tx.now), "failed": failed(tx.conn, failed_limit)}
 
 
 def failed(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
