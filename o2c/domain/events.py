@@ -10,6 +10,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "shipment.packed", "shipment.shipped", "shipment.cancelled",
     "invoice.issued", "invoice.paid", "payment.received",
     "return.received", "credit_note.issued", "refund.paid",
+    # Emitted as well, so listed: subscribers may name them.
+    "order.lines_cancelled", "order.backorder_reserved", "payment.reversed", "dunning.notice",
 )
 ALL = "*"
 
