@@ -39,6 +39,7 @@ from o2c.domain.events import EVENT_TYPES
 from o2c.domain.money import MAX_AMOUNT
 from o2c.ledger.accounts import CODE_PATTERN as ACCOUNT_CODE
 from o2c.schemas import fields
+from o2c.services.orders import FUNCTIONAL_CURRENCY
 
 OPENAPI_VERSION = "3.1.0"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -235,7 +236,7 @@ def roles_for(permission: str | None) -> list[str]:
 
 # -- limits of o2c's own fields, stated from the constants the fields check ---------------------
 
-def _field_limits(converter: Any) -> Callable[..., dict[str, Any]]:
+def _field_limits() -> Callable[..., dict[str, Any]]:
     def limits(_converter: Any, field: ma_fields.Field, **_: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if isinstance(field, fields.Money):
@@ -303,7 +304,6 @@ def _conflicts(endpoint: str, declared: dict[str, Any] | None) -> list[str]:
 
 def _errors(endpoint: str, method: str, path: str, op: dict[str, Any], permission: str | None) -> dict[int, list[str]]:
     has_body = "requestBody" in op
-    has_query = any(p.get("in") == "query" for p in op.get("parameters", []) if isinstance(p, dict))
     errors: dict[int, list[str]] = {401: ["unauthorized"]}
     if len(roles_for(permission)) < len(ROLES) or "403" in op["responses"]:
         errors[403] = ["forbidden"]
@@ -315,18 +315,17 @@ def _errors(endpoint: str, method: str, path: str, op: dict[str, Any], permissio
         errors[400] = ["bad_request"]
         errors[413] = ["payload_too_large"]
         errors[415] = ["unsupported_media_type"]
-    codes_422 = ["validation_error"]
-    if method == "post":
-        codes_422.append("idempotency_key_reused")
-    if has_body or has_query or method == "post" or "422" in op["responses"] or True:
-        errors[422] = codes_422
+    # Every operation can be a 422: a query parameter with a control
+    # character (o2c.inputs), an unknown one, an invalid Idempotency-Key.
+    errors[422] = ["validation_error", "idempotency_key_reused"] if method == "post" else ["validation_error"]
     errors[429] = ["rate_limited"]
     return errors
 
 
 IDEMPOTENCY_KEY = {
-    "description": "Makes a POST safe to retry: at most one effect per key and caller. The key is kept "
-                   "24 hours; reusing it with another method, path or body is a 422 `idempotency_key_reused`.",
+    "description": "Makes a POST safe to retry: at most one effect per key and API key. The same key with "
+                   "the same request answers the stored first answer again; with another method, path or body "
+                   "it is a 422 `idempotency_key_reused`.",
     "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$",
                "example": "7d1c2a9e-5f3b-4f1e-9a55-0c3f6b2d8e41"}}
@@ -505,6 +504,11 @@ def _complete(doc: dict[str, Any]) -> dict[str, Any]:
     for name in ("WebhookIn", "WebhookPatch"):
         if name in schemas:
             schemas[name]["properties"]["event_types"]["items"] = patterns
+    for name in ("OrderIn", "PaymentIn", "RefundIn"):  # the services take the functional currency only
+        prop = schemas.get(name, {}).get("properties", {}).get("currency")
+        if prop is not None:
+            nullable = "null" in (prop.get("type") if isinstance(prop.get("type"), list) else [])
+            prop["enum"] = [FUNCTIONAL_CURRENCY, None] if nullable else [FUNCTIONAL_CURRENCY]
     for name, example in REQUEST_EXAMPLES.items():
         if name in schemas:
             schemas[name]["example"] = example
@@ -566,7 +570,7 @@ def _complete(doc: dict[str, Any]) -> dict[str, Any]:
 def init_app(app: Flask, api: Any) -> None:
     """Complete ``api``'s document: call after the blueprints are registered
     (the plugin has then seen every operation)."""
-    api.ma_plugin.converter.add_attribute_function(_field_limits(api.ma_plugin.converter))
+    api.ma_plugin.converter.add_attribute_function(_field_limits())
     converters = app.url_map.converters
     api.register_converter(converters["id"], lambda c: {"type": "integer", "minimum": 1, "maximum": fields.MAX_ID})
     api.register_converter(converters["sku"], lambda c: {
