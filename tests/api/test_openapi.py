@@ -215,6 +215,14 @@ def test_the_limits_in_the_document_are_the_limits_enforced(spec: dict[str, Any]
     for value, valid in [("0.22", True), ("0.2250", True), ("0", True), ("0.22500", False), (".22", False),
                          ("1", False), ("0.2 ", False)]:
         assert bool(re.search(rate["pattern"], value)) is valid, value
+    # JSON and the document's "integer" do not tell 2 from 2.0: neither does the server.
+    whole = admin.post("/api/v1/products", {"sku": "LIM-WHOLE", "name": "Whole", "unit_price": 12.0,
+                                             "vat_rate": "0.22"})
+    assert whole.status_code == 201 and whole.get_json()["unit_price"] == "12.00"
+    receipt = admin.post("/api/v1/stock/receipts", {"sku": "LIM-WHOLE", "quantity": 2.0, "unit_cost": 3.0})
+    assert receipt.status_code == 201, receipt.get_json()
+    assert admin.post("/api/v1/stock/receipts", {"sku": "LIM-WHOLE", "quantity": 2.5, "unit_cost": "3.00"}) \
+        .status_code == 422
     for value, valid in [(1, True), (1_000_000, True), (0, False), (1_000_001, False)]:
         body = {"customer": {"code": "C-LIM", "name": "Limit"}, "lines": [{"sku": "NOPE", "quantity": value}]}
         r = admin.post("/api/v1/orders", body)
