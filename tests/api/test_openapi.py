@@ -290,3 +290,11 @@ def test_the_request_examples_work_one_after_the_other(spec: dict[str, Any], adm
     for method, template, path, status in steps:
         r = getattr(admin, method)(path, example(method, template))
         assert r.status_code == status, (method, path, r.get_json())
+    # The events this sale emitted are what the webhooks document says they are.
+    events = admin.ok("get", "/api/v1/events?limit=1000")["items"]
+    assert {"order.created", "order.confirmed", "shipment.shipped", "invoice.issued", "payment.received"} <= {
+        e["type"] for e in events}
+    for event in events:
+        schema = spec["webhooks"][event["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        errors = [e.message for e in validator(spec, schema).iter_errors(event)]
+        assert not errors, (event, errors)
