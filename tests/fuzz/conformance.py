@@ -48,11 +48,13 @@ class Outcome:
 
 #: Refusals of schema-valid data that depend on the database's state or on
 #: a rule between two fields, which no schema can state: a reference to a
-#: record that does not exist, thresholds that must increase, two invoices
+#: record that does not exist or is inactive, thresholds that must increase, two invoices
 #: that must differ, a query parameter that needs another. Matched on the
 #: field messages of a 422.
-STATE_DEPENDENT = re.compile(r"^(No customer with id|No customer matches|Unknown SKU|Pick two different invoices|"
-                      r"Must differ from|Dunning thresholds are three increasing|No invoice|Unknown invoice|Required with)")
+STATE_DEPENDENT = re.compile(
+    r"^(No customer with id|No customer matches|Unknown SKU|Product '[^']*' is not active|No invoice|"
+    r"Unknown invoice|Pick two different invoices|Must differ from|Dunning thresholds are three increasing|"
+    r"Three increasing|Required with)")
 
 
 def _field_messages(details: Any) -> list[str]:
