@@ -17,22 +17,6 @@ from o2c.config import Config
 if TYPE_CHECKING:
     from flask import Flask
 
-DOCS_CSS = """body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:.1rem .3rem;border-radius:3px}
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd}
-.m{font-weight:600;font-family:monospace}
-"""
-
-DOCS_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>o2c API</title><link rel="stylesheet" href="/api/docs.css"></head><body>
-<h1>o2c API {{ spec.info.version }}</h1>
-<p>Machine-readable: <a href="/api/openapi.json"><code>/api/openapi.json</code></a>.
-Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p>
-{% for tag in spec.tags %}<h2>{{ tag.name }}</h2><p>{{ tag.description }}</p><table>
-{% for path, ops in spec.paths.items() %}{% for method, op in ops.items() if method in ('get', 'post', 'put', 'patch', 'delete') and tag.name in op.get('tags', []) %}
-<tr><td class="m">{{ method|upper }}</td><td><code>{{ path }}</code></td><td>{{ op.get('summary', '') }}</td></tr>
-{% endfor %}{% endfor %}</table>{% endfor %}</body></html>"""
-
 
 _WEB_PARTS = ("IdConverter", "ContractApi", "SkuConverter")
 
@@ -74,11 +58,12 @@ def __getattr__(name: str) -> Any:
 
 
 def create_app(config: Config | None = None) -> Flask:
-    from flask import Flask, Response, render_template_string
+    from flask import Flask, Response
 
     from o2c import inputs, ops, ratelimit, web
     from o2c.api import (
-        aftersales, apikeys, books, catalog, common, documents, errors, events, receivables, returns, sales,
+        aftersales, apikeys, books, catalog, common, documents, errors, events, openapi, receivables, returns,
+        sales,
     )
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
@@ -93,17 +78,18 @@ def create_app(config: Config | None = None) -> Flask:
     app.config.update(
         API_TITLE="o2c",
         API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
+        OPENAPI_VERSION=openapi.OPENAPI_VERSION,
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.extensions["o2c.engine"] = make_engine(
         config.DATABASE_URL, config.SQLITE_BUSY_TIMEOUT_MS, config.DB_POOL_SIZE)
 
-    api = parts["ContractApi"](app, spec_kwargs={"components": {"securitySchemes": {
-        "bearer": {"type": "http", "scheme": "bearer"}}}, "security": [{"bearer": []}]})
+    api = parts["ContractApi"](app, spec_kwargs={"extra_plugins": [openapi.OperationDocs(app)],
+                                                 "security": [{"bearer": []}]})
     api.register_field(fields.Money, "string", "decimal")
     api.register_field(fields.Rate, "string", "decimal")
+    openapi.init_app(app, api)
     for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp,
                 returns.blp, apikeys.blp):
         api.register_blueprint(blp)
@@ -116,13 +102,7 @@ def create_app(config: Config | None = None) -> Flask:
     inputs.init_app(app)  # after authentication: bodies of strangers are not read
     web.init_app(app)  # the back-office forms, over the same services
 
-    @app.get("/api/docs")
-    def api_docs() -> str:
-        return render_template_string(DOCS_PAGE, spec=api.spec.to_dict())
-
-    @app.get("/api/docs.css")
-    def api_docs_css() -> Response:
-        return Response(DOCS_CSS, mimetype="text/css")
+    openapi.init_docs(app)
 
     @app.get("/api/ping")
     def ping() -> Response:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 from o2c.api.errors import error_response
@@ -191,19 +191,35 @@ def check_body() -> Response | None:
         return None
     if request.content_length == 0 or (request.content_length is None and not request.headers.get(
             "Transfer-Encoding")):
-        return None  # no body: actions such as /confirm take none
+        return _nothing_to_change()  # no body: actions such as /confirm take none
     raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: 413, in the contract's shape
     if not raw:
-        return None
+        return _nothing_to_change()
     if not request.is_json:
         return error_response(415, "unsupported_media_type",
                               "Send the request body as JSON with Content-Type: application/json.",
                               {"content_type": request.mimetype or None})
     try:
-        parse_strict(raw)
+        data = parse_strict(raw)
     except BadBody as exc:
         return error_response(400, "bad_request", str(exc))
+    if data == {}:
+        return _nothing_to_change()
     return None
+
+
+def _nothing_to_change() -> Response | None:
+    """A PATCH names what it changes: one without a body, or with ``{}``, is
+    a mistake (the OpenAPI document says ``minProperties: 1``), not a no-op."""
+    if request.method != "PATCH":
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    permission = getattr(view, "required_permission", None)
+    principal = g.get("principal")
+    if permission and principal is not None and not principal.can(permission):
+        return None  # the view answers 403: who may not change it learns nothing more
+    return error_response(422, "validation_error", "Send the fields to change as a JSON object.",
+                          {"fields": {"_body": ["At least one field to change."]}})
 
 
 def init_app(app: Flask) -> None:

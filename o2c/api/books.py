@@ -25,6 +25,7 @@ EntryPage = s.page_of(s.JournalEntryOut)
 @blp.arguments(s.LedgerEntryArgs, location="query")
 @blp.response(200, EntryPage)
 def list_entries(args: dict[str, Any]) -> Any:
+    """Journal entries, newest first, with their lines; filter by dates and account."""
     return page(lambda tx: ledger.list_entries(
         tx, date_from=args.get("from_"), date_to=args.get("to"), account=args.get("account"),
         cursor=int_cursor(args), limit=args["limit"], source_type=args.get("source_type"),
@@ -36,6 +37,7 @@ def list_entries(args: dict[str, Any]) -> Any:
 @blp.arguments(s.AsOfArgs, location="query")
 @blp.response(200, s.TrialBalanceOut)
 def trial_balance(args: dict[str, Any]) -> Any:
+    """The trial balance as of a date (default today): debit and credit per account."""
     return read(lambda tx: ledger.trial_balance(tx, args.get("as_of")), s.TrialBalanceOut())
 
 
@@ -73,6 +75,7 @@ def reopen_period(data: dict[str, Any], period: str) -> Any:
 @requires("ledger:read")
 @blp.response(200, b.AccountList)
 def list_accounts() -> Any:
+    """The chart of accounts with the posting roles each account holds."""
     return read(lambda tx: {"items": chart.list_accounts(tx)}, b.AccountList())
 
 
@@ -154,6 +157,7 @@ def export_journal(args: dict[str, Any]) -> Any:
 @blp.arguments(b.TrialBalanceExportArgs, location="query")
 @blp.response(200, description="CSV or XLSX")
 def export_trial_balance(args: dict[str, Any]) -> Any:
+    """The trial balance as CSV or XLSX."""
     fmt = args["format"]
     report = read_value(lambda tx: ledger.trial_balance(tx, args.get("as_of")))
     return _download(exports.export_trial_balance(report, fmt), fmt,
@@ -187,6 +191,7 @@ def _jsonable(v: Any) -> Any:
 @blp.arguments(s.AsOfArgs, location="query")
 @blp.response(200, s.ReconciliationOut)
 def get_reconciliation(args: dict[str, Any]) -> Any:
+    """Check that the books agree with the documents: receivables, inventory and the journal."""
     def run(tx: Any) -> dict[str, Any]:
         report = reconciliation.reconcile(tx, args.get("as_of"))
         checks = []

@@ -22,6 +22,10 @@ StockPage = s.page_of(s.StockOut)
 @blp.response(201, s.CustomerOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="A customer with this code exists")
 def create_customer(data: dict[str, Any]) -> Any:
+    """Create a customer.
+
+    The code is unique; addresses are validated (ISO 3166 country codes).
+    """
     return mutate(lambda tx: catalog.create_customer(tx, data), s.CustomerOut(), 201)
 
 
@@ -30,6 +34,7 @@ def create_customer(data: dict[str, Any]) -> Any:
 @blp.arguments(s.PageArgs, location="query")
 @blp.response(200, CustomerPage)
 def list_customers(args: dict[str, Any]) -> Any:
+    """Customers, in the order they were created."""
     return page(lambda tx: catalog.list_customers(tx, int_cursor(args), args["limit"]), CustomerPage())
 
 
@@ -37,6 +42,7 @@ def list_customers(args: dict[str, Any]) -> Any:
 @requires("customers:read")
 @blp.response(200, s.CustomerOut)
 def get_customer(customer_id: int) -> Any:
+    """One customer."""
     return read(lambda tx: catalog.get_customer(tx, customer_id), s.CustomerOut())
 
 
@@ -45,6 +51,7 @@ def get_customer(customer_id: int) -> Any:
 @blp.arguments(s.CustomerPatch)
 @blp.response(200, s.CustomerOut)
 def update_customer(data: dict[str, Any], customer_id: int) -> Any:
+    """Change a customer: only the fields sent change."""
     return mutate(lambda tx: catalog.update_customer(tx, customer_id, data), s.CustomerOut())
 
 
@@ -54,6 +61,10 @@ def update_customer(data: dict[str, Any], customer_id: int) -> Any:
 @blp.response(201, s.ProductOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="A product with this SKU exists")
 def create_product(data: dict[str, Any]) -> Any:
+    """Create a product.
+
+    The SKU is unique; price and VAT rate are exact decimals sent as strings.
+    """
     return mutate(lambda tx: catalog.create_product(tx, data), s.ProductOut(), 201)
 
 
@@ -62,6 +73,7 @@ def create_product(data: dict[str, Any]) -> Any:
 @blp.arguments(s.PageArgs, location="query")
 @blp.response(200, ProductPage)
 def list_products(args: dict[str, Any]) -> Any:
+    """Products, by SKU."""
     return page(lambda tx: catalog.list_products(tx, str_cursor(args), args["limit"]), ProductPage())
 
 
@@ -69,6 +81,7 @@ def list_products(args: dict[str, Any]) -> Any:
 @requires("catalog:read")
 @blp.response(200, s.ProductOut)
 def get_product(sku: str) -> Any:
+    """One product by SKU."""
     return read(lambda tx: catalog.get_product(tx, sku), s.ProductOut())
 
 
@@ -77,6 +90,7 @@ def get_product(sku: str) -> Any:
 @blp.arguments(s.ProductPatch)
 @blp.response(200, s.ProductOut)
 def update_product(data: dict[str, Any], sku: str) -> Any:
+    """Change a product: only the fields sent change."""
     return mutate(lambda tx: catalog.update_product(tx, sku, data), s.ProductOut())
 
 
@@ -85,6 +99,10 @@ def update_product(data: dict[str, Any], sku: str) -> Any:
 @blp.arguments(s.StockReceiptIn)
 @blp.response(201, s.StockReceiptOut)
 def receive_stock(data: dict[str, Any]) -> Any:
+    """Receive stock: adds to on-hand at the given unit cost and posts it to inventory.
+
+    Orders waiting for this SKU are served first.
+    """
     return mutate(lambda tx: stock.receive(tx, data["sku"], data["quantity"], data["unit_cost"]), s.StockReceiptOut(), 201)
 
 
@@ -93,6 +111,7 @@ def receive_stock(data: dict[str, Any]) -> Any:
 @blp.arguments(s.PageArgs, location="query")
 @blp.response(200, StockPage)
 def list_stock(args: dict[str, Any]) -> Any:
+    """Stock per SKU: on hand, reserved and available."""
     return page(lambda tx: stock.list_stock(tx, str_cursor(args), args["limit"]), StockPage())
 
 
@@ -100,4 +119,5 @@ def list_stock(args: dict[str, Any]) -> Any:
 @requires("catalog:read")
 @blp.response(200, s.StockOut)
 def get_stock(sku: str) -> Any:
+    """Stock of one SKU: on hand, reserved and available."""
     return read(lambda tx: stock.get_stock(tx, sku), s.StockOut())

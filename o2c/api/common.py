@@ -79,6 +79,7 @@ def requires(permission: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 return error_response(403, "forbidden",
                                       f"The {principal().role} role may not do this (needs {permission}).")
             return fn(*args, **kwargs)
+        wrapper.required_permission = permission  # type: ignore[attr-defined]  # the OpenAPI document states it
         return wrapper
     return deco
 

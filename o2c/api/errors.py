@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from o2c.domain.errors import DomainError
@@ -55,6 +55,8 @@ def _handle_http(exc: HTTPException) -> Any:
     if not request.path.startswith("/api"):
         return exc
     status = exc.code or 500
+    if status == 405 and not _path_exists(exc):
+        status = 404  # only a rule of another method "matched", and with a segment its converter refuses
     code = HTTP_CODES.get(status, "error")
     details: dict[str, Any] = {}
     message = exc.description or exc.name
@@ -77,6 +79,20 @@ def _handle_http(exc: HTTPException) -> Any:
     if status == 405 and valid_methods:
         response.headers["Allow"] = ", ".join(valid_methods)
     return response
+
+
+def _path_exists(exc: HTTPException) -> bool:
+    """Whether the path is served with some method: werkzeug answers 405 when
+    another method's rule matches the path even if a converter (an id of 0, a
+    SKU with a slash) would refuse the segment for that rule too."""
+    methods = [m for m in (getattr(exc, "valid_methods", None) or []) if m not in ("HEAD", "OPTIONS")]
+    if not methods:
+        return True
+    try:
+        current_app.url_map.bind_to_environ(request.environ).match(method=methods[0])
+    except HTTPException:
+        return False
+    return True
 
 
 def _handle_unexpected(exc: Exception) -> Any:

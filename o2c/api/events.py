@@ -51,6 +51,7 @@ def list_events(args: dict[str, Any]) -> Any:
 @requires("events:read")
 @blp.response(200, es.EventOut)
 def get_event(event_id: int) -> Any:
+    """One event (a webshop: only its own channel's)."""
     return read(lambda tx: events.get_event(tx, principal(), event_id), es.EventOut())
 
 
@@ -74,6 +75,7 @@ def create_webhook(data: dict[str, Any]) -> Any:
 @blp.arguments(s.PageArgs, location="query")
 @blp.response(200, es.WebhookPage)
 def list_webhooks(args: dict[str, Any]) -> Any:
+    """Webhook subscriptions (a webshop: its own channel's)."""
     return page(lambda tx: webhooks.list_webhooks(tx, principal(), int_cursor(args), args["limit"]),
                 es.WebhookPage())
 
@@ -82,6 +84,7 @@ def list_webhooks(args: dict[str, Any]) -> Any:
 @requires("webhooks:read")
 @blp.response(200, es.WebhookOut)
 def get_webhook(webhook_id: int) -> Any:
+    """One webhook subscription with its delivery counts."""
     return read(lambda tx: webhooks.get_webhook(tx, principal(), webhook_id), WEBHOOK)
 
 

@@ -47,6 +47,7 @@ def statement(args: dict[str, Any], customer_id: int) -> Any:
 @blp.arguments(b.RangeArgs, location="query")
 @blp.response(200, description="The statement as PDF, in the customer's language")
 def statement_pdf(args: dict[str, Any], customer_id: int) -> Any:
+    """The customer statement as a PDF in the customer's language."""
     st, company, today = read_value(lambda tx: (
         reports.customer_statement(tx, customer_id, args.get("from_"), args.get("to")), reports.company(tx),
         tx.today))
@@ -68,6 +69,7 @@ def run_dunning(data: dict[str, Any]) -> Any:
 @blp.arguments(b.DunningListArgs, location="query")
 @blp.response(200, b.DunningLetterPage)
 def list_letters(args: dict[str, Any]) -> Any:
+    """Dunning letters, newest first; filter by customer."""
     return page(lambda tx: dunning.list_letters(tx, args.get("customer_id"), int_cursor(args), args["limit"]),
                 b.DunningLetterPage())
 
@@ -76,6 +78,7 @@ def list_letters(args: dict[str, Any]) -> Any:
 @requires("ledger:read")
 @blp.response(200, b.DunningLetterOut)
 def get_letter(letter_id: int) -> Any:
+    """One dunning letter with the invoices it chases."""
     return read(lambda tx: dunning.get_letter(tx, letter_id), b.DunningLetterOut())
 
 

@@ -47,6 +47,7 @@ def list_returns(args: dict[str, Any]) -> Any:
 @requires("orders:read")
 @blp.response(200, s.ReturnOut)
 def get_return(return_id: int) -> Any:
+    """One return with its lines and the credit notes it issued."""
     return read(lambda tx: returns.get_return(tx, return_id, principal()), RETURN)
 
 
@@ -65,6 +66,7 @@ def list_credit_notes(args: dict[str, Any]) -> Any:
 @requires("invoices:read")
 @blp.response(200, s.CreditNoteOut)
 def get_credit_note(credit_note_id: int) -> Any:
+    """One credit note with its lines and VAT summary."""
     return read(lambda tx: returns.get_credit_note(tx, credit_note_id, principal()), CREDIT_NOTE)
 
 
@@ -110,6 +112,7 @@ def create_refund(data: dict[str, Any]) -> Any:
 @requires("payments:read")
 @blp.response(200, s.RefundOut)
 def get_refund(refund_id: int) -> Any:
+    """One refund."""
     return read(lambda tx: returns.get_refund(tx, refund_id), REFUND)
 
 

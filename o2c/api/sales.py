@@ -48,6 +48,7 @@ def list_orders(args: dict[str, Any]) -> Any:
 @requires("orders:read")
 @blp.response(200, s.OrderOut)
 def get_order(order_id: int) -> Any:
+    """One order with its lines, totals and statuses."""
     return read(lambda tx: _order(tx, order_id), ORDER)
 
 
@@ -56,6 +57,7 @@ def get_order(order_id: int) -> Any:
 @blp.response(200, s.OrderOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition, out_of_stock, credit_limit_exceeded")
 def confirm_order(order_id: int) -> Any:
+    """Confirm a draft order: reserves stock (or backorders) and checks the credit limit."""
     return mutate(lambda tx: orders.confirm_order(tx, order_id, principal()), ORDER)
 
 
@@ -84,6 +86,7 @@ def pack_order(data: dict[str, Any], order_id: int) -> Any:
 @requires("orders:read")
 @blp.response(200, s.ShipmentOut)
 def get_shipment(shipment_id: int) -> Any:
+    """One shipment."""
     return read(lambda tx: shipping.get_shipment(tx, shipment_id, principal()), SHIPMENT)
 
 
@@ -102,6 +105,7 @@ def ship_shipment(data: dict[str, Any], shipment_id: int) -> Any:
 @requires("fulfilment:write")
 @blp.response(200, s.ShipmentOut)
 def cancel_shipment(shipment_id: int) -> Any:
+    """Unpack a packed shipment: its goods stay on hand and stay reserved for the order."""
     return mutate(lambda tx: shipping.cancel_shipment(tx, shipment_id, principal()), SHIPMENT)
 
 
@@ -110,6 +114,7 @@ def cancel_shipment(shipment_id: int) -> Any:
 @blp.response(201, s.InvoiceOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="nothing shipped and not yet invoiced")
 def invoice_order(order_id: int) -> Any:
+    """Invoice what has shipped and is not yet invoiced (the ``manual`` invoicing policy)."""
     return mutate(lambda tx: invoicing.get_invoice(tx, invoicing.invoice_order(tx, order_id, principal()),
                                                    principal()), INVOICE, 201)
 
@@ -119,6 +124,7 @@ def invoice_order(order_id: int) -> Any:
 @blp.arguments(s.InvoiceListArgs, location="query")
 @blp.response(200, InvoicePage)
 def list_invoices(args: dict[str, Any]) -> Any:
+    """Invoices, newest first; filter by customer, status or ``overdue``."""
     return page(lambda tx: invoicing.list_invoices(
         tx, principal(), customer_id=args.get("customer_id"), status=args.get("status"),
         overdue=args["overdue"], cursor=int_cursor(args), limit=args["limit"]), InvoicePage())
@@ -128,6 +134,7 @@ def list_invoices(args: dict[str, Any]) -> Any:
 @requires("invoices:read")
 @blp.response(200, s.InvoiceOut)
 def get_invoice(invoice_id: int) -> Any:
+    """One invoice with its lines, VAT summary and balance."""
     return read(lambda tx: invoicing.get_invoice(tx, invoice_id, principal()), INVOICE)
 
 
@@ -145,4 +152,5 @@ def record_payment(data: dict[str, Any]) -> Any:
 @requires("payments:read")
 @blp.response(200, s.PaymentOut)
 def get_payment(payment_id: int) -> Any:
+    """One payment with its allocations."""
     return read(lambda tx: payments.get_payment(tx, payment_id), PAYMENT)

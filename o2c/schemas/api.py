@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import missing
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from o2c.schemas.fields import BookDate, Id, Money, Quantity, Rate, Text
+from o2c.schemas.fields import BookDate, Id, Money, Quantity, Rate, Text, Whole
 
 Str = Text
 LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
@@ -61,7 +61,7 @@ class CustomerIn(Schema):
     country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
     language = Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     tax_id = Str(validate=validate.Length(max=64), load_default="")
-    payment_terms_days = fields.Integer(strict=True, load_default=30, validate=validate.Range(0, 365))
+    payment_terms_days = Whole(load_default=30, validate=validate.Range(0, 365))
     credit_limit = Money(allow_none=True, load_default=None)
     currency = Str(load_default="EUR", validate=validate.Regexp(r"^[A-Z]{3}$"))
     billing_address = fields.Nested(Address, required=True)
@@ -170,7 +170,7 @@ class CustomerRef(Schema):
     country = Str(validate=validate.Regexp(r"^[A-Z]{2}$"))
     language = Str(validate=validate.OneOf(LANGUAGES))
     tax_id = Str(validate=validate.Length(max=64))
-    payment_terms_days = fields.Integer(strict=True, validate=validate.Range(0, 365))
+    payment_terms_days = Whole(validate=validate.Range(0, 365))
     credit_limit = Money(allow_none=True)
     currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"))
     billing_address = fields.Nested(Address)

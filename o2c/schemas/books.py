@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from o2c.ledger.accounts import ACCOUNT_TYPES, ROLES
+from o2c.ledger.accounts import ACCOUNT_TYPES, CODE_PATTERN, CODE_RULE, ROLES
 from o2c.schemas.api import CURSOR_MAX, HAS_MORE_DOC, NEXT_CURSOR_DOC
-from o2c.schemas.fields import BookDate, Id, Money, Text
+from o2c.schemas.fields import BookDate, Id, Money, Text, Whole
 
 Str = Text
 FORMATS = ("csv", "xlsx", "saft")
@@ -33,8 +33,8 @@ class AccountList(Schema):
 
 
 class AccountIn(Schema):
-    code = Str(required=True, validate=validate.Length(min=1, max=16),
-               metadata={"pattern": "^[0-9]{3,10}$", "description": "3 to 10 digits, e.g. 4010."})
+    code = Str(required=True, validate=validate.Regexp("^" + CODE_PATTERN.pattern + "$", error=CODE_RULE),
+               metadata={"description": CODE_RULE})
     name = Str(required=True, validate=validate.Length(min=1, max=255))
     type = Str(required=True, validate=validate.OneOf(ACCOUNT_TYPES))
     role = Str(validate=validate.OneOf(ROLES), load_default=None, allow_none=True)
@@ -216,7 +216,7 @@ class StatementOut(Schema):
 
 class DunningRunIn(Schema):
     as_of = BookDate(load_default=None)
-    thresholds = fields.List(fields.Integer(strict=True, validate=validate.Range(1, 3650)),
+    thresholds = fields.List(Whole(validate=validate.Range(1, 3650)),
                              validate=validate.Length(equal=3), load_default=None)
 
 

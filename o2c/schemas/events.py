@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from o2c.domain.events import ALL, pattern_error
+from o2c.domain.events import ALL, EVENT_TYPES, pattern_error
 from o2c.schemas.api import CURSOR_MAX, HAS_MORE_DOC, page_of
 from o2c.schemas.fields import Text
 
@@ -25,8 +25,15 @@ class EventListArgs(Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(0, 2**63 - 1),
                            metadata={"description": "Only events with a greater id: the last id you have seen."})
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
-    type = fields.List(Text(validate=validate.Length(max=64)), load_default=None,
+    type = fields.List(Text(validate=validate.OneOf(EVENT_TYPES)), load_default=None,
                        metadata={"description": "Only these event types (repeat the parameter)."})
+
+
+#: An absolute http(s) URL without credentials or fragment, with a valid
+#: port: what :func:`_url` accepts, as the OpenAPI document states it.
+URL_PATTERN = (r"^https?://[^\s/?#@:\[\]\\\x00-\x1f\x7f-\x9f]+"
+               r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+               r"([/?][^#\s\x00-\x1f\x7f-\x9f]*)?$")
 
 
 def _url(value: str) -> None:
@@ -43,6 +50,9 @@ def _url(value: str) -> None:
         raise ValidationError("Invalid port.") from None
 
 
+_URL = [validate.Length(max=2048), validate.Regexp(URL_PATTERN, error="An absolute http:// or https:// URL."), _url]
+
+
 def _patterns(value: list[str]) -> None:
     errors = {i: [e] for i, p in enumerate(value) if (e := pattern_error(p))}
     if errors:
@@ -50,7 +60,7 @@ def _patterns(value: list[str]) -> None:
 
 
 class WebhookIn(Schema):
-    url = Text(required=True, validate=[validate.Length(max=2048), _url])
+    url = Text(required=True, validate=_URL)
     event_types = fields.List(Text(validate=validate.Length(min=1, max=64)), load_default=lambda: [ALL],
                               validate=[validate.Length(min=1, max=50), _patterns],
                               metadata={"description": "Event types, families such as 'shipment.*', or '*' (default)."})
@@ -62,7 +72,7 @@ class WebhookIn(Schema):
 
 
 class WebhookPatch(Schema):
-    url = Text(validate=[validate.Length(max=2048), _url])
+    url = Text(validate=_URL)
     event_types = fields.List(Text(validate=validate.Length(min=1, max=64)),
                               validate=[validate.Length(min=1, max=50), _patterns])
     description = Text(validate=validate.Length(max=255))

@@ -48,8 +48,8 @@ def test_the_development_secret_is_refused_in_production(tmp_path):  # type: ign
 def test_the_docs_page_needs_no_inline_style(app):  # type: ignore[no-untyped-def]
     c = app.test_client()
     page = c.get("/api/docs").get_data(as_text=True)
-    assert "<style" not in page and 'href="/api/docs.css"' in page
-    assert c.get("/api/docs.css").mimetype == "text/css"
+    assert "<style" not in page and 'href="/api/docs/o2c-docs.css"' in page
+    assert c.get("/api/docs/o2c-docs.css").mimetype == "text/css"
 
 
 def test_a_database_one_migration_behind_is_not_ready_until_upgraded(tmp_path):  # type: ignore[no-untyped-def]
