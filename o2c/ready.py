@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
+import http.client
+from urllib.parse import urlsplit
 
 
 def _alive(pid: int | None) -> bool:
@@ -23,14 +23,23 @@ def _alive(pid: int | None) -> bool:
 
 
 def wait_ready(url: str, timeout_s: float = 60.0, pid: int | None = None) -> bool:
+    """True once ``url`` (plain http) answers 200; false after ``timeout_s``
+    or as soon as process ``pid`` has exited."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"Not an http:// URL: {url}")
+    target = parts.path + (f"?{parts.query}" if parts.query else "") or "/"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and _alive(pid):
+        conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=2)
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - a local URL we were given
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
+            conn.request("GET", target)
+            if conn.getresponse().status == 200:
+                return True
+        except OSError:
             pass
+        finally:
+            conn.close()
         time.sleep(0.1)
     return False
 

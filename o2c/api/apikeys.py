@@ -60,6 +60,7 @@ def create_api_key(data: dict[str, Any]) -> Any:
 @requires(PERMISSION)
 @blp.response(200, s.ApiKeyOut)
 def get_api_key(key_id: int) -> Any:
+    """One key: its name, channel, role, status and when it was last used (never the key itself)."""
     return read(lambda tx: apikeys.get_api_key(tx, principal(), key_id), KEY)
 
 

@@ -125,7 +125,9 @@ def _data(required: list[str], **props: Any) -> dict[str, Any]:
 
 EVENT_DATA: dict[str, dict[str, Any]] = {
     "order.created": _data(["order_id", "number", "status", "total"], order_id=_ID, number=_NUMBER,
-                           external_ref={"type": ["string", "null"]}, status={"const": "draft"}, total=_AMOUNT),
+                           external_ref={"type": ["string", "null"]}, total=_AMOUNT, status={
+                               "enum": ["draft", "confirmed"],
+                               "description": "confirmed when the order was created with confirm: true."}),
     "order.confirmed": _data(["order_id", "number", "status"], order_id=_ID, number=_NUMBER,
                              status={"const": "confirmed"}, backordered={
                                  "type": "array", "description": "Lines waiting for stock.",
@@ -158,6 +160,16 @@ EVENT_DATA: dict[str, dict[str, Any]] = {
                                 applied=_AMOUNT, to_credit=_AMOUNT),
     "order.lines_cancelled": _data(["order_id", "number", "lines", "total"], order_id=_ID, number=_NUMBER,
                                    lines={"type": "array"}, total=_AMOUNT, shipments_cancelled={"type": "array"}),
+    "customer_credit.applied": _data(["invoice_id", "invoice_number", "order_id", "amount", "payments"], invoice_id=_ID,
+                                     invoice_number=_NUMBER, order_id=_ID, amount=_AMOUNT, payments={
+                                         "type": "array", "description": "The payments whose credit moved.",
+                                         "items": {"type": "object", "properties": {
+                                             "payment_id": _ID, "amount": _AMOUNT}}}),
+    "customer_credit.released": _data(["invoice_id", "invoice_number", "order_id", "amount", "payments"], invoice_id=_ID,
+                                     invoice_number=_NUMBER, order_id=_ID, amount=_AMOUNT, payments={
+                                         "type": "array", "description": "The payments whose credit moved.",
+                                         "items": {"type": "object", "properties": {
+                                             "payment_id": _ID, "amount": _AMOUNT}}}),
     "order.backorder_reserved": _data(["order_id", "number"], order_id=_ID, number=_NUMBER),
     "payment.reversed": _data(["payment_id", "number", "reason"], payment_id=_ID, number=_NUMBER,
                               reason={"type": "string"}, order_id=_ID, amount=_AMOUNT),

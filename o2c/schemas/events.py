@@ -30,8 +30,9 @@ class EventListArgs(Schema):
 
 
 #: An absolute http(s) URL without credentials or fragment, with a valid
-#: port: what :func:`_url` accepts, as the OpenAPI document states it.
-URL_PATTERN = (r"^https?://[^\s/?#@:\[\]\\\x00-\x1f\x7f-\x9f]+"
+#: port (a host name, an IPv4 address or a bracketed IPv6 one): what :func:`_url`
+#: accepts, as the OpenAPI document states it.
+URL_PATTERN = (r"^https?://([^\s/?#@:\[\]\\\x00-\x1f\x7f-\x9f]+|\[[0-9A-Fa-f:.]+\])"
                r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
                r"([/?][^#\s\x00-\x1f\x7f-\x9f]*)?$")
 

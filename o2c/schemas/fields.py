@@ -55,7 +55,7 @@ class Money(fields.Field):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ValidationError('Send amounts as strings with up to two decimals, e.g. "12.30".')
         if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
-            raise ValidationError(f"{value!r} is not an amount: digits with up to two decimals, e.g. \"12.30\".")
+            raise ValidationError(f"“{value}” is not an amount: digits with up to two decimals, e.g. \"12.30\".")
         try:
             amount = Decimal(str(value).strip())
         except decimal.InvalidOperation:
@@ -87,7 +87,7 @@ class Rate(fields.Field):
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise ValidationError('Send rates as strings, e.g. "0.22".')
         if isinstance(value, str) and not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):
-            raise ValidationError(f"{value!r} is not a rate: a fraction such as \"0.22\".")
+            raise ValidationError(f"“{value}” is not a rate: a fraction such as \"0.22\".")
         try:
             rate = Decimal(str(value).strip())
         except decimal.InvalidOperation:

@@ -35,7 +35,9 @@ def audit_actions(engine: Engine) -> list[str]:
 
 @pytest.fixture
 def stock(admin: Client) -> None:
-    customer(admin, "C-ROSSI")
+    # Shared with the channels the keys below order for (API.md, "Whose
+    # customers a webshop may use").
+    customer(admin, "C-ROSSI", channels=["shop-x-eu", "shop-x"])
     product(admin, "MUG-01", "8.50", "0.10", stock=50, cost="3.00")
 
 
