@@ -37,7 +37,7 @@ from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
-from o2c.services import apikeys, catalog, clock, invoicing, orders, payments, returns, shipping, stock
+from o2c.services import apikeys, catalog, clock, invoicing, orders, payments, records, returns, shipping, stock
 from o2c.services.reconciliation import reconcile
 from o2c.services.uow import Tx, unit_of_work
 
@@ -292,7 +292,7 @@ class _Loader:
             data = s.CustomerIn().load({**{k: v for k, v in c.items() if k != "credit_limit"},
                                         "channels": [self.shop.name]})
             self.customer_ids[c["code"]] = self.run(
-                when, CLERK.actor, lambda tx, d=data: catalog.create_customer(tx, d))["id"]
+                when, CLERK.actor, lambda tx, d=data: records.create_customer(tx, d))["id"]
 
     def credit_review(self) -> None:
         """Credit limits are agreed after the first months of trading (planning
@@ -302,7 +302,7 @@ class _Loader:
                 data = {"credit_limit": Decimal(c["credit_limit"])}
                 cid = self.customer_ids[c["code"]]
                 self.run(self.ago(0, 0.25), ACCOUNTANT.actor,
-                         lambda tx, d=data, cid=cid: catalog.update_customer(tx, cid, d))
+                         lambda tx, d=data, cid=cid: records.update_customer(tx, cid, d))
 
     def receive_stock(self) -> None:
         """Enough for every planned order, then a restock of some lines at a new cost."""

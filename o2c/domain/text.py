@@ -5,6 +5,7 @@ spreadsheets choke on them; input refuses them and documents drop them."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
@@ -76,3 +77,8 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     return "".join(_FOLD.get(c, c.lower() if c.isascii() else c) for c in text)
+
+
+def audit_snapshot(d: dict[str, Any]) -> dict[str, Any]:
+    """A record as an audit row keeps it: decimals as strings, so JSON stays exact."""
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items()}

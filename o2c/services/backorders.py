@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import Principal
-from o2c.services import catalog
+from o2c.services import records
 from o2c.services.orders import order_number
 from o2c.services.uow import Tx
 
@@ -152,7 +152,7 @@ def list_backorders(
     if sku:
         q = q.where(lines.c.sku == sku)
     if customer_id is not None:
-        if not catalog.may_use_customer(tx, principal, customer_id):
+        if not records.may_use_customer(tx, principal, customer_id):
             return [], None
         q = q.where(orders.c.customer_id == customer_id)
     if order_id is not None:

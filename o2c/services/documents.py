@@ -125,13 +125,13 @@ def render_dunning_letter(engine: Engine, letter_id: int, *, actor: str = ACTOR)
     that comes sooner). Raises ``NotFound`` for an unknown letter."""
     from o2c.documents.letters import dunning_pdf
     from o2c.documents.pdf import MEDIA_TYPE
-    from o2c.services import catalog, dunning, reports
+    from o2c.services import dunning, records, reports
     with unit_of_work(engine, actor, readonly=True) as tx:
         found = stored_file(tx, DUNNING_LETTER, letter_id)
         if found is not None:
             return found
         letter = dunning.get_letter(tx, letter_id)
-        customer, company = catalog.get_customer(tx, letter["customer_id"]), reports.company(tx)
+        customer, company = records.get_customer(tx, letter["customer_id"]), reports.company(tx)
     content = dunning_pdf(letter, customer, company)
     with unit_of_work(engine, actor) as tx:
         return _store(tx, DUNNING_LETTER, letter_id, letter["number"], MEDIA_TYPE, content)

@@ -15,7 +15,7 @@ from o2c.domain.errors import Conflict, NotFound
 from o2c.domain.money import Totals, document_totals, line_net
 from o2c.domain.states import derive_order_statuses, order_transition
 from o2c.ledger.posting import entry_for_invoice
-from o2c.services import catalog, jobs
+from o2c.services import jobs, records
 from o2c.services.uow import Tx
 
 orders = m.Order.__table__
@@ -191,7 +191,7 @@ def list_invoices(
 ) -> tuple[list[dict[str, Any]], int | None]:
     q = _visible(principal, select(*INVOICE_COLS)).order_by(invoices.c.id.desc()).limit(limit + 1)
     if customer_id is not None:
-        if not catalog.may_use_customer(tx, principal, customer_id):
+        if not records.may_use_customer(tx, principal, customer_id):
             return [], None
         q = q.where(invoices.c.customer_id == customer_id)
     if status:

@@ -14,17 +14,22 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from o2c.db import models as m
 from o2c.db.types import money_sum
 from o2c.domain.access import Principal
 from o2c.domain.errors import (
-    Conflict, CreditLimitExceeded, InvalidTransition, NotFound, OutOfStock, ValidationFailed,
+    Conflict,
+    CreditLimitExceeded,
+    InvalidTransition,
+    NotFound,
+    OutOfStock,
+    ValidationFailed,
 )
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
-from o2c.services import catalog, jobs
+from o2c.services import jobs, records
 from o2c.services.uow import Tx, document_number, insert_ignoring_conflicts
 
 orders = m.Order.__table__
@@ -163,8 +168,8 @@ _mark_confirmed = (
 
 def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
     """Create an order; with ``confirm`` it is created confirmed or not at all.
-    The customer is one this principal may use (``catalog.resolve_customer``)."""
-    customer = catalog.resolve_customer(tx, principal, data["customer"])
+    The customer is one this principal may use (``records.resolve_customer``)."""
+    customer = records.resolve_customer(tx, principal, data["customer"])
     currency = data.get("currency") or customer.currency
     if currency != FUNCTIONAL_CURRENCY:
         raise ValidationFailed(
@@ -621,7 +626,7 @@ def list_orders(
     if status:
         q = q.where(orders.c.status == status)
     if customer_id is not None:
-        if not catalog.may_use_customer(tx, principal, customer_id):
+        if not records.may_use_customer(tx, principal, customer_id):
             return [], None
         q = q.where(orders.c.customer_id == customer_id)
     if external_ref:

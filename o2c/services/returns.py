@@ -29,14 +29,24 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
-from o2c.domain.money import ZERO, Totals, VatLine, document_totals, line_net, round_money, share_of_value
+from o2c.domain.money import ZERO, Totals, VatLine, line_net, round_money, share_of_value
 from o2c.domain.states import derive_order_statuses, invoice_status
 from o2c.ledger.posting import (
-    entry_for_credit_note, entry_for_credit_note_released, entry_for_refund, entry_for_return,
+    entry_for_credit_note,
+    entry_for_credit_note_released,
+    entry_for_refund,
+    entry_for_return,
 )
-from o2c.services import catalog, corrections
-from o2c.services.orders import (FUNCTIONAL_CURRENCY, hand_over_freed_stock, load_order, order_lines, order_number,
-                                 progress, record_progress)
+from o2c.services import corrections, records
+from o2c.services.orders import (
+    FUNCTIONAL_CURRENCY,
+    hand_over_freed_stock,
+    load_order,
+    order_lines,
+    order_number,
+    progress,
+    record_progress,
+)
 from o2c.services.uow import Tx, document_number
 
 orders = m.Order.__table__
@@ -516,7 +526,7 @@ def list_returns(tx: Tx, principal: Principal, *, order_id: int | None = None, c
     if exchange_order_id is not None:
         q = q.where(returns.c.exchange_order_id == exchange_order_id)
     if customer_id is not None:
-        if not catalog.may_use_customer(tx, principal, customer_id):
+        if not records.may_use_customer(tx, principal, customer_id):
             return [], None
         q = q.where(returns.c.customer_id == customer_id)
     if cursor is not None:
@@ -572,7 +582,7 @@ def list_credit_notes(tx: Tx, principal: Principal, *, customer_id: int | None =
                       limit: int = 20) -> tuple[list[dict[str, Any]], int | None]:
     q = _cn_query(principal).order_by(credit_notes.c.id.desc()).limit(limit + 1)
     if customer_id is not None:
-        if not catalog.may_use_customer(tx, principal, customer_id):
+        if not records.may_use_customer(tx, principal, customer_id):
             return [], None
         q = q.where(credit_notes.c.customer_id == customer_id)
     if invoice_id is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import render_template, url_for
 from sqlalchemy import select
 
 from o2c.db import models as m
@@ -13,8 +13,21 @@ from o2c.schemas import api as s
 from o2c.services import backorders, corrections, queries
 from o2c.web import nav
 from o2c.web.core import (
-    Form, Problem, amount, args_without, blank, bp, int_arg, integer, load, principal, read, requires, rows,
-    str_arg, submit,
+    Form,
+    Problem,
+    amount,
+    args_without,
+    blank,
+    bp,
+    int_arg,
+    integer,
+    load,
+    principal,
+    read,
+    requires,
+    rows,
+    str_arg,
+    submit,
 )
 
 invoices = m.Invoice.__table__
@@ -104,8 +117,8 @@ def reverse_payment(payment_id: int) -> Any:
 
 def _credit_context(customer_id: int) -> dict[str, Any]:
     def run(tx: Any) -> dict[str, Any]:
-        from o2c.services import catalog
-        c = catalog.get_customer(tx, customer_id)
+        from o2c.services import records
+        c = records.get_customer(tx, customer_id)
         paid = [r._asdict() for r in tx.conn.execute(
             select(invoices.c.id, invoices.c.number, invoices.c.total, invoices.c.amount_paid,
                    invoices.c.credited_amount, invoices.c.status)

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from o2c.services import catalog, stock
+from o2c.services import catalog, records, stock
 from o2c.services.uow import unit_of_work
 from tests.conftest import ADDRESS, make_key
 
@@ -121,7 +121,7 @@ def _client(n: int, port: int, key: str, customer_id: int, until: float, out: An
 def test_orders_survive_the_server_being_killed(db_url: str, engine: Any) -> None:
     key = make_key(engine, "crash-admin", "admin")
     with unit_of_work(engine, "test") as tx:
-        customers = [catalog.create_customer(tx, {"code": f"C-CRASH-{i}", "name": f"Crash {i}", "country": "IT",
+        customers = [records.create_customer(tx, {"code": f"C-CRASH-{i}", "name": f"Crash {i}", "country": "IT",
                                                   "billing_address": ADDRESS})["id"] for i in range(CLIENTS)]
         for i in range(3):
             catalog.create_product(tx, {"sku": f"CRASH-{i}", "name": f"Crash item {i}",

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import catalog, orders, shipping, stock, users
+from o2c.services import catalog, orders, records, shipping, stock, users
 from o2c.services.uow import unit_of_work
 
 PASSWORD = "correct horse battery"
@@ -90,7 +90,7 @@ def add_customer(engine: Engine, code: str = "C-ROSSI", **over: Any) -> dict[str
             "language": "it", "payment_terms_days": 30, "credit_limit": None, **over}
     data.setdefault("billing_address", {**ADDRESS, "name": data["name"]})
     with unit_of_work(engine, "test") as tx:
-        return catalog.create_customer(tx, data)
+        return records.create_customer(tx, data)
 
 
 def add_product(engine: Engine, sku: str, price: str, vat: str = "0.22", on_hand: int = 0,
