@@ -169,8 +169,11 @@ def seed(url: str, n_customers: int) -> tuple[str, list[int]]:
 
     from o2c.db.engine import make_engine
     from o2c.db.migrate import upgrade
-    from o2c.services import apikeys, catalog, records, stock
-    from o2c.services.uow import unit_of_work
+    from o2c.services.customers import records
+    from o2c.services.fulfilment import stock
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
+    from o2c.services.sales import catalog
     engine = make_engine(url)
     upgrade(engine)
     with unit_of_work(engine, "bench") as tx:

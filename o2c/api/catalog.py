@@ -7,7 +7,9 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import int_cursor, mutate, page, read, requires, str_cursor
 from o2c.schemas import api as s
-from o2c.services import catalog, records, stock
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.sales import catalog
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="Customers, products and stock")
 

@@ -28,7 +28,7 @@ def printable(value: Any) -> Any:
 # -- folding for search -------------------------------------------------------------
 # ``fold`` makes text comparable ignoring case and accents: "Caffè ÅRHUS" →
 # "caffe arhus". The same table is applied in SQL (see
-# ``o2c.services.lookups.folded``), so a search folds both sides alike.
+# ``o2c.services.sales.lookups.folded``), so a search folds both sides alike.
 
 _SPECIAL = {"ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ĳ": "ij", "Ĳ": "ij",
             "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ħ": "h", "Ħ": "h", "ı": "i",

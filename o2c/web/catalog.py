@@ -7,7 +7,10 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from o2c.schemas import api as s
-from o2c.services import catalog, queries, records, stock
+from o2c.services import queries
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.sales import catalog
 from o2c.web.core import (
     Form,
     Problem,

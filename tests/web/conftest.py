@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import catalog, orders, records, shipping, stock, users
-from o2c.services.uow import unit_of_work
+from o2c.services.customers import records
+from o2c.services.fulfilment import shipping, stock
+from o2c.services.platform import users
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import catalog, orders
 
 PASSWORD = "correct horse battery"
 ADDRESS = {"name": "Rossi Arredamenti", "line1": "Via Dante 5", "city": "Milano", "postal_code": "20121",

@@ -11,8 +11,13 @@ from sqlalchemy import Engine, func, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM
-from o2c.services import catalog, clock, invoicing, payments, records, stock
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import invoicing
+from o2c.services.cash import payments
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.platform import clock
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import catalog
 from tests.web.conftest import Web, add_customer, add_order, flashes, pack_and_ship
 
 
