@@ -122,8 +122,8 @@ def build(url: str, n_lines: int, sealed: bool) -> int:
 def measure(url: str, fmt: str) -> None:
     """In a child process: export everything, print seconds, peak RSS and size."""
     from o2c.db.engine import make_engine
-    from o2c.services import exports
-    from o2c.services.chain import seal_journal
+    from o2c.services.books import exports
+    from o2c.services.books.chain import seal_journal
     engine = make_engine(url)
     out = Path(tempfile.gettempdir()) / f"o2c-bench-export.{exports.EXTENSIONS[fmt]}"
     t = time.monotonic()
@@ -140,7 +140,7 @@ def measure(url: str, fmt: str) -> None:
 
 def seal_only(url: str) -> None:
     from o2c.db.engine import make_engine
-    from o2c.services.chain import seal_journal
+    from o2c.services.books.chain import seal_journal
     engine = make_engine(url)
     t = time.monotonic()
     result = seal_journal(engine)

@@ -165,11 +165,15 @@ def _pcts(v: list[float]) -> dict[str, float]:
 
 def seed(url: str, n_customers: int) -> tuple[str, list[int]]:
     """Schema, an admin key, customers, products and plenty of stock (through services)."""
+    from decimal import Decimal
+
     from o2c.db.engine import make_engine
     from o2c.db.migrate import upgrade
-    from o2c.services import apikeys, catalog, stock
-    from o2c.services.uow import unit_of_work
-    from decimal import Decimal
+    from o2c.services.customers import records
+    from o2c.services.fulfilment import stock
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
+    from o2c.services.sales import catalog
     engine = make_engine(url)
     upgrade(engine)
     with unit_of_work(engine, "bench") as tx:
@@ -186,7 +190,7 @@ def seed(url: str, n_customers: int) -> tuple[str, list[int]]:
                 stock.receive(tx, f"BENCH-{i:02d}", 10_000_000, Decimal("7.35"))
         ids = []
         for i in range(n_customers):
-            c = catalog.create_customer(tx, {
+            c = records.create_customer(tx, {
                 "code": f"BENCH-{uuid.uuid4().hex[:10]}", "name": f"Bench customer {i}", "country": "IT",
                 "billing_address": {"name": "B", "line1": "Via Roma 1", "city": "Milano",
                                     "postal_code": "20121", "country": "IT"}})

@@ -53,8 +53,8 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from o2c import create_app
 from o2c.config import Config
-from o2c.services import apikeys
-from o2c.services.uow import unit_of_work
+from o2c.services.platform import apikeys
+from o2c.services.platform.uow import unit_of_work
 app = create_app(Config(DATABASE_URL={url!r}, RATELIMIT_ENABLED=False))
 engine = app.extensions["o2c.engine"]
 with unit_of_work(engine, "bench") as tx:

@@ -72,8 +72,8 @@ def run_level(engine: Any, config: Any, events: int, orders: int, concurrency: i
 
     from o2c.db import models as m
     from o2c.domain.access import Principal
-    from o2c.services import webhooks
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import webhooks
+    from o2c.services.platform.uow import unit_of_work
     from o2c.worker import Worker
 
     reset(engine)

@@ -65,8 +65,8 @@ def _expiry(value: dt.date | None) -> dt.datetime | None:
 def create_api_key(name: str, role: str, channel: str | None, expires: dt.datetime | None) -> None:
     """Create an API key and print it (once: only its hash is stored)."""
     from o2c.domain.errors import DomainError
-    from o2c.services import apikeys
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
     try:
         with _db() as engine, unit_of_work(engine, "cli") as tx:
             _, key = apikeys.create_api_key(tx, name, role, channel,
@@ -92,8 +92,8 @@ def _when(value: dt.datetime | None) -> str:
 def api_keys_list() -> None:
     """Every key, revoked ones too (times in UTC)."""
     from o2c.domain.access import SYSTEM
-    from o2c.services import apikeys
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
     with _db() as engine, unit_of_work(engine, "cli", readonly=True) as tx:
         items: list[dict[str, Any]] = []
         cursor = None
@@ -119,8 +119,8 @@ def api_keys_revoke(key_id: int) -> None:
     """Revoke the key KEY_ID (see `list`): refused from now on, in every process."""
     from o2c.domain.access import SYSTEM
     from o2c.domain.errors import DomainError
-    from o2c.services import apikeys
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
     try:
         with _db() as engine, unit_of_work(engine, "cli") as tx:
             k = apikeys.revoke_api_key(tx, SYSTEM, key_id)
@@ -138,8 +138,8 @@ def api_keys_rotate(key_id: int, grace_minutes: int) -> None:
     print the new key once, and revoke the old one (after the grace period)."""
     from o2c.domain.access import SYSTEM
     from o2c.domain.errors import DomainError
-    from o2c.services import apikeys
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
     try:
         with _db() as engine, unit_of_work(engine, "cli") as tx:
             new, key = apikeys.rotate_api_key(tx, SYSTEM, key_id, grace_minutes)
@@ -159,8 +159,8 @@ def api_keys_rotate(key_id: int, grace_minutes: int) -> None:
 def create_user(username: str, role: str, password: str) -> None:
     """Create a back-office user who signs in to the web forms."""
     from o2c.domain.errors import DomainError
-    from o2c.services import users
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import users
+    from o2c.services.platform.uow import unit_of_work
     engine = _engine()
     try:
         with unit_of_work(engine, "cli") as tx:
@@ -178,8 +178,8 @@ def create_user(username: str, role: str, password: str) -> None:
 def set_password(username: str, password: str) -> None:
     """Set a user's password (ends the user's sessions and lifts a lockout)."""
     from o2c.domain.errors import DomainError
-    from o2c.services import users
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import users
+    from o2c.services.platform.uow import unit_of_work
     engine = _engine()
     try:
         with unit_of_work(engine, "cli") as tx:
@@ -195,8 +195,8 @@ def set_password(username: str, password: str) -> None:
 @click.option("--orders", default=24, show_default=True, help="How many demo orders.")
 def demo(orders: int) -> None:
     """Load a small realistic data set (after `db upgrade`); prints demo API keys."""
-    from o2c.demo import load_demo
     from o2c.db.migrate import upgrade
+    from o2c.demo import load_demo
     engine = _engine()
     upgrade(engine)
     keys = load_demo(engine, orders)
@@ -216,7 +216,7 @@ def ledger() -> None:
 @ledger.command("seal")
 def ledger_seal() -> None:
     """Seal committed journal entries into the hash chain (safe to run any time, from any host)."""
-    from o2c.services.chain import seal_journal
+    from o2c.services.books.chain import seal_journal
     with _db() as engine:
         result = seal_journal(engine)
     click.echo(f"sealed {result.sealed} entries; chain head {result.head.seq} {result.head.hash}")
@@ -225,8 +225,8 @@ def ledger_seal() -> None:
 @ledger.command("verify")
 def ledger_verify() -> None:
     """Seal, then recompute the hash chain; exits 1 and names the first broken link if any."""
-    from o2c.services.chain import seal_journal, verify
-    from o2c.services.uow import unit_of_work
+    from o2c.services.books.chain import seal_journal, verify
+    from o2c.services.platform.uow import unit_of_work
     with _db() as engine:
         seal_journal(engine)
         with unit_of_work(engine, "cli", readonly=True) as tx:
@@ -260,8 +260,9 @@ def _date(value: str | None) -> "dt.date | None":
 def ledger_export(date_from: str | None, date_to: str | None, fmt: str, output: str, progress: bool) -> None:
     """Export the journal lines of a date range (one row per line), streamed."""
     from tqdm import tqdm
-    from o2c.services import exports
-    from o2c.services.chain import seal_journal
+
+    from o2c.services.books import exports
+    from o2c.services.books.chain import seal_journal
     start, end = _date(date_from), _date(date_to)
     tmp = output + ".part"
     with _db() as engine:
@@ -280,9 +281,9 @@ def ledger_export(date_from: str | None, date_to: str | None, fmt: str, output: 
 def ledger_close(period: str) -> None:
     """Close a month (YYYY-MM) that has ended."""
     from o2c.domain.errors import DomainError
-    from o2c.services import ledger as svc
-    from o2c.services.chain import seal_journal
-    from o2c.services.uow import unit_of_work
+    from o2c.services.books import ledger as svc
+    from o2c.services.books.chain import seal_journal
+    from o2c.services.platform.uow import unit_of_work
     try:
         with _db() as engine:
             seal_journal(engine)
@@ -299,8 +300,8 @@ def ledger_close(period: str) -> None:
 def ledger_reopen(period: str, reason: str) -> None:
     """Reopen a closed month (YYYY-MM)."""
     from o2c.domain.errors import DomainError
-    from o2c.services import ledger as svc
-    from o2c.services.uow import unit_of_work
+    from o2c.services.books import ledger as svc
+    from o2c.services.platform.uow import unit_of_work
     try:
         with _db() as engine, unit_of_work(engine, "cli") as tx:
             svc.reopen_period(tx, period, reason)
@@ -321,11 +322,12 @@ def dunning() -> None:
 def dunning_run(as_of: str | None, days: str | None, pdf_dir: str | None) -> None:
     """Find overdue invoices, record the letters that are due and queue their rendering, emit dunning.notice events."""
     from pathlib import Path
+
     from o2c.domain.errors import DomainError
-    from o2c.services import dunning as svc
-    from o2c.services.documents import render_dunning_letter
-    from o2c.services.dunning import RENDER_LETTER_JOB
-    from o2c.services.uow import unit_of_work
+    from o2c.services.billing.documents import render_dunning_letter
+    from o2c.services.cash import dunning as svc
+    from o2c.services.cash.dunning import RENDER_LETTER_JOB
+    from o2c.services.platform.uow import unit_of_work
     try:
         thresholds = tuple(int(x) for x in days.split(",")) if days else Config().DUNNING_DAYS
     except ValueError:
@@ -366,7 +368,7 @@ def render_invoices(start: dt.datetime, end: dt.datetime, output: Path, jobs: in
     """Export the PDFs of the invoices issued in a period, one file per invoice
     (INV-2026-000045.pdf). Without --fresh these are the stored documents,
     rendered and stored first where they never were."""
-    from o2c.services.document_batch import export_invoices
+    from o2c.services.billing.document_batch import export_invoices
     if end < start:
         raise click.BadParameter("--to is before --from.", param_hint="--to")
     began = time.perf_counter()
@@ -409,7 +411,7 @@ def serve(host: str, port: int, workers: int, threads: int, access_log: bool, gr
 
 
 def _lanes_help() -> str:
-    from o2c.services.lanes import DEFAULT_LANES, LANE_OF, OTHER_LANE
+    from o2c.services.platform.lanes import DEFAULT_LANES, LANE_OF, OTHER_LANE
     kinds: dict[str, list[str]] = {}
     for kind, lane in LANE_OF.items():
         kinds.setdefault(lane, []).append(kind)
@@ -418,14 +420,14 @@ def _lanes_help() -> str:
 
 
 def _default_lanes() -> str:
-    from o2c.services.lanes import DEFAULT_LANES
+    from o2c.services.platform.lanes import DEFAULT_LANES
     return ",".join(f"{lane}={n}" for lane, n in DEFAULT_LANES.items())
 
 
 def _parse_lanes(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dict[str, int] | None:
     if value is None:
         return None
-    from o2c.services.lanes import parse_lanes
+    from o2c.services.platform.lanes import parse_lanes
     try:
         return parse_lanes(value)
     except ValueError as exc:
@@ -469,7 +471,7 @@ def worker(lanes: dict[str, int] | None, concurrency: int | None, poll_interval:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     load_job_modules(imports)
     cfg = Config()
-    from o2c.services.lanes import DEFAULT_LANES
+    from o2c.services.platform.lanes import DEFAULT_LANES
     threads = concurrency * len(DEFAULT_LANES) if concurrency else sum((lanes or DEFAULT_LANES).values())
     engine = _engine(pool_size=threads + 2)
     w = Worker(engine, cfg, lanes=lanes, concurrency=concurrency, poll_interval=poll_interval, lease_s=lease)
@@ -495,7 +497,7 @@ def worker(lanes: dict[str, int] | None, concurrency: int | None, poll_interval:
 def jobs(ctx: click.Context) -> None:
     """Background jobs: what is queued, running and failed."""
     if ctx.invoked_subcommand is None:
-        from o2c.services import jobs as queue
+        from o2c.services.platform import jobs as queue
         with _engine().execution_options(sqlite_begin="DEFERRED").connect() as conn:
             rows = queue.summary(conn)
         if not rows:
@@ -509,7 +511,7 @@ def jobs(ctx: click.Context) -> None:
 @click.option("--limit", default=50, show_default=True)
 def jobs_failed(limit: int) -> None:
     """List failed jobs with their last error."""
-    from o2c.services import jobs as queue
+    from o2c.services.platform import jobs as queue
     with _engine().execution_options(sqlite_begin="DEFERRED").connect() as conn:
         for r in queue.failed(conn, limit):
             error = (r["last_error"] or "").strip().splitlines()
@@ -520,7 +522,7 @@ def jobs_failed(limit: int) -> None:
 @click.argument("ids", nargs=-1, type=int)
 def jobs_retry(ids: tuple[int, ...]) -> None:
     """Queue failed jobs again (all of them, or the IDS given)."""
-    from o2c.services import jobs as queue
+    from o2c.services.platform import jobs as queue
     with _engine().begin() as conn:
         n = queue.retry_failed(conn, list(ids) or None)
     click.echo(f"{n} job(s) queued again")

@@ -37,9 +37,14 @@ from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
-from o2c.services import apikeys, catalog, clock, invoicing, orders, payments, returns, shipping, stock
-from o2c.services.reconciliation import reconcile
-from o2c.services.uow import Tx, unit_of_work
+from o2c.services.billing import invoicing
+from o2c.services.books.reconciliation import reconcile
+from o2c.services.cash import payments
+from o2c.services.customers import records
+from o2c.services.fulfilment import returns, shipping, stock
+from o2c.services.platform import apikeys, clock
+from o2c.services.platform.uow import Tx, unit_of_work
+from o2c.services.sales import catalog, orders
 
 SEED = 20260315
 
@@ -292,7 +297,7 @@ class _Loader:
             data = s.CustomerIn().load({**{k: v for k, v in c.items() if k != "credit_limit"},
                                         "channels": [self.shop.name]})
             self.customer_ids[c["code"]] = self.run(
-                when, CLERK.actor, lambda tx, d=data: catalog.create_customer(tx, d))["id"]
+                when, CLERK.actor, lambda tx, d=data: records.create_customer(tx, d))["id"]
 
     def credit_review(self) -> None:
         """Credit limits are agreed after the first months of trading (planning
@@ -302,7 +307,7 @@ class _Loader:
                 data = {"credit_limit": Decimal(c["credit_limit"])}
                 cid = self.customer_ids[c["code"]]
                 self.run(self.ago(0, 0.25), ACCOUNTANT.actor,
-                         lambda tx, d=data, cid=cid: catalog.update_customer(tx, cid, d))
+                         lambda tx, d=data, cid=cid: records.update_customer(tx, cid, d))
 
     def receive_stock(self) -> None:
         """Enough for every planned order, then a restock of some lines at a new cost."""
@@ -513,7 +518,7 @@ DEMO_PASSWORD = "o2c-demo"
 
 def ensure_demo_users(engine: Engine) -> list[str]:
     """Create the demo users that do not exist yet; returns the names created."""
-    from o2c.services import users
+    from o2c.services.platform import users
     created = []
     for name, role in DEMO_USERS:
         with unit_of_work(engine, DEMO_ACTOR) as tx:

@@ -1,13 +1,13 @@
 """``o2c worker``: claims background jobs from the database and runs them.
 
 Run as many as you like, on as many hosts as you like, against the same
-database: they share the work through row locks (``o2c.services.jobs``), not
+database: they share the work through row locks (``o2c.services.platform.jobs``), not
 through each other. Each worker, in a loop:
 
 - runs the periodic tasks that are due (fanning new events out into webhook
   deliveries on every poll, a sweep every minute, making sure the recurring
   journal-sealing job exists);
-- claims due jobs lane by lane (``o2c.services.lanes``), each lane up
+- claims due jobs lane by lane (``o2c.services.platform.lanes``), each lane up
   to its own number of free threads (``--lanes deliveries=2,documents=1``),
   and runs them in a thread pool: a lane whose threads are all busy (a batch
   of PDF renders) leaves the other lanes' threads free for their jobs
@@ -36,13 +36,13 @@ from sqlalchemy.exc import DBAPIError
 
 from o2c.config import Config
 from o2c.outbound import Outbound
-from o2c.services import clock, jobs
+from o2c.services.platform import clock, jobs
 
 log = logging.getLogger("o2c.worker")
 
 #: Modules whose import registers job kinds and periodic tasks. A new kind of
 #: background work adds its module here.
-JOB_MODULES: list[str] = ["o2c.services.webhooks", "o2c.services.background"]
+JOB_MODULES: list[str] = ["o2c.services.platform.webhooks", "o2c.services.platform.background"]
 
 
 def load_job_modules(extra: Iterable[str] = ()) -> None:

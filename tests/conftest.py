@@ -18,8 +18,8 @@ from o2c.config import Config
 from o2c.db.engine import make_engine
 from o2c.db.migrate import upgrade
 from o2c.db.models import Base
-from o2c.services import apikeys
-from o2c.services.uow import unit_of_work
+from o2c.services.platform import apikeys
+from o2c.services.platform.uow import unit_of_work
 
 PG_URL = os.environ.get("O2C_TEST_DATABASE_URL", "")
 #: Rows the migrations seed (chart of accounts, company, chain head, …), taken
@@ -83,7 +83,8 @@ def db_url(_template: str, tmp_path: Path) -> str:
 def _fresh_process_caches() -> Iterator[None]:
     """Per-process caches (chart of accounts, company settings) must not
     carry one test's database into the next."""
-    from o2c.services import invoicing, uow
+    from o2c.services.billing import invoicing
+    from o2c.services.platform import uow
     uow.forget_chart()
     invoicing.forget_settings()
     yield

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from o2c.services import jobs
+from o2c.services.platform import jobs
 
 
 def _log(path: str, *fields: object) -> None:

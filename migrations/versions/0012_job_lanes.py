@@ -1,7 +1,7 @@
 """Job lanes: claim the jobs of a lane without reading the other lanes' rows.
 
 Workers now claim per lane, each lane being a set of job kinds
-(``o2c.services.jobs.LANE_OF``): ``kind IN (…)`` among unfinished jobs,
+(``o2c.services.platform.jobs.LANE_OF``): ``kind IN (…)`` among unfinished jobs,
 oldest ``run_at`` first. The index on ``run_at`` alone made a lane's claim walk
 past every due job of the other lanes (a backlog of 500 PDF renders in front of
 one webhook delivery); ``(kind, run_at, id)`` over queued and running jobs
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0012"
 down_revision = "0011"

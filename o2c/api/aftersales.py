@@ -9,7 +9,8 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import int_cursor, mutate, page, principal, read, requires
 from o2c.schemas import api as s
-from o2c.services import backorders, corrections
+from o2c.services.cash import corrections
+from o2c.services.sales import backorders
 
 blp = Blueprint("aftersales", __name__, url_prefix="/api/v1",
                 description="Backorders, payment reversals and customer credit")

@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import int_cursor, mutate, page, principal, read, requires
 from o2c.schemas import api as s
-from o2c.services import apikeys
-from o2c.services.uow import Tx
+from o2c.services.platform import apikeys
+from o2c.services.platform.uow import Tx
 
 blp = Blueprint("apikeys", __name__, url_prefix="/api/v1",
                 description="API keys: created, revoked and rotated by administrators")

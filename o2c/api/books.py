@@ -13,7 +13,7 @@ from o2c.api.common import decode_cursor, encode_cursor, engine, int_cursor, mut
 from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.schemas import books as b
-from o2c.services import chain, chart, exports, ledger, reconciliation, reports
+from o2c.services.books import chain, chart, exports, ledger, reconciliation, reports
 
 blp = Blueprint("books", __name__, url_prefix="/api/v1", description="Ledger and reconciliation")
 
@@ -167,7 +167,7 @@ def export_trial_balance(args: dict[str, Any]) -> Any:
 def read_value(fn: Any) -> Any:
     """The result of ``fn(tx)`` in a read-only transaction (for non-JSON answers)."""
     from o2c.api.common import principal
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform.uow import unit_of_work
     with unit_of_work(engine(), principal().actor, readonly=True) as tx:
         return fn(tx)
 

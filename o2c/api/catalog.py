@@ -7,7 +7,9 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import int_cursor, mutate, page, read, requires, str_cursor
 from o2c.schemas import api as s
-from o2c.services import catalog, stock
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.sales import catalog
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="Customers, products and stock")
 
@@ -26,7 +28,7 @@ def create_customer(data: dict[str, Any]) -> Any:
 
     The code is unique; addresses are validated (ISO 3166 country codes).
     """
-    return mutate(lambda tx: catalog.create_customer(tx, data), s.CustomerOut(), 201)
+    return mutate(lambda tx: records.create_customer(tx, data), s.CustomerOut(), 201)
 
 
 @blp.route("/customers", methods=["GET"])
@@ -35,7 +37,7 @@ def create_customer(data: dict[str, Any]) -> Any:
 @blp.response(200, CustomerPage)
 def list_customers(args: dict[str, Any]) -> Any:
     """Customers, in the order they were created."""
-    return page(lambda tx: catalog.list_customers(tx, int_cursor(args), args["limit"]), CustomerPage())
+    return page(lambda tx: records.list_customers(tx, int_cursor(args), args["limit"]), CustomerPage())
 
 
 @blp.route("/customers/<id:customer_id>", methods=["GET"])
@@ -43,7 +45,7 @@ def list_customers(args: dict[str, Any]) -> Any:
 @blp.response(200, s.CustomerOut)
 def get_customer(customer_id: int) -> Any:
     """One customer."""
-    return read(lambda tx: catalog.get_customer(tx, customer_id), s.CustomerOut())
+    return read(lambda tx: records.get_customer(tx, customer_id), s.CustomerOut())
 
 
 @blp.route("/customers/<id:customer_id>", methods=["PATCH"])
@@ -52,7 +54,7 @@ def get_customer(customer_id: int) -> Any:
 @blp.response(200, s.CustomerOut)
 def update_customer(data: dict[str, Any], customer_id: int) -> Any:
     """Change a customer: only the fields sent change."""
-    return mutate(lambda tx: catalog.update_customer(tx, customer_id, data), s.CustomerOut())
+    return mutate(lambda tx: records.update_customer(tx, customer_id, data), s.CustomerOut())
 
 
 @blp.route("/products", methods=["POST"])

@@ -20,8 +20,8 @@ from o2c.domain.access import Principal
 from o2c.domain.downloads import content_disposition
 from o2c.domain.errors import DomainError, ValidationFailed
 from o2c.schemas.api import for_reader
-from o2c.services import apikeys, idempotency
-from o2c.services.uow import Tx, unit_of_work
+from o2c.services.platform import apikeys, idempotency
+from o2c.services.platform.uow import Tx, unit_of_work
 
 #: Set on an answer that is the stored answer of an earlier request with the
 #: same ``Idempotency-Key`` (nothing was done again).

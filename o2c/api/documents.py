@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import engine, principal, requires, send_file
 from o2c.schemas import api as s
-from o2c.services import documents
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import documents
+from o2c.services.platform.uow import unit_of_work
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1", description="Invoice documents: PDF and e-invoice")
 

@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 from o2c.api.common import int_cursor, mutate, page, principal, read, remove, requires
 from o2c.schemas import api as s
 from o2c.schemas import events as es
-from o2c.services import events, webhooks
-from o2c.services.uow import Tx
+from o2c.services.platform import events, webhooks
+from o2c.services.platform.uow import Tx
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1",
                 description="Events in order, and webhooks that receive them signed")

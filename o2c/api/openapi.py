@@ -39,7 +39,7 @@ from o2c.domain.events import EVENT_TYPES
 from o2c.domain.money import MAX_AMOUNT
 from o2c.ledger.accounts import CODE_PATTERN as ACCOUNT_CODE
 from o2c.schemas import fields
-from o2c.services.orders import FUNCTIONAL_CURRENCY
+from o2c.services.sales.orders import FUNCTIONAL_CURRENCY
 
 OPENAPI_VERSION = "3.1.0"
 METHODS = ("get", "post", "put", "patch", "delete")

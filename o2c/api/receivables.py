@@ -12,8 +12,9 @@ from o2c.documents import letters as docs
 from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.schemas import books as b
-from o2c.services import dunning, reports
-from o2c.services.documents import render_dunning_letter
+from o2c.services.billing.documents import render_dunning_letter
+from o2c.services.books import reports
+from o2c.services.cash import dunning
 
 blp = Blueprint("receivables", __name__, url_prefix="/api/v1", description="Receivables: aging, statements, dunning")
 

@@ -8,8 +8,9 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import engine, int_cursor, mutate, page, principal, read, requires, send_file
 from o2c.schemas import api as s
-from o2c.services import documents, invoicing, returns
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import documents, invoicing
+from o2c.services.fulfilment import returns
+from o2c.services.platform.uow import unit_of_work
 
 blp = Blueprint("returns", __name__, url_prefix="/api/v1",
                 description="Returns, credit notes, refunds and customer credit")

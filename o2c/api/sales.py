@@ -7,7 +7,10 @@ from flask_smorest import Blueprint
 
 from o2c.api.common import int_cursor, mutate, page, principal, read, requires
 from o2c.schemas import api as s
-from o2c.services import invoicing, orders, payments, shipping
+from o2c.services.billing import invoicing
+from o2c.services.cash import payments
+from o2c.services.fulfilment import shipping
+from o2c.services.sales import orders
 
 blp = Blueprint("sales", __name__, url_prefix="/api/v1", description="Orders, shipments, invoices, payments")
 

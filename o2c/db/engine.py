@@ -99,7 +99,7 @@ def _sqlite_setup(engine: Engine, busy_timeout_ms: int, queue: WriterQueue | Non
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
-        # Searches compare text folded alike on both sides (o2c.services.lookups).
+        # Searches compare text folded alike on both sides (o2c.services.sales.lookups).
         dbapi_conn.create_function("o2c_fold", 1, fold, deterministic=True)
 
     @event.listens_for(engine, "begin")

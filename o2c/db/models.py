@@ -10,8 +10,21 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index,
-    Integer, LargeBinary, MetaData, String, Text, UniqueConstraint, text,
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -507,7 +520,7 @@ class Period(Base):
 
 class JournalEntry(Base):
     """A posted entry. ``seq`` and ``hash`` are set once, by the sealer, after
-    the entry committed (o2c.services.chain); nothing else ever updates it."""
+    the entry committed (o2c.services.books.chain); nothing else ever updates it."""
 
     __tablename__ = "journal_entries"
     __table_args__ = (
@@ -694,7 +707,7 @@ class Job(Base):
     failed (attempts exhausted; kept for inspection). Finished jobs are
     deleted. At most one queued or running job per ``key``; ``rerun`` asks a
     running job to run once more because its input changed meanwhile.
-    Workers claim per lane, i.e. per set of kinds (``o2c.services.jobs``):
+    Workers claim per lane, i.e. per set of kinds (``o2c.services.platform.jobs``):
     ``ix_jobs_due_by_kind`` reads a kind's unfinished jobs oldest first
     without touching other kinds' rows."""
 

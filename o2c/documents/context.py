@@ -38,8 +38,8 @@ from o2c.documents.i18n import document_language
 from o2c.documents.payment import creditor_reference
 from o2c.domain.errors import Conflict, NotFound
 from o2c.domain.money import ZERO, document_totals
+from o2c.domain.numbering import document_number
 from o2c.domain.text import printable
-from o2c.services.uow import document_number
 
 KINDS = ("invoice", "credit_note")
 

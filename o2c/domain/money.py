@@ -79,3 +79,14 @@ def to_cents(amount: Decimal) -> int:
 
 def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) / 100).quantize(CENT)
+
+
+UNIT_COST_PLACES = Decimal("0.0001")
+
+
+def unit_cost(value: Decimal, on_hand: int) -> Decimal:
+    """Moving-average unit cost, shown to four places. The exact figure is the
+    stock's value, which is what the books carry."""
+    if not on_hand:
+        return Decimal("0.0000")
+    return (value / on_hand).quantize(UNIT_COST_PLACES)

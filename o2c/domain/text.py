@@ -5,6 +5,7 @@ spreadsheets choke on them; input refuses them and documents drop them."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
@@ -27,7 +28,7 @@ def printable(value: Any) -> Any:
 # -- folding for search -------------------------------------------------------------
 # ``fold`` makes text comparable ignoring case and accents: "Caffè ÅRHUS" →
 # "caffe arhus". The same table is applied in SQL (see
-# ``o2c.services.lookups.folded``), so a search folds both sides alike.
+# ``o2c.services.sales.lookups.folded``), so a search folds both sides alike.
 
 _SPECIAL = {"ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ĳ": "ij", "Ĳ": "ij",
             "ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ħ": "h", "Ħ": "h", "ı": "i",
@@ -76,3 +77,8 @@ def fold(text: str | None) -> str:
     if not text:
         return ""
     return "".join(_FOLD.get(c, c.lower() if c.isascii() else c) for c in text)
+
+
+def audit_snapshot(d: dict[str, Any]) -> dict[str, Any]:
+    """A record as an audit row keeps it: decimals as strings, so JSON stays exact."""
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items()}

@@ -1,6 +1,6 @@
 """The chart of accounts. Posting rules refer to accounts by role, never by
 code; which account serves which role is configuration (the ``accounts``
-table, o2c.services.chart), with the defaults of SPEC.md §4."""
+table, o2c.services.books.chart), with the defaults of SPEC.md §4."""
 from __future__ import annotations
 
 import re

@@ -18,12 +18,14 @@ from o2c.db.types import Money, money_sum
 from o2c.domain.access import Principal
 from o2c.domain.actions import packing_state
 from o2c.domain.errors import NotFound
-from o2c.domain.money import ZERO
-from o2c.services import invoicing, ledger, orders as order_service, shipping
-from o2c.services.orders import order_number
-from o2c.services.payments import OPEN, payment_number
-from o2c.services.stock import unit_cost
-from o2c.services.uow import Tx, period_of
+from o2c.domain.money import ZERO, unit_cost
+from o2c.domain.numbering import order_number
+from o2c.services.billing import invoicing
+from o2c.services.books import ledger
+from o2c.services.cash.payments import OPEN, payment_number
+from o2c.services.fulfilment import shipping
+from o2c.services.platform.uow import Tx, period_of
+from o2c.services.sales import orders as order_service
 
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
@@ -352,7 +354,7 @@ def _references(row: dict[str, Any]) -> set[tuple[str, int]]:
 
 def document_numbers(tx: Tx, ids: dict[str, set[int]]) -> dict[tuple[str, int], str]:
     """The numbers of documents by kind and id (one query per kind asked for)."""
-    from o2c.services.returns import refund_number, return_number
+    from o2c.services.fulfilment.returns import refund_number, return_number
     by_date = {"order": (orders, order_number), "shipment": (shipments, shipping.shipment_number),
                "payment": (payments, payment_number), "return": (returns_t, return_number),
                "refund": (refunds, refund_number)}

@@ -45,8 +45,8 @@ class WebUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(sid: str) -> WebUser | None:
-    from o2c.services import users
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import users
+    from o2c.services.platform.uow import unit_of_work
     with unit_of_work(engine(), "auth", readonly=True) as tx:
         p = users.principal_for_session(tx, sid)
     return WebUser(sid, p) if p else None
@@ -127,7 +127,17 @@ def init_app(app: Flask) -> None:
             csrf.protect()
 
     from o2c.web import (  # noqa: F401  (routes register on bp)
-        aftersales, apikeys, auth, books, catalog, jobs, lookups, receivables, returns, sales, webhooks,
+        aftersales,
+        apikeys,
+        auth,
+        books,
+        catalog,
+        jobs,
+        lookups,
+        receivables,
+        returns,
+        sales,
+        webhooks,
     )
     from o2c.web.audit import describe
     from o2c.web.nav import navigation

@@ -5,16 +5,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, request, url_for
+from flask import render_template, url_for
 from sqlalchemy import select
 
 from o2c.db import models as m
 from o2c.schemas import api as s
-from o2c.services import backorders, corrections, queries
+from o2c.services import queries
+from o2c.services.cash import corrections
+from o2c.services.sales import backorders
 from o2c.web import nav
 from o2c.web.core import (
-    Form, Problem, amount, args_without, blank, bp, int_arg, integer, load, principal, read, requires, rows,
-    str_arg, submit,
+    Form,
+    Problem,
+    amount,
+    args_without,
+    blank,
+    bp,
+    int_arg,
+    integer,
+    load,
+    principal,
+    read,
+    requires,
+    rows,
+    str_arg,
+    submit,
 )
 
 invoices = m.Invoice.__table__
@@ -43,7 +58,7 @@ def cancel_order_lines(order_id: int) -> Any:
         data, problem = load(s.CancelIn(), {"lines": requested})
         if problem is None:
             def work(tx: Any) -> tuple[str, str]:
-                from o2c.services import orders
+                from o2c.services.sales import orders
                 o = orders.cancel_order(tx, order_id, principal(), data["lines"])
                 what = ", ".join(f"{r['quantity']} × {r['sku']}" for r in data["lines"])
                 if o["status"] == "cancelled":
@@ -104,8 +119,8 @@ def reverse_payment(payment_id: int) -> Any:
 
 def _credit_context(customer_id: int) -> dict[str, Any]:
     def run(tx: Any) -> dict[str, Any]:
-        from o2c.services import catalog
-        c = catalog.get_customer(tx, customer_id)
+        from o2c.services.customers import records
+        c = records.get_customer(tx, customer_id)
         paid = [r._asdict() for r in tx.conn.execute(
             select(invoices.c.id, invoices.c.number, invoices.c.total, invoices.c.amount_paid,
                    invoices.c.credited_amount, invoices.c.status)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import render_template, url_for
 
 from o2c.schemas import api as s
-from o2c.services import apikeys
+from o2c.services.platform import apikeys
 from o2c.web.core import Form, Problem, back_to, blank, bp, integer, load, principal, read, requires, submit
 from o2c.web.nav import Item, add
 

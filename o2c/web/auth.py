@@ -7,8 +7,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from o2c import ratelimit
-from o2c.services import users
-from o2c.services.uow import unit_of_work
+from o2c.services.platform import users
+from o2c.services.platform.uow import unit_of_work
 from o2c.web.core import Form, Problem, bp, engine, safe_next
 
 

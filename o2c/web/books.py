@@ -10,9 +10,25 @@ from flask import abort, render_template, request, url_for
 
 from o2c.ledger.accounts import ACCOUNT_TYPES, ROLE_TYPES, ROLES, normal_balance
 from o2c.schemas import books as b
-from o2c.services import chain, chart, clock, ledger, lookups, queries, reconciliation
+from o2c.services import queries
+from o2c.services.books import chain, chart, ledger, reconciliation
+from o2c.services.platform import clock
+from o2c.services.sales import lookups
 from o2c.web.core import (
-    Form, Problem, args_without, back_to, blank, bp, can, date_arg, engine, int_arg, load, read, requires, str_arg,
+    Form,
+    Problem,
+    args_without,
+    back_to,
+    blank,
+    bp,
+    can,
+    date_arg,
+    engine,
+    int_arg,
+    load,
+    read,
+    requires,
+    str_arg,
     submit,
 )
 from o2c.web.nav import Item, add

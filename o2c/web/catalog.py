@@ -7,10 +7,29 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from o2c.schemas import api as s
-from o2c.services import catalog, queries, stock
+from o2c.services import queries
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.sales import catalog
 from o2c.web.core import (
-    Form, Problem, amount, args_without, back_to, blank, bp, int_arg, integer, load, percent, principal,
-    rate_as_percent, read, requires, str_arg, submit, unflatten,
+    Form,
+    Problem,
+    amount,
+    args_without,
+    back_to,
+    blank,
+    bp,
+    int_arg,
+    integer,
+    load,
+    percent,
+    principal,
+    rate_as_percent,
+    read,
+    requires,
+    str_arg,
+    submit,
+    unflatten,
 )
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "postal_code", "country")
@@ -32,7 +51,7 @@ def customers() -> Any:
 @requires("customers:read")
 def customer(customer_id: int) -> Any:
     def run(tx: Any) -> dict[str, Any]:
-        c = catalog.get_customer(tx, customer_id)
+        c = records.get_customer(tx, customer_id)
         return {
             "c": c, "summary": queries.customer_summary(tx, customer_id),
             "orders": queries.search_orders(tx, principal(), queries.OrderFilters(customer_id=customer_id),
@@ -89,7 +108,7 @@ def new_customer() -> Any:
     data, problem = load(s.CustomerIn(), _customer_body(form.values))
     if problem is None:
         def work(tx: Any) -> tuple[str, str]:
-            c = catalog.create_customer(tx, data)
+            c = records.create_customer(tx, data)
             return url_for("web.customer", customer_id=c["id"]), f"Customer {c['code']} created."
         outcome = submit(work)
         if not isinstance(outcome, Problem):
@@ -103,13 +122,13 @@ def new_customer() -> Any:
 @requires("customers:write")
 def edit_customer(customer_id: int) -> Any:
     if request.method == "GET":
-        c = read(lambda tx: catalog.get_customer(tx, customer_id))
+        c = read(lambda tx: records.get_customer(tx, customer_id))
         return _customer_form(Form(_customer_values(c)), customer_id)
     form = Form.posted()
     data, problem = load(s.CustomerPatch(), _customer_body(form.values))
     if problem is None:
         def work(tx: Any) -> tuple[str, str]:
-            c = catalog.update_customer(tx, customer_id, data)
+            c = records.update_customer(tx, customer_id, data)
             return url_for("web.customer", customer_id=customer_id), f"Customer {c['code']} saved."
         outcome = submit(work)
         if not isinstance(outcome, Problem):

@@ -27,8 +27,8 @@ from sqlalchemy import Engine
 from o2c.api.errors import domain_outcome
 from o2c.domain.access import Principal
 from o2c.domain.errors import DomainError
-from o2c.services import idempotency
-from o2c.services.uow import Tx, unit_of_work
+from o2c.services.platform import idempotency
+from o2c.services.platform.uow import Tx, unit_of_work
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import render_template
 
-from o2c.services import jobs
+from o2c.services.platform import jobs
 from o2c.web.core import bp, principal, read, requires
 from o2c.web.nav import Item, add
 

@@ -11,9 +11,19 @@ from flask import jsonify, request
 from marshmallow import ValidationError
 
 from o2c.schemas import api as s
-from o2c.services import lookups
+from o2c.services.sales import lookups
 from o2c.web.core import (
-    Problem, amount, blank, bp, flatten_errors, integer, json_view, percent, read, requires, str_arg,
+    Problem,
+    amount,
+    blank,
+    bp,
+    flatten_errors,
+    integer,
+    json_view,
+    percent,
+    read,
+    requires,
+    str_arg,
 )
 
 #: The most lines one quote prices (a form has a few dozen at most).

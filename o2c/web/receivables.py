@@ -11,10 +11,23 @@ from flask import Response, abort, current_app, render_template, request, url_fo
 from o2c.documents import letters as docs
 from o2c.domain.downloads import content_disposition
 from o2c.domain.errors import ValidationFailed
-from o2c.services import chain, clock, dunning, exports, ledger, reports
-from o2c.services.documents import render_dunning_letter
+from o2c.services.billing.documents import render_dunning_letter
+from o2c.services.books import chain, exports, ledger, reports
+from o2c.services.cash import dunning
+from o2c.services.platform import clock
 from o2c.web.core import (
-    Form, Problem, args_without, bp, date_arg, engine, int_arg, principal, read, requires, str_arg, submit,
+    Form,
+    Problem,
+    args_without,
+    bp,
+    date_arg,
+    engine,
+    int_arg,
+    principal,
+    read,
+    requires,
+    str_arg,
+    submit,
 )
 from o2c.web.nav import Item, add
 

@@ -11,12 +11,27 @@ from sqlalchemy import select
 
 from o2c.db import models as m
 from o2c.domain.downloads import content_disposition
+from o2c.domain.numbering import order_number
 from o2c.schemas import api as s
-from o2c.services import invoicing, queries, returns
-from o2c.services.orders import order_number
+from o2c.services import queries
+from o2c.services.billing import invoicing
+from o2c.services.fulfilment import returns
 from o2c.web import nav
 from o2c.web.core import (
-    Form, Problem, back_to, blank, bp, can, int_arg, integer, load, principal, read, requires, rows, submit,
+    Form,
+    Problem,
+    back_to,
+    blank,
+    bp,
+    can,
+    int_arg,
+    integer,
+    load,
+    principal,
+    read,
+    requires,
+    rows,
+    submit,
 )
 
 PAGE = 25
@@ -187,7 +202,7 @@ def credit_note_pdf(credit_note_id: int) -> Any:
     """The stored PDF, rendered on first request outside any transaction."""
     from o2c.api.common import engine
     from o2c.domain.errors import NotFound
-    from o2c.services import documents
+    from o2c.services.billing import documents
     try:
         f = documents.credit_note_pdf(engine(), credit_note_id, principal())
     except NotFound:

@@ -8,15 +8,38 @@ from typing import Any
 from flask import Response, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from o2c.domain.downloads import content_disposition
 from o2c.domain.actions import open_to_cancel, open_to_pack, order_actions, shipment_actions
 from o2c.domain.allocation import these_first
+from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
-from o2c.services import invoicing, orders, payments, queries, shipping
+from o2c.services import queries
+from o2c.services.billing import invoicing
+from o2c.services.cash import payments
+from o2c.services.fulfilment import shipping
+from o2c.services.sales import orders
 from o2c.web import charts
 from o2c.web.core import (
-    Form, Problem, amount, args_without, ascii_digits, back_to, blank, bp, date_arg, dry_run, flatten_errors,
-    int_arg, integer, load, percent, principal, read, requires, rows, str_arg, submit,
+    Form,
+    Problem,
+    amount,
+    args_without,
+    ascii_digits,
+    back_to,
+    blank,
+    bp,
+    date_arg,
+    dry_run,
+    flatten_errors,
+    int_arg,
+    integer,
+    load,
+    percent,
+    principal,
+    read,
+    requires,
+    rows,
+    str_arg,
+    submit,
 )
 from o2c.web.lookups import pick_customer
 
@@ -345,7 +368,7 @@ def invoice_pdf(invoice_id: int) -> Any:
     """The stored PDF, rendered on first request outside any transaction."""
     from o2c.api.common import engine
     from o2c.domain.errors import NotFound
-    from o2c.services import documents
+    from o2c.services.billing import documents
     try:
         f = documents.invoice_pdf(engine(), invoice_id, principal())
     except NotFound:
@@ -453,7 +476,7 @@ def _posted_id(name: str) -> int | None:
 @requires("payments:write")
 def new_payment() -> Any:
     if request.method == "GET":
-        from o2c.services import clock
+        from o2c.services.platform import clock
         invoice_id, order_id = int_arg("invoice"), int_arg("order")
         code = str_arg("customer", max_len=64)
         if not code and (invoice_id or order_id):

@@ -11,9 +11,22 @@ from flask import current_app, render_template, request, session, url_for
 
 from o2c.domain.events import ALL, EVENTS, families
 from o2c.schemas import events as es
-from o2c.services import lookups, webhooks
+from o2c.services.platform import webhooks
+from o2c.services.sales import lookups
 from o2c.web.core import (
-    Form, Problem, args_without, back_to, blank, bp, int_arg, load, principal, read, requires, str_arg, submit,
+    Form,
+    Problem,
+    args_without,
+    back_to,
+    blank,
+    bp,
+    int_arg,
+    load,
+    principal,
+    read,
+    requires,
+    str_arg,
+    submit,
 )
 from o2c.web.nav import Item, add
 

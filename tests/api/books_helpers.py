@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from o2c.services import clock
+from o2c.services.platform import clock
 from tests.conftest import Client, order
 
 UTC = dt.timezone.utc

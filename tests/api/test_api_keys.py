@@ -14,10 +14,9 @@ from o2c import create_app
 from o2c.cli import main
 from o2c.config import Config
 from o2c.db.models import ApiKey
-from o2c.services import clock
+from o2c.services.platform import clock
 from tests.api.test_access import assert_error
 from tests.conftest import Client, customer, make_key, order, product
-
 
 API_KEYS = ApiKey.__table__
 
@@ -245,8 +244,8 @@ def test_only_administrators_manage_keys(
 def test_the_service_refuses_non_administrators_too(engine: Engine) -> None:
     from o2c.domain.access import Principal
     from o2c.domain.errors import Forbidden
-    from o2c.services import apikeys
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform import apikeys
+    from o2c.services.platform.uow import unit_of_work
     clerk = Principal("user", 1, "marta", "clerk")
     with pytest.raises(Forbidden), unit_of_work(engine, "test") as tx:
         apikeys.create_api_key(tx, "x", "admin", principal=clerk)

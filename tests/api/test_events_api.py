@@ -11,8 +11,8 @@ from sqlalchemy import Engine, insert
 
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM, Principal
-from o2c.services import events
-from o2c.services.uow import unit_of_work
+from o2c.services.platform import events
+from o2c.services.platform.uow import unit_of_work
 from tests.conftest import PG_URL, Client, customer, product
 
 URL = "https://shop-a.example/hooks/o2c"

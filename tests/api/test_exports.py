@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from o2c.cli import main
-from o2c.services.exports import JOURNAL_COLUMNS, SAFT_NS
+from o2c.services.books.exports import JOURNAL_COLUMNS, SAFT_NS
 from tests.api.books_helpers import on, pay, sell
 from tests.conftest import Client, customer, product
 

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, func, select
 from o2c.db import models as m
 from o2c.documents.i18n import formats
 from o2c.domain.errors import NotFound
-from o2c.services import documents
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import documents
+from o2c.services.platform.uow import unit_of_work
 from tests.conftest import Client, customer, product
 from tests.docbuild import NBSP, cii_figures, embedded_xml, pdf_pages, ubl_figures
 

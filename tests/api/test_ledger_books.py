@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from o2c.cli import main
-from o2c.services import chain
-from o2c.services.uow import forget_chart, unit_of_work
+from o2c.services.books import chain
+from o2c.services.platform.uow import forget_chart, unit_of_work
 from tests.api.books_helpers import on, pay, sell
 from tests.conftest import PG_URL, Client, customer, product, reconciliation_ok
 

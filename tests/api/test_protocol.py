@@ -15,8 +15,8 @@ from sqlalchemy import Engine, func, select
 
 from o2c.config import Config
 from o2c.db import models as m
-from o2c.services import jobs, webhooks
-from o2c.services.idempotency import canonical_body
+from o2c.services.platform import jobs, webhooks
+from o2c.services.platform.idempotency import canonical_body
 from tests.api.books_helpers import on
 from tests.conftest import Client, customer, order, product
 from tests.services.test_hot_path import counting

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from o2c.services import payments, stock
-from o2c.services.uow import unit_of_work
+from o2c.services.cash import payments
+from o2c.services.fulfilment import stock
+from o2c.services.platform.uow import unit_of_work
 from tests.e2e.test_back_office import flash, sign_in
 from tests.web.conftest import add_customer, add_order, add_product, make_user, pack_and_ship
 

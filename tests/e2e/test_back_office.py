@@ -1,18 +1,16 @@
 """A clerk's day and an accountant's check, in a real browser."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import datetime as dt
-
 import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from o2c.services import clock
+from o2c.services.platform import clock
 from tests.web.conftest import PASSWORD, add_customer, add_product, make_user
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

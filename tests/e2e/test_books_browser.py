@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from o2c.services import clock
+from o2c.services.platform import clock
 from tests.api.books_helpers import on
 from tests.e2e.test_back_office import flash, sign_in
 from tests.web.conftest import add_customer, add_order, add_product, make_user, pack_and_ship

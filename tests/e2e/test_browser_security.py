@@ -55,8 +55,8 @@ def hostile_book(engine: Engine) -> dict[str, Any]:
                      billing_address={"name": f"Evil {XSS}", "line1": "Robert'); DROP TABLE customers;--",
                                       "city": "Kraków", "postal_code": "30-001", "country": "PL"})
     add_product(engine, "XSS-1", "10.00", on_hand=5)
-    from o2c.services import catalog
-    from o2c.services.uow import unit_of_work
+    from o2c.services.platform.uow import unit_of_work
+    from o2c.services.sales import catalog
     with unit_of_work(engine, "test") as tx:
         catalog.update_product(tx, "XSS-1", {"name": f"Lamp {XSS}"})
     o = add_order(engine, "C-XSS", [("XSS-1", 2)])

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import invoicing, shipping
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import invoicing
+from o2c.services.fulfilment import shipping
+from o2c.services.platform.uow import unit_of_work
 from tests.e2e.test_back_office import flash, sign_in
 from tests.web.conftest import add_customer, add_order, add_product, make_user, pack_and_ship
 

@@ -27,8 +27,10 @@ from typing import Any
 
 import pytest
 
-from o2c.services import catalog, stock
-from o2c.services.uow import unit_of_work
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import catalog
 from tests.conftest import ADDRESS, make_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +123,7 @@ def _client(n: int, port: int, key: str, customer_id: int, until: float, out: An
 def test_orders_survive_the_server_being_killed(db_url: str, engine: Any) -> None:
     key = make_key(engine, "crash-admin", "admin")
     with unit_of_work(engine, "test") as tx:
-        customers = [catalog.create_customer(tx, {"code": f"C-CRASH-{i}", "name": f"Crash {i}", "country": "IT",
+        customers = [records.create_customer(tx, {"code": f"C-CRASH-{i}", "name": f"Crash {i}", "country": "IT",
                                                   "billing_address": ADDRESS})["id"] for i in range(CLIENTS)]
         for i in range(3):
             catalog.create_product(tx, {"sku": f"CRASH-{i}", "name": f"Crash item {i}",
@@ -182,7 +184,7 @@ def test_orders_survive_the_server_being_killed(db_url: str, engine: Any) -> Non
     assert rep["ok"], [c for c in rep["checks"] if c["difference"] not in ("0", "0.00")]
     # The worker sealed while it was being killed; seal the rest, then every
     # link of the chain must hold.
-    from o2c.services.chain import seal_journal
+    from o2c.services.books.chain import seal_journal
     seal_journal(app.extensions["o2c.engine"])
     chain = client.get("/api/v1/ledger/verify", headers=h).get_json()
     assert chain["ok"] and chain["unsealed"] == 0 and chain["checked"] > 0, chain

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM
 from o2c.domain.events import EVENT_TYPES
-from o2c.services import returns
-from o2c.services.uow import unit_of_work
+from o2c.services.fulfilment import returns
+from o2c.services.platform.uow import unit_of_work
 from tests.e2e.test_back_office import sign_in
 from tests.web.conftest import add_customer, add_product, make_user
 from tests.web.test_books_pages import sell

@@ -265,7 +265,7 @@ def test_a_busy_month_keeps_the_three_books_in_step(admin):  # type: ignore[no-u
     rng = random.Random(SEED)
     shop = Shop(admin, rng)
     shop.open()
-    from o2c.services import clock
+    from o2c.services.platform import clock
     shop.today = clock.now().date().isoformat()  # type: ignore[attr-defined]
 
     # Week 1: twenty orders; a few drafts, a few refused for stock.

@@ -36,8 +36,12 @@ from o2c.db import models as m
 from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CreditLimitExceeded, InvalidTransition, OutOfStock
-from o2c.services import backorders, catalog, corrections, orders, payments, reconciliation, returns, shipping, stock
-from o2c.services.uow import Tx, unit_of_work
+from o2c.services.books import reconciliation
+from o2c.services.cash import corrections, payments
+from o2c.services.customers import records
+from o2c.services.fulfilment import returns, shipping, stock
+from o2c.services.platform.uow import Tx, unit_of_work
+from o2c.services.sales import backorders, catalog, orders
 from tests.conftest import PG_URL, _truncate_pg
 
 D = Decimal
@@ -105,7 +109,7 @@ class BooksMachine(RuleBasedStateMachine):
     def master_data(self) -> None:
         def setup(tx: Tx) -> None:
             for code, limit in CUSTOMERS.items():
-                self.ids[code] = catalog.create_customer(tx, {
+                self.ids[code] = records.create_customer(tx, {
                     "code": code, "name": code.title(), "country": "IT", "credit_limit": limit,
                     "billing_address": {"name": code, "line1": "Via Roma 1", "city": "Milano",
                                         "postal_code": "20121", "country": "IT"}})["id"]

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from o2c.db import models as m
-from o2c.services import jobs
+from o2c.services.platform import jobs
 from tests.conftest import Client, customer, product
 from tests.receiver import Receiver
 from tests.services.test_webhooks import assert_in_order_per_order, assert_signed, feed, full_cycle, subscribe

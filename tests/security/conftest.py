@@ -9,9 +9,17 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from o2c.db.models import Base
+
 # Note: `shop` here is the back office's (a customer and two products), not the API client of tests/conftest.py.
 from tests.web.conftest import (  # noqa: F401  (fixtures used by name)
-    Web, accountant_web, add_order, admin_web, clerk_web, pack_and_ship, people, shop,
+    Web,
+    accountant_web,
+    add_order,
+    admin_web,
+    clerk_web,
+    pack_and_ship,
+    people,
+    shop,
 )
 
 
@@ -22,8 +30,9 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
     from decimal import Decimal
 
     from o2c.domain.access import SYSTEM
-    from o2c.services import payments, shipping
-    from o2c.services.uow import unit_of_work
+    from o2c.services.cash import payments
+    from o2c.services.fulfilment import shipping
+    from o2c.services.platform.uow import unit_of_work
     shipped = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 2)])
     sh = pack_and_ship(engine, shipped["id"])
     packed = add_order(engine, "C-ROSSI", [("DESK-LAMP", 1)])
@@ -35,7 +44,8 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
             "customer_id": shop["customer"]["id"], "amount": Decimal("10.00"), "currency": "EUR",
             "received_on": tx.now.date(), "method": "bank_transfer", "reference": "BANK-BOOK-1"})
     # An invoice long overdue and a reminder letter for it; a webhook with a failed delivery.
-    from o2c.services import dunning, webhooks
+    from o2c.services.cash import dunning
+    from o2c.services.platform import webhooks
     from tests.api.books_helpers import on
     from tests.web.test_webhook_pages import failed_delivery
     with on("2026-01-05"):
@@ -47,13 +57,13 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
                                                     "event_types": ["shipment.*"]})
     delivery = failed_delivery(engine, hook["id"])
     # Goods that came back: a return with its credit note.
-    from o2c.services import returns
+    from o2c.services.fulfilment import returns
     sold = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 1)])
     pack_and_ship(engine, sold["id"])
     with unit_of_work(engine, "test") as tx:
         rma = returns.create_return(tx, sold["id"], SYSTEM, {
             "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}], "restock": True, "refund": "credit"})
-    from o2c.services import apikeys
+    from o2c.services.platform import apikeys
     with unit_of_work(engine, "test") as tx:
         api_key = apikeys.create_api_key(tx, "shop-book", "webshop")[0]
     return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,

@@ -378,7 +378,7 @@ def test_the_session_cookie_is_secure_in_production(tmp_path: Any, monkeypatch: 
 def test_guessing_passwords_is_stopped_after_five_tries(app: Any, engine: Engine, people: dict[str, str]) -> None:
     """Sign-in is rate limited per account: after five wrong passwords even
     the right one is refused (for 15 minutes), and the lock is audited."""
-    from o2c.services import users
+    from o2c.services.platform import users
     w = Web(app.test_client())
     statuses = [w.login("accountant", f"guess-{i}").status_code for i in range(users.MAX_FAILED_LOGINS + 3)]
     assert statuses == [401] * (users.MAX_FAILED_LOGINS + 3)

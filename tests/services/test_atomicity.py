@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import Engine, event, func, select, text
 
 from o2c.domain.access import SYSTEM
-from o2c.services import clock, shipping
-from o2c.services.uow import Tx, unit_of_work
+from o2c.services.fulfilment import shipping
+from o2c.services.platform import clock
+from o2c.services.platform.uow import Tx, unit_of_work
 from tests.conftest import Client, customer, order, product, reconciliation_ok
 
 TABLES = ("orders", "order_lines", "customers", "shipments", "invoices", "invoice_lines", "stock_movements",

@@ -4,8 +4,8 @@ per interval however many workers run."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import hashlib
+import re
 import threading
 import time
 from collections import Counter
@@ -16,7 +16,8 @@ from sqlalchemy import Engine, func, select, text
 
 from o2c.config import Config
 from o2c.db import models as m
-from o2c.services import background, chain, jobs
+from o2c.services.books import chain
+from o2c.services.platform import background, jobs
 from o2c.worker import Worker, load_job_modules
 from tests.api.books_helpers import on, sell
 from tests.conftest import Client, customer, product

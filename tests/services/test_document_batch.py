@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 
 from o2c.cli import main
 from o2c.db import models as m
-from o2c.services import clock
-from o2c.services.document_batch import export_invoices
+from o2c.services.billing.document_batch import export_invoices
+from o2c.services.platform import clock
 from tests.conftest import Client, customer, order, product
 from tests.docbuild import pdf_pages
 

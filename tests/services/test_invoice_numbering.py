@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from o2c.db import models as m
-from o2c.services import clock, invoicing
+from o2c.services.billing import invoicing
+from o2c.services.platform import clock
 from tests.conftest import Client, customer, order, product, reconciliation_ok
 
 PROCESSES = 3
@@ -22,8 +23,8 @@ def _ship_all(url: str, shipment_ids: list[int], start: Any, out: Any) -> None:
     """In a process of its own: ship each shipment, as soon as every process is ready."""
     from o2c.db.engine import make_engine
     from o2c.domain.access import SYSTEM
-    from o2c.services import shipping
-    from o2c.services.uow import unit_of_work
+    from o2c.services.fulfilment import shipping
+    from o2c.services.platform.uow import unit_of_work
     engine = make_engine(url, pool_size=1)
     numbers = []
     try:

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+import tests.jobkinds  # noqa: F401  (registers test.record, test.flaky)
 from o2c.config import Config
 from o2c.db import models as m
-from o2c.services import jobs
+from o2c.services.platform import jobs
 from o2c.worker import Worker
-import tests.jobkinds  # noqa: F401  (registers test.record, test.flaky)
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 KINDS = ["test.record", "test.flaky"]

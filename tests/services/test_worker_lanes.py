@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 
 from o2c.cli import main
 from o2c.config import Config
-from o2c.services import jobs
-from o2c.services.background import RENDER_INVOICE
-from o2c.services.webhooks import DELIVER
+from o2c.services.platform import jobs
+from o2c.services.platform.background import RENDER_INVOICE
+from o2c.services.platform.webhooks import DELIVER
 from o2c.worker import Worker, load_job_modules
 from tests.conftest import Client, customer, order, product
 from tests.receiver import Receiver

@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import catalog, orders, shipping, stock, users
-from o2c.services.uow import unit_of_work
+from o2c.services.customers import records
+from o2c.services.fulfilment import shipping, stock
+from o2c.services.platform import users
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import catalog, orders
 
 PASSWORD = "correct horse battery"
 ADDRESS = {"name": "Rossi Arredamenti", "line1": "Via Dante 5", "city": "Milano", "postal_code": "20121",
@@ -90,7 +93,7 @@ def add_customer(engine: Engine, code: str = "C-ROSSI", **over: Any) -> dict[str
             "language": "it", "payment_terms_days": 30, "credit_limit": None, **over}
     data.setdefault("billing_address", {**ADDRESS, "name": data["name"]})
     with unit_of_work(engine, "test") as tx:
-        return catalog.create_customer(tx, data)
+        return records.create_customer(tx, data)
 
 
 def add_product(engine: Engine, sku: str, price: str, vat: str = "0.22", on_hand: int = 0,

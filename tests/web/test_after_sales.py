@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import corrections, invoicing, orders, payments
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import invoicing
+from o2c.services.cash import corrections, payments
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import orders
 from tests.web.conftest import Web, add_order, add_product, flashes, pack_and_ship
 
 
@@ -94,7 +96,7 @@ def test_a_backordered_order_from_the_form_shows_on_the_backorder_page(
     add_product_receipt = clerk_web.get("/stock/receipts/new")
     assert add_product_receipt.status_code == 200
     with unit_of_work(engine, "test") as tx:
-        from o2c.services import stock
+        from o2c.services.fulfilment import stock
         stock.receive(tx, "DESK-LAMP", 3, Decimal("9.00"))
     assert "Nothing is waiting" in clerk_web.get("/backorders").text
 

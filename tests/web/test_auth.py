@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select
 
 from o2c.config import Config
 from o2c.db import models as m
-from o2c.services import clock, users
-from o2c.services.uow import unit_of_work
+from o2c.services.platform import clock, users
+from o2c.services.platform.uow import unit_of_work
 from tests.web.conftest import PASSWORD, Web, flashes, make_user
 
 

@@ -16,8 +16,12 @@ from sqlalchemy import Engine, event, select, text
 
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM
-from o2c.services import clock, invoicing, payments, queries, returns
-from o2c.services.uow import unit_of_work
+from o2c.services import queries
+from o2c.services.billing import invoicing
+from o2c.services.cash import payments
+from o2c.services.fulfilment import returns
+from o2c.services.platform import clock
+from o2c.services.platform.uow import unit_of_work
 from tests.api.books_helpers import on
 from tests.conftest import make_key
 from tests.web.conftest import Web, add_order, flashes, pack_and_ship

@@ -10,8 +10,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import invoicing, orders, payments, shipping
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import invoicing
+from o2c.services.cash import payments
+from o2c.services.fulfilment import shipping
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import orders
 from tests.web.conftest import Web, add_customer, add_order, add_product, flashes, pack_and_ship
 
 
@@ -236,7 +239,7 @@ def test_payment_and_return_trails_name_documents_not_ids(engine: Engine, shop: 
 
 def test_a_return_shows_in_the_order_s_trail_in_words_and_without_its_cost_for_a_clerk(
         engine: Engine, shop: Any, clerk_web: Web, accountant_web: Web) -> None:
-    from o2c.services import returns
+    from o2c.services.fulfilment import returns
     o = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 2)])
     pack_and_ship(engine, o["id"])
     with unit_of_work(engine, "test") as tx:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from o2c.domain.events import EVENTS, EVENT_TYPES, families
-from o2c.services.uow import unit_of_work
+from o2c.domain.events import EVENT_TYPES, EVENTS, families
+from o2c.services.platform.uow import unit_of_work
 from tests.conftest import make_key
 from tests.web.conftest import Web, add_order
 from tests.web.test_webhook_pages import failed_delivery, hook_id, subscribe

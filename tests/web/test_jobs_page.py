@@ -12,8 +12,8 @@ from sqlalchemy import Engine, update
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Forbidden
-from o2c.services import jobs
-from o2c.services.uow import unit_of_work
+from o2c.services.platform import jobs
+from o2c.services.platform.uow import unit_of_work
 from o2c.worker import load_job_modules
 from tests.web.conftest import Web
 

@@ -3,7 +3,6 @@ pages through the back office's forms."""
 from __future__ import annotations
 
 import datetime as dt
-
 import re
 from decimal import Decimal
 from typing import Any
@@ -12,8 +11,13 @@ from sqlalchemy import Engine, func, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM
-from o2c.services import catalog, clock, invoicing, payments, stock
-from o2c.services.uow import unit_of_work
+from o2c.services.billing import invoicing
+from o2c.services.cash import payments
+from o2c.services.customers import records
+from o2c.services.fulfilment import stock
+from o2c.services.platform import clock
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import catalog
 from tests.web.conftest import Web, add_customer, add_order, flashes, pack_and_ship
 
 
@@ -135,7 +139,7 @@ def test_create_and_edit_a_customer(engine: Engine, clerk_web: Web) -> None:
     assert r.status_code == 303
     cid = int(r.headers["Location"].rsplit("/", 1)[1])
     with unit_of_work(engine, "test", readonly=True) as tx:
-        c = catalog.get_customer(tx, cid)
+        c = records.get_customer(tx, cid)
     assert c["credit_limit"] == Decimal("2500.00") and c["billing_address"]["name"] == "Nuova Drogheria"
     assert c["billing_address"]["country"] == "IT" and c["shipping_address"] is None
     form = clerk_web.get(f"/customers/{cid}/edit").text
@@ -144,7 +148,7 @@ def test_create_and_edit_a_customer(engine: Engine, clerk_web: Web) -> None:
                                                   "credit_limit": ""})
     assert r.status_code == 303
     with unit_of_work(engine, "test", readonly=True) as tx:
-        c = catalog.get_customer(tx, cid)
+        c = records.get_customer(tx, cid)
     assert c["payment_terms_days"] == 60 and c["credit_limit"] is None
     page = clerk_web.get(f"/customers/{cid}").text
     assert "no credit limit" in page and "New order" in page

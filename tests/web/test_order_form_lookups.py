@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 
 from o2c.db import models as m
 from o2c.domain.money import line_net
-from o2c.services import lookups
-from o2c.services.uow import unit_of_work
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import lookups
 from tests.web.conftest import Web, add_customer, flashes
 
 O = m.Order.__table__

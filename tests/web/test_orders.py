@@ -11,9 +11,12 @@ from sqlalchemy import Engine, func, select, update
 
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM
-from o2c.services import clock, invoicing, orders, shipping
-from o2c.services.orders import order_number
-from o2c.services.uow import unit_of_work
+from o2c.domain.numbering import order_number
+from o2c.services.billing import invoicing
+from o2c.services.fulfilment import shipping
+from o2c.services.platform import clock
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import orders
 from tests.web.conftest import Web, add_customer, add_order, flashes, pack_and_ship
 
 TWO_LINES = {"customer.code": "C-ROSSI", "lines.0.sku": "RETRO-CLOCK", "lines.0.quantity": "2",

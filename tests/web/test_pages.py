@@ -17,8 +17,8 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
     sh = pack_and_ship(engine, shipped["id"])
     packed = add_order(engine, "C-ROSSI", [("DESK-LAMP", 1)])
     from o2c.domain.access import SYSTEM
-    from o2c.services import shipping
-    from o2c.services.uow import unit_of_work
+    from o2c.services.fulfilment import shipping
+    from o2c.services.platform.uow import unit_of_work
     with unit_of_work(engine, "test") as tx:
         pending = shipping.pack(tx, packed["id"], SYSTEM, None)
     draft = add_order(engine, "C-ROSSI", [("RETRO-CLOCK", 1)], confirm=False)
@@ -100,7 +100,7 @@ def test_unknown_documents_are_a_clear_404(admin_web: Web, book: dict[str, Any])
 
 
 def test_the_jump_box_opens_documents_by_number(admin_web: Web, book: dict[str, Any]) -> None:
-    from o2c.services.orders import order_number
+    from o2c.domain.numbering import order_number
     number = order_number(book["shipped"]["id"], book["shipped"]["created_at"])
     r = admin_web.get(f"/go?q={number.lower()}")
     assert r.status_code == 302 and r.headers["Location"] == f"/orders/{book['shipped']['id']}"

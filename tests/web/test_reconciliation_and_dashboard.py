@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from o2c.domain.access import SYSTEM
-from o2c.services import queries, returns
-from o2c.services.uow import unit_of_work
+from o2c.services import queries
+from o2c.services.fulfilment import returns
+from o2c.services.platform.uow import unit_of_work
 from tests.api.books_helpers import on
 from tests.conftest import make_key
 from tests.web.conftest import Web

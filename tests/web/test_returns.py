@@ -11,8 +11,9 @@ from sqlalchemy import Engine, func, select
 
 from o2c.db import models as m
 from o2c.domain.access import SYSTEM
-from o2c.services import orders, payments
-from o2c.services.uow import unit_of_work
+from o2c.services.cash import payments
+from o2c.services.platform.uow import unit_of_work
+from o2c.services.sales import orders
 from tests.web.conftest import Web, add_order, flashes, pack_and_ship
 
 

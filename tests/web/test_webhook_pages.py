@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain import signing
-from o2c.services import webhooks
+from o2c.services.platform import webhooks
 from tests.web.conftest import Web
 
 W = m.Webhook.__table__

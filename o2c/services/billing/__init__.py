@@ -1,0 +1,1 @@
+"""Invoices and their documents: issuing invoices, rendering and storing PDFs and e-invoices."""

@@ -1,0 +1,385 @@
+"""The reconciliation: every invariant of SPEC.md §5, both sides and the
+difference, computed with set-based queries (no Python-side sums over rows).
+
+GL figures are taken as of the date asked for, per posting role: the sum of
+every account that serves or served the role (``account_roles``). Where a
+total could hide offsetting errors, a check also compares per SKU, per
+customer, per document or per period, lists the first keys that differ — the
+document that caused a difference — and its difference is the sum of the
+absolute differences, so it is zero only when every key agrees."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Integer, case, func, literal, or_, select, type_coerce, union_all
+
+from o2c.db import models as m
+from o2c.domain.money import ZERO
+from o2c.services.platform.uow import Tx
+
+entries = m.JournalEntry.__table__
+jlines = m.JournalLine.__table__
+stock = m.Stock.__table__
+movements = m.StockMovement.__table__
+lines = m.OrderLine.__table__
+invoices = m.Invoice.__table__
+allocations = m.PaymentAllocation.__table__
+payments = m.Payment.__table__
+account_roles = m.AccountRole.__table__
+customers = m.Customer.__table__
+credit_notes = m.CreditNote.__table__
+
+#: How many differing keys a check lists.
+SHOW = 20
+
+
+#: What each side of a check is, for a reader: a fixed text, or ``("gl", role)``
+#: for the general ledger accounts serving a posting role ("General ledger 1200").
+SIDES: dict[str, tuple[str | tuple[str, str], str | tuple[str, str]]] = {
+    "journal_balanced": ("Journal debits", "Journal credits"),
+    "stock_on_hand": ("Stock on hand", "Stock movements"),
+    "stock_reserved": ("Reserved stock", "Open reservations"),
+    "stock_not_oversold": ("Oversold SKUs", "Allowed"),
+    "open_quantities": ("Open on confirmed lines", "Reserved + backordered"),
+    "inventory_value": (("gl", "inventory"), "Stock valuation"),
+    "inventory_movements": ("Stock valuation", "Value of stock movements"),
+    "revenue": (("gl", "revenue"), "Invoices − credit notes (net)"),
+    "vat": (("gl", "vat_payable"), "Invoices − credit notes (VAT)"),
+    "receivables": (("gl", "receivables"), "Open invoice balances"),
+    "customer_credit": (("gl", "customer_credit"), "Unapplied payments"),
+    "fulfilment": ("Shipped less returned", "Invoiced"),
+    "numbering": ("Numbers used", "Highest number"),
+}
+
+
+def _check(name: str, left: Any, right: Any, description: str, difference: Any = None,
+           **extra: Any) -> dict[str, Any]:
+    """One invariant. ``difference`` defaults to left − right; per-SKU checks pass
+    the sum of absolute per-SKU differences, so offsetting errors still show."""
+    return {"name": name, "left": left, "right": right,
+            "difference": left - right if difference is None else difference,
+            "description": description, **extra}
+
+
+def _name_sides(tx: Tx, checks: list[dict[str, Any]]) -> None:
+    """``left_label`` and ``right_label`` of each check, from ``SIDES``; a
+    ledger side names the accounts that serve (or served) its role."""
+    accounts: dict[str, list[str]] = {}
+    for role, code in tx.conn.execute(select(account_roles.c.role, account_roles.c.account)
+                                      .order_by(account_roles.c.assigned_at, account_roles.c.account)):
+        accounts.setdefault(role, []).append(code)
+
+    def text(side: str | tuple[str, str]) -> str:
+        if isinstance(side, str):
+            return side
+        codes = accounts.get(side[1]) or [tx.chart[side[1]].code]
+        return "General ledger " + " + ".join(codes)
+    for ch in checks:
+        left, right = SIDES[ch.get("kind", ch["name"])]
+        ch["left_label"], ch["right_label"] = text(left), text(right)
+
+
+def gl_by_role(tx: Tx, as_of: dt.date | None) -> dict[str, tuple[Decimal, Decimal]]:
+    """(Σ debit, Σ credit) per posting role, over every account that served it."""
+    q = (select(account_roles.c.role, func.sum(jlines.c.debit), func.sum(jlines.c.credit))
+         .join(account_roles, account_roles.c.account == jlines.c.account).group_by(account_roles.c.role))
+    if as_of is not None:
+        q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    return {r: (d or ZERO, c or ZERO) for r, d, c in tx.conn.execute(q)}
+
+
+def _cents(v: Any) -> Decimal:
+    return Decimal(int(v or 0)).scaleb(-2)
+
+
+def _role_lines(tx: Tx, role: str, as_of: dt.date | None, *keys: Any, sign: int = 1) -> Any:
+    """Select ``keys``, amount (debit − credit, times ``sign``) of the lines on a role's accounts."""
+    q = (select(*keys, (sign * (jlines.c.debit - jlines.c.credit)).label("amount"))
+         .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
+                      .join(account_roles, account_roles.c.account == jlines.c.account))
+         .where(account_roles.c.role == role))
+    if as_of is not None:
+        q = q.where(entries.c.date <= as_of)
+    return q
+
+
+def _differences(tx: Tx, key: str, gl: Any, books: Any) -> tuple[Decimal, list[dict[str, Any]]]:
+    """Per key, GL − books from two ``(key, amount)`` selects in cents: the sum of
+    absolute differences and the first differing keys, set-based (UNION ALL,
+    GROUP BY, HAVING)."""
+    both = union_all(
+        select(gl.c.k, gl.c.amount.label("gl"), literal(0).label("bk")),
+        select(books.c.k, literal(0).label("gl"), books.c.amount.label("bk")),
+    ).subquery()
+    per_key = (select(both.c.k, type_coerce(func.sum(both.c.gl), Integer).label("gl"),
+                      type_coerce(func.sum(both.c.bk), Integer).label("bk"))
+               .group_by(both.c.k).having(func.sum(both.c.gl) != func.sum(both.c.bk))).subquery()
+    total = tx.conn.execute(select(type_coerce(func.coalesce(func.sum(func.abs(per_key.c.gl - per_key.c.bk)), 0),
+                                               Integer))).scalar_one()
+    # Listing the keys costs a second pass: only when there is something to show.
+    rows = tx.conn.execute(select(per_key).order_by(per_key.c.k).limit(SHOW)).all() if total else []
+    return _cents(total), [{key: k, "gl": _cents(g), "books": _cents(b), "difference": _cents(g) - _cents(b)}
+                           for k, g, b in rows]
+
+
+def _documents_agree(tx: Tx, as_of: dt.date | None) -> bool:
+    """Whether every document's postings match it, in one pass: GL inventory
+    against the stock moved per document, GL revenue and VAT against invoices
+    less credit notes per (document, period). When every such key agrees, so
+    does every document and every period, and the listings have nothing to
+    show; when one does not, the caller computes each check on its own keys."""
+    role = account_roles.c.role
+    posted = _raw(jlines.c.debit) - _raw(jlines.c.credit)
+    gl = (select(entries.c.document.label("k"),
+                 case((role == "inventory", literal("")), else_=entries.c.period).label("p"),
+                 case((role == "inventory", posted), else_=0).label("inventory"),
+                 case((role == "revenue", -posted), else_=0).label("revenue"),
+                 case((role == "vat_payable", -posted), else_=0).label("vat"))
+          .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
+                       .join(account_roles, account_roles.c.account == jlines.c.account))
+          .where(role.in_(("inventory", "revenue", "vat_payable"))))
+    # The documents' side enters negated: each key's sums are GL − books.
+    inv = select(invoices.c.number, _month(tx, invoices.c.issue_date), literal(0),
+                 -_raw(invoices.c.net_total), -_raw(invoices.c.vat_total))
+    cns = select(credit_notes.c.number, _month(tx, credit_notes.c.issue_date), literal(0),
+                 _raw(credit_notes.c.net_total), _raw(credit_notes.c.vat_total))
+    moved = select(movements.c.document, literal(""), -_raw(movements.c.value), literal(0), literal(0))
+    if as_of is not None:
+        gl = gl.where(entries.c.date <= as_of)
+        inv = inv.where(invoices.c.issue_date <= as_of)
+        cns = cns.where(credit_notes.c.issue_date <= as_of)
+        moved = moved.where(movements.c.date <= as_of)
+    both = union_all(gl, inv, cns, moved).subquery()
+    differing = (select(literal(1)).select_from(both).group_by(both.c.k, both.c.p)
+                 .having(or_(func.sum(both.c.inventory) != 0, func.sum(both.c.revenue) != 0,
+                             func.sum(both.c.vat) != 0)).limit(1))
+    return tx.conn.execute(differing).first() is None
+
+
+def _combined(left: Decimal, right: Decimal, per_key: Decimal) -> Decimal:
+    """left − right while every key agrees; otherwise a figure that cannot
+    net to zero."""
+    return left - right if per_key == 0 else abs(left - right) + per_key
+
+
+def _month(tx: Tx, col: Any) -> Any:
+    if tx.conn.dialect.name == "postgresql":
+        return func.to_char(col, "YYYY-MM")
+    return func.strftime("%Y-%m", col)
+
+
+def _raw(col: Any) -> Any:
+    """A money column as its stored integer (cents), for set arithmetic."""
+    return type_coerce(col, Integer)
+
+
+def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
+    c = tx.conn
+    bal = gl_by_role(tx, as_of)
+
+    def gl(role: str) -> Decimal:
+        d, cr = bal.get(role, (ZERO, ZERO))
+        return d - cr
+
+    checks = []
+    # 1. Debits equal credits, in total and per entry: one pass over the
+    # lines grouped by entry gives both.
+    per_entry = select(jlines.c.entry_id, func.sum(_raw(jlines.c.debit)).label("d"),
+                       func.sum(_raw(jlines.c.credit)).label("c")).group_by(jlines.c.entry_id)
+    if as_of is not None:
+        per_entry = per_entry.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    pe = per_entry.subquery()
+    total_d, total_c, unbalanced = c.execute(select(
+        func.coalesce(func.sum(pe.c.d), 0), func.coalesce(func.sum(pe.c.c), 0),
+        func.coalesce(func.sum(case((pe.c.d != pe.c.c, 1), else_=0)), 0))).one()
+    total_d, total_c, unbalanced = _cents(total_d), _cents(total_c), int(unbalanced)
+    docs = list(c.execute(select(entries.c.document).where(entries.c.id.in_(
+        select(pe.c.entry_id).where(pe.c.d != pe.c.c))).order_by(entries.c.id).limit(SHOW)).scalars()) \
+        if unbalanced else []
+    checks.append(_check("journal_balanced", total_d, total_c, "Σ debits = Σ credits, in total and per entry",
+                         difference=total_d - total_c + unbalanced, unbalanced_entries=unbalanced, documents=docs))
+
+    # 2. Stock: on hand = Σ movements; reserved = Σ open reservations; 0 ≤ reserved ≤ on hand.
+    # Grouped by ``product_id + 0``: one scan and a sort of a few keys; SQLite
+    # would otherwise walk the product index and fetch every row at random.
+    mv_key = (movements.c.product_id + 0).label("product_id")
+    mv = select(mv_key, func.sum(movements.c.quantity).label("q"),
+                func.sum(movements.c.value).label("v")).group_by(mv_key).subquery()
+    # Lines holding nothing add nothing: only the (few) reserving lines are grouped.
+    rs_key = (lines.c.product_id + 0).label("product_id")
+    rs = select(rs_key, func.sum(lines.c.reserved_quantity).label("r")) \
+        .where(lines.c.reserved_quantity != 0).group_by(rs_key).subquery()
+    row = c.execute(select(
+        func.coalesce(func.sum(stock.c.on_hand), 0),
+        func.coalesce(func.sum(mv.c.q), 0),
+        func.coalesce(func.sum(func.abs(stock.c.on_hand - func.coalesce(mv.c.q, 0))), 0),
+        func.coalesce(func.sum(stock.c.reserved), 0),
+        func.coalesce(func.sum(rs.c.r), 0),
+        func.coalesce(func.sum(func.abs(stock.c.reserved - func.coalesce(rs.c.r, 0))), 0),
+        func.coalesce(func.sum(case((stock.c.reserved < 0, 1), (stock.c.reserved > stock.c.on_hand, 1), else_=0)), 0),
+        func.coalesce(func.sum(stock.c.value), 0),
+        func.coalesce(func.sum(mv.c.v), 0),
+    ).select_from(stock).outerjoin(mv, mv.c.product_id == stock.c.product_id)
+        .outerjoin(rs, rs.c.product_id == stock.c.product_id)).one()
+    on_hand, moved, on_hand_diff, reserved, reservations, reserved_diff, oversold, value, moved_value = row
+    checks.append(_check("stock_on_hand", int(on_hand), int(moved), "Σ on hand = Σ stock movements, per SKU",
+                         difference=int(on_hand_diff)))
+    checks.append(_check("stock_reserved", int(reserved), int(reservations), "Σ reserved = Σ open reservations, per SKU",
+                         difference=int(reserved_diff)))
+    checks.append(_check("stock_not_oversold", int(oversold), 0, "SKUs with reserved < 0 or reserved > on hand"))
+
+    # Every unit of a confirmed line is shipped, cancelled, reserved (packed
+    # included) or backordered — nothing open is forgotten by a receipt.
+    orders = m.Order.__table__
+    still_open = lines.c.quantity - lines.c.shipped_quantity - lines.c.cancelled_quantity
+    held = lines.c.reserved_quantity + lines.c.backordered_quantity
+    unaccounted = (select(lines.c.order_id, lines.c.sku, still_open.label("open"), held.label("held"))
+                   .join(orders, orders.c.id == lines.c.order_id)
+                   .where(orders.c.status != "draft", still_open != held))
+    open_sum, held_sum, off = c.execute(select(
+        func.coalesce(func.sum(still_open), 0), func.coalesce(func.sum(held), 0),
+        func.coalesce(func.sum(func.abs(still_open - held)), 0),
+    ).join(orders, orders.c.id == lines.c.order_id).where(orders.c.status != "draft")).one()
+    checks.append(_check(
+        "open_quantities", int(open_sum), int(held_sum),
+        "Confirmed lines: ordered − shipped − cancelled = reserved + backordered, per line",
+        difference=int(off),
+        lines=[{"order_id": o, "sku": sku, "open": int(op), "held": int(h)}
+               for o, sku, op, h in c.execute(unaccounted.limit(SHOW))]))
+
+    # 3. Inventory value: GL inventory = Σ stock value; per document, the
+    # inventory posting of a receipt, shipment or return = its movements' value.
+    stock_value = _money(value)
+    if as_of is not None:
+        stock_value = _money(c.execute(select(func.coalesce(func.sum(movements.c.value), 0))
+                                       .where(movements.c.date <= as_of)).scalar_one())
+    mv_q = select(movements.c.document.label("k"), _raw(movements.c.value).label("amount"))
+    if as_of is not None:
+        mv_q = mv_q.where(movements.c.date <= as_of)
+    # The usual answer — every document agrees — takes one pass over the
+    # journal; the per-key listings run only when it does not.
+    agree = _documents_agree(tx, as_of)
+    per_doc, docs = (ZERO, []) if agree else _differences(
+        tx, "document", _role_lines(tx, "inventory", as_of, entries.c.document.label("k")).subquery(),
+        mv_q.subquery())
+    checks.append(_check("inventory_value", gl("inventory"), stock_value,
+                         "GL inventory = Σ stock value; per document, inventory posted = value moved",
+                         difference=_combined(gl("inventory"), stock_value, per_doc), documents=docs))
+    checks.append(_check("inventory_movements", _money(value), _money(moved_value), "Σ stock value = Σ movement values"))
+
+    # 4./5. Revenue and VAT against invoices less credit notes, per document
+    # and per period.
+    def _documents(inv_col: Any, cn_col: Any, key: Any, cn_key: Any) -> Any:
+        """(k, amount in cents): invoices positive, credit notes negative."""
+        inv_q = select(key.label("k"), _raw(inv_col).label("amount"))
+        cn_q = select(cn_key.label("k"), (-_raw(cn_col)).label("amount"))
+        if as_of is not None:
+            inv_q = inv_q.where(invoices.c.issue_date <= as_of)
+            cn_q = cn_q.where(credit_notes.c.issue_date <= as_of)
+        return union_all(inv_q, cn_q).subquery()
+
+    inv = select(func.coalesce(func.sum(invoices.c.net_total), 0), func.coalesce(func.sum(invoices.c.vat_total), 0),
+                 func.coalesce(func.sum(invoices.c.total), 0))
+    cns = select(func.coalesce(func.sum(credit_notes.c.net_total), 0),
+                 func.coalesce(func.sum(credit_notes.c.vat_total), 0),
+                 func.coalesce(func.sum(credit_notes.c.total), 0))
+    if as_of is not None:
+        inv = inv.where(invoices.c.issue_date <= as_of)
+        cns = cns.where(credit_notes.c.issue_date <= as_of)
+    nets, vats, gross = (Decimal(x) for x in c.execute(inv).one())
+    cn_nets, cn_vats, cn_gross = (Decimal(x) for x in c.execute(cns).one())
+    for name, role, column, cn_column, figure, text in (
+        ("revenue", "revenue", invoices.c.net_total, credit_notes.c.net_total, nets - cn_nets,
+         "GL revenue = Σ invoice nets − Σ credit note nets"),
+        ("vat", "vat_payable", invoices.c.vat_total, credit_notes.c.vat_total, vats - cn_vats,
+         "GL VAT payable = Σ invoice VAT − Σ credit note VAT"),
+    ):
+        per_doc, docs, per_period, by_period = ZERO, [], ZERO, []
+        if not agree:
+            per_doc, docs = _differences(
+                tx, "document", _role_lines(tx, role, as_of, entries.c.document.label("k"), sign=-1).subquery(),
+                _documents(column, cn_column, invoices.c.number, credit_notes.c.number))
+            per_period, by_period = _differences(
+                tx, "period", _role_lines(tx, role, as_of, entries.c.period.label("k"), sign=-1).subquery(),
+                _documents(column, cn_column, _month(tx, invoices.c.issue_date),
+                           _month(tx, credit_notes.c.issue_date)))
+        # A document posted into another month than its own is a difference
+        # too (postings are never re-dated: a closed month refuses them).
+        checks.append(_check(name, -gl(role), figure, text + ", per document and per period",
+                             difference=_combined(-gl(role), figure, per_doc + per_period), documents=docs,
+                             periods=by_period))
+
+    # 6. Receivables and customer credit, per customer. An invoice's open
+    # balance is its total less its credit notes and its (net) allocations.
+    alloc = select(func.coalesce(func.sum(allocations.c.amount), 0))
+    if as_of is not None:
+        alloc = alloc.where(allocations.c.date <= as_of)
+    allocated = Decimal(c.execute(alloc).scalar_one())
+    open_balances = _money(gross) - _money(cn_gross) - _money(allocated)
+    owed_inv = select(invoices.c.customer_id.label("k"), _raw(invoices.c.total).label("amount"))
+    owed_cn = select(credit_notes.c.customer_id.label("k"), (-_raw(credit_notes.c.total)).label("amount"))
+    owed_paid = (select(invoices.c.customer_id.label("k"), (-_raw(allocations.c.amount)).label("amount"))
+                 .join(invoices, invoices.c.id == allocations.c.invoice_id))
+    if as_of is not None:
+        owed_inv = owed_inv.where(invoices.c.issue_date <= as_of)
+        owed_cn = owed_cn.where(credit_notes.c.issue_date <= as_of)
+        owed_paid = owed_paid.where(allocations.c.date <= as_of)
+    per_customer, who = _differences(
+        tx, "customer_id", _role_lines(tx, "receivables", as_of, entries.c.customer_id.label("k")).subquery(),
+        union_all(owed_inv, owed_cn, owed_paid).subquery())
+    checks.append(_check("receivables", gl("receivables"), open_balances,
+                         "GL receivables = Σ open invoice balances, per customer",
+                         difference=_combined(gl("receivables"), open_balances, per_customer), customers=who))
+    credit = select(func.coalesce(func.sum(payments.c.unapplied), 0))
+    unapplied_q = select(payments.c.customer_id.label("k"), _raw(payments.c.unapplied).label("amount"))
+    if as_of is not None:
+        credit = credit.where(payments.c.received_on <= as_of)
+        unapplied_q = unapplied_q.where(payments.c.received_on <= as_of)
+    unapplied = _money(Decimal(c.execute(credit).scalar_one()))
+    per_customer, who = _differences(
+        tx, "customer_id",
+        _role_lines(tx, "customer_credit", as_of, entries.c.customer_id.label("k"), sign=-1).subquery(),
+        unapplied_q.subquery())
+    checks.append(_check("customer_credit", -gl("customer_credit"), unapplied,
+                         "GL customer credit = Σ unapplied credit, per customer",
+                         difference=_combined(-gl("customer_credit"), unapplied, per_customer), customers=who))
+
+    # 7. Fulfilment: shipped not invoiced, invoiced not shipped.
+    shipped, invoiced = c.execute(select(
+        func.coalesce(func.sum(lines.c.shipped_quantity - lines.c.returned_quantity), 0),
+        func.coalesce(func.sum(lines.c.invoiced_quantity), 0))).one()
+    lagging = c.execute(
+        select(lines.c.order_id, lines.c.sku, lines.c.shipped_quantity - lines.c.returned_quantity,
+               lines.c.invoiced_quantity)
+        .where(lines.c.shipped_quantity - lines.c.returned_quantity != lines.c.invoiced_quantity).limit(100)
+    ).all()
+    checks.append(_check(
+        "fulfilment", int(shipped), int(invoiced), "Σ shipped quantity = Σ invoiced quantity",
+        lines=[{"order_id": o, "sku": s, "shipped": int(sq), "invoiced": int(iq)} for o, s, sq, iq in lagging],
+    ))
+
+    # 8. Numbering: gapless and unique per series and year, invoices and
+    # credit notes alike.
+    for document, series, year, n, lo, hi, distinct in [*(
+        (document, *row) for document, t in (("invoice", invoices), ("credit_note", credit_notes))
+        for row in c.execute(
+            select(t.c.series, t.c.year, func.count(), func.min(t.c.seq), func.max(t.c.seq),
+                   func.count(t.c.seq.distinct())).group_by(t.c.series, t.c.year)
+            .order_by(t.c.series, t.c.year)))]:
+        # left: numbers used; right: the highest number. Equal, starting at 1
+        # with no repeats, means 1..N exactly.
+        checks.append(_check(
+            f"numbering_{series}_{year}", int(n), int(hi),
+            f"{series} {year}: numbers 1..N, none skipped or repeated",
+            difference=(int(hi) - int(distinct)) + int(n - distinct) + (int(lo) - 1),
+            first=int(lo), repeated=int(n - distinct), kind="numbering", document=document))
+
+    _name_sides(tx, checks)
+    ok = all(ch["difference"] == 0 for ch in checks)
+    return {"as_of": as_of or tx.today, "ok": ok, "checks": checks}
+
+
+def _money(v: Decimal | int) -> Decimal:
+    return Decimal(v).quantize(Decimal("0.01"))

@@ -1,0 +1,1 @@
+"""Money in: payments and their allocation, corrections of them, dunning."""

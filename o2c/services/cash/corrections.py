@@ -1,0 +1,313 @@
+"""Payment corrections: reversing a payment that did not arrive after all
+(a returned direct debit, a bounced cheque, a bank line booked to the wrong
+customer), and moving a customer's credit between invoices.
+
+A customer's credit is the unapplied part of their payments. Applying it to
+an invoice allocates that payment's money to the invoice (Dr customer credit /
+Cr receivables); releasing it takes an allocation back (Dr receivables / Cr
+customer credit). Allocations are append-only: taking one back is a negative
+row dated the day it happened. Nothing posted is ever edited: each correction
+is a new journal entry.
+
+Reversing a payment undoes every application of its money, including credit
+it left that was later applied to other invoices: the money never arrived, so
+those invoices are owed again. A payment whose money went anywhere else (a
+refund paid out of its credit) is refused; undo that first.
+
+Locks (PostgreSQL): the orders of the invoices involved, in id order, then
+the payment rows, in id order — after the order rows as everywhere else.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from o2c.db import models as m
+from o2c.domain.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from o2c.domain.money import ZERO
+from o2c.domain.numbering import order_number
+from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
+from o2c.ledger.posting import entry_for_credit_applied, entry_for_credit_released, entry_for_payment_reversal
+from o2c.services.cash.payments import (
+    _given_invoices,
+    _lock_orders_of_invoices,
+    _orders_with_sums,
+    get_payment,
+    payment_number,
+)
+from o2c.services.platform.uow import Tx
+
+payments = m.Payment.__table__
+allocations = m.PaymentAllocation.__table__
+invoices = m.Invoice.__table__
+orders = m.Order.__table__
+customers = m.Customer.__table__
+
+_payment = select(payments.c.id, payments.c.customer_id, payments.c.amount, payments.c.unapplied,
+                  payments.c.status, payments.c.created_at).where(payments.c.id == bindparam("pid"))
+_lock_payment = _payment.with_for_update()
+_net_of_payment = (
+    select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("amount"))
+    .where(allocations.c.payment_id == bindparam("pid")).group_by(allocations.c.invoice_id)
+    .order_by(allocations.c.invoice_id)
+)
+_net_on_invoice = (
+    select(allocations.c.payment_id, func.sum(allocations.c.amount).label("amount"))
+    .join(payments, payments.c.id == allocations.c.payment_id)
+    .where(allocations.c.invoice_id == bindparam("iid"), payments.c.status == "received")
+    .group_by(allocations.c.payment_id).order_by(allocations.c.payment_id.desc())
+)
+_credit_payments = (
+    select(payments.c.id, payments.c.unapplied, payments.c.received_on, payments.c.created_at)
+    .where(payments.c.customer_id == bindparam("cid"), payments.c.unapplied > 0, payments.c.status == "received")
+    .order_by(payments.c.id).with_for_update()
+)
+
+
+def credit_payments(tx: Tx, customer_id: int) -> list[Any]:
+    """The customer's received payments with unapplied credit, oldest first, locked."""
+    return tx.conn.execute(_credit_payments, {"cid": customer_id}).all()
+
+
+_lock_payments = (select(payments.c.id).where(payments.c.id.in_(bindparam("ids", expanding=True)))
+                  .order_by(payments.c.id).with_for_update())
+_insert_allocations = insert(allocations)
+_change_unapplied = (
+    update(payments).where(payments.c.id == bindparam("pid"))
+    .values(unapplied=payments.c.unapplied + bindparam("amt", type_=payments.c.unapplied.type))
+)
+_mark_reversed = (
+    update(payments).where(payments.c.id == bindparam("pid"))
+    .values(status="reversed", unapplied=0, reversed_at=bindparam("at"), reversal_reason=bindparam("reason"))
+)
+_pay_invoice = (
+    update(invoices).where(invoices.c.id == bindparam("iid"))
+    .values(amount_paid=invoices.c.amount_paid + bindparam("amt", type_=invoices.c.amount_paid.type),
+            status=bindparam("st"))
+)
+_pay_order = (
+    update(orders).where(orders.c.id == bindparam("oid"))
+    .values(amount_paid=orders.c.amount_paid + bindparam("amt", type_=orders.c.amount_paid.type),
+            status=bindparam("st"), fulfillment_status=bindparam("fs"), payment_status=bindparam("ps"))
+)
+
+
+def _settle(tx: Tx, changes: dict[int, Decimal], event: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Change what invoices have been paid by (positive or negative amounts),
+    their orders' money and derived statuses with them; the orders are locked.
+    A completed order that is no longer paid is open (confirmed) again."""
+    rows = {r.id: r for r in tx.conn.execute(_given_invoices, {"ids": sorted(changes)})}
+    inv_updates, views = [], []
+    per_order: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    paid_now: list[Any] = []
+    for iid, delta in sorted(changes.items()):
+        r = rows[iid]
+        paid = r.amount_paid + delta
+        st = invoice_status(r.total, paid, r.credited_amount)
+        inv_updates.append({"iid": iid, "amt": delta, "st": st})
+        per_order[r.order_id] += delta
+        if st == "paid" and r.status != "paid":
+            paid_now.append(r)
+        if st != r.status:
+            tx.audit("invoice.status", "invoice", iid, {"status": r.status}, {"status": st})
+        views.append({"invoice_id": iid, "number": r.number, "order_id": r.order_id, "status": st,
+                      "total": r.total, "amount_paid": paid,
+                      "balance_due": r.total - paid - r.credited_amount, "change": delta})
+    tx.conn.execute(_pay_invoice, inv_updates)
+    order_updates = []
+    for o in tx.conn.execute(_orders_with_sums, {"oids": sorted(per_order)}).all():
+        paid = o.amount_paid + per_order[o.id]
+        base = "confirmed" if o.status == "completed" else o.status
+        new = derive_order_statuses(base, [LineProgress(*(int(x) for x in o[-5:]))], o.invoiced_total, paid)
+        order_updates.append({"oid": o.id, "amt": per_order[o.id], "st": new.status,
+                              "fs": new.fulfillment_status, "ps": new.payment_status})
+        old = (o.status, o.fulfillment_status, o.payment_status)
+        if tuple(new) != old:
+            tx.audit("order.statuses", "order", o.id,
+                     dict(zip(("status", "fulfillment_status", "payment_status"), old)), new._asdict())
+        tx.emit(event, o.channel, o.id, {**data, "order_id": o.id, "amount": str(per_order[o.id])})
+        for r in paid_now:
+            if r.order_id == o.id:
+                tx.emit("invoice.paid", o.channel, o.id, {"invoice_id": r.id, "number": r.number, "order_id": o.id})
+        if new.status == "completed" and o.status != "completed":
+            tx.emit("order.completed", o.channel, o.id, {"order_id": o.id, "number": order_number(o.id, o.created_at)})
+    tx.conn.execute(_pay_order, order_updates)
+    return views
+
+
+# -- reversal --------------------------------------------------------------------
+
+def reverse_payment(tx: Tx, payment_id: int, reason: str) -> dict[str, Any]:
+    """Reverse a payment: every application of its money undone (negative
+    allocations), its credit removed, Dr receivables and customer credit /
+    Cr bank in a new entry dated today."""
+    first = tx.conn.execute(_payment, {"pid": payment_id}).first()
+    if first is None:
+        raise NotFound(f"No payment with id {payment_id}.")
+    number = payment_number(payment_id, first.created_at)
+    touched = [r.invoice_id for r in tx.conn.execute(_net_of_payment, {"pid": payment_id}) if r.amount]
+    if touched:
+        tx.conn.execute(_lock_orders_of_invoices, {"ids": touched}).all()
+    p = tx.conn.execute(_lock_payment, {"pid": payment_id}).one()
+    if p.status == "reversed":
+        raise InvalidTransition(f"Payment {number} is already reversed.", {"status": p.status, "action": "reverse"})
+    net = {r.invoice_id: r.amount for r in tx.conn.execute(_net_of_payment, {"pid": payment_id}) if r.amount}
+    if not set(net) <= set(touched):
+        raise Conflict(f"Payment {number} was applied to another invoice meanwhile; try the reversal again.",
+                       {"payment_id": payment_id})
+    applied = sum(net.values(), ZERO)
+    if applied + p.unapplied != p.amount:
+        raise Conflict(
+            f"Payment {number} cannot be reversed: {p.amount - applied - p.unapplied} of it was paid out "
+            "(a refund). Reverse the refund first.",
+            {"payment_id": payment_id, "amount": str(p.amount), "applied": str(applied),
+             "unapplied": str(p.unapplied)})
+    data = {"payment_id": payment_id, "number": number, "reason": reason}
+    if net:
+        tx.conn.execute(_insert_allocations, [
+            {"payment_id": payment_id, "invoice_id": iid, "amount": -a, "date": tx.today}
+            for iid, a in sorted(net.items())])
+        _settle(tx, {iid: -a for iid, a in net.items()}, "payment.reversed", data)
+    else:
+        tx.emit("payment.reversed", "internal", None, {**data, "amount": str(p.amount)})
+    tx.conn.execute(_mark_reversed, {"pid": payment_id, "at": tx.now, "reason": reason})
+    tx.post(entry_for_payment_reversal(tx.chart, tx.today, payment_id, number, p.amount, applied, p.customer_id))
+    tx.audit("payment.reversed", "payment", payment_id,
+             {"status": p.status, "unapplied": str(p.unapplied),
+              "allocations": [{"invoice_id": i, "amount": str(a)} for i, a in sorted(net.items())]},
+             {"status": "reversed", "unapplied": "0.00", "reason": reason})
+    return get_payment(tx, payment_id)
+
+
+# -- customer credit ---------------------------------------------------------------
+
+def _invoice_of(tx: Tx, customer_id: int, invoice_id: int) -> Any:
+    row = tx.conn.execute(_given_invoices, {"ids": [invoice_id]}).first()
+    if row is None or row.customer_id != customer_id:
+        raise NotFound(f"No invoice with id {invoice_id} for customer {customer_id}.", {"invoice_id": invoice_id})
+    return row
+
+
+def _check_customer(tx: Tx, customer_id: int) -> None:
+    if tx.conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is None:
+        raise NotFound(f"No customer with id {customer_id}.")
+
+
+def _apply(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal,
+           prefer: tuple[int, ...] = ()) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Apply ``amount`` of the customer's credit to an invoice (its order locked)."""
+    inv = _invoice_of(tx, customer_id, invoice_id)
+    balance = inv.total - inv.amount_paid - inv.credited_amount
+    if amount > balance:
+        raise Conflict(f"Invoice {inv.number} has {balance} open; cannot apply {amount} of credit to it.",
+                       {"invoice_id": invoice_id, "balance_due": str(balance), "requested": str(amount)})
+    rows = credit_payments(tx, customer_id)
+    rank = {pid: i for i, pid in enumerate(prefer)}
+    rows.sort(key=lambda r: (rank.get(r.id, len(rank)), r.received_on, r.id))
+    available = sum((r.unapplied for r in rows), ZERO)
+    if amount > available:
+        raise Conflict(f"The customer has {available} of credit; cannot apply {amount}.",
+                       {"credit": str(available), "requested": str(amount)})
+    left, used = amount, []
+    for r in rows:
+        if left <= 0:
+            break
+        take = min(r.unapplied, left)
+        left -= take
+        used.append({"payment_id": r.id, "number": payment_number(r.id, r.created_at), "amount": take})
+    tx.conn.execute(_change_unapplied, [{"pid": u["payment_id"], "amt": -u["amount"]} for u in used])
+    tx.conn.execute(_insert_allocations, [{"payment_id": u["payment_id"], "invoice_id": invoice_id,
+                                           "amount": u["amount"], "date": tx.today} for u in used])
+    data = {"invoice_id": invoice_id, "invoice_number": inv.number,
+            "payments": [{"payment_id": u["payment_id"], "amount": str(u["amount"])} for u in used]}
+    view = _settle(tx, {invoice_id: amount}, "customer_credit.applied", data)[0]
+    tx.post(entry_for_credit_applied(tx.chart, tx.today, invoice_id, inv.number, amount, customer_id))
+    tx.audit("customer_credit.applied", "invoice", invoice_id, {"amount_paid": str(inv.amount_paid)},
+             {"amount_paid": str(inv.amount_paid + amount), **data})
+    return view, used
+
+
+def _release(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Take ``amount`` applied to an invoice back as credit, from the latest payments first."""
+    inv = _invoice_of(tx, customer_id, invoice_id)
+    net = [(r.payment_id, r.amount) for r in tx.conn.execute(_net_on_invoice, {"iid": invoice_id}) if r.amount > 0]
+    applied = sum((a for _, a in net), ZERO)
+    if amount > applied:
+        raise Conflict(f"Only {applied} is applied to invoice {inv.number}; cannot release {amount}.",
+                       {"invoice_id": invoice_id, "applied": str(applied), "requested": str(amount)})
+    left, used = amount, []
+    for pid, a in net:
+        if left <= 0:
+            break
+        take = min(a, left)
+        left -= take
+        used.append({"payment_id": pid, "amount": take})
+    tx.conn.execute(_lock_payments, {"ids": sorted(u["payment_id"] for u in used)}).all()
+    tx.conn.execute(_change_unapplied, [{"pid": u["payment_id"], "amt": u["amount"]} for u in used])
+    tx.conn.execute(_insert_allocations, [{"payment_id": u["payment_id"], "invoice_id": invoice_id,
+                                           "amount": -u["amount"], "date": tx.today} for u in used])
+    data = {"invoice_id": invoice_id, "invoice_number": inv.number,
+            "payments": [{"payment_id": u["payment_id"], "amount": str(u["amount"])} for u in used]}
+    view = _settle(tx, {invoice_id: -amount}, "customer_credit.released", data)[0]
+    tx.post(entry_for_credit_released(tx.chart, tx.today, invoice_id, inv.number, amount, customer_id))
+    tx.audit("customer_credit.released", "invoice", invoice_id, {"amount_paid": str(inv.amount_paid)},
+             {"amount_paid": str(inv.amount_paid - amount), **data})
+    return view, used
+
+
+def _lock_for(tx: Tx, customer_id: int, *invoice_ids: int) -> None:
+    _check_customer(tx, customer_id)
+    for iid in invoice_ids:
+        _invoice_of(tx, customer_id, iid)
+    tx.conn.execute(_lock_orders_of_invoices, {"ids": sorted(set(invoice_ids))}).all()
+
+
+def apply_credit(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal) -> dict[str, Any]:
+    """Apply the customer's credit to one of their invoices, oldest payments first."""
+    _lock_for(tx, customer_id, invoice_id)
+    view, _ = _apply(tx, customer_id, invoice_id, amount)
+    return credit_view(tx, customer_id, [view])
+
+
+def release_credit(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal) -> dict[str, Any]:
+    """Take money applied to an invoice back as the customer's credit."""
+    _lock_for(tx, customer_id, invoice_id)
+    view, _ = _release(tx, customer_id, invoice_id, amount)
+    return credit_view(tx, customer_id, [view])
+
+
+def reallocate_credit(tx: Tx, customer_id: int, from_invoice_id: int, to_invoice_id: int,
+                      amount: Decimal) -> dict[str, Any]:
+    """Move ``amount`` paid on one invoice to another of the same customer: the
+    same payments' money, released and applied again in one transaction."""
+    if from_invoice_id == to_invoice_id:
+        raise ValidationFailed("Pick two different invoices.", {"to_invoice_id": ["Must differ from from_invoice_id."]})
+    _lock_for(tx, customer_id, from_invoice_id, to_invoice_id)  # both orders, in id order, before any payment
+    source, used = _release(tx, customer_id, from_invoice_id, amount)
+    target, _ = _apply(tx, customer_id, to_invoice_id, amount, prefer=tuple(u["payment_id"] for u in used))
+    return credit_view(tx, customer_id, [source, target])
+
+
+_credit_of = (
+    select(payments.c.id, payments.c.amount, payments.c.unapplied, payments.c.received_on, payments.c.created_at)
+    .where(payments.c.customer_id == bindparam("cid"), payments.c.unapplied > 0, payments.c.status == "received")
+    .order_by(payments.c.received_on, payments.c.id)
+)
+
+
+def credit_view(tx: Tx, customer_id: int, changed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The customer's credit: the payments with money left, and the invoices a
+    correction just changed."""
+    if changed is None:
+        _check_customer(tx, customer_id)
+    rows = tx.conn.execute(_credit_of, {"cid": customer_id}).all()
+    return {
+        "customer_id": customer_id,
+        "credit": sum((r.unapplied for r in rows), ZERO),
+        "payments": [{"payment_id": r.id, "number": payment_number(r.id, r.created_at), "amount": r.amount,
+                      "received_on": r.received_on, "unapplied": r.unapplied} for r in rows],
+        "invoices": changed or [],
+    }

@@ -1,0 +1,1 @@
+"""Who buys: customer records, and which channels may use them."""

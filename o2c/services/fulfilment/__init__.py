@@ -1,0 +1,1 @@
+"""Goods out and back: stock, packing and shipping, returns."""
