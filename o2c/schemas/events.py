@@ -29,16 +29,35 @@ class EventListArgs(Schema):
                        metadata={"description": "Only these event types (repeat the parameter)."})
 
 
+_H16 = "[0-9A-Fa-f]{1,4}"
+_IPV4 = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_LS32 = f"(?:{_H16}:{_H16}|{_IPV4})"
+#: An IPv6 address as RFC 3986 writes it (section 3.2.2), inside the brackets of a URL.
+IPV6_PATTERN = "(?:" + "|".join([
+    f"(?:{_H16}:){{6}}{_LS32}",
+    f"::(?:{_H16}:){{5}}{_LS32}",
+    f"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+    f"(?:(?:{_H16}:){{0,1}}{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+    f"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+    f"(?:(?:{_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+    f"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+    f"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+    f"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+]) + ")"
+
 #: An absolute http(s) URL without credentials or fragment, with a valid
-#: port (a host name, an IPv4 address or a bracketed IPv6 one): what :func:`_url`
-#: accepts, as the OpenAPI document states it.
-URL_PATTERN = (r"^https?://([^\s/?#@:\[\]\\\x00-\x1f\x7f-\x9f]+|\[[0-9A-Fa-f:.]+\])"
+#: port (a host name, an IPv4 address or a bracketed IPv6 one): what
+#: :func:`_url` accepts, as the OpenAPI document states it.
+URL_PATTERN = (r"^https?://(?:[^\s/?#@:\[\]\\\x00-\x1f\x7f-\x9f]+|\[" + IPV6_PATTERN + r"\])"
                r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
                r"([/?][^#\s\x00-\x1f\x7f-\x9f]*)?$")
 
 
 def _url(value: str) -> None:
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. brackets around something that is no IPv6 address
+        raise ValidationError("An absolute http:// or https:// URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("An absolute http:// or https:// URL.")
     if parts.username or parts.password:

@@ -53,7 +53,8 @@ class Outcome:
 #: that must differ, a query parameter that needs another. Matched on the
 #: field messages of a 422.
 STATE_DEPENDENT = re.compile(
-    r"^(No customer with id|No customer matches|Unknown SKU|Product '[^']*' is not active|No invoice|"
+    r"^(No customer with id|No customer with this (id|code)|No customer matches|Unknown SKU|"
+    r"Product ['“][^'”]*['”] is not active|No invoice|A moment in the future|The [a-z ]+ role needs an? |"
     r"Unknown invoice|Pick two different invoices|Must differ from|Dunning thresholds are three increasing|"
     r"Three increasing|Required with)")
 

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, updat
 from o2c.db import models as m
 from o2c.domain.access import ROLES, SYSTEM, Principal
 from o2c.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from o2c.domain.text import UNPRINTABLE
 from o2c.services.platform import clock
 from o2c.services.platform.uow import Tx, unit_of_work
 
@@ -62,7 +63,7 @@ def _check_label(field: str, value: str) -> str:
     value = (value or "").strip()
     if not 1 <= len(value) <= 64:
         raise ValidationFailed(f"The key's {field} must be 1 to 64 characters.", {field: ["1 to 64 characters."]})
-    if not all(c.isprintable() for c in value):
+    if UNPRINTABLE.search(value):  # the API's text rule (o2c.schemas.fields.TEXT_PATTERN)
         raise ValidationFailed(f"The key's {field} has a character that cannot be printed.",
                                {field: ["Printable characters only."]})
     return value
