@@ -33,7 +33,7 @@ class AccountList(Schema):
 
 
 class AccountIn(Schema):
-    code = Str(required=True, validate=validate.Regexp("^" + CODE_PATTERN.pattern + "$", error=CODE_RULE),
+    code = Str(required=True, validate=validate.Regexp("^" + CODE_PATTERN.pattern + "$", error="“{input}” is not an account code: " + CODE_RULE),
                metadata={"description": CODE_RULE})
     name = Str(required=True, validate=validate.Length(min=1, max=255))
     type = Str(required=True, validate=validate.OneOf(ACCOUNT_TYPES))

@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_no_job_runs_twice_at_once(
 def test_orders_flow_to_a_flaky_receiver_through_several_workers_in_order(
     engine: Engine, workers: Workers, admin: Client, shop: Client,
 ) -> None:
-    customer(admin, "C-ROSSI")
+    customer(admin, "C-ROSSI", channels=["shop-a"])
     product(admin, "RETRO-CLOCK", "49.00", stock=500, cost="20.00")
     receiver = Receiver().start()
     try:

@@ -78,7 +78,7 @@ def _check_role(role: str, account_type: str, field: str) -> None:
 def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     code = data["code"]
     if not CODE_PATTERN.fullmatch(code):
-        raise ValidationFailed(f"“{code}” is not an account code: {CODE_RULE}", {"code": [CODE_RULE]})
+        raise ValidationFailed(f"“{code}” is not an account code: {CODE_RULE}", {"code": [f"“{code}” is not an account code: {CODE_RULE}"]})
     _check_type(data["type"])
     if data.get("role"):
         _check_role(data["role"], data["type"], "role")
