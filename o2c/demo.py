@@ -213,7 +213,9 @@ def _create_keys(engine: Engine) -> tuple[dict[str, str], Principal]:
         keys: dict[str, str] = {}
         shop: Principal | None = None
         for name, role in KEYS:
-            info, key = apikeys.create_api_key(tx, _suffixed(name, n), role)
+            # Every demo-shop-N key serves the one demo webshop channel.
+            info, key = apikeys.create_api_key(tx, _suffixed(name, n), role,
+                                               channel=name if role == "webshop" else None)
             keys[info["name"]] = key
             if role == "webshop":
                 shop = Principal("api_key", info["id"], info["name"], role, info["channel"])
