@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -56,6 +57,10 @@ def test_a_control_socket_is_made_where_it_is_asked_for(db_url: str, tmp_path: P
     proc = _start(db_url, port, tmp_path, tmp_path / "requests.log", "--control-socket", str(socket_path))
     try:
         assert wait_ready(f"http://127.0.0.1:{port}/readyz", 30, proc.pid)
+        # gunicorn opens its control socket beside serving, not before it
+        deadline = time.monotonic() + 15
+        while not socket_path.is_socket() and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert socket_path.is_socket()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
