@@ -303,10 +303,29 @@ def rate_as_percent(rate: Decimal | None) -> str:
 
 
 def amount(v: str | None) -> str | None:
-    """An amount as typed (``1,234.50`` is fine) for the Money field."""
+    """An amount as a person types it, for the Money field: ``1,234.50``,
+    ``1.234,50``, ``20,00``, ``1 234,5`` and ``1'234.50`` all mean what they
+    say. Where both separators appear, the last one is the decimal mark; a
+    lone comma or dot is the decimal mark, but a comma with three digits
+    after it groups thousands (``1,234``: amounts have two decimals). A lone
+    ``1.234`` stays a decimal, which the field refuses as too precise rather
+    than reading a thousand into it. Repeated marks group thousands. What is
+    still not a number goes on unchanged for the field to refuse."""
     if blank(v):
         return None
-    return v.strip().replace(" ", "").replace(",", "")  # type: ignore[union-attr]
+    text = "".join(v.split()).replace("'", "").replace("\u2019", "")  # type: ignore[union-attr]
+    sign, digits = (text[0], text[1:]) if text[:1] in "+-" else ("", text)
+    if "," in digits and "." in digits:
+        mark = "," if digits.rfind(",") > digits.rfind(".") else "."
+    elif digits.count(",") == 1 or digits.count(".") == 1:
+        mark = "," if "," in digits else "."
+        if mark == "," and len(digits) - digits.index(mark) - 1 == 3:
+            mark = ""
+    else:
+        mark = ""
+    whole, _, fraction = digits.rpartition(mark) if mark else (digits, "", "")
+    whole = whole.replace(",", "").replace(".", "")
+    return f"{sign}{whole}.{fraction}" if mark else f"{sign}{whole}"
 
 
 def date_arg(name: str) -> dt.date | None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, strategies as st
 
 from o2c.domain.actions import packing_state
 from o2c.domain.allocation import oldest_first, these_first
+from o2c.web.core import amount
 
 D = Decimal
 
@@ -37,3 +39,13 @@ def test_packing_state_names_what_waits_in_packed_shipments() -> None:
     assert packing_state(to_ship=5, packed=0) is None
     assert packing_state(to_ship=5, packed=2) == "partially_packed"
     assert packing_state(to_ship=5, packed=5) == "packed"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("20,00", "20.00"), ("20.00", "20.00"), ("1,234.50", "1234.50"), ("1.234,50", "1234.50"),
+    ("1 234,5", "1234.5"), ("1\u00a0234,50", "1234.50"), ("1'234.50", "1234.50"), ("1,234", "1234"),
+    ("-3,5", "-3.5"), ("1.234.567", "1234567"), ("12,345,678.9", "12345678.9"), (" 7 ", "7"),
+    ("1.234", "1.234"), ("abc", "abc"),
+])
+def test_amounts_read_as_typed_in_any_locale(typed: str, meant: str) -> None:
+    assert amount(typed) == meant
