@@ -3,7 +3,6 @@ tax class on the product form, the company settings page for administrators,
 and the treatment on order, invoice and credit note pages."""
 from __future__ import annotations
 
-
 from sqlalchemy import Engine
 
 from o2c.services.platform import company
