@@ -278,6 +278,11 @@ def test_each_role_may_do_only_its_part(
 # requires (their behaviour is tested with their features); with ACTIONS this
 # classifies every route of the API.
 ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/company"): "company:read",
+    ("PATCH", "/api/v1/company"): "company:admin",
+    ("GET", "/api/v1/tax/rates"): "catalog:read",
+    ("POST", "/api/v1/tax/rates"): "company:admin",
+    ("POST", "/api/v1/tax/preview"): "tax:preview",
     ("GET", "/api/v1/customers/<id>/statement"): "ledger:read",
     ("GET", "/api/v1/customers/<id>/statement/pdf"): "ledger:read",
     ("GET", "/api/v1/dunning/letters"): "ledger:read",
