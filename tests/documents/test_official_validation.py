@@ -1,0 +1,101 @@
+"""Every kind of document o2c writes, in both syntaxes, passes the official
+EN 16931 rules (CEN artefacts 1.3.16, ``tests/documents/official.py``) with
+no fatal assertion: invoices and credit notes in the four languages, at every
+rate with discounts, of one and of 150 lines, to buyers with and without a
+VAT number, with hostile names — the Cross-Industry-Invoice as the Factur-X
+PDF embeds it, and UBL."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from o2c.documents import einvoice
+from o2c.documents.pdf import document_pdf
+from tests.docbuild import buyer, embedded_xml, sample_document, sample_lines
+from tests.documents import official
+from tests.documents.en16931 import assert_en16931, read
+
+D = Decimal
+LANGUAGES = ("en", "it", "pl", "ru")
+KINDS = ("invoice", "credit_note")
+
+SCRIPT = '<script>alert("o2c")</script><img src=x onerror=alert(1)>'
+SQLISH = "Robert'); DROP TABLE customers;--"
+UNICODE = "Zażółć gęślą jaźń Ёлка Straße ‮txet‬ 🚚 & < > \" '"
+
+
+def mixed_lines() -> list[dict[str, Any]]:
+    """22 %, 10 % and 4 % with discounts, and a zero-rated line."""
+    gift = {"sku": "GIFT-CARD", "description": "Gift card", "quantity": 2, "unit": "pcs",
+            "unit_price": D("25.00"), "discount": D(0), "vat_rate": D(0), "net": D("50.00")}
+    return [*sample_lines(7), gift]
+
+
+def hostile_document(lang: str, kind: str) -> dict[str, Any]:
+    b = buyer(lang)
+    b.update(name=f"{SQLISH} {SCRIPT}", code=f"C-{SQLISH[:10]}", email="a+b&c@example.com")
+    b["address"] = {**b["address"], "name": UNICODE, "line1": f"{SCRIPT} 1", "line2": UNICODE, "city": SQLISH}
+    lines = mixed_lines()
+    for l in lines:
+        l["description"] = f"{SCRIPT} {UNICODE} {l['description']}"
+    doc = sample_document(lang, kind=kind, lines=lines, buyer=b, ship_to=b["address"],
+                          references={"order": "SO-2026-000123", "customer_reference": f"{SQLISH}&<>",
+                                      "shipment": None, "carrier": None, "tracking_number": None})
+    return doc
+
+
+def no_vat_number_buyer(lang: str) -> dict[str, Any]:
+    b = buyer(lang)
+    b.update(tax_id=None)
+    return b
+
+
+#: (name, builder(lang, kind)) — each built in every language and kind.
+SHAPES: dict[str, Callable[[str, str], dict[str, Any]]] = {
+    "at four rates with discounts": lambda lang, kind: sample_document(lang, kind=kind, lines=mixed_lines()),
+    "of one line": lambda lang, kind: sample_document(lang, 1, kind),
+    "of 150 lines": lambda lang, kind: sample_document(lang, 150, kind),
+    "to a buyer without a tax id": lambda lang, kind: sample_document(lang, 5, kind, buyer=no_vat_number_buyer(lang)),
+    "with hostile names": hostile_document,
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_document_passes_the_official_rules_in_both_syntaxes(shape: str, lang: str, kind: str) -> None:
+    doc = SHAPES[shape](lang, kind)
+    for write in (einvoice.cii_xml, einvoice.ubl_xml):
+        xml = write(doc)
+        assert_en16931(xml)
+        inv = read(xml)  # what was validated is the document, not an empty shell
+        assert (inv.number, inv.buyer.name, len(inv.lines), len(inv.breakdown)) == (
+            doc["number"], doc["buyer"]["name"], len(doc["lines"]), len(doc["vat"]))
+        assert inv.grand_total == doc["total"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_xml_a_factur_x_pdf_embeds_passes_the_official_rules(lang: str, kind: str) -> None:
+    doc = hostile_document(lang, kind) if lang == "ru" else sample_document(lang, kind=kind, lines=mixed_lines())
+    xml = embedded_xml(document_pdf(doc))
+    assert xml == einvoice.cii_xml(doc)
+    assert_en16931(xml)
+
+
+def test_the_official_rules_are_really_run() -> None:
+    """A document the official rules reject is rejected: the check cannot pass
+    vacuously (no artefacts found, no rule fired, an empty report)."""
+    xml = einvoice.ubl_xml(sample_document("pl", kind="credit_note", lines=mixed_lines()))
+    official.assert_valid(xml)
+    broken = xml.replace(b"<cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>",
+                         b"<cbc:DocumentCurrencyCode>EURO</cbc:DocumentCurrencyCode>")
+    assert broken != xml
+    assert "BR-CL-04" in official.fatal_rules(broken)  # ISO 4217 code list
+    with pytest.raises(AssertionError, match="BR-CL-04"):
+        assert_en16931(broken)
+    with pytest.raises(ValueError, match="not an EN 16931 e-invoice"):
+        official.report(b"<Invoice/>")
