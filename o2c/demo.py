@@ -97,14 +97,14 @@ def _address(name: str, line1: str, city: str, postal_code: str, country: str,
 # Business customers, entered by the back office.
 CUSTOMERS: tuple[dict[str, Any], ...] = (
     {"code": "C-1001", "name": "Caffè Aurora S.r.l.", "email": "ordini@caffeaurora.example", "country": "IT",
-     "language": "it", "tax_id": "IT04829610967", "payment_terms_days": 30,
+     "language": "it", "tax_id": "IT04829610965", "payment_terms_days": 30,
      "billing_address": _address("Caffè Aurora S.r.l.", "Via Paolo Sarpi 22", "Milano", "20154", "IT"),
      "shipping_address": _address("Caffè Aurora, magazzino", "Via Giovanni Gentile 3", "Milano", "20157", "IT")},
     {"code": "C-1002", "name": "Bottega Conti di Marco Conti", "email": "marco@bottegaconti.example",
-     "country": "IT", "language": "it", "tax_id": "IT02793451208", "payment_terms_days": 14,
+     "country": "IT", "language": "it", "tax_id": "IT02793451200", "payment_terms_days": 14,
      "billing_address": _address("Bottega Conti", "Via dell'Indipendenza 41", "Bologna", "40121", "IT")},
     {"code": "C-1003", "name": "Delikatesy Pod Lipami Sp. z o.o.", "email": "zamowienia@podlipami.example",
-     "country": "PL", "language": "pl", "tax_id": "PL6772398041", "payment_terms_days": 45,
+     "country": "PL", "language": "pl", "tax_id": "PL6772398046", "payment_terms_days": 45,
      "credit_limit": "4000.00",
      "billing_address": _address("Delikatesy Pod Lipami Sp. z o.o.", "ul. Floriańska 14", "Kraków", "31-021",
                                  "PL")},
@@ -113,7 +113,7 @@ CUSTOMERS: tuple[dict[str, Any], ...] = (
      "billing_address": _address("ООО «Самовар Трейд»", "ул. Мясницкая, д. 24/7, стр. 1", "Москва", "101000",
                                  "RU")},
     {"code": "C-1005", "name": "Kaffeehaus Lindner GmbH", "email": "einkauf@kaffeehaus-lindner.example",
-     "country": "DE", "language": "en", "tax_id": "DE287451936", "payment_terms_days": 30,
+     "country": "DE", "language": "en", "tax_id": "DE287451934", "payment_terms_days": 30,
      "billing_address": _address("Kaffeehaus Lindner GmbH", "Kastanienallee 12", "Berlin", "10435", "DE")},
 )
 CREDIT_LIMITED = "C-1003"

@@ -206,7 +206,7 @@ def posting_roles(treatment: str, tax_country: str) -> Roles:
     return Roles("revenue", "vat_payable")
 
 
-# -- VAT ids -------------------------------------------------------------------------
+# -- countries and VAT ids -------------------------------------------------------------------------
 
 def vat_id_error(vat_id: str, country: str) -> str | None:
     """Why ``vat_id`` is no valid VAT id of a customer in ``country`` (format
@@ -223,3 +223,21 @@ def vat_id_error(vat_id: str, country: str) -> str | None:
     if not eu_vat.is_valid(compact):
         return f"“{raw}” is not a valid VAT id of {country} (format or check digits)."
     return None
+
+
+def _countries() -> frozenset[str]:
+    from babel import Locale
+
+    # CLDR territories with a two-letter code, less its groupings and placeholders.
+    return frozenset(k for k in Locale("en").territories
+                     if len(k) == 2 and k.isalpha() and k not in ("EU", "EZ", "UN", "QO", "ZZ"))
+
+
+COUNTRIES = _countries()
+
+
+def country_error(country: str) -> str | None:
+    """Why ``country`` is no ISO 3166 alpha-2 country code, or ``None``."""
+    if country in COUNTRIES:
+        return None
+    return f"Unknown country “{country}”: an ISO 3166 code of two capital letters, e.g. IT."

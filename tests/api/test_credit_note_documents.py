@@ -20,7 +20,7 @@ from tests.docbuild import CII_NS, UBL_NS, cii_figures, embedded_xml, pdf_pages,
 from tests.documents.en16931 import assert_en16931, read
 
 D = Decimal
-KASHUBIAN = {"name": "Delikatesy Pod Lipami Sp. z o.o.", "country": "PL", "tax_id": "PL6772398041", "language": "pl",
+KASHUBIAN = {"name": "Delikatesy Pod Lipami Sp. z o.o.", "country": "PL", "tax_id": "PL6772398046", "language": "pl",
              "billing_address": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "line1": "ul. Floriańska 14",
                                  "city": "Kraków", "postal_code": "31-021", "country": "PL"}}
 

@@ -27,16 +27,16 @@ from tests.documents.en16931 import assert_en16931
 D = Decimal
 
 CUSTOMERS = {
-    "it": {"name": "Trattoria Da Nino", "country": "IT", "tax_id": "IT01987650321",
+    "it": {"name": "Trattoria Da Nino", "country": "IT", "tax_id": "IT01987650320",
            "billing_address": {"name": "Trattoria Da Nino", "line1": "Via dei Mille 9", "city": "Napoli",
                                "postal_code": "80121", "country": "IT"}},
-    "pl": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "country": "PL", "tax_id": "PL6772398041",
+    "pl": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "country": "PL", "tax_id": "PL6772398046",
            "billing_address": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "line1": "ul. Floriańska 14",
                                "city": "Kraków", "postal_code": "31-021", "country": "PL"}},
     "ru": {"name": "ООО «Самовар Трейд»", "country": "RU", "tax_id": "7714512839",
            "billing_address": {"name": "ООО «Самовар Трейд»", "line1": "ул. Мясницкая, д. 24/7, стр. 1",
                                "city": "Москва", "postal_code": "101000", "country": "RU"}},
-    "en": {"name": "Kaffeehaus Lindner GmbH", "country": "DE", "tax_id": "DE287451936",
+    "en": {"name": "Kaffeehaus Lindner GmbH", "country": "DE", "tax_id": "DE287451934",
            "billing_address": {"name": "Kaffeehaus Lindner GmbH", "line1": "Kastanienallee 12", "city": "Berlin",
                                "postal_code": "10435", "country": "DE"}},
 }
