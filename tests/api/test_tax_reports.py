@@ -44,7 +44,7 @@ def domestic(admin: Client) -> dict[str, Any]:
     """Two Italian invoices at 22 % and 10 %, one partly credited."""
     product(admin, "GRINDER", "54.00", "0.22", stock=50, cost="20.00")
     product(admin, "TEA", "7.80", "0.10", stock=50, cost="3.00")
-    customer(admin, "C-NINO", name="Trattoria Da Nino", country="IT", tax_id="IT01987650321",
+    customer(admin, "C-NINO", name="Trattoria Da Nino", country="IT", tax_id="IT01987650320",
              billing_address=IT_ADDRESS)
     first = sell(admin, "C-NINO", [("GRINDER", 2), ("TEA", 5)])   # 108.00 @22 (23.76) + 39.00 @10 (3.90)
     second = sell(admin, "C-NINO", [("GRINDER", 1)])               # 54.00 @22 (11.88)
@@ -117,6 +117,85 @@ def test_only_accountants_and_administrators_read_the_vat_reports(
         assert allowed.get(f"/api/v1/reports/{path}").status_code == 200
     for refused in (shop, clerk):
         assert refused.get(f"/api/v1/reports/{path}").status_code == 403
+
+
+def _address(name: str, line1: str, city: str, postal_code: str, country: str) -> dict[str, Any]:
+    return {"name": name, "line1": line1, "city": city, "postal_code": postal_code, "country": country}
+
+
+@pytest.fixture
+def world(admin: Client) -> dict[str, Any]:
+    """One sale per treatment, the company registered for the One-Stop Shop:
+    Italian business (domestic), German and Polish businesses (intra-EU), a
+    Russian company (export), a Polish consumer (distance sale at Polish
+    rates), an exempt course; a German and a Polish credit note."""
+    admin.ok("patch", "/api/v1/company", {"oss_registered": True})
+    product(admin, "GRINDER", "54.00", "0.22", stock=100, cost="20.00")       # standard
+    admin.ok("post", "/api/v1/products", {"sku": "TEA", "name": "Sencha", "unit_price": "7.80", "vat_rate": "0.10",
+                                          "tax_class": "reduced"}, status=201)
+    admin.ok("post", "/api/v1/stock/receipts", {"sku": "TEA", "quantity": 100, "unit_cost": "3.00"}, status=201)
+    admin.ok("post", "/api/v1/products", {"sku": "COURSE", "name": "Barista course", "unit_price": "120.00",
+                                          "vat_rate": "0", "tax_class": "exempt"}, status=201)
+    admin.ok("post", "/api/v1/stock/receipts", {"sku": "COURSE", "quantity": 10, "unit_cost": "1.00"}, status=201)
+    customer(admin, "C-NINO", name="Trattoria Da Nino", country="IT", tax_id="IT01987650320",
+             billing_address=IT_ADDRESS)
+    customer(admin, "C-LINDNER", name="Kaffeehaus Lindner GmbH", country="DE", language="en", tax_id="DE287451934",
+             billing_address=_address("Kaffeehaus Lindner GmbH", "Kastanienallee 12", "Berlin", "10435", "DE"))
+    customer(admin, "C-LIPAMI", name="Delikatesy Pod Lipami", country="PL", language="pl", tax_id="PL6772398046",
+             billing_address=_address("Delikatesy Pod Lipami", "ul. Floriańska 14", "Kraków", "31-021", "PL"))
+    customer(admin, "C-SAMOVAR", name="ООО «Самовар Трейд»", country="RU", language="ru", tax_id="7714512839",
+             billing_address=_address("ООО «Самовар Трейд»", "ул. Мясницкая, 24", "Москва", "101000", "RU"))
+    customer(admin, "C-NOWAK", name="Anna Nowak", country="PL", language="pl", customer_type="consumer",
+             billing_address=_address("Anna Nowak", "ul. Długa 1", "Gdańsk", "80-827", "PL"))
+    sold = {
+        "domestic": sell(admin, "C-NINO", [("GRINDER", 2), ("TEA", 5)]),  # 108.00 @22 + 39.00 @10
+        "intra_de": sell(admin, "C-LINDNER", [("GRINDER", 10)]),          # 540.00 K
+        "intra_pl": sell(admin, "C-LIPAMI", [("TEA", 20)]),               # 156.00 K
+        "export": sell(admin, "C-SAMOVAR", [("GRINDER", 3)]),             # 162.00 G
+        "oss": sell(admin, "C-NOWAK", [("GRINDER", 1), ("TEA", 2)]),      # 54.00 @23 (12.42) + 15.60 @8 (1.25)
+        "exempt": sell(admin, "C-NINO", [("COURSE", 1)]),                 # 120.00 E
+    }
+    for key, sku in (("intra_de", "GRINDER"), ("oss", "GRINDER")):
+        admin.ok("post", f"/api/v1/orders/{sold[key]['order_id']}/returns", {"lines": [{"sku": sku, "quantity": 1}]},
+                 status=201)
+    return sold
+
+
+def test_every_treatment_is_on_the_vat_report_and_each_report_equals_the_ledger(
+        accountant: Client, world: dict[str, Any]) -> None:
+    day = world["domestic"]["issue_date"]
+    assert {k: (v["tax_treatment"], v["tax_country"]) for k, v in world.items()} == {
+        "domestic": ("domestic", "IT"), "intra_de": ("intra_eu_b2b", "DE"), "intra_pl": ("intra_eu_b2b", "PL"),
+        "export": ("export", "IT"), "oss": ("eu_distance_sale", "PL"), "exempt": ("exempt", "IT")}
+    rep = accountant.ok("get", f"/api/v1/reports/vat?from={day}&to={day}")
+    assert [(r["tax_treatment"], r["country"], r["category"], r["rate"], r["net"], r["vat"]) for r in rep["rows"]] == [
+        ("domestic", "IT", "S", "0.10", "39.00", "3.90"),
+        ("domestic", "IT", "S", "0.22", "108.00", "23.76"),
+        ("eu_distance_sale", "PL", "S", "0.08", "15.60", "1.25"),
+        ("eu_distance_sale", "PL", "S", "0.23", "0.00", "0.00"),   # sold 54.00 (12.42), credited in full
+        ("exempt", "IT", "E", "0.00", "120.00", "0.00"),
+        ("export", "IT", "G", "0.00", "162.00", "0.00"),
+        ("intra_eu_b2b", "DE", "K", "0.00", "486.00", "0.00"),    # 540.00 less a 54.00 credit note
+        ("intra_eu_b2b", "PL", "K", "0.00", "156.00", "0.00"),
+    ]
+    assert rep["totals"] == {"net": "1086.60", "vat": "28.91"}
+    period = day[:7]
+    esl = accountant.ok("get", f"/api/v1/reports/ec-sales-list?period={period}")
+    assert esl["rows"] == [{"vat_id": "DE287451934", "country": "DE", "net": "486.00"},
+                           {"vat_id": "PL6772398046", "country": "PL", "net": "156.00"}]
+    quarter = f"{day[:4]}-Q{(int(day[5:7]) - 1) // 3 + 1}"
+    oss = accountant.ok("get", f"/api/v1/reports/oss?quarter={quarter}")
+    assert oss["rows"] == [{"country": "PL", "rate": "0.08", "net": "15.60", "vat": "1.25"},
+                           {"country": "PL", "rate": "0.23", "net": "0.00", "vat": "0.00"}]
+    assert oss["totals"] == {"net": "15.60", "vat": "1.25"}
+    csv_rows = list(csv.reader(io.StringIO(accountant.get(
+        f"/api/v1/reports/ec-sales-list?period={period}&format=csv").get_data(as_text=True))))
+    assert csv_rows == [["vat_id", "country", "net"], ["DE287451934", "DE", "486.00"],
+                        ["PL6772398046", "PL", "156.00"], ["total", "", "642.00"]]
+    got = {c["name"]: c for c in reconciliation_ok(accountant)["checks"]}
+    assert (got["ec_sales_list"]["left"], got["ec_sales_list"]["right"]) == ("642.00", "642.00")
+    assert (got["oss_return"]["left"], got["oss_return"]["right"]) == ("1.25", "1.25")
+    assert got["vat_report"]["right"] == "1115.51"  # 1086.60 net + 28.91 VAT
 
 
 def checks(api: Client) -> dict[str, dict[str, Any]]:

@@ -2,7 +2,9 @@
 EN 16931 rules (CEN artefacts 1.3.16, ``tests/documents/official.py``) with
 no fatal assertion: invoices and credit notes in the four languages, at every
 rate with discounts, of one and of 150 lines, to buyers with and without a
-VAT number, with hostile names — the Cross-Industry-Invoice as the Factur-X
+VAT number, with hostile names, under every tax treatment (domestic with zero
+rated and exempt lines, intra-EU supply, distance sale at the destination's
+rates, export, exempt) — the Cross-Industry-Invoice as the Factur-X
 PDF embeds it, and UBL."""
 from __future__ import annotations
 
@@ -47,6 +49,57 @@ def hostile_document(lang: str, kind: str) -> dict[str, Any]:
     return doc
 
 
+def taxed(lines: list[dict[str, Any]], category: str, rates: dict[Decimal, Decimal] | None = None
+          ) -> list[dict[str, Any]]:
+    """The lines under one category: the rate each would have (``rates`` maps
+    the domestic rate to the destination's), 0 % outside category S."""
+    out = []
+    for l in lines:
+        rate = (rates or {}).get(l["vat_rate"], l["vat_rate"]) if category == "S" else D(0)
+        out.append({**l, "vat_category": category if rate or category != "S" else "Z", "vat_rate": rate})
+    return out
+
+
+def consumer(lang: str, country: str, city: str, postal_code: str) -> dict[str, Any]:
+    b = buyer(lang)
+    b.update(name="Anna Nowak", tax_id=None, code="C-NOWAK")
+    b["address"] = {"name": "Anna Nowak", "line1": "ul. Długa 1", "line2": None, "city": city,
+                    "postal_code": postal_code, "country": country}
+    return b
+
+
+def with_buyer(lang: str, who: str) -> dict[str, Any]:
+    """A buyer of ``who``'s country (en: DE, pl: PL, ru: RU, it: IT) writing in ``lang``."""
+    b = buyer(who)
+    b["code"] = f"C-{who.upper()}-{lang.upper()}"
+    return b
+
+
+def treatment_document(treatment: str) -> Callable[[str, str], dict[str, Any]]:
+    """An invoice or credit note of ``treatment`` in a language, as o2c's
+    documents carry it: categories per line, the breakdown per category and
+    rate with its exemption reason."""
+    def build(lang: str, kind: str) -> dict[str, Any]:
+        exempt = {"sku": "COURSE-BARISTA", "description": "Barista training course (exempt education)",
+                  "quantity": 1, "unit": "pcs", "unit_price": D("120.00"), "discount": D(0),
+                  "vat_rate": D(0), "vat_category": "E", "net": D("120.00")}
+        if treatment == "domestic":  # S at three rates, Z, and an exempt line
+            lines, b, country = [*taxed(mixed_lines(), "S"), exempt], with_buyer(lang, "it"), "IT"
+        elif treatment == "intra_eu_b2b":
+            lines, b, country = taxed(mixed_lines(), "K"), with_buyer(lang, "en"), "DE"
+        elif treatment == "eu_distance_sale":  # Polish rates: 23 %, 8 %, 5 %
+            lines = taxed(mixed_lines(), "S", {D("0.22"): D("0.23"), D("0.10"): D("0.08"), D("0.04"): D("0.05")})
+            b, country = consumer(lang, "PL", "Kraków", "31-021"), "PL"
+        elif treatment == "export":
+            lines, b, country = taxed(mixed_lines(), "G"), with_buyer(lang, "ru"), "IT"
+        else:  # exempt: nothing but exempt lines
+            lines, b, country = [exempt, {**exempt, "sku": "COURSE-LATTE", "quantity": 3, "net": D("360.00")}], \
+                with_buyer(lang, "it"), "IT"
+        return sample_document(lang, kind=kind, lines=lines, buyer=b, ship_to=b["address"],
+                               tax_treatment=treatment, tax_country=country)
+    return build
+
+
 def no_vat_number_buyer(lang: str) -> dict[str, Any]:
     b = buyer(lang)
     b.update(tax_id=None)
@@ -60,6 +113,8 @@ SHAPES: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "of 150 lines": lambda lang, kind: sample_document(lang, 150, kind),
     "to a buyer without a tax id": lambda lang, kind: sample_document(lang, 5, kind, buyer=no_vat_number_buyer(lang)),
     "with hostile names": hostile_document,
+    **{f"{t.replace('_', ' ')}": treatment_document(t)
+       for t in ("domestic", "intra_eu_b2b", "eu_distance_sale", "export", "exempt")},
 }
 
 
@@ -75,6 +130,11 @@ def test_every_document_passes_the_official_rules_in_both_syntaxes(shape: str, l
         assert (inv.number, inv.buyer.name, len(inv.lines), len(inv.breakdown)) == (
             doc["number"], doc["buyer"]["name"], len(doc["lines"]), len(doc["vat"]))
         assert inv.grand_total == doc["total"]
+        assert sorted((v.category, v.rate) for v in inv.breakdown) == sorted(
+            (v.get("category") or "S", v["rate"]) for v in doc["vat"])
+        for v in doc["vat"]:  # the exemption reason of K, G and E rows is in the XML
+            if v.get("exemption_reason_code"):
+                assert v["exemption_reason_code"].encode() in xml, v
 
 
 @pytest.mark.parametrize("kind", KINDS)
