@@ -40,13 +40,19 @@ from o2c.services.books import reconciliation
 from o2c.services.cash import corrections, payments
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
+from o2c.services.platform import company
 from o2c.services.platform.uow import Tx, unit_of_work
 from o2c.services.sales import backorders, catalog, orders
 from tests.conftest import PG_URL, _truncate_pg
 
 D = Decimal
 SKUS = {"RETRO-CLOCK": ("49.90", "0.22"), "MUG-01": ("8.50", "0.10"), "BOOK-ESPRESSO": ("32.00", "0.04")}
-CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00")}
+CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00"), "C-LINDNER": None, "C-SAMOVAR": None, "C-NOWAK": None}
+#: Customers of every tax treatment (the company is in the One-Stop Shop):
+#: code → (country, VAT id, type). C-ROSSI and C-LIMIT are domestic.
+ABROAD = {"C-LINDNER": ("DE", "DE287451934", "business"),   # intra-EU supply
+          "C-SAMOVAR": ("RU", "7714512839", "business"),    # export
+          "C-NOWAK": ("PL", "", "consumer")}                # distance sale at Polish VAT
 COSTS = [D("3.00"), D("12.35"), D("20.01")]
 #: Business refusals a random sequence may meet; anything else fails the test.
 REFUSALS = (Conflict, OutOfStock, InvalidTransition, CreditLimitExceeded)
@@ -63,6 +69,7 @@ class Steps:
     refused = 0
     handed_over = 0  # units reserved for waiting orders by hand-over jobs
     documents: dict[str, int] = {}
+    treatments: dict[str, int] = {}  # invoices made per tax treatment
 
 
 class BooksMachine(RuleBasedStateMachine):
@@ -79,6 +86,8 @@ class BooksMachine(RuleBasedStateMachine):
         for table in ("orders", "shipments", "invoices", "payments", "returns", "credit_notes", "refunds"):
             n = self.query(select(func.count()).select_from(m.Base.metadata.tables[table]))[0][0]
             Steps.documents[table] = Steps.documents.get(table, 0) + n
+        for treatment, n in self.query(select(m.Invoice.tax_treatment, func.count()).group_by(m.Invoice.tax_treatment)):
+            Steps.treatments[treatment] = Steps.treatments.get(treatment, 0) + n
         self.engine.dispose()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -108,11 +117,14 @@ class BooksMachine(RuleBasedStateMachine):
     @initialize()
     def master_data(self) -> None:
         def setup(tx: Tx) -> None:
+            company.update_company(tx, {"oss_registered": True, "vat_id": "IT01234560017"})
             for code, limit in CUSTOMERS.items():
+                country, vat_id, kind = ABROAD.get(code, ("IT", "", "consumer"))
                 self.ids[code] = records.create_customer(tx, {
-                    "code": code, "name": code.title(), "country": "IT", "credit_limit": limit,
+                    "code": code, "name": code.title(), "country": country, "credit_limit": limit,
+                    "tax_id": vat_id, "customer_type": kind,
                     "billing_address": {"name": code, "line1": "Via Roma 1", "city": "Milano",
-                                        "postal_code": "20121", "country": "IT"}})["id"]
+                                        "postal_code": "20121", "country": country}})["id"]
             for sku, (price, vat) in SKUS.items():
                 catalog.create_product(tx, {"sku": sku, "name": sku.title(), "unit_price": D(price),
                                             "vat_rate": D(vat)})
@@ -123,6 +135,11 @@ class BooksMachine(RuleBasedStateMachine):
                 "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}, {"sku": "MUG-01", "quantity": 3}]})
             packed = shipping.pack(tx, sold["id"], SYSTEM, None)
             shipping.ship(tx, packed["id"], SYSTEM, "BRT", "T0")
+            for code in ABROAD:  # an invoice of every treatment from the first step on
+                abroad = orders.create_order(tx, SYSTEM, {
+                    "customer": {"code": code}, "currency": "EUR", "confirm": True,
+                    "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}, {"sku": "MUG-01", "quantity": 1}]})
+                shipping.ship(tx, shipping.pack(tx, abroad["id"], SYSTEM, None)["id"], SYSTEM, "BRT", f"T-{code}")
             orders.create_order(tx, SYSTEM, {"customer": {"code": "C-LIMIT"}, "currency": "EUR", "confirm": False,
                                              "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}]})
         with unit_of_work(self.engine, "test:stateful") as tx:
@@ -305,6 +322,7 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     BooksMachine.fresh_engine = staticmethod(fresh)  # type: ignore[assignment]
     Steps.steps = Steps.run = Steps.refused = Steps.handed_over = 0
     Steps.documents = {}
+    Steps.treatments = {}
     run_state_machine_as_test(BooksMachine, settings=settings(
         max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
@@ -313,9 +331,11 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     record("refused", Steps.refused)
     print(f"\nstateful books: {examples} runs, {Steps.steps} reconciliations, {Steps.run} business events "
           f"({Steps.refused} refused by the rules); documents made: {Steps.documents}; "
+          f"invoices per tax treatment: {Steps.treatments}; "
           f"units handed to waiting orders by hand-over jobs: {Steps.handed_over}")
     assert Steps.run > examples, "the machine hardly ran"
     assert Steps.refused < Steps.run, "every event was refused: the rules drive nothing"
+    assert {"domestic", "intra_eu_b2b", "eu_distance_sale", "export"} <= set(Steps.treatments), Steps.treatments
 
 
 def test_any_sequence_of_events_keeps_the_books_reconciled(
