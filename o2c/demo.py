@@ -42,7 +42,7 @@ from o2c.services.books.reconciliation import reconcile
 from o2c.services.cash import payments
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
-from o2c.services.platform import apikeys, clock
+from o2c.services.platform import apikeys, clock, company
 from o2c.services.platform.uow import Tx, unit_of_work
 from o2c.services.sales import catalog, orders
 
@@ -55,6 +55,8 @@ KEYS = (("demo-admin", "admin"), ("demo-shop", "webshop"), ("demo-clerk", "clerk
 CLERK = Principal("user", 1, "marta.galli", "clerk")
 ACCOUNTANT = Principal("user", 2, "paolo.ferri", "accountant")
 DEMO_ACTOR = "cli:demo"
+ADMIN_ACTOR = "user:admin"
+COMPANY_VAT_ID = "IT09876540015"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class DemoProduct:
     restock_cost: str | None  # a later receipt at another cost moves the average
     unit: str = "pcs"
     active: bool = True
+    tax_class: str = ""       # by default from the Italian rate (TAX_CLASS_OF)
+
+
+#: The tax class of each Italian rate: abroad, a product takes its class's rate.
+TAX_CLASS_OF = {"0.22": "standard", "0.10": "reduced", "0.05": "reduced", "0.04": "super_reduced", "0": "zero"}
 
 
 PRODUCTS = (
@@ -84,6 +91,9 @@ PRODUCTS = (
     DemoProduct("PASTA-SPAG-1KG", "Durum wheat spaghetti, 1 kg", "2.95", "0.04", "1.12", None),
     DemoProduct("BOOK-ESPRESSO", "Espresso at Home, hardcover", "32.00", "0.04", "17.50", None),
     DemoProduct("MOKA-1", "Moka pot, 1 cup (discontinued)", "24.90", "0.22", "0", None, active=False),
+    # A seat at a training course: education, exempt from VAT (category E).
+    DemoProduct("COURSE-BARISTA", "Home barista course, one seat", "90.00", "0", "30.00", None,
+                tax_class="exempt"),
 )
 ORDERABLE = tuple(p for p in PRODUCTS if p.active)
 
@@ -289,8 +299,13 @@ class _Loader:
 
     def master_data(self) -> None:
         when = self.ago(MASTER_DATA_DAYS_AGO, 3)
+        # The company sells to consumers across the EU through the One-Stop
+        # Shop: German and Polish consumers pay their own country's VAT.
+        self.run(when, ADMIN_ACTOR, lambda tx: company.update_company(
+            tx, {"country": "IT", "vat_id": COMPANY_VAT_ID, "oss_registered": True}))
         for p in PRODUCTS:
             data = s.ProductIn().load({"sku": p.sku, "name": p.name, "unit_price": p.price, "vat_rate": p.vat,
+                                       "tax_class": p.tax_class or TAX_CLASS_OF[p.vat],
                                        "unit": p.unit, "active": p.active})
             self.run(when, CLERK.actor, lambda tx, d=data: catalog.create_product(tx, d))
         for c in CUSTOMERS:

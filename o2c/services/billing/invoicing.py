@@ -141,10 +141,10 @@ def _assemble(rows: list[Row[Any]], tx: Tx) -> list[dict[str, Any]]:
     ):
         d = l._asdict()
         ls[d.pop("invoice_id")].append(d)
-    vat: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for v in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id.in_(ids))
-                             .order_by(invoice_vat.c.category, invoice_vat.c.rate)):
-        vat[v.invoice_id].extend(vat_view([v]))
+    raw: dict[int, list[Any]] = {i: [] for i in ids}
+    for v in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id.in_(ids))):
+        raw[v.invoice_id].append(v)
+    vat = {i: vat_view(rs) for i, rs in raw.items()}
     out = []
     for r in rows:
         d = r._asdict()

@@ -554,10 +554,10 @@ def _cn_views(tx: Tx, rows: list[Row[Any]]) -> list[dict[str, Any]]:
         ls[l.credit_note_id].append({"sku": l.sku, "description": l.description, "quantity": l.quantity,
                                      "unit_price": l.unit_price, "discount": l.discount, "vat_rate": l.vat_rate,
                                      "vat_category": l.vat_category, "net": l.net})
-    vat: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for v in tx.conn.execute(select(cn_vat).where(cn_vat.c.credit_note_id.in_(ids))
-                             .order_by(cn_vat.c.category, cn_vat.c.rate)):
-        vat[v.credit_note_id].extend(vat_view([v]))
+    raw: dict[int, list[Any]] = defaultdict(list)
+    for v in tx.conn.execute(select(cn_vat).where(cn_vat.c.credit_note_id.in_(ids))):
+        raw[v.credit_note_id].append(v)
+    vat = {i: vat_view(raw[i]) for i in ids}
     inv_numbers = dict(tx.conn.execute(select(invoices.c.id, invoices.c.number).where(
         invoices.c.id.in_({r.invoice_id for r in rows}))).all())
     out = []

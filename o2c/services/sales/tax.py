@@ -15,6 +15,7 @@ from o2c.domain.access import Principal
 from o2c.domain.errors import ValidationFailed
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.tax import (
+    CATEGORIES,
     EU,
     TAX_CLASSES,
     Buyer,
@@ -116,9 +117,10 @@ def tax_columns(decision: Decision, ship_to: str) -> dict[str, Any]:
 
 
 def vat_view(rows: Any) -> list[dict[str, Any]]:
-    """VAT summary rows as the API shows them; the reason only where there is one."""
+    """VAT summary rows as the API shows them, in category order (S, Z, E, K,
+    G…) then by rate; the reason only where there is one."""
     out = []
-    for v in rows:
+    for v in sorted(rows, key=lambda v: (CATEGORIES.index(v.category), v.rate)):
         d = {"category": v.category, "rate": v.rate, "net": v.net, "vat": v.vat}
         if v.exemption_reason_code:
             d["exemption_reason_code"] = v.exemption_reason_code
