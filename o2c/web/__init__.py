@@ -137,6 +137,7 @@ def init_app(app: Flask) -> None:
         receivables,
         returns,
         sales,
+        tax_reports,
         webhooks,
     )
     from o2c.web.audit import describe
