@@ -244,3 +244,19 @@ def test_a_tampered_journal_line_or_vat_row_makes_the_report_checks_non_zero(
     oss = got["oss_return"]
     assert (oss["left"], oss["right"]) == ("0.00", "11.88") and oss["difference"] != "0.00"
     assert [(k["role_period"][:10], k["books"]) for k in oss["details"]["keys"]] == [("vat_oss_PL", "11.88")]
+
+
+def test_the_demo_data_reconciles_with_every_treatment_on_the_reports(engine: Engine) -> None:
+    """``make run``'s demo: German, Polish and Russian businesses, consumers
+    abroad, an exempt line — every report check is zero."""
+    from o2c.demo import load_demo
+    from o2c.services.books import reconciliation, tax_reports
+    from o2c.services.platform.uow import unit_of_work
+    load_demo(engine)  # refuses to finish unless every check of the reconciliation is zero
+    with unit_of_work(engine, "test", readonly=True) as tx:
+        got = {c["name"]: c for c in reconciliation.reconcile(tx)["checks"]}
+        rows = tax_reports.vat_report(tx, dt.date(2000, 1, 1), dt.date(2999, 12, 31))["rows"]
+    assert {r["tax_treatment"] for r in rows} >= {"domestic", "intra_eu_b2b", "eu_distance_sale", "export"}
+    assert {r["category"] for r in rows} >= {"S", "E", "K", "G"}
+    for name in ("vat_report", "ec_sales_list", "oss_return"):
+        assert got[name]["difference"] == 0 and got[name]["left"] != 0, got[name]
