@@ -159,3 +159,36 @@ def test_the_official_rules_are_really_run() -> None:
         assert_en16931(broken)
     with pytest.raises(ValueError, match="not an EN 16931 e-invoice"):
         official.report(b"<Invoice/>")
+
+
+CII_REASON = ("//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReason"
+              "|//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax/ram:ExemptionReasonCode")
+UBL_REASON = ("//cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReason"
+              "|//cac:TaxSubtotal/cac:TaxCategory/cbc:TaxExemptionReasonCode")
+NS = {"ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+      "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
+      "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"}
+
+
+@pytest.mark.parametrize(("what", "shape", "cii", "ubl", "rule"), [
+    ("an intra-EU supply without its exemption reason", "intra eu b2b", CII_REASON, UBL_REASON, "BR-IC-10"),
+    ("an intra-EU supply without the buyer's VAT id", "intra eu b2b",
+     "//ram:BuyerTradeParty/ram:SpecifiedTaxRegistration", "//cac:AccountingCustomerParty//cac:PartyTaxScheme",
+     "BR-IC-02"),
+    ("an intra-EU supply without its delivery date", "intra eu b2b",
+     "//ram:ApplicableHeaderTradeDelivery/ram:ActualDeliverySupplyChainEvent", "//cac:Delivery/cbc:ActualDeliveryDate",
+     "BR-IC-11"),
+    ("an export without its exemption reason", "export", CII_REASON, UBL_REASON, "BR-G-10"),
+    ("an exempt sale without its exemption reason", "exempt", CII_REASON, UBL_REASON, "BR-E-10"),
+])
+def test_a_treatment_missing_what_its_category_needs_fails_the_official_rules(
+        what: str, shape: str, cii: str, ubl: str, rule: str) -> None:
+    from lxml import etree
+    doc = SHAPES[shape]("en", "invoice")
+    for write, path in ((einvoice.cii_xml, cii), (einvoice.ubl_xml, ubl)):
+        root = etree.fromstring(write(doc))
+        found = root.xpath(path, namespaces=NS)
+        assert found, path
+        for el in found:
+            el.getparent().remove(el)
+        assert official.fatal_rules(etree.tostring(root)) == {rule}, what
