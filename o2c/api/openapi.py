@@ -230,6 +230,9 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     "CreditApplyIn": {"invoice_id": 1, "amount": "50.00"},
     "CreditReallocateIn": {"from_invoice_id": 1, "to_invoice_id": 2, "amount": "50.00"},
     "ReturnIn": {"lines": [{"sku": "CHAIR-OAK", "quantity": 1}], "restock": True, "refund": "credit"},
+    "TaxPreviewIn": {"customer": {"code": "C-ROSSI"}, "lines": [{"sku": "CHAIR-OAK", "quantity": 2}]},
+    "TaxRateIn": {"country": "DE", "tax_class": "standard", "rate": "0.19", "valid_from": "2030-01-01"},
+    "CompanyPatch": {"oss_registered": True},
     "RefundIn": {"customer_id": 1, "amount": "50.00", "currency": "EUR"},
     "ApplyCreditIn": {"amount": "50.00"},
 }

@@ -46,13 +46,16 @@ from o2c.services.sales import backorders, catalog, orders
 from tests.conftest import PG_URL, _truncate_pg
 
 D = Decimal
-SKUS = {"RETRO-CLOCK": ("49.90", "0.22"), "MUG-01": ("8.50", "0.10"), "BOOK-ESPRESSO": ("32.00", "0.04")}
+SKUS = {"RETRO-CLOCK": ("49.90", "0.22"), "MUG-01": ("8.50", "0.10"), "BOOK-ESPRESSO": ("32.00", "0.04"),
+        "COURSE": ("40.00", "0")}
+TAX_CLASS = {"0.22": "standard", "0.10": "reduced", "0.04": "super_reduced", "0": "exempt"}
 CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00"), "C-LINDNER": None, "C-SAMOVAR": None, "C-NOWAK": None}
-#: Customers of every tax treatment (the company is in the One-Stop Shop):
-#: code → (country, VAT id, type). C-ROSSI and C-LIMIT are domestic.
-ABROAD = {"C-LINDNER": ("DE", "DE287451934", "business"),   # intra-EU supply
-          "C-SAMOVAR": ("RU", "7714512839", "business"),    # export
-          "C-NOWAK": ("PL", "", "consumer")}                # distance sale at Polish VAT
+#: Who buys, for every tax treatment: domestic (Italy), intra-EU B2B (a German
+#: business), export (a Russian company), distance sales (a Polish consumer,
+#: over a low threshold after the first sales; she may become a business).
+TAX_DATA = {"C-LINDNER": {"country": "DE", "tax_id": "DE287451934"},
+            "C-SAMOVAR": {"country": "RU", "tax_id": "7714512839"},
+            "C-NOWAK": {"country": "PL", "customer_type": "consumer"}}
 COSTS = [D("3.00"), D("12.35"), D("20.01")]
 #: Business refusals a random sequence may meet; anything else fails the test.
 REFUSALS = (Conflict, OutOfStock, InvalidTransition, CreditLimitExceeded)
@@ -117,17 +120,16 @@ class BooksMachine(RuleBasedStateMachine):
     @initialize()
     def master_data(self) -> None:
         def setup(tx: Tx) -> None:
-            company.update_company(tx, {"oss_registered": True, "vat_id": "IT01234560017"})
             for code, limit in CUSTOMERS.items():
-                country, vat_id, kind = ABROAD.get(code, ("IT", "", "consumer"))
+                tax = TAX_DATA.get(code, {"country": "IT"})
                 self.ids[code] = records.create_customer(tx, {
-                    "code": code, "name": code.title(), "country": country, "credit_limit": limit,
-                    "tax_id": vat_id, "customer_type": kind,
+                    "code": code, "name": code.title(), "credit_limit": limit, **tax,
                     "billing_address": {"name": code, "line1": "Via Roma 1", "city": "Milano",
-                                        "postal_code": "20121", "country": country}})["id"]
+                                        "postal_code": "20121", "country": tax["country"]}})["id"]
+            company.update_company(tx, {"distance_sales_threshold": D("150.00")})
             for sku, (price, vat) in SKUS.items():
                 catalog.create_product(tx, {"sku": sku, "name": sku.title(), "unit_price": D(price),
-                                            "vat_rate": D(vat)})
+                                            "vat_rate": D(vat), "tax_class": TAX_CLASS[vat]})
                 stock.receive(tx, sku, 6, COSTS[len(sku) % len(COSTS)])
             # Something to pay, return and credit from the first step on.
             sold = orders.create_order(tx, SYSTEM, {
@@ -135,15 +137,26 @@ class BooksMachine(RuleBasedStateMachine):
                 "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}, {"sku": "MUG-01", "quantity": 3}]})
             packed = shipping.pack(tx, sold["id"], SYSTEM, None)
             shipping.ship(tx, packed["id"], SYSTEM, "BRT", "T0")
-            for code in ABROAD:  # an invoice of every treatment from the first step on
+            # An invoice of every treatment from the first step on (C-NOWAK's is over the threshold).
+            for code, first in (("C-LINDNER", "BOOK-ESPRESSO"), ("C-SAMOVAR", "BOOK-ESPRESSO"),
+                                ("C-NOWAK", "RETRO-CLOCK")):
                 abroad = orders.create_order(tx, SYSTEM, {
                     "customer": {"code": code}, "currency": "EUR", "confirm": True,
-                    "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}, {"sku": "MUG-01", "quantity": 1}]})
+                    "lines": [{"sku": first, "quantity": 1 if first == "BOOK-ESPRESSO" else 3},
+                              {"sku": "MUG-01", "quantity": 1}]})
                 shipping.ship(tx, shipping.pack(tx, abroad["id"], SYSTEM, None)["id"], SYSTEM, "BRT", f"T-{code}")
             orders.create_order(tx, SYSTEM, {"customer": {"code": "C-LIMIT"}, "currency": "EUR", "confirm": False,
                                              "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}]})
         with unit_of_work(self.engine, "test:stateful") as tx:
             setup(tx)
+
+    @rule(business=st.booleans())
+    def consumer_becomes_business(self, business: bool) -> None:
+        """The Polish consumer registers for VAT (or is found to be a consumer
+        after all): her later orders change treatment, earlier ones keep theirs."""
+        data = ({"customer_type": "business", "tax_id": "PL6772398046"} if business
+                else {"customer_type": "consumer", "tax_id": ""})
+        self.event(lambda tx: records.update_customer(tx, self.ids["C-NOWAK"], data))
 
     @rule(sku=st.sampled_from(sorted(SKUS)), qty=quantity, cost=st.sampled_from(COSTS))
     def receive_goods(self, sku: str, qty: int, cost: Decimal) -> None:
@@ -292,6 +305,15 @@ class BooksMachine(RuleBasedStateMachine):
                 c.get("documents") or c.get("customers") or c.get("lines"))
                for c in report["checks"] if c["difference"] != 0]
         assert report["ok"] and not bad, bad
+
+    @invariant()
+    def documents_keep_the_treatment_of_their_order(self) -> None:
+        """An invoice copies its order's frozen treatment, a credit note its invoice's."""
+        I, O, C = m.Invoice, m.Order, m.CreditNote
+        assert not self.query(select(I.id).join(O, O.id == I.order_id).where(
+            (I.tax_treatment != O.tax_treatment) | (I.tax_country != O.tax_country)))
+        assert not self.query(select(C.id).join(I, I.id == C.invoice_id).where(
+            (C.tax_treatment != I.tax_treatment) | (C.tax_country != I.tax_country)))
 
     @invariant()
     def documents_stay_within_their_bounds(self) -> None:

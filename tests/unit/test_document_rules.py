@@ -66,7 +66,8 @@ def test_a_document_computes_vat_per_rate_on_the_sum_of_nets() -> None:
                          due_date=dt.date(2026, 2, 4), currency="EUR", language="it", seller=SELLER,
                          buyer=buyer("it"), lines=lines, terms_days=30)
     # 0.06 × 22 % = 0.0132 → 0.01, where rounding each line (0.0044 → 0.00) would give nothing.
-    assert doc["vat"] == [{"rate": D("0.22"), "net": D("0.06"), "vat": D("0.01")}]
+    assert doc["vat"] == [{"category": "S", "rate": D("0.22"), "net": D("0.06"), "vat": D("0.01"),
+                           "exemption_reason_code": None, "exemption_reason": None}]
     assert (doc["net_total"], doc["vat_total"], doc["total"]) == (D("0.06"), D("0.01"), D("0.07"))
     assert [l["no"] for l in doc["lines"]] == [1, 2, 3]
     assert doc["payment"]["reference"] == creditor_reference("INV-2026-000001")

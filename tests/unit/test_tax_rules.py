@@ -125,12 +125,12 @@ def test_only_consumer_sales_into_another_member_state_need_the_distance_sales_s
     ("DE287451934", "DE", True),
     ("DE 287 451 934", "DE", True),
     ("287451934", "DE", True),           # the prefix follows from the country
-    ("DE287451934", "DE", False),        # wrong check digit
+    ("DE287451935", "DE", False),        # wrong check digit
     ("DE28745193", "DE", False),         # malformed
     ("PL6772398046", "PL", True),
-    ("PL6772398046", "PL", False),
+    ("PL6772398047", "PL", False),
     ("IT02793451200", "IT", True),
-    ("IT01234560017", "IT", False),
+    ("IT01234567890", "IT", False),      # no such office code
     ("DE287451934", "PL", False),        # another country's id
     ("EL094259216", "GR", True),
     ("7714512839", "RU", True),          # not an EU VAT id: not checked
