@@ -224,6 +224,7 @@ def measure(url: str) -> None:
               f"net {total['net']}" + (f"  VAT {total['vat']}" if "vat" in total else ""), flush=True)
 
     timed("VAT report, March", lambda tx: tr.vat_report(tx, dt.date(YEAR, 3, 1), dt.date(YEAR, 3, 31)))
+    timed("VAT report, Q1", lambda tx: tr.vat_report(tx, dt.date(YEAR, 1, 1), dt.date(YEAR, 3, 31)))
     timed("VAT report, the whole year", lambda tx: tr.vat_report(tx, dt.date(YEAR, 1, 1), dt.date(YEAR, 12, 31)))
     timed("EC sales list, March", lambda tx: tr.ec_sales_list(tx, f"{YEAR}-03"))
     timed("OSS return, Q1", lambda tx: tr.oss_return(tx, f"{YEAR}-Q1"))
@@ -236,7 +237,13 @@ def main() -> None:
     ap.add_argument("--db", required=True)
     ap.add_argument("--keep", action="store_true", help="measure a database filled before")
     args = ap.parse_args()
-    if not args.keep:
+    if args.keep:  # a database filled before: bring its schema (indexes) up to date
+        from o2c.db.engine import make_engine
+        from o2c.db.migrate import upgrade
+        engine = make_engine(args.db)
+        upgrade(engine)
+        engine.dispose()
+    else:
         fill(args.db, args.invoices)
     measure(args.db)
 
