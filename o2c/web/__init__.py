@@ -137,6 +137,7 @@ def init_app(app: Flask) -> None:
         receivables,
         returns,
         sales,
+        settings,
         tax_reports,
         webhooks,
     )

@@ -56,7 +56,7 @@ def distance_sales(tx: Tx, home: str, today: dt.date) -> DistanceSales:
     row = tx.conn.execute(
         select(money_sum(case((orders.c.created_at < this_year, net), else_=0)),
                money_sum(case((orders.c.created_at >= this_year, net), else_=0)))
-        .where(orders.c.created_at >= start, orders.c.status != "cancelled",
+        .where(orders.c.created_at >= start, orders.c.status.notin_(("cancelled", "draft")),
                orders.c.ship_to_country.in_(sorted(EU - {home})),
                or_(orders.c.tax_treatment == "eu_distance_sale",
                    and_(orders.c.tax_treatment.in_(("domestic", "exempt")), orders.c.tax_country == home)))
