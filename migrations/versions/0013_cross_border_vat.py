@@ -101,20 +101,30 @@ def upgrade() -> None:
                      sa.column("valid_to", sa.Date))
     op.bulk_insert(rates, seed_rows())
 
-    accounts = sa.table("accounts", sa.column("code"), sa.column("role"), sa.column("name"), sa.column("type"))
-    op.bulk_insert(accounts, [{"code": c, "role": r, "name": n, "type": t} for c, r, n, t in NEW_ACCOUNTS])
-    for code, role, _, _ in NEW_ACCOUNTS:
-        op.execute(f"INSERT INTO account_roles (role, account, assigned_at) VALUES ('{role}', '{code}', "
-                   "CURRENT_TIMESTAMP)")
+    # Accounts that kept their postings through a downgrade are there already.
+    for code, role, name, type_ in NEW_ACCOUNTS:
+        op.execute(f"INSERT INTO accounts (code, role, name, type) SELECT '{code}', '{role}', '{name}', '{type_}' "
+                   f"WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE code = '{code}')")
+        op.execute(f"INSERT INTO account_roles (role, account, assigned_at) SELECT '{role}', '{code}', "
+                   f"CURRENT_TIMESTAMP WHERE NOT EXISTS (SELECT 1 FROM account_roles WHERE account = '{code}')")
 
 
 def downgrade() -> None:
+    # Accounts with postings stay (the journal is never rewritten); the others go.
     roles = ", ".join(f"'{r}'" for _, r, _, _ in NEW_ACCOUNTS)
-    op.execute(f"DELETE FROM account_roles WHERE role IN ({roles})")
-    op.execute(f"DELETE FROM accounts WHERE role IN ({roles})")
+    unused = "SELECT code FROM accounts WHERE code NOT IN (SELECT DISTINCT account FROM journal_lines)"
+    op.execute(f"DELETE FROM account_roles WHERE role IN ({roles}) AND account IN ({unused})")
+    op.execute(f"DELETE FROM accounts WHERE role IN ({roles}) AND code IN ({unused})")
     op.drop_table("tax_rates")
+    conn = op.get_bind()
     for t, key in VAT_TABLES:
-        op.execute(f"DELETE FROM {t} WHERE category <> 'S' AND rate <> 0")
+        # Rows of one document at one rate (Z and E at 0 %) become one again.
+        doubled = conn.execute(sa.text(
+            f"SELECT {key}, rate, SUM(net), SUM(vat) FROM {t} GROUP BY {key}, rate HAVING COUNT(*) > 1")).all()
+        for doc_id, rate, net, vat in doubled:
+            conn.execute(sa.text(f"DELETE FROM {t} WHERE {key} = :d AND rate = :r"), {"d": doc_id, "r": rate})
+            conn.execute(sa.text(f"INSERT INTO {t} ({key}, category, rate, net, vat) VALUES (:d, 'Z', :r, :n, :v)"),
+                         {"d": doc_id, "r": rate, "n": net, "v": vat})
         with op.batch_alter_table(t) as b:
             b.drop_constraint(f"pk_{t}", type_="primary")
             b.create_primary_key(f"pk_{t}", [key, "rate"])
