@@ -31,6 +31,14 @@ def pytest_report_header(config: Any) -> str:
     return f"o2c database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (file per test)'}"
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many e-invoices the official EN 16931 rules checked in this run."""
+    from tests.documents.official import summary
+    line = summary()
+    if line:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """SQLite: migrate once, copy the file per test. PostgreSQL: migrate once."""

@@ -13,7 +13,7 @@ from o2c.api.common import decode_cursor, encode_cursor, engine, int_cursor, mut
 from o2c.domain.downloads import content_disposition
 from o2c.schemas import api as s
 from o2c.schemas import books as b
-from o2c.services.books import chain, chart, exports, ledger, reconciliation, reports
+from o2c.services.books import chain, chart, exports, ledger, reconciliation, reports, tax_reports
 
 blp = Blueprint("books", __name__, url_prefix="/api/v1", description="Ledger and reconciliation")
 
@@ -204,3 +204,46 @@ def get_reconciliation(args: dict[str, Any]) -> Any:
             checks.append(base)
         return {**report, "checks": checks}
     return read(run, s.ReconciliationOut())
+
+
+# -- tax reports ---------------------------------------------------------------------------
+
+def _tax_report(kind: str, fmt: str, build: Any, schema: Any, name: str) -> Any:
+    if fmt == "csv":
+        report = read_value(build)
+        return Response(tax_reports.to_csv(kind, report).encode("utf-8"), mimetype="text/csv",
+                        headers={"Content-Disposition": content_disposition(f"{name}.csv")})
+    return read(build, schema)
+
+
+@blp.route("/reports/vat", methods=["GET"])
+@requires("ledger:read")
+@blp.arguments(b.VatReportArgs, location="query")
+@blp.response(200, b.VatReportOut)
+def vat_report(args: dict[str, Any]) -> Any:
+    """Net and VAT per tax treatment, country, category and rate of the documents issued from..to (JSON or CSV)."""
+    start, end = args["from_"], args["to"]
+    return _tax_report("vat", args["format"], lambda tx: tax_reports.vat_report(tx, start, end), b.VatReportOut(),
+                       f"vat_{start}_{end}")
+
+
+@blp.route("/reports/ec-sales-list", methods=["GET"])
+@requires("ledger:read")
+@blp.arguments(b.EcSalesListArgs, location="query")
+@blp.response(200, b.EcSalesListOut)
+def ec_sales_list(args: dict[str, Any]) -> Any:
+    """Intra-EU supplies to businesses in a month: net per customer VAT id, credit notes netted (JSON or CSV)."""
+    period = args["period"]
+    return _tax_report("ec-sales-list", args["format"], lambda tx: tax_reports.ec_sales_list(tx, period),
+                       b.EcSalesListOut(), f"ec_sales_list_{period}")
+
+
+@blp.route("/reports/oss", methods=["GET"])
+@requires("ledger:read")
+@blp.arguments(b.OssArgs, location="query")
+@blp.response(200, b.OssReturnOut)
+def oss_return(args: dict[str, Any]) -> Any:
+    """The One-Stop-Shop return of a quarter: distance sales' net and VAT per member state and rate (JSON or CSV)."""
+    q = args["quarter"]
+    return _tax_report("oss", args["format"], lambda tx: tax_reports.oss_return(tx, q), b.OssReturnOut(),
+                       f"oss_{q}")

@@ -326,6 +326,8 @@ class Invoice(Base):
         UniqueConstraint("series", "year", "seq"),
         Index("ix_invoices_customer_id_status", "customer_id", "status"),
         Index("ix_invoices_status_due_date", "status", "due_date"),
+        # The tax reports: a period's documents by treatment (migration 0014).
+        Index("ix_invoices_issue_date_tax", "issue_date", "tax_treatment", "tax_country", "id"),
         CheckConstraint("amount_paid + credited_amount <= total", name="not_overpaid"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -473,6 +475,7 @@ class CreditNote(Base):
     __table_args__ = (
         UniqueConstraint("series", "year", "seq"),
         Index("ix_credit_notes_customer_id_id", "customer_id", "id"),
+        Index("ix_credit_notes_issue_date_tax", "issue_date", "tax_treatment", "tax_country", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)

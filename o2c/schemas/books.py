@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from o2c.ledger.accounts import ACCOUNT_TYPES, CODE_PATTERN, CODE_RULE, ROLES
 from o2c.schemas.api import CURSOR_MAX, HAS_MORE_DOC, NEXT_CURSOR_DOC
-from o2c.schemas.fields import BookDate, Id, Money, Text, Whole
+from o2c.schemas.fields import BookDate, Id, Money, Rate, Text, Whole
 
 Str = Text
 FORMATS = ("csv", "xlsx", "saft")
@@ -265,3 +265,82 @@ class DunningLetterPage(Schema):
     items = fields.List(fields.Nested(DunningLetterOut))
     next_cursor = Str(allow_none=True, metadata={"description": NEXT_CURSOR_DOC})
     has_more = fields.Boolean(metadata={"description": HAS_MORE_DOC})
+
+
+# -- tax reports ---------------------------------------------------------------------------
+
+TAX_REPORT_FORMATS = ("json", "csv")
+
+
+class VatReportArgs(Schema):
+    from_ = BookDate(data_key="from", required=True, metadata={"description": "First issue date of the period."})
+    to = BookDate(required=True, metadata={"description": "Last issue date of the period."})
+    format = Str(load_default="json", validate=validate.OneOf(TAX_REPORT_FORMATS))
+
+
+class EcSalesListArgs(Schema):
+    period = Str(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
+                                                         error="“{input}” is no month: use YYYY-MM, e.g. 2026-03."),
+                 metadata={"description": "The month, YYYY-MM."})
+    format = Str(load_default="json", validate=validate.OneOf(TAX_REPORT_FORMATS))
+
+
+class OssArgs(Schema):
+    quarter = Str(required=True, validate=validate.Regexp(r"^\d{4}-Q[1-4]$",
+                                                          error="“{input}” is no quarter: use YYYY-Qn, e.g. 2026-Q1."),
+                  metadata={"description": "The calendar quarter, YYYY-Qn."})
+    format = Str(load_default="json", validate=validate.OneOf(TAX_REPORT_FORMATS))
+
+
+class VatReportRow(Schema):
+    tax_treatment = Str()
+    country = Str()
+    category = Str()
+    rate = Rate()
+    net = SignedMoney()
+    vat = SignedMoney()
+
+
+class VatTotals(Schema):
+    net = SignedMoney()
+    vat = SignedMoney()
+
+
+class VatReportOut(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    rows = fields.List(fields.Nested(VatReportRow))
+    totals = fields.Nested(VatTotals)
+
+
+class EcSalesRow(Schema):
+    vat_id = Str()
+    country = Str()
+    net = SignedMoney()
+
+
+class EcSalesTotals(Schema):
+    net = SignedMoney()
+
+
+class EcSalesListOut(Schema):
+    period = Str()
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    rows = fields.List(fields.Nested(EcSalesRow))
+    totals = fields.Nested(EcSalesTotals)
+
+
+class OssRow(Schema):
+    country = Str()
+    rate = Rate()
+    net = SignedMoney()
+    vat = SignedMoney()
+
+
+class OssReturnOut(Schema):
+    quarter = Str()
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    rows = fields.List(fields.Nested(OssRow))
+    totals = fields.Nested(VatTotals)

@@ -138,6 +138,7 @@ def init_app(app: Flask) -> None:
         returns,
         sales,
         settings,
+        tax_reports,
         webhooks,
     )
     from o2c.web.audit import describe

@@ -47,6 +47,9 @@ CHECK_LINKS = {
     "customer_credit": ("web.payments", "Payments"),
     "fulfilment": ("web.orders", "Orders"),
     "open_quantities": ("web.backorders", "Backorders"),
+    "vat_report": ("web.vat_report", "VAT report"),
+    "ec_sales_list": ("web.ec_sales_list", "EC sales list"),
+    "oss_return": ("web.oss_return", "OSS return"),
 }
 #: The numbering checks: each series is of invoices or of credit notes.
 NUMBERING_LINKS = {"invoice": ("web.invoices", "Invoices"), "credit_note": ("web.credit_notes", "Credit notes")}

@@ -167,6 +167,9 @@ ACTIONS: dict[str, tuple[str, str, Any]] = {
     "ledger entries": ("get", "/api/v1/ledger/entries", None),
     "trial balance": ("get", "/api/v1/ledger/trial-balance", None),
     "reconciliation": ("get", "/api/v1/reconciliation", None),
+    "vat report": ("get", "/api/v1/reports/vat?from=2026-01-01&to=2026-12-31", None),
+    "ec sales list": ("get", "/api/v1/reports/ec-sales-list?period=2026-03", None),
+    "oss return": ("get", "/api/v1/reports/oss?quarter=2026-Q1&format=csv", None),
     "close period": ("post", "/api/v1/ledger/periods/2020-01/close", None),
     "cancel order lines": ("post", "/api/v1/orders/{order}/cancel",
                            lambda w: {"lines": [{"sku": "MUG-01", "quantity": 1}]}),
@@ -216,7 +219,7 @@ MAY: dict[str, set[str]] = {
     "accountant": {"list orders", "read order", "read shipment", "list invoices", "read invoice", "list products",
                    "read product", "list stock", "read stock", "list customers", "read customer",
                    "record payment", "read payment", "ledger entries", "trial balance", "reconciliation",
-                   "close period", "list backorders", "reverse payment", "read customer credit", "apply credit",
+                   "vat report", "ec sales list", "oss return", "close period", "list backorders", "reverse payment", "read customer credit", "apply credit",
                    "release credit", "reallocate credit", *AFTER_SALES_READS, "refund credit", "read refund",
                    "apply credit to invoice"},
     "admin": set(ACTIONS),
@@ -226,12 +229,13 @@ MAY: dict[str, set[str]] = {
 # table cannot drift from it.
 MUST_NOT = {
     "webshop": {"pack", "ship", "list customers", "ledger entries", "trial balance", "reconciliation",
-                "record payment", "read payment", "create product", "receive stock", "close period",
+                "vat report", "ec sales list", "oss return", "record payment", "read payment", "create product", "receive stock", "close period",
                 "reverse payment", "read customer credit", "apply credit", "release credit", "reallocate credit",
                 "return goods", "refund credit", "read refund", "apply credit to invoice"},
     "accountant": {"pack", "ship", "create product", "update product", "receive stock", "create order",
                    "cancel order", "create customer", "cancel order lines", "return goods"},
-    "clerk": {"ledger entries", "trial balance", "reconciliation", "close period"},
+    "clerk": {"ledger entries", "trial balance", "reconciliation", "close period", "vat report", "ec sales list",
+              "oss return"},
 }
 
 
@@ -304,6 +308,9 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/ledger/trial-balance/export"): "ledger:read",
     ("GET", "/api/v1/ledger/verify"): "ledger:read",
     ("GET", "/api/v1/receivables/aging"): "ledger:read",
+    ("GET", "/api/v1/reports/vat"): "ledger:read",
+    ("GET", "/api/v1/reports/ec-sales-list"): "ledger:read",
+    ("GET", "/api/v1/reports/oss"): "ledger:read",
     ("POST", "/api/v1/webhooks"): "webhooks:write",
     ("GET", "/api/v1/webhooks"): "webhooks:read",
     ("GET", "/api/v1/webhooks/<id>"): "webhooks:read",

@@ -22,6 +22,7 @@ from o2c.services.billing import documents
 from o2c.services.platform.uow import unit_of_work
 from tests.conftest import Client, customer, product
 from tests.docbuild import NBSP, cii_figures, embedded_xml, pdf_pages, ubl_figures
+from tests.documents.en16931 import assert_en16931
 
 D = Decimal
 
@@ -100,6 +101,8 @@ def test_the_invoice_pdf_is_in_the_customers_language_with_the_books_figures(adm
     assert "PO-4711" in text and "BRT0012345678" in text
     if LEGAL[lang]:
         assert LEGAL[lang] in " ".join(text.split()), text
+    for xml in (embedded_xml(r.data), shop.get(f"/api/v1/invoices/{inv['id']}/ubl").data):
+        assert_en16931(xml)  # the official EN 16931 rules, in both syntaxes
 
 
 def test_the_pdf_is_rendered_on_first_download_and_the_same_bytes_come_back(admin, shop, engine) -> None:  # type: ignore[no-untyped-def]
@@ -178,6 +181,7 @@ def test_the_factur_x_xml_validates_and_carries_the_invoices_totals(admin, shop,
     inv = invoiced(admin, shop, "ru")
     xml = embedded_xml(shop.get(f"/api/v1/invoices/{inv['id']}/pdf").data)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
+    assert_en16931(xml)
     got = cii_figures(xml)
     with engine.connect() as c:
         row = c.execute(select(m.Invoice.number, m.Invoice.net_total, m.Invoice.vat_total, m.Invoice.total)
@@ -200,6 +204,7 @@ def test_the_ubl_download_validates_and_carries_the_invoices_totals(admin, shop)
     assert r.status_code == 200 and r.mimetype == "application/xml"
     assert r.headers["Content-Disposition"] == f'inline; filename="{inv["number"]}.xml"; filename*=UTF-8\'\'{inv["number"]}.xml'
     assert xml_check_xsd(r.data, flavor="ubl-2.1-invoice") is True
+    assert_en16931(r.data)
     got = ubl_figures(r.data)
     assert got["number"] == inv["number"]
     assert (got["net"], got["vat"], got["total"], got["due"]) == (

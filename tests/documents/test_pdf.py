@@ -15,6 +15,7 @@ from o2c.documents.i18n import formats
 from o2c.documents.pdf import document_pdf
 from o2c.domain.money import line_net
 from tests.docbuild import NBSP, cii_figures, embedded_xml, pdf_pages, sample_document
+from tests.documents.en16931 import assert_en16931
 
 D = Decimal
 
@@ -99,6 +100,7 @@ def test_the_pdf_is_factur_x_with_valid_en16931_xml_of_the_same_figures(rendered
     assert intent["/S"] == "/GTS_PDFA1" and "/DestOutputProfile" in intent  # sRGB, as PDF/A requires
     xml = embedded_xml(pdf)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
+    assert_en16931(xml)
     got = cii_figures(xml)
     assert (got["number"], got["net"], got["vat"], got["total"]) == (
         doc["number"], D("1457.40"), D("305.51"), D("1762.91"))
@@ -140,6 +142,7 @@ def test_a_credit_note_uses_the_same_template_and_says_what_it_credits() -> None
     assert not PdfReader(BytesIO(pdf)).pages[0]["/Resources"]["/XObject"]  # and no QR code to pay with
     xml = embedded_xml(pdf)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
+    assert_en16931(xml)
     got = cii_figures(xml)
     assert (got["type"], got["number"], got["total"]) == ("381", "CN-2026-000007", doc["total"])
     assert b"<ram:IssuerAssignedID>INV-2026-000045</ram:IssuerAssignedID>" in xml

@@ -72,6 +72,7 @@ class Steps:
     refused = 0
     handed_over = 0  # units reserved for waiting orders by hand-over jobs
     documents: dict[str, int] = {}
+    treatments: dict[str, int] = {}  # invoices made per tax treatment
 
 
 class BooksMachine(RuleBasedStateMachine):
@@ -88,6 +89,8 @@ class BooksMachine(RuleBasedStateMachine):
         for table in ("orders", "shipments", "invoices", "payments", "returns", "credit_notes", "refunds"):
             n = self.query(select(func.count()).select_from(m.Base.metadata.tables[table]))[0][0]
             Steps.documents[table] = Steps.documents.get(table, 0) + n
+        for treatment, n in self.query(select(m.Invoice.tax_treatment, func.count()).group_by(m.Invoice.tax_treatment)):
+            Steps.treatments[treatment] = Steps.treatments.get(treatment, 0) + n
         self.engine.dispose()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -134,6 +137,14 @@ class BooksMachine(RuleBasedStateMachine):
                 "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}, {"sku": "MUG-01", "quantity": 3}]})
             packed = shipping.pack(tx, sold["id"], SYSTEM, None)
             shipping.ship(tx, packed["id"], SYSTEM, "BRT", "T0")
+            # An invoice of every treatment from the first step on (C-NOWAK's is over the threshold).
+            for code, first in (("C-LINDNER", "BOOK-ESPRESSO"), ("C-SAMOVAR", "BOOK-ESPRESSO"),
+                                ("C-NOWAK", "RETRO-CLOCK")):
+                abroad = orders.create_order(tx, SYSTEM, {
+                    "customer": {"code": code}, "currency": "EUR", "confirm": True,
+                    "lines": [{"sku": first, "quantity": 1 if first == "BOOK-ESPRESSO" else 3},
+                              {"sku": "MUG-01", "quantity": 1}]})
+                shipping.ship(tx, shipping.pack(tx, abroad["id"], SYSTEM, None)["id"], SYSTEM, "BRT", f"T-{code}")
             orders.create_order(tx, SYSTEM, {"customer": {"code": "C-LIMIT"}, "currency": "EUR", "confirm": False,
                                              "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}]})
         with unit_of_work(self.engine, "test:stateful") as tx:
@@ -333,6 +344,7 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     BooksMachine.fresh_engine = staticmethod(fresh)  # type: ignore[assignment]
     Steps.steps = Steps.run = Steps.refused = Steps.handed_over = 0
     Steps.documents = {}
+    Steps.treatments = {}
     run_state_machine_as_test(BooksMachine, settings=settings(
         max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
@@ -341,9 +353,11 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     record("refused", Steps.refused)
     print(f"\nstateful books: {examples} runs, {Steps.steps} reconciliations, {Steps.run} business events "
           f"({Steps.refused} refused by the rules); documents made: {Steps.documents}; "
+          f"invoices per tax treatment: {Steps.treatments}; "
           f"units handed to waiting orders by hand-over jobs: {Steps.handed_over}")
     assert Steps.run > examples, "the machine hardly ran"
     assert Steps.refused < Steps.run, "every event was refused: the rules drive nothing"
+    assert {"domestic", "intra_eu_b2b", "eu_distance_sale", "export"} <= set(Steps.treatments), Steps.treatments
 
 
 def test_any_sequence_of_events_keeps_the_books_reconciled(

