@@ -18,7 +18,7 @@ LANE_OF: dict[str, str] = {
     "dunning.render_letter": "documents",  # o2c.services.platform.background
     "backorders.hand_over": "books",       # o2c.services.platform.background
     "ledger.seal": "books",                # o2c.services.platform.background
-    # e-mails will run in "mail"
+    "mail.send": "mail",                   # o2c.services.platform.outbox
 }
 OTHER_LANE = "other"
 
