@@ -64,6 +64,13 @@ def get_message(tx: Tx, principal: Principal, message_id: int, *, bodies: bool =
     return outbox.get_message(tx, message_id, bodies=bodies)
 
 
+def customer_names(tx: Tx, ids: list[int]) -> dict[int, str]:
+    c = m.Customer.__table__
+    if not ids:
+        return {}
+    return dict(tx.conn.execute(select(c.c.id, c.c.name).where(c.c.id.in_(sorted(set(ids))))).all())
+
+
 def resend(tx: Tx, principal: Principal, message_id: int) -> dict[str, Any]:
     _may(principal, WRITE)
     return outbox.get_message(tx, outbox.resend(tx, message_id))
