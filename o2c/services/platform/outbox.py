@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import email.policy
 import hashlib
+import os
 import random
 import smtplib
 import socket
@@ -92,7 +93,6 @@ def stored_attachment(kind: str, document_id: int, filename: str, media_type: st
 
 
 def max_attachment_bytes() -> int:
-    import os
     return int(os.environ.get("O2C_MAIL_MAX_ATTACHMENT_BYTES") or DEFAULT_MAX_ATTACHMENT_BYTES)
 
 
