@@ -20,7 +20,8 @@ customer_channels = m.CustomerChannel.__table__
 
 CUSTOMER_FIELDS = (
     "code", "name", "email", "country", "language", "tax_id", "payment_terms_days",
-    "credit_limit", "currency", "billing_address", "shipping_address", "customer_type",
+    "credit_limit", "currency", "billing_address", "shipping_address", "customer_type", "invoice_email",
+    "send_invoices",
 )
 VAT_CHECK_STATUSES = ("valid", "invalid", "unchecked")
 
