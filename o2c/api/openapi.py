@@ -322,7 +322,7 @@ def _errors(endpoint: str, method: str, path: str, op: dict[str, Any], permissio
         errors[403] = ["forbidden"]
     if "{" in path or method != "get":
         errors[404] = ["not_found"]
-    if method != "get" and ("409" in op["responses"] or method in ("post", "patch", "delete")):
+    if "409" in op["responses"] or method in ("post", "patch", "delete"):
         errors[409] = _conflicts(endpoint, op["responses"].get("409"))
     if has_body:
         errors[400] = ["bad_request"]

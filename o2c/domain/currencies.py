@@ -41,10 +41,14 @@ MYR NZD PHP SGD THB ZAR
 """.split())
 
 #: Where a currency's rates come from: the ECB's reference rates, or entered
-#: by hand (``POST /api/v1/fx/rates``, a generic CSV import).
+#: by hand (``POST /api/v1/fx/rates``, a generic CSV import); EUR, the
+#: functional currency, needs none.
 SOURCE_ECB = "ecb"
 SOURCE_MANUAL = "manual"
+SOURCE_FUNCTIONAL = "functional"
 
 
 def rate_source(code: str) -> str:
+    if code == "EUR":
+        return SOURCE_FUNCTIONAL
     return SOURCE_ECB if code in ECB_CURRENCIES else SOURCE_MANUAL

@@ -127,7 +127,7 @@ def _refuse_change(currency: str, day: dt.date) -> PeriodClosed:
         {"period": period, "currency": currency, "date": day.isoformat()})
 
 
-def record_rate(tx: Tx, currency: str, day: dt.date, rate: Decimal, source: str = "manual") -> dict[str, Any]:
+def record_rate(tx: Tx, currency: str, day: dt.date, rate: Decimal | str, source: str = "manual") -> dict[str, Any]:
     """Record a currency's rate for a day (a new one, or a change of the day's rate).
 
     The same rate again changes nothing. A changed rate of a day in a closed
@@ -324,14 +324,14 @@ def _price_query() -> Any:
             .join(currencies, currencies.c.code == prices.c.currency))
 
 
-def set_price(tx: Tx, sku: str, currency: str, unit_price: Decimal) -> dict[str, Any]:
+def set_price(tx: Tx, sku: str, currency: str, unit_price: Decimal | str) -> dict[str, Any]:
     """Fix a product's price in an enabled currency other than EUR (a new
     entry or a new price for the entry)."""
     if currency == FUNCTIONAL_CURRENCY:
         why = f"The {FUNCTIONAL_CURRENCY} price is the product's own unit price: change it on the product."
         raise ValidationFailed(why, {"currency": [why]})
     require_enabled(tx, currency)
-    price = dfx.check_amount(unit_price, currency, "unit_price")
+    price = dfx.check_amount(Decimal(unit_price), currency, "unit_price")
     if price <= 0:
         raise ValidationFailed("A price is above zero.", {"unit_price": ["A price is above zero."]})
     product = _product(tx, sku)
