@@ -10,14 +10,16 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from o2c.domain.fx import RATE_DECIMALS, decimals_of
+from o2c.domain.fx import decimals_of
 from o2c.schemas.api import PageArgs
 from o2c.schemas.fields import BookDate, Text
 
 CODE = r"^[A-Z]{3}$"
 CODE_ERROR = "A currency is its three-letter ISO 4217 code in capitals, such as PLN."
-#: A decimal number as text: what the service then checks as a rate or an amount.
-DECIMAL = rf"^[0-9]{{1,12}}(\.[0-9]{{1,{RATE_DECIMALS}}})?$"
+#: A decimal number as text: what the service then checks as a rate (at most
+#: ten significant digits and decimals) or an amount (the currency's decimals),
+#: saying which rule a number breaks.
+DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 
 
 def _code(**kw: Any) -> Text:
