@@ -10,20 +10,35 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from o2c.domain.fx import decimals_of
+from o2c.domain.currencies import ISO_4217
+from o2c.domain.fx import RATE_DECIMALS, RATE_SIGNIFICANT_DIGITS, decimals_of
 from o2c.schemas.api import PageArgs
 from o2c.schemas.fields import BookDate, Text
 
-CODE = r"^[A-Z]{3}$"
 CODE_ERROR = "A currency is its three-letter ISO 4217 code in capitals, such as PLN."
-#: A decimal number as text: what the service then checks as a rate (at most
-#: ten significant digits and decimals) or an amount (the currency's decimals),
-#: saying which rule a number breaks.
-DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
+
+
+def _rate_pattern() -> str:
+    """Exactly the rates :func:`o2c.domain.fx.rate_problem` accepts, as a
+    pattern the OpenAPI document states: above zero, below 10⁸, at most ten
+    decimals and ten significant digits, trailing zeros aside (no lookaround,
+    so generators can follow it)."""
+    below_one = [rf"0\.0{{{z}}}[1-9][0-9]{{0,{9 - z}}}0*" for z in range(RATE_DECIMALS)]
+    from_one = [rf"[1-9][0-9]{{{k - 1}}}(\.[0-9]{{1,{RATE_SIGNIFICANT_DIGITS - k}}}0*)?" for k in range(1, 9)]
+    return "^(" + "|".join(below_one + from_one) + ")$"
+
+
+RATE_PATTERN = _rate_pattern()
+RATE_ERROR = ("A rate is above zero and below 100,000,000, with at most 10 significant digits and 10 decimals, "
+              "sent as a string such as \"4.2750\".")
+#: A price above zero with at most four decimals (the most any currency has);
+#: the currency's own number of decimals is checked against the currency.
+PRICE_PATTERN = (r"^([1-9][0-9]{0,11}(\.[0-9]{1,4})?|0\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$")
+PRICE_ERROR = "A price is above zero, sent as a string such as \"84.90\"."
 
 
 def _code(**kw: Any) -> Text:
-    return Text(validate=validate.Regexp(CODE, error=CODE_ERROR), metadata={"example": "PLN"}, **kw)
+    return Text(validate=validate.OneOf(list(ISO_4217), error=CODE_ERROR), metadata={"example": "PLN"}, **kw)
 
 
 def rate_text(rate: Decimal | None) -> str | None:
@@ -64,8 +79,7 @@ class CurrencyListArgs(PageArgs):
 class RateIn(Schema):
     currency = _code(required=True)
     date = BookDate(required=True)
-    rate = Text(required=True, validate=validate.Regexp(
-        DECIMAL, error="A rate is a decimal number above zero sent as a string, such as \"4.2750\"."),
+    rate = Text(required=True, validate=validate.Regexp(RATE_PATTERN, error=RATE_ERROR),
         metadata={"example": "4.2750", "description": "Units of the currency per 1 EUR."})
     source = Text(load_default="manual", validate=validate.Length(1, 32), metadata={"example": "manual"})
 
@@ -99,8 +113,7 @@ class RateUsedOut(Schema):
 class PriceIn(Schema):
     sku = Text(required=True, validate=validate.Length(1, 64))
     currency = _code(required=True)
-    unit_price = Text(required=True, validate=validate.Regexp(
-        DECIMAL, error="A price is a decimal number sent as a string, such as \"84.90\"."),
+    unit_price = Text(required=True, validate=validate.Regexp(PRICE_PATTERN, error=PRICE_ERROR),
         metadata={"example": "84.90"})
 
 

@@ -128,3 +128,18 @@ def test_jpy_round_trip_from_yen(yen: int, rate: Decimal) -> None:
     # a cent is worth rate/100 yen: the yen come back within half a cent's worth, rounded to the yen
     assert abs(again - yen) <= rate / 200 + D("0.5")
     assert again == again.to_integral_value()
+
+
+rate_texts = st.builds(
+    lambda whole, frac: whole + ("." + frac if frac else ""),
+    st.one_of(st.just("0"), st.integers(min_value=1, max_value=10**9).map(str)),
+    st.text(alphabet="0123456789", max_size=13))
+
+
+@settings(max_examples=2000, deadline=None, database=None)
+@given(rate_texts)
+def test_the_apis_rate_pattern_is_exactly_the_domains_rule(text: str) -> None:
+    import re
+
+    from o2c.schemas.fx import RATE_PATTERN
+    assert bool(re.fullmatch(RATE_PATTERN, text)) == (fx.rate_problem(D(text)) is None)
