@@ -7,6 +7,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from o2c.api.common import decode_cursor, mutate, page, read, requires, str_cursor
+from o2c.domain.errors import ValidationFailed
 from o2c.schemas import api as s
 from o2c.schemas import fx as f
 from o2c.services.books import fx
@@ -72,7 +73,6 @@ def _position(position: Any) -> list[str] | None:
     if position is None:
         return None
     if len(position) != 2 or not all(isinstance(p, str) for p in position):
-        from o2c.domain.errors import ValidationFailed
         raise ValidationFailed("Invalid cursor.", {"cursor": ["Not a cursor of this list."]})
     return position
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from babel.numbers import get_currency_name
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from o2c.db import models as m
 from o2c.domain import fx as dfx
@@ -387,6 +387,3 @@ def price_for(tx: Tx, sku: str, currency: str, on: dt.date, *,
     return {**base, "unit_price": dfx.to_currency(product.unit_price, used.rate, currency), "basis": "converted",
             "rate": rate_used_view(used)}
 
-
-def count_rates(tx: Tx) -> int:
-    return int(tx.conn.execute(select(func.count()).select_from(rates)).scalar_one())

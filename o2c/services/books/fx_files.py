@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from o2c.domain.currencies import SOURCE_ECB
 from o2c.domain.fx import rate_problem
 from o2c.services.books.fx import RateRow
 
@@ -25,7 +26,6 @@ from o2c.services.books.fx import RateRow
 MAX_BYTES = 32 * 1024 * 1024
 ECB_NS = "http://www.ecb.int/vocabulary/2002-08-01/eurofxref"
 GESMES_NS = "http://www.gesmes.org/xml/2002-08-01"
-SOURCE_ECB = "ecb"
 SOURCE_IMPORT = "import"
 GENERIC_HEADER = ("currency", "date", "rate")
 
