@@ -212,7 +212,7 @@ def fetch_document(url: str, timeout: float = 30.0, limit: int = 32 * 1024 * 102
     if urlsplit(url).scheme not in ("https", "http"):
         raise ValueError(f"“{url}” is not an http(s) URL.")
     request = urllib.request.Request(url, headers={"User-Agent": "o2c-rates/1"})
-    with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310  (scheme checked above)
+    with urllib.request.urlopen(request, timeout=timeout) as answer:  # nosec B310 - scheme checked above: http(s) only
         data: bytes = answer.read(limit + 1)
     if len(data) > limit:
         raise ValueError(f"The answer of “{url}” is larger than {limit:,} bytes.")
