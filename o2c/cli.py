@@ -208,6 +208,70 @@ def demo(orders: int) -> None:
                + f" with password {DEMO_PASSWORD!r}")
 
 
+@main.group("fx")
+def fx_group() -> None:
+    """Exchange rates: import the ECB's reference rates or a CSV, fetch from a live source."""
+
+
+def _import_rates(engine: Any, name: str, rows: list[Any], include_disabled: bool, progress: bool) -> None:
+    from tqdm import tqdm
+
+    from o2c.domain.errors import DomainError
+    from o2c.services.books import fx
+    from o2c.services.books.fx_files import duplicates
+    from o2c.services.platform.uow import unit_of_work
+    clashes = duplicates(rows)
+    if clashes:
+        raise click.ClickException(f"{name}: two different rates for {', '.join(clashes[:5])}; nothing imported.")
+    try:
+        with tqdm(total=len(rows), unit=" rates", unit_scale=True, disable=not progress, file=sys.stderr,
+                  desc=name) as bar, unit_of_work(engine, "cli") as tx:
+            result = fx.import_rates(tx, rows, include_disabled=include_disabled, progress=bar.update)
+    except DomainError as exc:
+        raise click.ClickException(f"{name}: {exc.message} Nothing imported.") from None
+    click.echo(f"{name}: {result.read} rates read; {result.added} added, {result.changed} changed, "
+               f"{result.unchanged} unchanged.")
+    if result.skipped:
+        codes = ", ".join(result.skipped)
+        click.echo(f"  left out (currencies not enabled, or not ISO 4217): {codes}")
+
+
+@fx_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--include-disabled", is_flag=True,
+              help="Also keep the rates of ISO 4217 currencies that are not enabled.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def fx_import(files: tuple[str, ...], include_disabled: bool, progress: bool) -> None:
+    """Import exchange rates from files: the ECB's reference rates (eurofxref-daily.xml,
+    eurofxref-hist.xml, eurofxref-hist.csv) or a CSV with the columns currency,date,rate[,source].
+
+    Each file is imported whole or not at all; importing it again changes nothing."""
+    from o2c.services.books.fx_files import BadRateFile, read_file
+    with _db() as engine:
+        for path in files:
+            name = Path(path).name
+            try:
+                rows = read_file(path)
+            except BadRateFile as exc:
+                raise click.ClickException(f"{exc} Nothing imported from {name}.") from None
+            _import_rates(engine, name, rows, include_disabled, progress)
+
+
+@fx_group.command("fetch")
+@click.option("--progress/--no-progress", default=False, show_default=True)
+def fx_fetch(progress: bool) -> None:
+    """Fetch today's rates from the configured live source (O2C_FX_PROVIDER_URL, the ECB's daily XML)."""
+    from o2c.services.books.fx_files import BadRateFile
+    from o2c.services.books.fx_provider import NotConfigured, fetch_rates
+    url = Config().FX_PROVIDER_URL
+    try:
+        rows = fetch_rates(url)
+    except (NotConfigured, BadRateFile) as exc:
+        raise click.ClickException(str(exc)) from None
+    with _db() as engine:
+        _import_rates(engine, url, rows, False, progress)
+
+
 @main.group()
 def ledger() -> None:
     """The general ledger: seal and verify the hash chain, close periods, export."""

@@ -89,6 +89,12 @@ class Config:
     MAIL_RETRY_BASE_S: float = field(default_factory=lambda: _env_float("O2C_MAIL_RETRY_BASE", 60))
     MAIL_RETRY_MAX_DELAY_S: float = field(default_factory=lambda: _env_float("O2C_MAIL_RETRY_MAX_DELAY", 3600))
     MAIL_MAX_ATTEMPTS: int = field(default_factory=lambda: int(os.environ.get("O2C_MAIL_MAX_ATTEMPTS") or 12))
+    # Exchange rates: how many days back a day without a rate may take the
+    # latest earlier one (weekends, the ECB's holidays), and a live source
+    # (`o2c fx fetch`): a URL serving the ECB's daily XML; empty = none,
+    # nothing is ever fetched.
+    FX_RATE_FALLBACK_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_FX_RATE_FALLBACK_DAYS", "4")))
+    FX_PROVIDER_URL: str = field(default_factory=lambda: os.environ.get("O2C_FX_PROVIDER_URL", ""))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100

@@ -39,6 +39,7 @@ from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
 from o2c.services.billing import invoicing
+from o2c.services.books import fx
 from o2c.services.books.reconciliation import reconcile
 from o2c.services.cash import dunning, payments
 from o2c.services.customers import records
@@ -55,6 +56,8 @@ KEYS = (("demo-admin", "admin"), ("demo-shop", "webshop"), ("demo-clerk", "clerk
 # Back-office people: web-form orders belong to the ``web`` channel.
 CLERK = Principal("user", 1, "marta.galli", "clerk")
 ACCOUNTANT = Principal("user", 2, "paolo.ferri", "accountant")
+#: The administrator who enables the currencies and records their rates.
+ADMINISTRATOR = Principal("user", 3, "sara.bianchi", "admin")
 DEMO_ACTOR = "cli:demo"
 ADMIN_ACTOR = "user:admin"
 COMPANY_VAT_ID = "IT09876540015"
@@ -160,6 +163,14 @@ AGE = {"completed_overpaid": (35, 55), "completed": (18, 58), "partially_paid": 
        "partially_shipped": (4, 20), "packed": (1, 4), "confirmed": (0, 3), "draft": (0, 2),
        "cancelled": (3, 40), "returned": (30, 55)}
 MASTER_DATA_DAYS_AGO = 62
+DEMO_CURRENCIES = ("PLN", "USD")
+#: ECB-like reference rates (units per euro), one a working day, repeated as needed.
+DEMO_RATES = {
+    "PLN": ("4.2811", "4.2790", "4.2750", "4.2698", "4.2733", "4.2805", "4.2862", "4.2840", "4.2779", "4.2750",
+            "4.2716", "4.2744", "4.2801", "4.2810", "4.2768"),
+    "USD": ("1.1631", "1.1602", "1.1654", "1.1689", "1.1672", "1.1640", "1.1598", "1.1611", "1.1650", "1.1664",
+            "1.1702", "1.1695", "1.1671", "1.1648", "1.1659"),
+}
 FIRST_RECEIPT_DAYS_AGO = 60
 RESTOCK_DAYS_AGO = 28
 
@@ -290,6 +301,7 @@ class _Loader:
     def load(self, n_orders: int) -> None:
         self.plans = self.plan_orders(n_orders)
         self.master_data()
+        self.currencies()
         self.receive_stock()
         steps: list[Step] = []
         for plan in self.plans:
@@ -321,6 +333,24 @@ class _Loader:
                                         "channels": [self.shop.name], "send_invoices": "auto"})
             self.customer_ids[c["code"]] = self.run(
                 when, CLERK.actor, lambda tx, d=data: records.create_customer(tx, d))["id"]
+
+    def currencies(self) -> None:
+        """PLN and USD enabled, with the ECB's reference rates of the last
+        two weeks' working days (ECB-like figures) and a fixed złoty price for
+        the moka pot. Russian customers stay in EUR: the ECB publishes no RUB
+        rate (the currencies table names ``manual`` as RUB's source)."""
+        when = self.ago(MASTER_DATA_DAYS_AGO, 2)
+        for code in DEMO_CURRENCIES:
+            self.run(when, ADMINISTRATOR.actor, lambda tx, c=code: fx.set_currency(tx, c, True))
+        days = [d for d in (self.now.date() - dt.timedelta(days=n) for n in range(20, -1, -1)) if d.weekday() < 5]
+        for i, day in enumerate(days):
+            published = min(dt.datetime.combine(day, dt.time(15, 0), tzinfo=dt.timezone.utc),
+                            self.now - dt.timedelta(minutes=1))
+            for code, series in DEMO_RATES.items():
+                rate = Decimal(series[i % len(series)])
+                self.run(published, ADMINISTRATOR.actor,
+                         lambda tx, c=code, d=day, r=rate: fx.record_rate(tx, c, d, r, "ecb"))
+        self.run(when, ADMINISTRATOR.actor, lambda tx: fx.set_price(tx, "MOKA-3", "PLN", Decimal("129.00")))
 
     def credit_review(self) -> None:
         """Credit limits are agreed after the first months of trading (planning

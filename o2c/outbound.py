@@ -1,5 +1,6 @@
 """Outbound HTTP: the only module that calls other servers (webhook
-deliveries). Everything else gets an ``Outbound`` (or a stand-in in tests)
+deliveries, and :func:`fetch_document` for a configured exchange-rate
+source). Everything else gets an ``Outbound`` (or a stand-in in tests)
 and a plain ``HttpResult`` back, never an exception.
 
 Each delivery resolves the host once (``resolve``), checks every address it
@@ -199,3 +200,20 @@ def _describe(exc: BaseException) -> str:
         return "connection refused"
     text = f"{type(exc).__name__}: {exc}".strip()
     return text[:500]
+
+
+def fetch_document(url: str, timeout: float = 30.0, limit: int = 32 * 1024 * 1024) -> bytes:
+    """GET a document an administrator configured (the exchange-rate source,
+    ``O2C_FX_PROVIDER_URL``): HTTPS or HTTP only, at most ``limit`` bytes.
+    Raises ``OSError`` (or ``ValueError`` for another scheme or a too large
+    answer); never called unless configured."""
+    import urllib.request
+
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise ValueError(f"“{url}” is not an http(s) URL.")
+    request = urllib.request.Request(url, headers={"User-Agent": "o2c-rates/1"})
+    with urllib.request.urlopen(request, timeout=timeout) as answer:  # nosec B310 - scheme checked above: http(s) only
+        data: bytes = answer.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"The answer of “{url}” is larger than {limit:,} bytes.")
+    return data

@@ -82,6 +82,7 @@ ERROR_MESSAGES = {
     "out_of_stock": "Not enough stock for CHAIR-OAK.",
     "credit_limit_exceeded": "The order would exceed the customer's credit limit.",
     "period_closed": "The period 2026-01 is closed.",
+    "rate_missing": "No PLN rate for 2026-12-06 nor for the 4 days before; record one first.",
     "bad_request": "The request body is not valid JSON.",
     "unsupported_media_type": "Send the request body as JSON with Content-Type: application/json.",
     "payload_too_large": "The request body is too large.",
@@ -334,7 +335,7 @@ def _errors(endpoint: str, method: str, path: str, op: dict[str, Any], permissio
         errors[403] = ["forbidden"]
     if "{" in path or method != "get":
         errors[404] = ["not_found"]
-    if method != "get" and ("409" in op["responses"] or method in ("post", "patch", "delete")):
+    if "409" in op["responses"] or method in ("post", "patch", "delete"):
         errors[409] = _conflicts(endpoint, op["responses"].get("409"))
     if has_body:
         errors[400] = ["bad_request"]

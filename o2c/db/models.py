@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from o2c.db.types import Money, Rate, UtcDateTime
+from o2c.db.types import CurrencyAmount, ExchangeRate, Money, Rate, UtcDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -859,3 +859,52 @@ class MessageAttachment(Base):
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     file_kind: Mapped[str | None] = mapped_column(String(16))
     file_document_id: Mapped[int | None] = mapped_column(BigInteger)
+# --- currencies ---
+
+
+class Currency(Base):
+    """An ISO 4217 currency (all of them, seeded), ``enabled`` when documents
+    may be written in it; ``rate_source`` says where its rates come from
+    (``ecb``: the ECB's reference rates; ``manual``: entered or imported by hand)."""
+
+    __tablename__ = "currencies"
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    minor_units: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    rate_source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[dt.datetime | None]
+
+
+class FxRate(Base):
+    """A currency's rate on a day: units of the currency per unit of the
+    functional currency. ``used_at`` is set the first time a document takes
+    it; once used, it no longer changes for a day in a closed period."""
+
+    __tablename__ = "fx_rates"
+    __table_args__ = (
+        UniqueConstraint("currency", "date"),
+        CheckConstraint("rate > 0", name="rate_positive"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    currency: Mapped[str] = mapped_column(ForeignKey("currencies.code"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    rate: Mapped[Decimal] = mapped_column(ExchangeRate())
+    source: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+
+class PriceListEntry(Base):
+    """A fixed price of a product in a currency other than the functional
+    one; a product without one is sold at its EUR price converted at the
+    day's rate."""
+
+    __tablename__ = "price_lists"
+    __table_args__ = (UniqueConstraint("product_id", "currency"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    currency: Mapped[str] = mapped_column(ForeignKey("currencies.code"))
+    unit_price: Mapped[Decimal] = mapped_column(CurrencyAmount())
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]

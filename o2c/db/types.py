@@ -51,6 +51,22 @@ class Rate(_Scaled):
     scale = 4
 
 
+class ExchangeRate(_Scaled):
+    """An exchange rate (units of a currency per unit of the functional
+    currency), in units of 10⁻¹⁰: up to ten decimals, exact."""
+
+    cache_ok = True
+    scale = 10
+
+
+class CurrencyAmount(_Scaled):
+    """An amount in any ISO 4217 currency, in ten-thousandths (the most
+    decimals any currency's minor unit has): JPY, EUR and KWD alike."""
+
+    cache_ok = True
+    scale = 4
+
+
 def money_sum(expr: ColumnElement[Any]) -> ColumnElement[Decimal]:
     """``SUM`` of an amount expression, zero when empty, read back as ``Decimal``.
 

@@ -16,19 +16,21 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
         "payments:read", "payments:write", "events:read", "company:read", "tax:preview",
-        "messages:read", "messages:write",
+        "messages:read", "messages:write", "fx:read",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
-        "company:read", "tax:preview", "messages:read", "messages:write",
+        "company:read", "tax:preview", "messages:read", "messages:write", "fx:read",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,
 #: manage every channel's webhook subscriptions in the back office, create,
-#: revoke and rotate API keys, and watch the background job queue.
-#: And change the company's settings and the VAT rates table.
-ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin", "jobs:admin", "company:admin"})
+#: revoke and rotate API keys, watch the background job queue, change the
+#: company's settings and the VAT rates table (``company:admin``), and enable
+#: currencies, record exchange rates and set price lists (``fx:admin``).
+ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin", "jobs:admin", "company:admin",
+                        "fx:admin"})
 PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 

@@ -47,6 +47,12 @@ class PeriodClosed(DomainError):
     code = "period_closed"
 
 
+class RateMissing(DomainError):
+    """No exchange rate for a currency on a date that needs one (never a silent 1.0)."""
+
+    code = "rate_missing"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

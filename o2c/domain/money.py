@@ -16,9 +16,17 @@ RATE_PLACES = Decimal("0.0001")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 
-def round_money(value: Decimal) -> Decimal:
-    """Round to cents, half away from zero (SPEC.md §3)."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+#: The quantum of each number of decimals a currency can have (ISO 4217: 0 to 4).
+_QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
+
+
+def round_money(value: Decimal, places: int = 2) -> Decimal:
+    """Round to cents, half away from zero (SPEC.md §3): the one rounding rule.
+
+    ``places`` is the number of decimals of the currency's minor unit (ISO
+    4217: 2 for EUR, 0 for JPY, 3 for KWD); every amount in every currency is
+    rounded here and only here."""
+    return value.quantize(_QUANTUM[places], rounding=ROUND_HALF_UP)
 
 
 def line_net(quantity: int, unit_price: Decimal, discount: Decimal = ZERO) -> Decimal:

@@ -337,6 +337,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/api-keys/<id>"): "apikeys:admin",
     ("POST", "/api/v1/api-keys/<id>/revoke"): "apikeys:admin",
     ("POST", "/api/v1/api-keys/<id>/rotate"): "apikeys:admin",
+    # currencies, rates and price lists (tests/api/test_fx.py tests each role on them)
+    ("GET", "/api/v1/currencies"): "catalog:read",
+    ("POST", "/api/v1/currencies"): "fx:admin",
+    ("GET", "/api/v1/fx/rates"): "fx:read",
+    ("POST", "/api/v1/fx/rates"): "fx:admin",
+    ("GET", "/api/v1/fx/prices"): "fx:read",
+    ("POST", "/api/v1/fx/prices"): "fx:admin",
+    ("GET", "/api/v1/fx/prices/<id>"): "fx:read",
 }
 
 

@@ -56,7 +56,8 @@ STATE_DEPENDENT = re.compile(
     r"^(No customer with id|No customer with this (id|code)|No customer matches|Unknown SKU|"
     r"Product ['“][^'”]*['”] is not active|No invoice|A moment in the future|The [a-z ]+ role needs an? |"
     r"Unknown invoice|Pick two different invoices|Must differ from|Dunning thresholds are three increasing|"
-    r"Three increasing|Required with)")
+    r"Three increasing|Required with|[A-Z]{3} is not enabled|[A-Z]{3} amounts have|"
+    r"EUR is the functional currency|The EUR price is)")
 
 
 def _field_messages(details: Any) -> list[str]:

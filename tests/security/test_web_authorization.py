@@ -97,6 +97,9 @@ ROUTES: dict[str, str] = {
     "GET /books/accounts/<string:code>":                 BOOKS,
     "GET /books/accounts/<string:code>/edit":            "admin",
     "POST /books/accounts/<string:code>/edit":           "admin",
+    "GET /books/currencies":                             BOOKS,
+    "POST /books/currencies/enable":                     "admin",
+    "POST /books/currencies/rates":                      "admin",
     "GET /books/export":                                 BOOKS,
     "GET /books/export/download":                        BOOKS,
     # receivables

@@ -63,6 +63,7 @@ def pages(b: dict[str, Any]) -> dict[str, str]:
         "/books/verify": "ledger:read",
         "/books/accounts": "ledger:read",
         "/books/accounts/1100/edit": "ledger:admin",
+        "/books/currencies": "ledger:read",
         "/backorders": "orders:read",
         "/backorders?sku=RETRO-CLOCK&customer=1&after=1": "orders:read",
         f"/customers/{b['customer_id']}/credit": "payments:read",
