@@ -832,3 +832,44 @@ class BankLine(Base):
     decided_by: Mapped[str | None] = mapped_column(String(128))
     decided_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime]
+
+
+# --- bank cash application ---
+
+
+class BankRule(Base):
+    """A cash application rule (``o2c.domain.cashmatch``): the administrator
+    orders them by ``position`` and switches them off; ``params`` tune them
+    (tolerance, write-off account…)."""
+
+    __tablename__ = "bank_rules"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    params: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime | None]
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class CustomerIban(Base):
+    """An IBAN a customer paid from, learned when a clerk matched a statement
+    line by hand: later lines from it find the customer."""
+
+    __tablename__ = "customer_ibans"
+    iban: Mapped[str] = mapped_column(String(34), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    learned_from_line_id: Mapped[int | None] = mapped_column(ForeignKey("bank_lines.id"))
+    created_at: Mapped[dt.datetime]
+
+
+class BankLineLink(Base):
+    """What a statement line settled: the payment(s) it became (one per
+    customer when a line is split across customers) or the refund it paid
+    out. ``bank_lines.payment_id`` keeps the first payment."""
+
+    __tablename__ = "bank_line_links"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bank_line_id: Mapped[int] = mapped_column(ForeignKey("bank_lines.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), unique=True)
+    amount: Mapped[Decimal]
