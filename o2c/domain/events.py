@@ -22,6 +22,7 @@ EVENTS: dict[str, str] = {
     "invoice.paid": "An invoice is paid in full.",
     "payment.received": "A payment was recorded.",
     "payment.reversed": "A payment was reversed (bounced or recorded by mistake).",
+    "bank_line.matched": "A bank statement line was matched to payments (or to a refund paid out).",
     "customer_credit.applied": "A customer's unapplied credit was applied to an invoice.",
     "customer_credit.released": "Credit applied to an invoice was released back to the customer.",
     "return.received": "Returned goods were received.",
