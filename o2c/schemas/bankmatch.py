@@ -32,8 +32,8 @@ class MatchOut(PaymentOut):
 
 
 class BookIn(Schema):
-    account = Str(required=True, validate=validate.Regexp(r"^[0-9]{3,10}$"))
-    description = _text(255, load_default="")
+    account = Str(required=True, validate=validate.Regexp(r"^[0-9]{3,10}$"), metadata={"example": "6800"})
+    description = Str(validate=validate.Length(max=255), load_default="")
 
 
 class IgnoreIn(Schema):
