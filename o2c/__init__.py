@@ -62,7 +62,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     from o2c import inputs, ops, ratelimit, web
     from o2c.api import (
-        aftersales, apikeys, bankmatch, books, catalog, common, documents, errors, events, openapi, receivables, returns,
+        aftersales, apikeys, bank, bankmatch, books, catalog, common, documents, errors, events, openapi,
+        receivables, returns,
         sales,
     )
     from o2c.schemas import fields
@@ -91,7 +92,7 @@ def create_app(config: Config | None = None) -> Flask:
     api.register_field(fields.Rate, "string", "decimal")
     openapi.init_app(app, api)
     for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp,
-                returns.blp, apikeys.blp, bankmatch.blp):
+                returns.blp, apikeys.blp, bank.blp, bankmatch.blp):
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     ops.init_app(app)  # first: every answer (a 401 too) has a request id and a log line

@@ -184,6 +184,12 @@ EVENT_DATA: dict[str, dict[str, Any]] = {
     "refund.paid": _data(["refund_id", "number", "customer_id", "amount"], refund_id=_ID, number=_NUMBER,
                          customer_id=_ID, order_id={"type": ["integer", "null"]},
                          credit_note_id={"type": ["integer", "null"]}, amount=_AMOUNT),
+    "bank_statement.imported": _data(
+        ["statement_id", "account_iban", "statement_ref", "from_date", "to_date", "line_count", "continuity"],
+        statement_id=_ID, account_iban={"type": "string"}, statement_ref={"type": "string"},
+        from_date={"type": "string", "format": "date"}, to_date={"type": "string", "format": "date"},
+        closing_balance={"type": ["string", "null"]}, line_count={"type": "integer"},
+        continuity={"enum": ["ok", "gap", "overlap"]}),
 }
 
 

@@ -29,6 +29,7 @@ EVENTS: dict[str, str] = {
     "credit_note.issued": "A credit note was issued.",
     "refund.paid": "A refund was paid to a customer.",
     "dunning.notice": "A payment reminder was recorded for an overdue invoice.",
+    "bank_statement.imported": "A bank statement was imported, its lines waiting to be applied.",
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENTS)
 ALL = "*"
