@@ -2,15 +2,17 @@
 statements and their lines."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import request
 from flask_smorest import Blueprint
 
-from o2c.api.common import int_cursor, mutate, page, read, requires
+from o2c.api.common import REPLAYED_HEADER, engine, int_cursor, mutate, page, principal, read, requires
 from o2c.inputs import raw_body
 from o2c.schemas import bank as b
-from o2c.services.cash import bank_import
+from o2c.services.cash import bank_import, bankmatch
+from o2c.services.platform.uow import unit_of_work
 
 blp = Blueprint("bank", __name__, url_prefix="/api/v1", description="Bank statements")
 
@@ -68,7 +70,23 @@ def import_statement(args: dict[str, Any]) -> Any:
         result = bank_import.import_file(tx, data, kind, args.get("mapping"), args.get("account"))
         return {**result.statements[0], "statements": result.statements, "_created": result.created}
 
-    return mutate(work, b.BankImportOut(), status_of=lambda r: 201 if r["_created"] else 200)
+    response = mutate(work, b.BankImportOut(), status_of=lambda r: 201 if r["_created"] else 200)
+    if response.status_code == 201 and not response.headers.get(REPLAYED_HEADER):
+        response = _apply_cash(response)
+    return response
+
+
+def _apply_cash(response: Any) -> Any:
+    """Right after the import: the cash application rules over the new lines
+    (each decisive line posts in its own transaction), and the answer shows
+    the statements as they stand afterwards."""
+    ids = [st["id"] for st in response.get_json()["statements"]]
+    for sid in ids:
+        bankmatch.apply_lines(engine(), principal().actor, statement_id=sid)
+    with unit_of_work(engine(), principal().actor, readonly=True) as tx:
+        statements = [bank_import.get_statement(tx, sid, with_lines=False) for sid in ids]
+    response.set_data(json.dumps(b.BankImportOut().dump({**statements[0], "statements": statements})))
+    return response
 
 
 @blp.route("/bank/statements", methods=["GET"])

@@ -22,7 +22,7 @@ def _match(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/bank/lines/<id:line_id>/match", methods=["POST"])
-@requires("payments:write")
+@requires("bank:write")
 @blp.arguments(b.MatchIn)
 @blp.response(201, b.MatchOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="line already decided, allocation over balance")
@@ -32,7 +32,7 @@ def match(data: dict[str, Any], line_id: int) -> Any:
 
 
 @blp.route("/bank/lines/<id:line_id>/book", methods=["POST"])
-@requires("payments:write")
+@requires("bank:write")
 @blp.arguments(b.BookIn)
 @blp.response(200, b.LineDecisionOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="line already decided")
@@ -42,7 +42,7 @@ def book(data: dict[str, Any], line_id: int) -> Any:
 
 
 @blp.route("/bank/lines/<id:line_id>/ignore", methods=["POST"])
-@requires("payments:write")
+@requires("bank:write")
 @blp.arguments(b.IgnoreIn)
 @blp.response(200, b.LineDecisionOut)
 @blp.alt_response(409, schema=s.ErrorResponse, description="line already decided")
@@ -52,7 +52,7 @@ def ignore(data: dict[str, Any], line_id: int) -> Any:
 
 
 @blp.route("/bank/apply", methods=["POST"])
-@requires("payments:write")
+@requires("bank:write")
 @blp.arguments(b.ApplyIn)
 @blp.response(200, b.ApplyOut)
 def apply(data: dict[str, Any]) -> Any:

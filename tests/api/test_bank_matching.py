@@ -261,3 +261,34 @@ def test_double_submissions_race_and_post_once(admin: Client, books: dict[str, A
     with unit_of_work(engine, "test", readonly=True) as tx:
         assert tx.conn.execute(select(func.count()).select_from(m.Payment)).scalar_one() == 1
     reconciliation_ok(admin)
+
+
+def test_an_imported_camt_statement_is_applied_at_once(admin: Client, books: dict[str, Any]) -> None:
+    from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
+    assert OUR_IBAN in [x["iban"] for x in admin.ok("get", "/api/v1/bank/accounts")["items"]]  # the company's
+    a, c = books["a"], books["c"]
+    txns = [Txn(TODAY, D("22.00"), "Rossi Arredamenti", PAYER_IBAN, "Saldo", creditor_reference(a["number"]),
+                bank_ref="B1"),
+            Txn(TODAY, D("30.00"), "Bianchi Srl", OTHER_IBAN, f"acconto {c['number']}", bank_ref="B2"),
+            Txn(TODAY, D("-2.00"), "Banca", "", "Commissioni", bank_ref="B3")]
+    body = camt053(OUR_IBAN, "EUR", [Stmt("ST-1", TODAY, TODAY, D("100.00"), txns)])
+    r = admin.c.post("/api/v1/bank/statements", data=body, headers={
+        "Authorization": f"Bearer {admin.key}", "Content-Type": "application/xml"})
+    assert r.status_code == 201, r.get_json()
+    st = r.get_json()
+    assert (st["matched"], st["suggested"], st["unmatched"]) == (1, 1, 1)
+    assert balance(admin, a) == "0.00" and balance(admin, c) == "55.00"
+    lines = admin.ok("get", f"/api/v1/bank/statements/{st['id']}")["lines"]
+    fee = next(x for x in lines if x["amount"] == "-2.00")
+    admin.ok("post", f"/api/v1/bank/lines/{fee['id']}/book", {"account": "6800", "description": "Fees"})
+    suggested = next(x for x in lines if x["status"] == "suggested")
+    assert suggested["suggestion"]["invoice_ids"] == [c["id"]]
+    admin.ok("post", f"/api/v1/bank/lines/{suggested['id']}/match",
+             {"allocations": [{"invoice_id": c["id"], "amount": "30.00"}]}, status=201)
+    assert balance(admin, c) == "25.00"
+    # The same file again adds nothing and posts nothing.
+    again = admin.c.post("/api/v1/bank/statements", data=body, headers={
+        "Authorization": f"Bearer {admin.key}", "Content-Type": "application/xml"})
+    assert again.status_code == 200
+    assert balance(admin, c) == "25.00"
+    reconciliation_ok(admin)
