@@ -24,9 +24,9 @@ PAYER_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB82WEST12345698765432"
 
 
-def invoiced(admin: Client, shop: Client, code: str, qty: int) -> dict[str, Any]:
+def invoiced(admin: Client, code: str, qty: int) -> dict[str, Any]:
     """``qty`` mugs at 10.00 + 10 % VAT, shipped and invoiced: 11.00 a mug."""
-    r = order(shop, code, [("MUG-01", qty)])
+    r = order(admin, code, [("MUG-01", qty)])
     assert r.status_code == 201, r.get_json()
     sh = admin.ok("post", f"/api/v1/orders/{r.get_json()['id']}/shipments", {}, status=201)
     sh = admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": "T"})
@@ -34,14 +34,14 @@ def invoiced(admin: Client, shop: Client, code: str, qty: int) -> dict[str, Any]
 
 
 @pytest.fixture
-def books(admin: Client, shop: Client) -> dict[str, Any]:
-    rossi = customer(admin, "C-ROSSI", channels=["shop-a"])
-    bianchi = customer(admin, "C-BIANCHI", name="Bianchi Srl", channels=["shop-a"])
+def books(admin: Client) -> dict[str, Any]:
+    rossi = customer(admin, "C-BANKROSSI", channels=["shop-a"])
+    bianchi = customer(admin, "C-BANKBIANCHI", name="Bianchi Srl", channels=["shop-a"])
     product(admin, "MUG-01", "10.00", "0.10", stock=100, cost="4.00")
     return {"rossi": rossi, "bianchi": bianchi,
-            "a": invoiced(admin, shop, "C-ROSSI", 2),    # 22.00
-            "b": invoiced(admin, shop, "C-ROSSI", 3),    # 33.00
-            "c": invoiced(admin, shop, "C-BIANCHI", 5)}  # 55.00
+            "a": invoiced(admin, "C-BANKROSSI", 2),    # 22.00
+            "b": invoiced(admin, "C-BANKROSSI", 3),    # 33.00
+            "c": invoiced(admin, "C-BANKBIANCHI", 5)}  # 55.00
 
 
 def statement(engine: Engine, *lines: dict[str, Any], gl: str = "1000") -> list[int]:

@@ -444,3 +444,34 @@ def statement_lines_accounted(tx: Tx) -> dict[str, int]:
     """Lines per status: every line is matched, booked, ignored or on the worklist."""
     return dict(tx.conn.execute(select(bank_lines.c.status, func.count()).group_by(bank_lines.c.status)).all())
 
+
+
+def search_open_invoices(tx: Tx, q: str, limit: int = 25) -> list[dict[str, Any]]:
+    """Open invoices of any customer whose number, customer name or code holds
+    ``q`` (an amount finds the invoices owing it), oldest first."""
+    balance = (invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount).label("balance")
+    query = (select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.customer_id, balance,
+                    customers.c.name.label("customer_name"), customers.c.code.label("customer_code"))
+             .join(customers, customers.c.id == invoices.c.customer_id)
+             .where(invoices.c.status.in_(pay.OPEN)).order_by(invoices.c.issue_date, invoices.c.id).limit(limit))
+    q = (q or "").strip()
+    if q:
+        try:
+            amount = Decimal(q.replace(",", "."))
+        except ArithmeticError:
+            amount = None
+        like = f"%{q.lower()}%"
+        cond = (func.lower(invoices.c.number).like(like) | func.lower(customers.c.name).like(like)
+                | func.lower(customers.c.code).like(like))
+        if amount is not None and amount == amount.quantize(Decimal("0.01")):
+            cond = cond | (invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount == amount)
+        query = query.where(cond)
+    return [r._asdict() for r in tx.conn.execute(query)]
+
+
+def invoice_labels(tx: Tx, ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not ids:
+        return {}
+    return {r.id: r._asdict() for r in tx.conn.execute(
+        select(invoices.c.id, invoices.c.number, customers.c.name.label("customer_name"))
+        .join(customers, customers.c.id == invoices.c.customer_id).where(invoices.c.id.in_(ids)))}
