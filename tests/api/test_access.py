@@ -309,6 +309,14 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/api-keys/<id>"): "apikeys:admin",
     ("POST", "/api/v1/api-keys/<id>/revoke"): "apikeys:admin",
     ("POST", "/api/v1/api-keys/<id>/rotate"): "apikeys:admin",
+    # bank statements (tests/api/test_bank_statements.py goes through every role)
+    ("GET", "/api/v1/bank/accounts"): "bank:read",
+    ("POST", "/api/v1/bank/accounts"): "ledger:write",
+    ("PATCH", "/api/v1/bank/accounts/<id>"): "ledger:write",
+    ("POST", "/api/v1/bank/statements"): "bank:write",
+    ("GET", "/api/v1/bank/statements"): "bank:read",
+    ("GET", "/api/v1/bank/statements/<id>"): "bank:read",
+    ("GET", "/api/v1/bank/lines"): "bank:read",
 }
 
 

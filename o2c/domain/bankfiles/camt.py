@@ -158,7 +158,9 @@ def _entry_lines(ntry: Any, currency: str, where: str) -> list[ParsedLine]:
 
     amounts: list[Decimal] = []
     for tx in details:
-        tx_amt = _child(tx, "Amt") or _child(tx, "AmtDtls", "TxAmt", "Amt")
+        tx_amt = _child(tx, "Amt")
+        if tx_amt is None:
+            tx_amt = _child(tx, "AmtDtls", "TxAmt", "Amt")
         if tx_amt is None:
             break
         v, _ = _amount(tx_amt, where)

@@ -26,16 +26,14 @@ from o2c.db.types import money_sum
 from o2c.domain.bankfiles import (
     BankFileError,
     ParsedStatement,
-    camt,
     check_statement,
     csvfile,
     line_identities,
-    mt940file,
     normalise_iban,
     statement_identity,
 )
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
-from o2c.services.platform.uow import Tx, insert_ignoring_conflicts
+from o2c.services.platform.uow import Tx, dialect_insert
 
 accounts = m.BankAccount.__table__
 statements = m.BankStatement.__table__
@@ -46,6 +44,22 @@ _entries = m.JournalEntry.__table__
 
 STATUSES = ("unmatched", "suggested", "matched", "booked", "ignored")
 CONTENT_TYPES = {"application/xml": "camt.053", "text/xml": "camt.053", "text/plain": "mt940", "text/csv": "csv"}
+_INSERTS: dict[tuple[str, str, bool], Any] = {}
+
+
+def _insert_new(tx: Tx, table: Any, *unique: str, returning: bool = False) -> Any:
+    """``INSERT … ON CONFLICT (unique…) DO NOTHING``: a row whose key exists is
+    left out (on PostgreSQL after waiting for a concurrent insert of that key)."""
+    key = (tx.conn.dialect.name, table.name, returning)
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = dialect_insert(tx.conn)(table).on_conflict_do_nothing(index_elements=list(unique))
+        if returning:
+            stmt = stmt.returning(table.c.id)
+        _INSERTS[key] = stmt
+    return stmt
+
+
 #: Lines are written in batches of this many rows.
 BATCH = 1000
 
@@ -103,7 +117,7 @@ def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     row = {"iban": iban, "name": data.get("name") or iban, "currency": data["currency"].upper(),
            "gl_account": gl, "csv_mappings": _check_mappings(data.get("csv_mappings") or {}),
            "created_at": tx.now}
-    new_id = tx.conn.execute(insert_ignoring_conflicts(tx.conn, accounts, ("id",)), row).scalar()
+    new_id = tx.conn.execute(_insert_new(tx, accounts, "iban", returning=True), row).scalar()
     if new_id is None:
         existing = tx.conn.execute(select(accounts.c.id).where(accounts.c.iban == iban)).scalar_one()
         raise Conflict(f"Bank account {iban} exists already.", {"id": existing})
@@ -191,8 +205,10 @@ def parse_file(tx: Tx, data: bytes, kind: str, mapping: str | None = None,
     if not data.strip():
         raise BankFileError("The file is empty.")
     if kind == "camt.053":
+        from o2c.domain.bankfiles import camt  # lxml loads where it is used, not at start-up
         parsed = list(camt.parse(io.BytesIO(data)))
     elif kind == "mt940":
+        from o2c.domain.bankfiles import mt940file
         parsed = list(mt940file.parse(data))
     else:
         acct, cols = _mapping(tx, mapping, account_iban)
@@ -236,7 +252,7 @@ def _store(tx: Tx, acct: Any, st: ParsedStatement, kind: str, sha: str) -> tuple
            "from_date": start, "to_date": end, "opening_balance": st.opening_balance,
            "closing_balance": st.closing_balance, "currency": st.currency, "continuity": "ok",
            "gap_from": None, "gap_to": None, "file_sha256": sha, "created_by": tx.actor, "created_at": tx.now}
-    sid = tx.conn.execute(insert_ignoring_conflicts(tx.conn, statements, ("id",)), row).scalar()
+    sid = tx.conn.execute(_insert_new(tx, statements, "bank_account_id", "identity", returning=True), row).scalar()
     if sid is None:  # imported before (or by a concurrent import that committed first)
         return tx.conn.execute(select(statements.c.id).where(
             statements.c.bank_account_id == acct.id, statements.c.identity == identity)).scalar_one(), False
@@ -248,7 +264,7 @@ def _store(tx: Tx, acct: Any, st: ParsedStatement, kind: str, sha: str) -> tuple
              "bank_ref": ln.bank_ref, "transaction_code": ln.transaction_code, "reversal": ln.reversal,
              "status": "unmatched", "created_at": tx.now}
             for pos, (ln, ident) in enumerate(zip(st.lines, line_identities(st.lines)), 1)]
-    stmt = insert_ignoring_conflicts(tx.conn, lines)
+    stmt = _insert_new(tx, lines, "bank_account_id", "identity")
     for i in range(0, len(rows), BATCH):
         tx.conn.execute(stmt, rows[i:i + BATCH])
     if rows:
