@@ -26,9 +26,10 @@ from decimal import Decimal
 from typing import Any
 
 from schwifty import IBAN as _Iban
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, select, type_coerce, update
 
 from o2c.db import models as m
+from o2c.db.types import Money
 from o2c.domain import cashmatch as cm
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO
@@ -52,6 +53,8 @@ periods = m.Period.__table__
 entries = m.JournalEntry.__table__
 
 UNDECIDED = ("unmatched", "suggested")
+#: What an invoice still owes, as money (not the raw minor units).
+BALANCE = type_coerce(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount, Money())
 _LINE_COLS = [bank_lines.c.id, bank_lines.c.statement_id, bank_lines.c.bank_account_id, bank_lines.c.booking_date,
               bank_lines.c.amount, bank_lines.c.currency, bank_lines.c.counterparty_name,
               bank_lines.c.counterparty_iban, bank_lines.c.remittance, bank_lines.c.creditor_ref,
@@ -361,7 +364,7 @@ def match_line(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
             raise ValidationFailed("Unknown customer.", {"customer_id": [f"No customer with id {customer_id}."]})
         if not requested:
             open_ = tx.conn.execute(
-                select(invoices.c.id, invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount)
+                select(invoices.c.id, BALANCE)
                 .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(pay.OPEN))
                 .order_by(invoices.c.issue_date, invoices.c.id)).all()
             left = row.amount
@@ -449,7 +452,7 @@ def statement_lines_accounted(tx: Tx) -> dict[str, int]:
 def search_open_invoices(tx: Tx, q: str, limit: int = 25) -> list[dict[str, Any]]:
     """Open invoices of any customer whose number, customer name or code holds
     ``q`` (an amount finds the invoices owing it), oldest first."""
-    balance = (invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount).label("balance")
+    balance = BALANCE.label("balance")
     query = (select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.customer_id, balance,
                     customers.c.name.label("customer_name"), customers.c.code.label("customer_code"))
              .join(customers, customers.c.id == invoices.c.customer_id)
@@ -464,7 +467,7 @@ def search_open_invoices(tx: Tx, q: str, limit: int = 25) -> list[dict[str, Any]
         cond = (func.lower(invoices.c.number).like(like) | func.lower(customers.c.name).like(like)
                 | func.lower(customers.c.code).like(like))
         if amount is not None and amount == amount.quantize(Decimal("0.01")):
-            cond = cond | (invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount == amount)
+            cond = cond | (BALANCE == amount)
         query = query.where(cond)
     return [r._asdict() for r in tx.conn.execute(query)]
 
