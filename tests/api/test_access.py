@@ -317,6 +317,13 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/bank/statements"): "bank:read",
     ("GET", "/api/v1/bank/statements/<id>"): "bank:read",
     ("GET", "/api/v1/bank/lines"): "bank:read",
+    # cash application (tests/api/test_bank_matching.py goes through every role)
+    ("POST", "/api/v1/bank/lines/<id>/match"): "bank:write",
+    ("POST", "/api/v1/bank/lines/<id>/book"): "bank:write",
+    ("POST", "/api/v1/bank/lines/<id>/ignore"): "bank:write",
+    ("POST", "/api/v1/bank/apply"): "bank:write",
+    ("GET", "/api/v1/bank/rules"): "ledger:admin",
+    ("PATCH", "/api/v1/bank/rules/<id>"): "ledger:admin",
 }
 
 
