@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from o2c.db import models as m
+from o2c.demo_bank import load_statements
 from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
@@ -181,6 +182,10 @@ def load_demo(engine: Engine, orders: int = 24) -> dict[str, str]:
     keys, shop = _create_keys(engine)
     loader = _Loader(engine, shop, random.Random(SEED), clock.now())
     loader.load(max(orders, 0))
+    # A month of bank statements: what the demo booked, and new money for cash application.
+    bank = load_statements(engine, clock.now().date(), ACCOUNTANT.actor)
+    _say(f"Imported {bank['statements']} bank statements with {bank['lines']} lines "
+         f"({bank.get('new', 0)} new for cash application).")
     _check_books(engine)
     _say(loader.summary())
     return keys

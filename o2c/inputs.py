@@ -122,7 +122,12 @@ def _target_length() -> int:
 def check_size() -> None:
     """414 for a request target over the limit, 431 for too many or too
     long header fields (in the contract's shape on the API, by the error
-    handlers)."""
+    handlers). A view marked with a body limit of its own (a file upload)
+    gets it here, before anything reads the body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "body_limit", None) or getattr(view, "raw_body", (None, None))[1]
+    if limit:  # a view taking a file: its own limit instead of MAX_CONTENT_LENGTH
+        request.max_content_length = getattr(current_app.config["O2C"], limit)
     if _target_length() > MAX_URI_BYTES:
         raise RequestURITooLarge(f"The request target is longer than {MAX_URI_BYTES} bytes.")
     fields = 0
@@ -213,7 +218,6 @@ def check_body() -> Response | None:
         if permission and principal is not None and not principal.can(permission):
             return None  # the view answers 403 before it reads the body
         limit = getattr(current_app.config["O2C"], limit_name)
-        request.max_content_length = limit
         if request.content_length is not None and request.content_length > limit:
             return error_response(413, "payload_too_large",
                                   f"The file is larger than {limit} bytes, the most this endpoint takes.",

@@ -47,6 +47,7 @@ CHECK_LINKS = {
     "customer_credit": ("web.payments", "Payments"),
     "fulfilment": ("web.orders", "Orders"),
     "open_quantities": ("web.backorders", "Backorders"),
+    "bank": ("web.bank_statements", "Bank statements"),
 }
 #: The numbering checks: each series is of invoices or of credit notes.
 NUMBERING_LINKS = {"invoice": ("web.invoices", "Invoices"), "credit_note": ("web.credit_notes", "Credit notes")}

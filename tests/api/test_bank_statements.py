@@ -27,7 +27,7 @@ from tests.bankfiles import (
     mt940,
     payments_for,
 )
-from tests.conftest import Client, customer, product
+from tests.conftest import Client, customer, product, reconciliation_ok
 from tests.services.test_races import Answer, clients, race
 
 XML = {"Content-Type": "application/xml"}
@@ -255,13 +255,16 @@ def test_a_file_over_the_bank_limit_is_413_while_the_general_limit_stays(app: An
 def test_bank_accounts_validate_the_iban_and_are_unique(admin: Client, accountant: Client, clerk: Client) -> None:
     bad = accountant.post("/api/v1/bank/accounts", {"iban": "DE89370400440532013001", "currency": "EUR"})
     assert bad.status_code == 422 and "DE89370400440532013001" in bad.get_json()["error"]["message"]
+    shared = accountant.post("/api/v1/bank/accounts", {"iban": "DE89370400440532013000", "currency": "EUR"})
+    assert shared.status_code == 422 and COMPANY_IBAN in shared.get_json()["error"]["message"]
+    admin.ok("post", "/api/v1/ledger/accounts", {"code": "1010", "name": "Bank Berlin", "type": "asset"}, status=201)
     made = accountant.ok("post", "/api/v1/bank/accounts", {"iban": "DE89 3704 0044 0532 0130 00", "name": "Berlin",
-                                                          "currency": "EUR", "gl_account": "1000"}, status=201)
-    assert (made["iban"], made["gl_account"]) == ("DE89370400440532013000", "1000")
+                                                          "currency": "EUR", "gl_account": "1010"}, status=201)
+    assert (made["iban"], made["gl_account"]) == ("DE89370400440532013000", "1010")
     again = accountant.post("/api/v1/bank/accounts", {"iban": "DE89370400440532013000", "currency": "EUR"})
     assert again.status_code == 409
     not_asset = accountant.post("/api/v1/bank/accounts", {"iban": "NL91ABNA0417164300", "currency": "EUR",
-                                                          "gl_account": "4000"})
+                                                          "gl_account": "1100"})
     assert not_asset.status_code == 422
     assert clerk.post("/api/v1/bank/accounts", {"iban": "NL91ABNA0417164300", "currency": "EUR"}).status_code == 403
     ibans = [a["iban"] for a in clerk.ok("get", "/api/v1/bank/accounts")["items"]]
@@ -329,3 +332,48 @@ def test_two_imports_of_one_file_racing_create_one_statement(app: Any, keys: dic
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(m.BankStatement.__table__)).scalar_one() == 1
         assert c.execute(select(func.count()).select_from(m.BankLine.__table__)).scalar_one() == 50
+
+
+def _bank_check(api: Client, as_of: str | None = None) -> dict[str, Any]:
+    rep = api.ok("get", "/api/v1/reconciliation" + (f"?as_of={as_of}" if as_of else ""))
+    found = [c for c in rep["checks"] if c["name"] == "bank"]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_the_bank_check_holds_as_lines_are_imported_applied_and_booked_ahead(
+        admin: Client, engine: Engine, invoices: list[dict[str, Any]]) -> None:
+    from tests.api.books_helpers import pay
+    check = _bank_check(admin)
+    assert check["difference"] == "0.00" and check["details"]["statement_ref"] is None
+
+    today = dt.date.today()
+    start = today - dt.timedelta(days=3)
+    paid = payments_for(invoices[:2], start + dt.timedelta(days=1))
+    st = Stmt("REC-1", start, start + dt.timedelta(days=1), Decimal("0.00"), paid)
+    r = upload(admin, camt053(COMPANY_IBAN, "EUR", [st]), XML)
+    assert r.status_code == 201
+    check = _bank_check(admin)
+    assert (check["left"], check["difference"]) == ("0.00", "0.00")
+    assert check["details"]["closing_balance"] == f"{st.closing:.2f}"
+    assert check["details"]["not_applied_total"] == f"{st.closing:.2f}"
+    assert len(check["details"]["not_applied"]) == 2
+
+    # the first line applied as the matcher does: a payment of the line's day, the line matched to it
+    line = admin.ok("get", f"/api/v1/bank/statements/{r.get_json()['id']}")["lines"][0]
+    p = pay(admin, invoices[0]["customer_id"], line["amount"], line["booking_date"], "BANK-LINE-1")
+    assert p.status_code == 201
+    unlinked = _bank_check(admin)
+    assert unlinked["difference"] == line["amount"]  # the payment is in the GL, its line still unapplied
+    with engine.begin() as c:
+        c.execute(m.BankLine.__table__.update().where(m.BankLine.__table__.c.id == line["id"]).values(
+            status="matched", rule="test", payment_id=p.get_json()["id"]))
+    assert _bank_check(admin)["difference"] == "0.00"
+
+    # booked in o2c today, after the statement: not reported by the bank yet, listed
+    later = pay(admin, invoices[2]["customer_id"], "5.00", today.isoformat(), "HAND-TYPED")
+    assert later.status_code == 201
+    check = _bank_check(admin)
+    assert check["difference"] == "0.00" and check["details"]["not_reported_total"] == "5.00"
+    assert [e["amount"] for e in check["details"]["not_reported"]] == ["5.00"]
+    reconciliation_ok(admin)

@@ -66,10 +66,20 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
     from o2c.services.platform import apikeys
     with unit_of_work(engine, "test") as tx:
         api_key = apikeys.create_api_key(tx, "shop-book", "webshop")[0]
+    # A bank statement.
+    import datetime as dt
+
+    from o2c.services.cash import bank_import
+    from tests.bankfiles import COMPANY_IBAN, Stmt, Txn, camt053
+    day = dt.date(2026, 1, 10)
+    with unit_of_work(engine, "test") as tx:
+        statement = bank_import.import_file(tx, camt053(COMPANY_IBAN, "EUR", [Stmt("BOOK-1", day, day, Decimal(0), [
+            Txn(day, Decimal("10.00"), "Rossi", remittance="Payment")])]), "camt.053").statements[0]
     return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
-            "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0]}
+            "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0],
+            "statement_id": statement["id"]}
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -121,6 +121,10 @@ ROUTES: dict[str, str] = {
     "GET /credit-notes/<id:credit_note_id>":             STAFF,
     "GET /credit-notes/<id:credit_note_id>/pdf":         STAFF,
     "POST /invoices/<id:invoice_id>/apply-credit":       MONEY,
+    # bank statements
+    "GET /bank/statements":                              MONEY,
+    "POST /bank/statements/import":                      MONEY,
+    "GET /bank/statements/<id:statement_id>":            MONEY,
     # the job queue and webhooks (admins)
     "GET /jobs":                                         "admin",
     "GET /webhooks":                                     "admin",
@@ -165,6 +169,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "letter_id": book["letter_id"], "webhook_id": book["webhook_id"], "key_id": book["api_key_id"],
               "delivery_id": book["delivery_id"], "code": "1100",
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
+              "statement_id": book["statement_id"],
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
 

@@ -90,13 +90,21 @@ def get_account(tx: Tx, account_id: int) -> dict[str, Any]:
     return _account_out(row)
 
 
-def _check_gl(tx: Tx, code: str) -> None:
-    row = tx.conn.execute(select(_gl_accounts.c.type).where(_gl_accounts.c.code == code)).first()
+def _check_gl(tx: Tx, code: str, account_id: int | None = None) -> None:
+    """A bank account is booked on an asset account of its own (the ``bank``
+    role's account or one without a role), so that its GL balance can be
+    reconciled against that bank's statements alone."""
+    row = tx.conn.execute(select(_gl_accounts.c.type, _gl_accounts.c.role).where(_gl_accounts.c.code == code)).first()
     if row is None:
         raise ValidationFailed(f"There is no GL account “{code}”.", {"gl_account": ["Unknown account."]})
-    if row.type != "asset":
-        raise ValidationFailed(f"GL account “{code}” is not an asset account; a bank account is an asset.",
-                               {"gl_account": ["Not an asset account."]})
+    if row.type != "asset" or row.role not in (None, "bank"):
+        raise ValidationFailed(f"GL account “{code}” is not a bank asset account: use the bank account (1000) "
+                               "or an asset account without a posting role.", {"gl_account": ["Not a bank account."]})
+    other = tx.conn.execute(select(accounts.c.iban).where(
+        accounts.c.gl_account == code, accounts.c.id != (account_id or 0))).scalar()
+    if other is not None:
+        raise ValidationFailed(f"GL account “{code}” already holds bank account {other}; each bank account needs "
+                               "a GL account of its own to be reconciled.", {"gl_account": ["Already used."]})
 
 
 def _check_mappings(mappings: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +121,8 @@ def _check_mappings(mappings: dict[str, Any]) -> dict[str, Any]:
 def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     iban = valid_iban(data["iban"])
     gl = data.get("gl_account") or tx.chart["bank"].code
-    _check_gl(tx, gl)
+    if tx.conn.execute(select(accounts.c.id).where(accounts.c.iban == iban)).first() is None:
+        _check_gl(tx, gl)
     row = {"iban": iban, "name": data.get("name") or iban, "currency": data["currency"].upper(),
            "gl_account": gl, "csv_mappings": _check_mappings(data.get("csv_mappings") or {}),
            "created_at": tx.now}
@@ -132,7 +141,7 @@ def update_account(tx: Tx, account_id: int, data: dict[str, Any]) -> dict[str, A
     if "name" in data:
         changes["name"] = data["name"]
     if "gl_account" in data:
-        _check_gl(tx, data["gl_account"])
+        _check_gl(tx, data["gl_account"], account_id)
         changes["gl_account"] = data["gl_account"]
     if "csv_mappings" in data:
         changes["csv_mappings"] = {**before["csv_mappings"], **_check_mappings(data["csv_mappings"])}
