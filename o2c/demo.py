@@ -186,9 +186,25 @@ def load_demo(engine: Engine, orders: int = 24) -> dict[str, str]:
     bank = load_statements(engine, clock.now().date(), ACCOUNTANT.actor)
     _say(f"Imported {bank['statements']} bank statements with {bank['lines']} lines "
          f"({bank.get('new', 0)} new for cash application).")
+    _apply_cash(engine)
     _check_books(engine)
     _say(loader.summary())
     return keys
+
+
+def _apply_cash(engine: Engine) -> None:
+    """Cash application over the new lines, as right after an import; then
+    the accountant books the account fee. What stays is the worklist."""
+    from o2c.services.cash import bankmatch
+    counts = bankmatch.apply_lines(engine, CLERK.actor)
+    with unit_of_work(engine, DEMO_ACTOR, readonly=True) as tx:
+        fee = tx.conn.execute(select(m.BankLine.id).where(m.BankLine.bank_ref == "DEMO-FEE",
+                                                          m.BankLine.status == "unmatched")).scalar()
+    if fee is not None:
+        with unit_of_work(engine, ACCOUNTANT.actor) as tx:
+            bankmatch.book_line(tx, fee, {"account": "6800", "description": "Account fee"})
+    _say(f"Cash application: {counts.get('matched', 0)} lines matched, {counts.get('suggested', 0)} suggested, "
+         f"{counts.get('unmatched', 0)} left unmatched; the account fee booked.")
 
 
 def _say(message: str) -> None:
@@ -291,7 +307,6 @@ class _Loader:
         for when, _, _, actor, action in steps:
             self.run(when, actor, action)
         self.credit_review()
-        self.bank_statements()
 
     def master_data(self) -> None:
         when = self.ago(MASTER_DATA_DAYS_AGO, 3)
@@ -306,88 +321,6 @@ class _Loader:
                                         "channels": [self.shop.name]})
             self.customer_ids[c["code"]] = self.run(
                 when, CLERK.actor, lambda tx, d=data: records.create_customer(tx, d))["id"]
-
-    def bank_statements(self) -> None:
-        """Two days of the bank's statements, imported and applied: invoices
-        paid by their creditor reference, a transfer matched by hand (which
-        teaches o2c the payer's IBAN) and a later one from that IBAN matched
-        by it, a bank fee booked, one line naming an invoice with another
-        amount (suggested) and one nobody knows (unmatched): the worklist."""
-        from o2c.documents.payment import creditor_reference
-        from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
-        from o2c.services.books.reconciliation import gl_by_role
-        from o2c.services.cash import bank_import, bankmatch
-
-        inv_t = m.Invoice.__table__
-        acct = m.BankAccount.__table__
-        with unit_of_work(self.engine, DEMO_ACTOR, readonly=True) as tx:
-            row = tx.conn.execute(select(acct.c.iban, acct.c.currency).order_by(acct.c.id)).first()
-            open_ = tx.conn.execute(
-                select(inv_t.c.id, inv_t.c.number, inv_t.c.customer_id,
-                       bankmatch.BALANCE.label("balance"))
-                .where(inv_t.c.status.in_(("open", "partially_paid"))).order_by(inv_t.c.issue_date, inv_t.c.id)
-            ).all()
-            debit, credit = gl_by_role(tx, None).get("bank", (Decimal(0), Decimal(0)))
-        if row is None or len(open_) < 3:
-            return
-        names = {self.customer_ids[c["code"]]: c["name"] for c in CUSTOMERS if c["code"] in self.customer_ids}
-        by_customer: dict[int, list[Any]] = {}
-        for r in open_:
-            by_customer.setdefault(r.customer_id, []).append(r)
-        ref_paid, hand, *rest = open_
-        payer = next((cid for cid, invs in by_customer.items() if cid != ref_paid.customer_id and len(invs) >= 1),
-                     hand.customer_id)
-        payer_iban = "DE89370400440532013000"
-        first_day, second_day = self.ago(2).date(), self.ago(1).date()
-        opening = debit - credit
-        s1 = Stmt("DEMO-STMT-1", first_day, first_day, opening, [
-            Txn(first_day, ref_paid.balance, names.get(ref_paid.customer_id, ""), "DE02120300000000202051",
-                "Payment", creditor_reference(ref_paid.number), bank_ref="DEMO-1-1"),
-            Txn(first_day, Decimal("50.00"), f"{names.get(payer, '')} (conto 2)", payer_iban, "Acconto",
-                bank_ref="DEMO-1-2"),
-            Txn(first_day, Decimal("-4.50"), "Banca Esempio", "", "Commissioni tenuta conto", bank_ref="DEMO-1-3"),
-        ])
-        later = [r for r in by_customer.get(payer, []) if r.id != ref_paid.id]
-        s2_txns = []
-        if later:
-            # After the clerk's 50.00 went oldest first, what the payer's
-            # newest open invoice still owes arrives from the same IBAN.
-            s2_txns.append(Txn(second_day, Decimal("0.00"), names.get(payer, ""), payer_iban, "Saldo",
-                               bank_ref="DEMO-2-1"))
-        other = next((r for r in rest if r.customer_id not in (payer, ref_paid.customer_id)), None)
-        if other is not None:
-            s2_txns.append(Txn(second_day, (other.balance / 2).quantize(Decimal("0.01")), names.get(other.customer_id, ""),
-                               "", f"Fattura {other.number} prima rata", bank_ref="DEMO-2-2"))
-        s2_txns.append(Txn(second_day, Decimal("12.34"), "M. Bianchi", "", "Rimborso spese", bank_ref="DEMO-2-3"))
-
-        when1 = self.ago(1, 20)
-        with _clock_at(when1), unit_of_work(self.engine, CLERK.actor) as tx:
-            st1 = bank_import.import_file(tx, camt053(row.iban, row.currency, [s1]), "camt.053").statements[0]
-        with _clock_at(when1):
-            bankmatch.apply_lines(self.engine, CLERK.actor, statement_id=st1["id"])
-        lines = {ln["bank_ref"]: ln for ln in self.run(when1, CLERK.actor,
-                                                       lambda tx: bank_import.get_statement(tx, st1["id"])["lines"])}
-        self.run(self.later(when1, 1), CLERK.actor,
-                 lambda tx: bankmatch.match_line(tx, lines["DEMO-1-2"]["id"], {"customer_id": payer}))
-        self.run(self.later(when1, 2), ACCOUNTANT.actor,
-                 lambda tx: bankmatch.book_line(tx, lines["DEMO-1-3"]["id"],
-                                                {"account": "6800", "description": "Account fees"}))
-        if later:
-            with unit_of_work(self.engine, DEMO_ACTOR, readonly=True) as tx:
-                newest = tx.conn.execute(
-                    select(bankmatch.BALANCE)
-                    .where(inv_t.c.customer_id == payer, inv_t.c.status.in_(("open", "partially_paid")))
-                    .order_by(inv_t.c.issue_date.desc(), inv_t.c.id.desc())).scalars().first()
-            if newest:
-                s2_txns[0].amount = newest
-            else:
-                s2_txns.pop(0)
-        s2 = Stmt("DEMO-STMT-2", second_day, second_day, s1.closing, s2_txns)
-        when2 = self.ago(0, 20)
-        with _clock_at(when2), unit_of_work(self.engine, CLERK.actor) as tx:
-            st2 = bank_import.import_file(tx, camt053(row.iban, row.currency, [s2]), "camt.053").statements[0]
-        with _clock_at(when2):
-            bankmatch.apply_lines(self.engine, CLERK.actor, statement_id=st2["id"])
 
     def credit_review(self) -> None:
         """Credit limits are agreed after the first months of trading (planning

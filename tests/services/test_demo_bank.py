@@ -26,11 +26,14 @@ def test_the_demo_imports_a_month_of_statements_that_reconcile(app: Any, engine:
     assert len(bank) == 1 and bank[0]["statement_ref"] is not None
     assert len(statements) >= 4 and {s.continuity for s in statements} == {"ok"}
     status = Counter(ln.status for ln in lines)
-    assert status["matched"] >= 5 and status["unmatched"] >= 5
+    assert status["matched"] >= 5 and status["unmatched"] >= 2
     matched = [ln for ln in lines if ln.status == "matched"]
     assert all(ln.payment_id or ln.journal_entry_id for ln in matched)
-    unmatched = [ln for ln in lines if ln.status == "unmatched"]
-    assert any(ln.creditor_ref for ln in unmatched)  # paid by reference
-    assert any(ln.amount == Decimal("-4.50") for ln in unmatched)  # the account fee
-    assert any(ln.bank_ref == "DEMO-UNKNOWN" for ln in unmatched)
+    # Cash application ran: paid by reference and by number, the fee booked,
+    # the ambiguous and the unknown transfer left on the worklist.
+    rules = Counter(ln.rule for ln in matched)
+    assert rules["creditor_reference"] >= 2 and rules["document_numbers"] >= 1
+    assert any(ln.amount == Decimal("-4.50") and ln.status == "booked" for ln in lines)  # the account fee
+    unmatched = [ln for ln in lines if ln.status in ("unmatched", "suggested")]
+    assert {"DEMO-UNKNOWN", "DEMO-AMBIGUOUS"} <= {ln.bank_ref for ln in unmatched}
     assert bank[0]["not_applied_total"] == sum((ln.amount for ln in unmatched), Decimal(0))
