@@ -271,7 +271,7 @@ def test_an_imported_camt_statement_is_applied_at_once(admin: Client, books: dic
                 bank_ref="B1"),
             Txn(TODAY, D("30.00"), "Bianchi Srl", OTHER_IBAN, f"acconto {c['number']}", bank_ref="B2"),
             Txn(TODAY, D("-2.00"), "Banca", "", "Commissioni", bank_ref="B3")]
-    body = camt053(OUR_IBAN, "EUR", [Stmt("ST-1", TODAY, TODAY, D("100.00"), txns)])
+    body = camt053(OUR_IBAN, "EUR", [Stmt("ST-1", TODAY, TODAY, D("0.00"), txns)])
     r = admin.c.post("/api/v1/bank/statements", data=body, headers={
         "Authorization": f"Bearer {admin.key}", "Content-Type": "application/xml"})
     assert r.status_code == 201, r.get_json()
