@@ -70,10 +70,10 @@ def _allocations(form: Form) -> list[dict[str, Any]]:
             iid = int(key.split(".", 1)[1])
         except (InvalidOperation, ValueError):
             raise ValidationFailed("Please correct the fields marked below.",
-                                   {"fields": {key: "Enter an amount such as 12.50."}}) from None
+                                   {key: ["Enter an amount such as 12.50."]}) from None
         if amount != amount.quantize(Decimal("0.01")) or amount <= 0:
             raise ValidationFailed("Please correct the fields marked below.",
-                                   {"fields": {key: "Enter a positive amount with at most two decimals."}})
+                                   {key: ["Enter a positive amount with at most two decimals."]})
         out.append({"invoice_id": iid, "amount": amount})
     return out
 
@@ -88,7 +88,7 @@ def bank_match(line_id: int) -> Any:
                                 "customer_id": int(customer) if customer.isdigit() else None}
         if not allocations and data["customer_id"] is None:
             raise ValidationFailed("Enter an amount for at least one invoice, or a customer to credit.",
-                                   {"fields": {"customer_id": "A customer id, or amounts above."}})
+                                   {"customer_id": ["A customer id, or amounts above."]})
         bankmatch.match_line(tx, line_id, data)
     return _decide(line_id, work, "Line matched; the payment is recorded.")
 
@@ -105,7 +105,8 @@ def bank_confirm(line_id: int) -> Any:
         elif s.get("customer_id") is not None:
             data = {"customer_id": s["customer_id"]}
         else:
-            raise ValidationFailed("This line has no suggestion to confirm; match it by hand.")
+            raise ValidationFailed("This line has no suggestion to confirm; match it by hand.",
+                                   {"suggestion": ["None to confirm."]})
         bankmatch.match_line(tx, line_id, data)
         return url_for("web.bank_worklist"), "Suggestion confirmed; the payment is recorded."
     return back_to(url_for("web.bank_worklist"), submit(work))

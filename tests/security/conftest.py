@@ -79,7 +79,16 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
             "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0],
-            "statement_id": statement["id"]}
+            "statement_id": statement["id"], "line_id": _first_line(engine, statement["id"])}
+
+
+def _first_line(engine: Engine, statement_id: int) -> int:
+    from sqlalchemy import select
+
+    from o2c.db import models as m
+    with engine.connect() as c:
+        return int(c.execute(select(m.BankLine.id).where(m.BankLine.statement_id == statement_id)
+                             .order_by(m.BankLine.id)).scalars().first())
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -297,7 +297,8 @@ def _settle(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Decimal]]]
     if write_off:
         fee = _account(tx, write_off_account or "")
         if fee is None:
-            raise ValidationFailed(f"No account “{write_off_account}” to write the difference off to.")
+            raise ValidationFailed(f"No account “{write_off_account}” to write the difference off to.",
+                                   {"write_off_account": [str(write_off_account)]})
         tx.post(build_entry(row.booking_date, "bank_line", row.id, doc, f"Bank fee on {doc}",
                             [(fee, write_off), (bank, -write_off)], excess_to))
     tx.conn.execute(update(bank_lines).where(bank_lines.c.id == row.id).values(payment_id=made[0]["id"]))
