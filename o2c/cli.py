@@ -273,6 +273,44 @@ def fx_fetch(progress: bool) -> None:
 
 
 @main.group()
+def bank() -> None:
+    """Bank statements: import the files the bank sends."""
+
+
+@bank.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "kind", type=click.Choice(["camt.053", "mt940", "csv"]), default=None,
+              help="The files' format; default: recognised from each file's first bytes.")
+@click.option("--mapping", default=None, help="CSV: the bank account's column mapping to read with.")
+@click.option("--account", default=None, help="CSV: the bank account's IBAN, when several have the mapping.")
+def bank_import_files(files: tuple[Path, ...], kind: str | None, mapping: str | None, account: str | None) -> None:
+    """Import statement files (CAMT.053, MT940, CSV), each whole or not at all; exits 1 if any was refused."""
+    from tqdm import tqdm
+
+    from o2c.domain.errors import DomainError
+    from o2c.services.cash import bank_import
+    from o2c.services.platform.uow import unit_of_work
+    refused = 0
+    with _db() as engine:
+        for path in tqdm(files, desc="statements", unit="file", disable=len(files) < 2):
+            data = path.read_bytes()
+            try:
+                with unit_of_work(engine, "cli:bank-import") as tx:
+                    result = bank_import.import_file(tx, data, kind or bank_import.sniff_format(data), mapping,
+                                                     account)
+            except DomainError as exc:
+                refused += 1
+                tqdm.write(f"{path}: refused: {exc.message}", file=sys.stderr)
+                continue
+            for st in result.statements:
+                tqdm.write(f"{path}: {st['statement_ref']} {st['account_iban']} {st['from_date']}..{st['to_date']}"
+                           f" {st['line_count']} lines, continuity {st['continuity']}"
+                           + ("" if result.created else " (imported before: nothing added)"))
+    if refused:
+        sys.exit(1)
+
+
+@main.group()
 def ledger() -> None:
     """The general ledger: seal and verify the hash chain, close periods, export."""
 

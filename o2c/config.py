@@ -96,6 +96,10 @@ class Config:
     FX_RATE_FALLBACK_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_FX_RATE_FALLBACK_DAYS", "4")))
     FX_PROVIDER_URL: str = field(default_factory=lambda: os.environ.get("O2C_FX_PROVIDER_URL", ""))
     MAX_CONTENT_LENGTH: int = 1024 * 1024
+    # The largest bank statement file accepted (POST /api/v1/bank/statements
+    # and the upload page only; every other body keeps MAX_CONTENT_LENGTH).
+    BANK_FILE_MAX_BYTES: int = field(default_factory=lambda: int(
+        os.environ.get("O2C_BANK_FILE_MAX_BYTES", str(20 * 1024 * 1024))))
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100
 

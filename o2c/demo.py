@@ -35,6 +35,7 @@ from sqlalchemy import Engine, func, select
 
 from o2c.config import Config
 from o2c.db import models as m
+from o2c.demo_bank import load_statements
 from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
@@ -203,9 +204,29 @@ def load_demo(engine: Engine, orders: int = 24) -> dict[str, str]:
     keys, shop = _create_keys(engine)
     loader = _Loader(engine, shop, random.Random(SEED), clock.now())
     loader.load(max(orders, 0))
+    # A month of bank statements: what the demo booked, and new money for cash application.
+    bank = load_statements(engine, clock.now().date(), ACCOUNTANT.actor)
+    _say(f"Imported {bank['statements']} bank statements with {bank['lines']} lines "
+         f"({bank.get('new', 0)} new for cash application).")
+    _apply_cash(engine)
     _check_books(engine)
     _say(loader.summary())
     return keys
+
+
+def _apply_cash(engine: Engine) -> None:
+    """Cash application over the new lines, as right after an import; then
+    the accountant books the account fee. What stays is the worklist."""
+    from o2c.services.cash import bankmatch
+    counts = bankmatch.apply_lines(engine, CLERK.actor)
+    with unit_of_work(engine, DEMO_ACTOR, readonly=True) as tx:
+        fee = tx.conn.execute(select(m.BankLine.id).where(m.BankLine.bank_ref == "DEMO-FEE",
+                                                          m.BankLine.status == "unmatched")).scalar()
+    if fee is not None:
+        with unit_of_work(engine, ACCOUNTANT.actor) as tx:
+            bankmatch.book_line(tx, fee, {"account": "6800", "description": "Account fee"})
+    _say(f"Cash application: {counts.get('matched', 0)} lines matched, {counts.get('suggested', 0)} suggested, "
+         f"{counts.get('unmatched', 0)} left unmatched; the account fee booked.")
 
 
 def _say(message: str) -> None:

@@ -122,7 +122,12 @@ def _target_length() -> int:
 def check_size() -> None:
     """414 for a request target over the limit, 431 for too many or too
     long header fields (in the contract's shape on the API, by the error
-    handlers)."""
+    handlers). A view marked with a body limit of its own (a file upload)
+    gets it here, before anything reads the body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "body_limit", None) or getattr(view, "raw_body", (None, None))[1]
+    if limit:  # a view taking a file: its own limit instead of MAX_CONTENT_LENGTH
+        request.max_content_length = getattr(current_app.config["O2C"], limit)
     if _target_length() > MAX_URI_BYTES:
         raise RequestURITooLarge(f"The request target is longer than {MAX_URI_BYTES} bytes.")
     fields = 0
@@ -186,8 +191,41 @@ def check_query_names() -> Response | None:
                           "The request has invalid fields: " + ", ".join(sorted(fields)) + ".", {"fields": fields})
 
 
+def raw_body(*media_types: str, limit: str) -> Any:
+    """Mark a view that takes a file as its body (not JSON): of one of
+    ``media_types``, at most ``config.O2C.<limit>`` bytes (instead of the
+    general ``MAX_CONTENT_LENGTH``)."""
+    def deco(fn: Any) -> Any:
+        fn.raw_body = (media_types, limit)
+        return fn
+    return deco
+
+
+def _raw_body_view() -> tuple[tuple[str, ...], str] | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "raw_body", None)
+
+
 def check_body() -> Response | None:
     if request.method not in BODY_METHODS or not _is_api():
+        return None
+    raw_view = _raw_body_view()
+    if raw_view is not None:
+        types, limit_name = raw_view
+        view = current_app.view_functions.get(request.endpoint or "")
+        permission = getattr(view, "required_permission", None)
+        principal = g.get("principal")
+        if permission and principal is not None and not principal.can(permission):
+            return None  # the view answers 403 before it reads the body
+        limit = getattr(current_app.config["O2C"], limit_name)
+        if request.content_length is not None and request.content_length > limit:
+            return error_response(413, "payload_too_large",
+                                  f"The file is larger than {limit} bytes, the most this endpoint takes.",
+                                  {"limit_bytes": limit})
+        if request.mimetype not in types:
+            return error_response(415, "unsupported_media_type",
+                                  "Send the file with Content-Type " + ", ".join(types) + ".",
+                                  {"content_type": request.mimetype or None})
         return None
     if request.content_length == 0 or (request.content_length is None and not request.headers.get(
             "Transfer-Encoding")):

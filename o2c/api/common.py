@@ -91,18 +91,21 @@ def _json(status: int, body: str) -> Response:
 def mutate(
     work: Callable[[Tx], Any], schema: Schema, status: int = 200,
     reveal: Callable[[Tx, dict[str, Any]], dict[str, Any]] | None = None,
+    status_of: Callable[[Any], int] | None = None,
 ) -> Response:
     """Run ``work`` in one transaction and answer with its result through
     ``schema``; at most once in effect per Idempotency-Key.
 
     ``reveal`` adds to a successful answer what must not be stored with it
     for replays (a secret): it runs after the commit, on the first answer and
-    on every replay."""
+    on every replay. ``status_of`` chooses the status from the result (201
+    for something new, 200 for what existed already)."""
     p = principal()
     schema = shaped(schema)
 
     def run(tx: Tx) -> tuple[int, str]:
-        return status, json.dumps(schema.dump(work(tx)))
+        result = work(tx)
+        return (status if status_of is None else status_of(result)), json.dumps(schema.dump(result))
 
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 255 and key.isprintable() and key.isascii()):

@@ -158,6 +158,10 @@ EVENT_DATA: dict[str, dict[str, Any]] = {
     "invoice.paid": _data(["invoice_id", "number", "order_id"], invoice_id=_ID, number=_NUMBER, order_id=_ID),
     "payment.received": _data(["payment_id", "number", "amount"], payment_id=_ID, number=_NUMBER,
                               order_id=_ID, amount=_AMOUNT),
+    "bank_line.matched": _data(["line_id", "statement_id", "rule", "amount", "payment_ids"], line_id=_ID,
+                               statement_id=_ID, rule={"type": ["string", "null"]}, amount=_AMOUNT,
+                               payment_ids={"type": "array", "items": _ID},
+                               refund_id={"type": ["integer", "null"]}),
     "return.received": _data(["return_id", "number", "order_id", "lines"], return_id=_ID, number=_NUMBER,
                              order_id=_ID, lines={"type": "array"}, restock={"type": "boolean"},
                              refund={"type": ["string", "null"]},
@@ -191,6 +195,12 @@ EVENT_DATA: dict[str, dict[str, Any]] = {
     "refund.paid": _data(["refund_id", "number", "customer_id", "amount"], refund_id=_ID, number=_NUMBER,
                          customer_id=_ID, order_id={"type": ["integer", "null"]},
                          credit_note_id={"type": ["integer", "null"]}, amount=_AMOUNT),
+    "bank_statement.imported": _data(
+        ["statement_id", "account_iban", "statement_ref", "from_date", "to_date", "line_count", "continuity"],
+        statement_id=_ID, account_iban={"type": "string"}, statement_ref={"type": "string"},
+        from_date={"type": "string", "format": "date"}, to_date={"type": "string", "format": "date"},
+        closing_balance={"type": ["string", "null"]}, line_count={"type": "integer"},
+        continuity={"enum": ["ok", "gap", "overlap"]}),
 }
 
 

@@ -908,3 +908,140 @@ class PriceListEntry(Base):
     unit_price: Mapped[Decimal] = mapped_column(CurrencyAmount())
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+# --- bank ---
+
+
+class BankAccount(Base):
+    """An account o2c holds at a bank, tied to the GL account its money is
+    booked on (1000 Bank by default). ``csv_mappings`` keeps the named column
+    mappings its CSV exports are read with (``o2c.domain.bankfiles.csvfile``)."""
+
+    __tablename__ = "bank_accounts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    iban: Mapped[str] = mapped_column(String(34), unique=True)
+    name: Mapped[str]
+    currency: Mapped[str] = mapped_column(String(3))
+    gl_account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
+    csv_mappings: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime]
+
+
+class BankStatement(Base):
+    """One statement of one bank account as the bank sent it. ``identity`` is
+    unique per account (the statement reference with its dates and balances),
+    so the same statement imported again is found, not added. ``continuity``
+    says whether the opening balance continues the previous statement's
+    closing balance (ok), days are missing in between (gap, ``gap_from`` …
+    ``gap_to``) or the two overlap."""
+
+    __tablename__ = "bank_statements"
+    __table_args__ = (
+        UniqueConstraint("bank_account_id", "identity"),
+        Index("ix_bank_statements_account_to_date", "bank_account_id", "to_date", "id"),
+        CheckConstraint("continuity IN ('ok', 'gap', 'overlap')", name="continuity_known"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bank_account_id: Mapped[int] = mapped_column(ForeignKey("bank_accounts.id"))
+    identity: Mapped[str] = mapped_column(String(64))
+    statement_ref: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))  # camt.053, mt940, csv
+    from_date: Mapped[dt.date] = mapped_column(Date)
+    to_date: Mapped[dt.date] = mapped_column(Date)
+    opening_balance: Mapped[Decimal | None]
+    closing_balance: Mapped[Decimal | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    continuity: Mapped[str] = mapped_column(String(16))
+    gap_from: Mapped[dt.date | None] = mapped_column(Date)
+    gap_to: Mapped[dt.date | None] = mapped_column(Date)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime]
+
+
+class BankLine(Base):
+    """One booked line of a statement; ``amount`` is signed (credits, money in,
+    positive). ``identity`` is unique per bank account: the bank's own entry
+    reference, else a stable hash of date, amount, counterparty, remittance and
+    position among equal lines, so no line is imported twice. ``status``:
+    unmatched (as imported), suggested, matched (a payment), booked (a journal
+    entry) or ignored (with the reason); ``rule`` names what decided it."""
+
+    __tablename__ = "bank_lines"
+    __table_args__ = (
+        UniqueConstraint("bank_account_id", "identity"),
+        Index("ix_bank_lines_statement_id_position", "statement_id", "position"),
+        Index("ix_bank_lines_status_id", "status", "id"),
+        Index("ix_bank_lines_account_booking_date", "bank_account_id", "booking_date"),
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        CheckConstraint("status IN ('unmatched', 'suggested', 'matched', 'booked', 'ignored')",
+                        name="status_known"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("bank_statements.id"))
+    bank_account_id: Mapped[int] = mapped_column(ForeignKey("bank_accounts.id"))
+    identity: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    booking_date: Mapped[dt.date] = mapped_column(Date)
+    value_date: Mapped[dt.date | None] = mapped_column(Date)
+    amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3))
+    counterparty_name: Mapped[str] = mapped_column(String(255), default="")
+    counterparty_iban: Mapped[str | None] = mapped_column(String(34), index=True)
+    counterparty_bic: Mapped[str | None] = mapped_column(String(11))
+    remittance: Mapped[str] = mapped_column(Text, default="")
+    creditor_ref: Mapped[str | None] = mapped_column(String(64))
+    end_to_end_id: Mapped[str | None] = mapped_column(String(64))
+    bank_ref: Mapped[str | None] = mapped_column(String(64))
+    transaction_code: Mapped[str | None] = mapped_column(String(64))
+    reversal: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="unmatched")
+    rule: Mapped[str | None] = mapped_column(String(32))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id"))
+    suggestion: Mapped[dict[str, Any] | None]
+    unmatched_reason: Mapped[str | None] = mapped_column(String(500))
+    ignore_reason: Mapped[str | None] = mapped_column(String(500))
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+
+
+# --- bank cash application ---
+
+
+class BankRule(Base):
+    """A cash application rule (``o2c.domain.cashmatch``): the administrator
+    orders them by ``position`` and switches them off; ``params`` tune them
+    (tolerance, write-off account…)."""
+
+    __tablename__ = "bank_rules"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    params: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime | None]
+    updated_by: Mapped[str | None] = mapped_column(String(128))
+
+
+class CustomerIban(Base):
+    """An IBAN a customer paid from, learned when a clerk matched a statement
+    line by hand: later lines from it find the customer."""
+
+    __tablename__ = "customer_ibans"
+    iban: Mapped[str] = mapped_column(String(34), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    learned_from_line_id: Mapped[int | None] = mapped_column(ForeignKey("bank_lines.id"))
+    created_at: Mapped[dt.datetime]
+
+
+class BankLineLink(Base):
+    """What a statement line settled: the payment(s) it became (one per
+    customer when a line is split across customers) or the refund it paid
+    out. ``bank_lines.payment_id`` keeps the first payment."""
+
+    __tablename__ = "bank_line_links"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bank_line_id: Mapped[int] = mapped_column(ForeignKey("bank_lines.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), unique=True)
+    amount: Mapped[Decimal]

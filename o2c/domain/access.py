@@ -16,12 +16,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
         "payments:read", "payments:write", "events:read", "company:read", "tax:preview",
-        "messages:read", "messages:write", "fx:read",
+        "messages:read", "messages:write", "fx:read", "bank:read", "bank:write",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
-        "company:read", "tax:preview", "messages:read", "messages:write", "fx:read",
+        "company:read", "tax:preview", "messages:read", "messages:write", "fx:read", "bank:read", "bank:write",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,

@@ -108,12 +108,14 @@ def entry_for_invoice(
 
 def entry_for_payment(
     chart: Mapping[str, Account], date: dt.date, payment_id: int, document: str,
-    amount: Decimal, applied: Decimal, customer_id: int,
+    amount: Decimal, applied: Decimal, customer_id: int, bank: Account | None = None,
 ) -> JournalEntry | None:
+    """``bank``: the GL account of the bank account the money arrived on
+    (a statement line's); the ``bank`` role's account otherwise."""
     return build_entry(
         date, "payment", payment_id, document, f"Payment received {document}",
         [
-            (chart["bank"], amount),
+            (bank or chart["bank"], amount),
             (chart["receivables"], -applied),
             (chart["customer_credit"], -(amount - applied)),
         ],

@@ -130,6 +130,8 @@ def init_app(app: Flask) -> None:
         aftersales,
         apikeys,
         auth,
+        bank,
+        bankwork,
         books,
         catalog,
         fx,

@@ -50,6 +50,7 @@ CHECK_LINKS = {
     "vat_report": ("web.vat_report", "VAT report"),
     "ec_sales_list": ("web.ec_sales_list", "EC sales list"),
     "oss_return": ("web.oss_return", "OSS return"),
+    "bank": ("web.bank_statements", "Bank statements"),
 }
 #: The numbering checks: each series is of invoices or of credit notes.
 NUMBERING_LINKS = {"invoice": ("web.invoices", "Invoices"), "credit_note": ("web.credit_notes", "Credit notes")}

@@ -345,6 +345,21 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/fx/prices"): "fx:read",
     ("POST", "/api/v1/fx/prices"): "fx:admin",
     ("GET", "/api/v1/fx/prices/<id>"): "fx:read",
+    # bank statements (tests/api/test_bank_statements.py goes through every role)
+    ("GET", "/api/v1/bank/accounts"): "bank:read",
+    ("POST", "/api/v1/bank/accounts"): "ledger:write",
+    ("PATCH", "/api/v1/bank/accounts/<id>"): "ledger:write",
+    ("POST", "/api/v1/bank/statements"): "bank:write",
+    ("GET", "/api/v1/bank/statements"): "bank:read",
+    ("GET", "/api/v1/bank/statements/<id>"): "bank:read",
+    ("GET", "/api/v1/bank/lines"): "bank:read",
+    # cash application (tests/api/test_bank_matching.py goes through every role)
+    ("POST", "/api/v1/bank/lines/<id>/match"): "bank:write",
+    ("POST", "/api/v1/bank/lines/<id>/book"): "bank:write",
+    ("POST", "/api/v1/bank/lines/<id>/ignore"): "bank:write",
+    ("POST", "/api/v1/bank/apply"): "bank:write",
+    ("GET", "/api/v1/bank/rules"): "ledger:admin",
+    ("PATCH", "/api/v1/bank/rules/<id>"): "ledger:admin",
 }
 
 

@@ -69,11 +69,29 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
         message_id = outbox.queue_message(
             tx, kind="statement", customer_id=shop["customer"]["id"], template="statement", to="a@shop.example",
             context={"as_of": tx.today, "balance": Decimal("10.00"), "currency": "EUR"})
+    # A bank statement.
+    import datetime as dt
+
+    from o2c.services.cash import bank_import
+    from tests.bankfiles import COMPANY_IBAN, Stmt, Txn, camt053
+    day = dt.date(2026, 1, 10)
+    with unit_of_work(engine, "test") as tx:
+        statement = bank_import.import_file(tx, camt053(COMPANY_IBAN, "EUR", [Stmt("BOOK-1", day, day, Decimal(0), [
+            Txn(day, Decimal("10.00"), "Rossi", remittance="Payment")])]), "camt.053").statements[0]
     return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
             "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0],
-            "message_id": message_id}
+            "message_id": message_id, "statement_id": statement["id"], "line_id": _first_line(engine, statement["id"])}
+
+
+def _first_line(engine: Engine, statement_id: int) -> int:
+    from sqlalchemy import select
+
+    from o2c.db import models as m
+    with engine.connect() as c:
+        return int(c.execute(select(m.BankLine.id).where(m.BankLine.statement_id == statement_id)
+                             .order_by(m.BankLine.id)).scalars().first())
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -131,6 +131,17 @@ ROUTES: dict[str, str] = {
     "GET /credit-notes/<id:credit_note_id>":             STAFF,
     "GET /credit-notes/<id:credit_note_id>/pdf":         STAFF,
     "POST /invoices/<id:invoice_id>/apply-credit":       MONEY,
+    # bank statements
+    "GET /bank/statements":                              MONEY,
+    "POST /bank/statements/import":                      MONEY,
+    "GET /bank/statements/<id:statement_id>":            MONEY,
+    # cash application worklist
+    "GET /bank/worklist":                                MONEY,
+    "GET /bank/lines/<id:line_id>":                      MONEY,
+    "POST /bank/lines/<id:line_id>/match":               MONEY,
+    "POST /bank/lines/<id:line_id>/confirm":             MONEY,
+    "POST /bank/lines/<id:line_id>/book":                MONEY,
+    "POST /bank/lines/<id:line_id>/ignore":              MONEY,
     # the job queue and webhooks (admins)
     "GET /jobs":                                         "admin",
     "GET /webhooks":                                     "admin",
@@ -175,7 +186,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "letter_id": book["letter_id"], "webhook_id": book["webhook_id"], "key_id": book["api_key_id"],
               "delivery_id": book["delivery_id"], "code": "1100",
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
-              "message_id": book["message_id"],
+              "message_id": book["message_id"], "statement_id": book["statement_id"], "line_id": book["line_id"],
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
 

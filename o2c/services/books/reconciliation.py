@@ -31,6 +31,9 @@ payments = m.Payment.__table__
 account_roles = m.AccountRole.__table__
 customers = m.Customer.__table__
 credit_notes = m.CreditNote.__table__
+bank_accounts = m.BankAccount.__table__
+bank_statements = m.BankStatement.__table__
+bank_lines = m.BankLine.__table__
 
 #: How many differing keys a check lists.
 SHOW = 20
@@ -395,6 +398,7 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
 
     checks.extend(tax_report_checks(tx, as_of))
     _name_sides(tx, checks)
+    checks.extend(bank_checks(tx, as_of))
     ok = all(ch["difference"] == 0 for ch in checks)
     return {"as_of": as_of or tx.today, "ok": ok, "checks": checks}
 
@@ -466,3 +470,66 @@ def _report_check(tx: Tx, name: str, gl: Any, books: Any, key: str, description:
         select(func.coalesce(func.sum(books.c.amount), 0)).scalar_subquery())).one())
     per_key, keys = _differences(tx, key, gl, books)
     return _check(name, left, right, description, difference=_combined(left, right, per_key), keys=keys)
+#: Statement lines the bank reported that o2c has not booked yet.
+NOT_APPLIED = ("unmatched", "suggested")
+
+
+def bank_checks(tx: Tx, as_of: dt.date | None) -> list[dict[str, Any]]:
+    """One check named ``bank`` per bank account: its GL account's balance =
+    the bank's last closing balance − the lines of its statements not yet
+    applied in o2c (unmatched or suggested) + what o2c booked on the account
+    after that statement (the bank has not reported it yet; listed).
+
+    Reads line statuses and the GL only: matched and booked lines are in the
+    GL through their payments and entries, ignored lines are not o2c's to
+    book. Without a statement, everything booked is not reported yet, so the
+    check holds trivially until the first statement arrives."""
+    c = tx.conn
+    day = as_of or tx.today
+    out = []
+    for acct in c.execute(select(bank_accounts).order_by(bank_accounts.c.id)):
+        last = c.execute(
+            select(bank_statements.c.to_date, bank_statements.c.closing_balance, bank_statements.c.statement_ref)
+            .where(bank_statements.c.bank_account_id == acct.id, bank_statements.c.closing_balance.is_not(None),
+                   bank_statements.c.to_date <= day)
+            .order_by(bank_statements.c.to_date.desc(), bank_statements.c.id.desc()).limit(1)).first()
+        closing = last.closing_balance if last is not None else ZERO
+        cutoff = last.to_date if last is not None else None
+        on_account = (select(entries.c.id, entries.c.date, entries.c.document,
+                             (jlines.c.debit - jlines.c.credit).label("amount"))
+                      .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
+                      .where(jlines.c.account == acct.gl_account, entries.c.date <= day))
+        gl_total = _cents(c.execute(select(func.coalesce(func.sum(_raw(jlines.c.debit) - _raw(jlines.c.credit)), 0))
+                                    .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
+                                    .where(jlines.c.account == acct.gl_account, entries.c.date <= day)).scalar_one())
+        unreported_q = on_account if cutoff is None else on_account.where(entries.c.date > cutoff)
+        urq = unreported_q.subquery()
+        unreported = _cents(c.execute(select(func.coalesce(func.sum(_raw(urq.c.amount)), 0))).scalar_one())
+        pending_total = ZERO
+        pending: list[Any] = []
+        if cutoff is not None:
+            pending_where = (bank_lines.c.bank_account_id == acct.id, bank_lines.c.status.in_(NOT_APPLIED),
+                             bank_lines.c.booking_date <= cutoff)
+            pending_total = _cents(c.execute(select(func.coalesce(func.sum(_raw(bank_lines.c.amount)), 0))
+                                             .where(*pending_where)).scalar_one())
+            pending = c.execute(select(bank_lines.c.id, bank_lines.c.booking_date, bank_lines.c.amount,
+                                       bank_lines.c.status).where(*pending_where)
+                                .order_by(bank_lines.c.booking_date, bank_lines.c.id).limit(SHOW)).all()
+        listed = c.execute(select(urq).order_by(urq.c.date, urq.c.id).limit(SHOW)).all() if unreported else []
+        right = closing - pending_total + unreported
+        since = f"after {cutoff.isoformat()}" if cutoff else "(no statement yet)"
+        out.append(_check(
+            "bank", gl_total, right,
+            f"Bank account {acct.iban}: GL {acct.gl_account} = the bank's closing balance − statement lines not "
+            "yet applied + bookings the bank has not reported yet",
+            kind="bank", iban=acct.iban, gl_account=acct.gl_account,
+            closing_balance=closing, closing_date=cutoff.isoformat() if cutoff else None, statement_ref=last.statement_ref if last else None,
+            not_applied_total=pending_total,
+            not_applied=[{"line_id": r.id, "booking_date": r.booking_date.isoformat(), "amount": r.amount, "status": r.status}
+                         for r in pending],
+            not_reported_total=unreported,
+            not_reported=[{"entry_id": r.id, "date": r.date.isoformat(), "document": r.document, "amount": _cents(r.amount)}
+                          for r in listed],
+            left_label=f"General ledger {acct.gl_account}",
+            right_label=f"Bank closing balance − lines not applied + bookings {since}"))
+    return out

@@ -110,7 +110,8 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
         _update_orders(tx, plan, pid, number)
     else:
         tx.emit("payment.received", "internal", None, {"payment_id": pid, "number": number, "amount": str(amount)})
-    tx.post(entry_for_payment(tx.chart, received_on, pid, number, amount, applied, customer_id))
+    tx.post(entry_for_payment(tx.chart, received_on, pid, number, amount, applied, customer_id,
+                              data.get("bank_account")))
     allocs = [{"invoice_id": i.id, "amount": a} for i, a, _ in plan]
     tx.audit("payment.received", "payment", pid, None, {
         "number": number, "amount": str(amount), "applied": str(applied), "unapplied": str(amount - applied),
