@@ -19,7 +19,7 @@ import o2c.db.types
 
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
