@@ -136,6 +136,8 @@ class Customer(Base):
     billing_address: Mapped[dict[str, Any]]
     shipping_address: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime]
+    #: The customer asked not to get satisfaction messages after deliveries.
+    followup_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class CustomerChannel(Base):
@@ -219,6 +221,10 @@ class Order(Base):
     #: Confirm with what is available and keep the rest of a line open until
     #: goods arrive, instead of refusing the order ``out_of_stock``.
     allow_backorder: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The coupon whose discount the lines carry (redeemed on confirmation).
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    #: The date the customer was promised delivery by (on-time and perfect-order KPIs).
+    promised_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class OrderLine(Base):
@@ -734,3 +740,87 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+
+
+# --- customers after the sale ---
+
+class Coupon(Base):
+    """A discount code: percent or amount off, for one customer or anyone.
+    ``redemptions`` counts the confirmed orders carrying it; the check keeps
+    it within ``max_redemptions`` whatever the concurrency."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        CheckConstraint("redemptions >= 0 AND redemptions <= max_redemptions", name="redemptions_within_max"),
+        CheckConstraint("(percent_off IS NULL) <> (amount_off IS NULL)", name="one_kind_of_discount"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    percent_off: Mapped[Decimal | None] = mapped_column(Rate())
+    amount_off: Mapped[Decimal | None]
+    min_order_net: Mapped[Decimal | None]
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    max_redemptions: Mapped[int] = mapped_column(Integer, default=1)
+    redemptions: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+
+
+class AssociationRun(Base):
+    """One computation of the product associations: when, and up to which day of orders."""
+
+    __tablename__ = "association_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    computed_at: Mapped[dt.datetime]
+    data_as_of: Mapped[dt.date] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    rules: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductAssociation(Base):
+    """"Customers who bought X also bought Y", as exact counts over orders:
+    support = pair / orders, confidence = pair / x, lift = confidence / (y / orders)."""
+
+    __tablename__ = "product_associations"
+    __table_args__ = (Index("ix_product_associations_x_pair", "x_product_id", "pair_orders"),)
+    x_product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    y_product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    pair_orders: Mapped[int] = mapped_column(BigInteger)
+    x_orders: Mapped[int] = mapped_column(BigInteger)
+    y_orders: Mapped[int] = mapped_column(BigInteger)
+    all_orders: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[dt.datetime]
+    data_as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+class Feedback(Base):
+    """A satisfaction request after a shipment and its answer (one per
+    shipment; answering again replaces the answer). Only the token's hash is kept."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("score IS NULL OR (score BETWEEN 1 AND 5)", name="score_1_to_5"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
+
+
+class FollowUpTask(Base):
+    """Something a clerk should do about a customer: ask the reasons for a low score or a comment."""
+
+    __tablename__ = "follow_up_tasks"
+    __table_args__ = (Index("ix_follow_up_tasks_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id"), unique=True)
+    title: Mapped[str]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    owner: Mapped[str | None] = mapped_column(String(128))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]

@@ -1,0 +1,37 @@
+"""Schemas of the customers-after-the-sale API (API.md, Customers after the sale)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from o2c.schemas.api import PageArgs, reveals_cost
+from o2c.schemas.fields import BookDate, Id, Money, Rate, Text
+
+Str = Text
+
+
+class CouponIn(Schema):
+    code = Str(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$",
+                                        error="3 to 64 letters, digits, - or _."),
+               load_default=None, allow_none=True, metadata={"description": "Made up when left out."})
+    percent_off = fields.Decimal(places=2, as_string=True, allow_none=True, load_default=None,
+                                 metadata={"description": "A percentage above 0 and at most 100, e.g. \"10\"."})
+    amount_off = Money(allow_none=True, load_default=None)
+    min_order_net = Money(allow_none=True, load_default=None)
+    valid_until = fields.Date(allow_none=True, load_default=None)
+    customer_id = Id(allow_none=True, load_default=None,
+                     metadata={"description": "Only this customer may use it; anyone when left out."})
+    max_redemptions = fields.Integer(load_default=1, validate=validate.Range(1, 1_000_000))
+
+
+class CouponOut(Schema):
+    id = fields.Integer()
+    code = Str()
+    percent_off = fields.Decimal(places=2, as_string=True, allow_none=True)
+    amount_off = Money(allow_none=True)
+    min_order_net = Money(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+    customer_id = fields.Integer(allow_none=True)
+    max_redemptions = fields.Integer()
+    redemptions = fields.Integer()
+    remaining = fields.Integer()
+    created_at = fields.DateTime()
