@@ -9,7 +9,8 @@ from flask_smorest import Blueprint
 from o2c.api.common import mutate, principal, read, requires
 from o2c.schemas import api as s
 from o2c.schemas import crm as cs
-from o2c.services.crm import coupons
+from o2c.services.crm import associations, coupons
+from o2c.services.crm import background as crm_jobs
 
 blp = Blueprint("crm", __name__, url_prefix="/api/v1",
                 description="Customers after the sale: coupons, recommendations, insights, KPIs, win-back, feedback")
@@ -33,3 +34,37 @@ def create_coupon(data: dict[str, Any]) -> Any:
 def get_coupon(code: str) -> Any:
     """One coupon by its code, with the redemptions counted so far."""
     return read(lambda tx: coupons.get_coupon(tx, principal(), code), COUPON)
+
+
+@blp.route("/products/<sku:sku>/recommendations", methods=["GET"])
+@requires("catalog:read")
+@blp.arguments(cs.RecommendationArgs, location="query")
+@blp.response(200, cs.RecommendationsOut)
+def product_recommendations(args: dict[str, Any], sku: str) -> Any:
+    """Products often bought with this one (support, confidence, lift), active and in stock only."""
+    return read(lambda tx: associations.for_product(tx, sku, args["limit"]), cs.RecommendationsOut())
+
+
+@blp.route("/customers/<id:customer_id>/recommendations", methods=["GET"])
+@requires("catalog:read")
+@blp.arguments(cs.RecommendationArgs, location="query")
+@blp.response(200, cs.RecommendationsOut)
+def customer_recommendations(args: dict[str, Any], customer_id: int) -> Any:
+    """What goes with the customer's history, leaving out what they already buy regularly.
+
+    A webshop asks only about customers it may use."""
+    return read(lambda tx: associations.for_customer(tx, principal(), customer_id, args["limit"]),
+                cs.RecommendationsOut())
+
+
+@blp.route("/recommendations/recompute", methods=["POST"])
+@requires("catalog:write")
+@blp.response(202, cs.RecomputeOut)
+def recompute_recommendations() -> Any:
+    """Ask the worker to mine the product associations again from the orders as they are now.
+
+    It also does so on a schedule; ``GET …/recommendations`` tells when the answer was computed."""
+    def work(tx: Any) -> dict[str, Any]:
+        crm_jobs.recompute_soon(tx.conn, tx.now)
+        return {"queued": True, "last": associations.last_run(tx)}
+    return mutate(work, cs.RecomputeOut(), 202)

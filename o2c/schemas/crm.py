@@ -35,3 +35,33 @@ class CouponOut(Schema):
     redemptions = fields.Integer()
     remaining = fields.Integer()
     created_at = fields.DateTime()
+
+
+class RecommendationArgs(Schema):
+    limit = fields.Integer(load_default=5, validate=validate.Range(1, 50))
+
+
+class RecommendationItem(Schema):
+    sku = Str()
+    name = Str()
+    support = fields.Decimal(as_string=True, metadata={"description": "Orders with both ÷ all orders."})
+    confidence = fields.Decimal(as_string=True, metadata={"description": "Orders with both ÷ orders with the first."})
+    lift = fields.Decimal(as_string=True, metadata={"description": "Confidence ÷ the share of orders with the second."})
+
+
+class RecommendationsOut(Schema):
+    items = fields.List(fields.Nested(RecommendationItem))
+    computed_at = fields.DateTime(allow_none=True)
+    data_as_of = fields.Date(allow_none=True, metadata={"description": "The day of the newest order counted."})
+
+
+class AssociationRunOut(Schema):
+    computed_at = fields.DateTime()
+    data_as_of = fields.Date()
+    orders = fields.Integer()
+    rules = fields.Integer()
+
+
+class RecomputeOut(Schema):
+    queued = fields.Boolean()
+    last = fields.Nested(AssociationRunOut, allow_none=True, metadata={"description": "The last computation."})

@@ -171,3 +171,8 @@ def for_customer(tx: Tx, principal: Principal, customer_id: int, limit: int = 5)
             best[r.y_product_id] = it
     items = sorted(best.values(), key=lambda i: (-i["confidence"], -i["lift"], i["sku"]))[:limit]
     return _answer(tx, items)
+
+
+def last_run(tx: Tx) -> dict[str, Any] | None:
+    r = tx.conn.execute(select(runs.c.computed_at, runs.c.data_as_of, runs.c.orders, runs.c.rules)).first()
+    return r._asdict() if r else None

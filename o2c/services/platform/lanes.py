@@ -18,6 +18,7 @@ LANE_OF: dict[str, str] = {
     "dunning.render_letter": "documents",  # o2c.services.platform.background
     "backorders.hand_over": "books",       # o2c.services.platform.background
     "ledger.seal": "books",                # o2c.services.platform.background
+    "crm.associations": "books",           # o2c.services.crm.background
     # e-mails will run in "mail"
 }
 OTHER_LANE = "other"
