@@ -145,32 +145,47 @@ def bought_by(tx: Tx, customer_id: int) -> dict[int, int]:
     return {pid: n for pid, n in tx.conn.execute(q)}
 
 
-def for_customer(tx: Tx, principal: Principal, customer_id: int, limit: int = 5) -> dict[str, Any]:
-    """What goes with the customer's history: for each product they do not
-    already buy regularly, the most confident rule from something they bought."""
-    if not records.may_use_customer(tx, principal, customer_id):
-        raise NotFound(f"No customer with id {customer_id}.")
-    history = bought_by(tx, customer_id)
-    if not history:
-        return _answer(tx, [])
-    regular = {pid for pid, n in history.items() if n >= REGULAR_ORDERS}
+def _best(tx: Tx, basis: set[int], exclude: set[int], limit: int) -> list[dict[str, Any]]:
+    """For each product outside ``exclude``, the most confident rule from a product of ``basis``."""
+    if not basis:
+        return []
     q = (
         select(assoc.c.y_product_id, products.c.sku, products.c.name, assoc.c.pair_orders, assoc.c.x_orders,
                assoc.c.y_orders, assoc.c.all_orders)
         .select_from(assoc.join(products, products.c.id == assoc.c.y_product_id)
                      .join(stock, stock.c.product_id == products.c.id))
-        .where(assoc.c.x_product_id.in_(sorted(history)), _available())
+        .where(assoc.c.x_product_id.in_(sorted(basis)), _available())
     )
-    if regular:
-        q = q.where(assoc.c.y_product_id.not_in(sorted(regular)))
+    if exclude:
+        q = q.where(assoc.c.y_product_id.not_in(sorted(exclude)))
     best: dict[int, dict[str, Any]] = {}
     for r in tx.conn.execute(q):
         it = _item(r.sku, r.name, r.pair_orders, r.x_orders, r.y_orders, r.all_orders)
         cur = best.get(r.y_product_id)
         if cur is None or (it["confidence"], it["lift"]) > (cur["confidence"], cur["lift"]):
             best[r.y_product_id] = it
-    items = sorted(best.values(), key=lambda i: (-i["confidence"], -i["lift"], i["sku"]))[:limit]
-    return _answer(tx, items)
+    return sorted(best.values(), key=lambda i: (-i["confidence"], -i["lift"], i["sku"]))[:limit]
+
+
+def for_customer(tx: Tx, principal: Principal, customer_id: int, limit: int = 5) -> dict[str, Any]:
+    """What goes with the customer's history: for each product they do not
+    already buy regularly, the most confident rule from something they bought."""
+    if not records.may_use_customer(tx, principal, customer_id):
+        raise NotFound(f"No customer with id {customer_id}.")
+    history = bought_by(tx, customer_id)
+    regular = {pid for pid, n in history.items() if n >= REGULAR_ORDERS}
+    return _answer(tx, _best(tx, set(history), regular, limit))
+
+
+def for_basket(tx: Tx, skus: list[str], customer_id: int | None = None, limit: int = 5) -> list[dict[str, Any]]:
+    """Suggestions for an order being written: what goes with its lines and
+    with the customer's history, leaving out what is on it already and what
+    the customer buys regularly."""
+    on_order = {r.id for r in tx.conn.execute(select(products.c.id).where(products.c.sku.in_(sorted(set(skus)))))} \
+        if skus else set()
+    history = bought_by(tx, customer_id) if customer_id is not None else {}
+    regular = {pid for pid, n in history.items() if n >= REGULAR_ORDERS}
+    return _best(tx, on_order | set(history), on_order | regular, limit)
 
 
 def last_run(tx: Tx) -> dict[str, Any] | None:

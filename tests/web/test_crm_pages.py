@@ -1,0 +1,58 @@
+"""Customers after the sale in the back office: suggestions on the new-order
+form (one click adds a line) and on the order page; a coupon and a promised
+date entered on the form."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+
+from o2c.services.crm import associations
+from tests.web.conftest import Web, add_customer, add_order, add_product
+from tests.web.test_orders import get_order, new_order
+
+
+def _history(engine: Engine) -> dict[str, Any]:
+    c = add_customer(engine)
+    add_customer(engine, "C-BIANCHI", name="Bianchi")
+    for sku in ("CUP", "SAUCER", "SPOON"):
+        add_product(engine, sku, "5.00", on_hand=100)
+    for basket in (["CUP", "SAUCER"], ["CUP", "SAUCER", "SPOON"], ["CUP", "SAUCER"]):
+        add_order(engine, "C-BIANCHI", [(s, 1) for s in basket])
+    associations.recompute_now(engine)
+    return c
+
+
+def test_the_order_form_suggests_what_goes_with_its_lines_and_adds_it_in_one_click(engine: Engine,
+                                                                                  clerk_web: Web) -> None:
+    _history(engine)
+    data = {"customer.code": "C-ROSSI", "lines.0.sku": "CUP", "lines.0.quantity": "2", "confirm": "1"}
+    page = new_order(clerk_web, data, action="preview")
+    assert page.status_code == 200
+    assert "Often bought together" in page.text and 'value="suggest:SAUCER"' in page.text
+    added = new_order(clerk_web, data, action="suggest:SAUCER")
+    assert 'name="lines.1.sku" value="SAUCER"' in added.text
+    assert 'value="suggest:SAUCER"' not in added.text  # on the order now: no longer suggested
+
+
+def test_a_coupon_and_a_promised_date_from_the_form(engine: Engine, clerk_web: Web) -> None:
+    import datetime as dt
+
+    from o2c.domain.access import SYSTEM
+    from o2c.services.crm import coupons
+    from o2c.services.platform.uow import unit_of_work
+    _history(engine)
+    with unit_of_work(engine, "test") as tx:
+        coupons.create_coupon(tx, SYSTEM, {"code": "WELCOME", "percent_off": __import__("decimal").Decimal("10")})
+    promised = (dt.date.today() + dt.timedelta(days=5)).isoformat()
+    r = new_order(clerk_web, {"customer.code": "C-ROSSI", "lines.0.sku": "CUP", "lines.0.quantity": "2",
+                              "confirm": "1", "coupon": "welcome", "promised_date": promised})
+    assert r.status_code == 303, r.text[:2000]
+    order_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
+    o = get_order(engine, order_id)
+    assert str(o["net_total"]) == "9.00" and o["promised_date"].isoformat() == promised
+    page = clerk_web.get(f"/orders/{order_id}").text
+    assert "Promised for" in page and "New order with SAUCER" in page
+    again = new_order(clerk_web, {"customer.code": "C-ROSSI", "lines.0.sku": "CUP", "lines.0.quantity": "2",
+                                  "confirm": "1", "coupon": "WELCOME"})
+    assert again.status_code == 422 and "cannot be used" in again.text
