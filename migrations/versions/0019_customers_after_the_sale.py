@@ -104,6 +104,19 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_follow_up_tasks_customer_id"), "follow_up_tasks", ["customer_id"])
     op.create_index("ix_follow_up_tasks_status_id", "follow_up_tasks", ["status", "id"])
+    op.create_table(
+        "customer_rfm",
+        sa.Column("customer_id", BigId, nullable=False),
+        sa.Column("last_order_on", sa.Date(), nullable=False),
+        sa.Column("orders", sa.BigInteger(), nullable=False),
+        sa.Column("monetary", sa.BigInteger(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_customer_rfm_customer_id_customers")),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_rfm")),
+    )
+    op.create_index("ix_customer_rfm_last_order_on", "customer_rfm", ["last_order_on"])
+    op.create_index("ix_customer_rfm_orders", "customer_rfm", ["orders"])
+    op.create_index("ix_customer_rfm_monetary", "customer_rfm", ["monetary"])
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("coupon_id", BigId, nullable=True))
         batch.add_column(sa.Column("promised_date", sa.Date(), nullable=True))
@@ -120,6 +133,7 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("fk_orders_coupon_id_coupons"), type_="foreignkey")
         batch.drop_column("promised_date")
         batch.drop_column("coupon_id")
+    op.drop_table("customer_rfm")
     op.drop_index("ix_follow_up_tasks_status_id", table_name="follow_up_tasks")
     op.drop_index(op.f("ix_follow_up_tasks_customer_id"), table_name="follow_up_tasks")
     op.drop_table("follow_up_tasks")

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from o2c.api.common import mutate, principal, read, requires
 from o2c.schemas import api as s
 from o2c.schemas import crm as cs
-from o2c.services.crm import associations, coupons
+from o2c.services.crm import associations, coupons, insights
 from o2c.services.crm import background as crm_jobs
 
 blp = Blueprint("crm", __name__, url_prefix="/api/v1",
@@ -68,3 +68,12 @@ def recompute_recommendations() -> Any:
         crm_jobs.recompute_soon(tx.conn, tx.now)
         return {"queued": True, "last": associations.last_run(tx)}
     return mutate(work, cs.RecomputeOut(), 202)
+
+
+@blp.route("/customers/<id:customer_id>/insights", methods=["GET"])
+@requires("insights:read")
+@blp.arguments(cs.InsightsArgs, location="query")
+@blp.response(200, cs.InsightsOut)
+def customer_insights(args: dict[str, Any], customer_id: int) -> Any:
+    """What the books say about one customer: orders, revenue and margin, payment habits, and the RFM segment."""
+    return read(lambda tx: insights.insights(tx, principal(), customer_id, args.get("as_of")), cs.InsightsOut())

@@ -824,3 +824,20 @@ class FollowUpTask(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     done_at: Mapped[dt.datetime | None]
+
+
+class CustomerRfm(Base):
+    """Each customer's recency, frequency and monetary figures as last computed
+    (with the associations): the population a customer's RFM is scored against."""
+
+    __tablename__ = "customer_rfm"
+    __table_args__ = (
+        Index("ix_customer_rfm_last_order_on", "last_order_on"),
+        Index("ix_customer_rfm_orders", "orders"),
+        Index("ix_customer_rfm_monetary", "monetary"),
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    last_order_on: Mapped[dt.date] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    monetary: Mapped[Decimal]
+    computed_at: Mapped[dt.datetime]

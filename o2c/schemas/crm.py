@@ -65,3 +65,35 @@ class AssociationRunOut(Schema):
 class RecomputeOut(Schema):
     queued = fields.Boolean()
     last = fields.Nested(AssociationRunOut, allow_none=True, metadata={"description": "The last computation."})
+
+
+class RfmOut(Schema):
+    recency = fields.Integer(metadata={"description": "Days since the last order."})
+    frequency = fields.Integer(metadata={"description": "Orders."})
+    monetary = Money(metadata={"description": "Lifetime net revenue."})
+    recency_score = fields.Integer()
+    frequency_score = fields.Integer()
+    monetary_score = fields.Integer()
+    segment = Str(metadata={"description": "champion, loyal, at_risk, lapsed, new or occasional (README)."})
+
+
+class InsightsArgs(Schema):
+    as_of = fields.Date(metadata={"description": "The day recency is counted to; today by default."})
+
+
+class InsightsOut(Schema):
+    customer_id = fields.Integer()
+    first_order_on = fields.Date(allow_none=True)
+    last_order_on = fields.Date(allow_none=True)
+    orders = fields.Integer()
+    lifetime_net = Money()
+    cogs = reveals_cost(Money())
+    gross_margin = reveals_cost(Money())
+    gross_margin_rate = reveals_cost(fields.Decimal(as_string=True, allow_none=True))
+    average_order_interval_days = fields.Decimal(as_string=True, allow_none=True)
+    returns_rate = fields.Decimal(as_string=True, allow_none=True)
+    satisfaction_average = fields.Decimal(as_string=True, allow_none=True)
+    satisfaction_answers = fields.Integer()
+    open_balance = Money()
+    average_days_to_pay = fields.Decimal(as_string=True, allow_none=True)
+    rfm = fields.Nested(RfmOut, allow_none=True)

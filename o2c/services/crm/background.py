@@ -1,6 +1,7 @@
 """Background work for customers after the sale, done by ``o2c worker``.
 
-- ``crm.associations``: mines the product associations again (one job, key
+- ``crm.associations``: mines the product associations again and refreshes
+  the customers' RFM figures that insights score against (one job, key
   ``crm.associations``, that reschedules itself every
   ``ASSOCIATIONS_INTERVAL_S``; ``POST /api/v1/recommendations/recompute``
   brings it forward to now).
@@ -11,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from o2c.services.crm import associations
+from o2c.services.crm import associations, insights
 from o2c.services.platform import jobs
 from o2c.services.platform.background import next_slot
 from o2c.services.platform.uow import unit_of_work
@@ -21,7 +22,7 @@ ASSOCIATIONS = "crm.associations"
 
 @jobs.job_kind(ASSOCIATIONS, max_attempts=1000, retry_base_s=30.0, retry_max_s=3600.0)
 def mine_associations(ctx: jobs.JobContext, payload: dict[str, Any]) -> jobs.Reschedule:
-    associations.recompute_now(ctx.engine)
+    refresh(ctx.engine)
     return jobs.Reschedule(next_slot(ctx.now(), ctx.config.ASSOCIATIONS_INTERVAL_S))
 
 
@@ -32,6 +33,12 @@ def schedule_associations(ctx: jobs.JobContext) -> int:
     with unit_of_work(ctx.engine, "worker") as tx:
         jobs.ensure(tx.conn, ASSOCIATIONS, {}, key=ASSOCIATIONS, run_at=now, now=now)
     return 0
+
+
+def refresh(engine: Any) -> None:
+    with unit_of_work(engine, "worker") as tx:
+        associations.recompute(tx)
+        insights.refresh_rfm(tx)
 
 
 def recompute_soon(conn: Connection, now: Any) -> None:
