@@ -56,3 +56,14 @@ def test_a_coupon_and_a_promised_date_from_the_form(engine: Engine, clerk_web: W
     again = new_order(clerk_web, {"customer.code": "C-ROSSI", "lines.0.sku": "CUP", "lines.0.quantity": "2",
                                   "confirm": "1", "coupon": "WELCOME"})
     assert again.status_code == 422 and "cannot be used" in again.text
+
+
+def test_the_customer_page_shows_the_insight_and_segment(engine: Engine, clerk_web: Web) -> None:
+    c = _history(engine)
+    add_order(engine, "C-ROSSI", [("CUP", 2)])
+    from o2c.services.crm import insights
+    from o2c.services.platform.uow import unit_of_work
+    with unit_of_work(engine, "test") as tx:
+        insights.refresh_rfm(tx)
+    page = clerk_web.get(f"/customers/{c['id']}").text
+    assert "Customer insight" in page and "segment-" in page and "Lifetime net revenue" in page
