@@ -2,14 +2,18 @@
 win-back, feedback and follow-up tasks (API.md, Customers after the sale)."""
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from flask_smorest import Blueprint
 
 from o2c.api.common import mutate, principal, read, requires
+from o2c.api.errors import domain_outcome, error_response
+from o2c.domain.errors import DomainError, NotFound
 from o2c.schemas import api as s
 from o2c.schemas import crm as cs
-from o2c.services.crm import associations, coupons, insights
+from o2c.services.crm import associations, coupons, insights, kpis
 from o2c.services.crm import background as crm_jobs
 
 blp = Blueprint("crm", __name__, url_prefix="/api/v1",
@@ -77,3 +81,62 @@ def recompute_recommendations() -> Any:
 def customer_insights(args: dict[str, Any], customer_id: int) -> Any:
     """What the books say about one customer: orders, revenue and margin, payment habits, and the RFM segment."""
     return read(lambda tx: insights.insights(tx, principal(), customer_id, args.get("as_of")), cs.InsightsOut())
+
+
+def _period(tx: Any, args: dict[str, Any]) -> tuple[Any, Any]:
+    return kpis.period(tx.today, args.get("from_"), args.get("to"))
+
+
+@blp.route("/reports/kpis", methods=["GET"])
+@requires("kpis:read")
+@blp.arguments(cs.KpiArgs, location="query")
+@blp.response(200, cs.KpisOut)
+def cycle_kpis(args: dict[str, Any]) -> Any:
+    """How the order-to-cash cycle performs over a period: DSO, CEI, cycle time, perfect orders, margins."""
+    return read(lambda tx: kpis.kpis(tx, *_period(tx, args)), cs.KpisOut())
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return v
+
+
+@blp.route("/reports/kpis/<string:figure>", methods=["GET"])
+@requires("kpis:read")
+@blp.arguments(cs.KpiArgs, location="query")
+@blp.response(200, cs.KpiDocumentsOut)
+def kpi_documents(args: dict[str, Any], figure: str) -> Any:
+    """The documents behind one KPI figure (invoices, orders or customers), for the same period."""
+    def run(tx: Any) -> dict[str, Any]:
+        if figure not in kpis.DRILL_COLUMNS:
+            raise NotFound(f"No figure “{figure}”.")
+        rows = kpis.drill(tx, figure, *_period(tx, args))
+        cols = kpis.DRILL_COLUMNS[figure]
+        return {"figure": figure, "columns": list(cols),
+                "items": [{c: _jsonable(r.get(c)) for c in cols} for r in rows]}
+    return read(run, cs.KpiDocumentsOut())
+
+
+@blp.route("/reports/kpis/<string:figure>/export", methods=["GET"])
+@requires("kpis:read")
+@blp.arguments(cs.KpiArgs, location="query")
+@blp.response(200, description="CSV")
+def export_kpi_figure(args: dict[str, Any], figure: str) -> Any:
+    """The documents behind one KPI figure as CSV."""
+    from flask import Response
+
+    from o2c.api.books import read_value
+    from o2c.domain.downloads import content_disposition
+    if figure not in kpis.DRILL_COLUMNS:
+        return error_response(404, "not_found", f"No figure “{figure}”.")
+    try:
+        text, start, end = read_value(lambda tx: (lambda p: (kpis.to_csv(figure, kpis.drill(tx, figure, *p)), *p))(
+            _period(tx, args)))
+    except DomainError as exc:
+        return Response(domain_outcome(exc)[1], status=domain_outcome(exc)[0], mimetype="application/json")
+    response = Response(text, mimetype="text/csv")
+    response.headers["Content-Disposition"] = content_disposition(f"kpi_{figure}_{start}_{end}.csv", "attachment")
+    return response

@@ -97,3 +97,58 @@ class InsightsOut(Schema):
     open_balance = Money()
     average_days_to_pay = fields.Decimal(as_string=True, allow_none=True)
     rfm = fields.Nested(RfmOut, allow_none=True)
+
+
+class KpiArgs(Schema):
+    from_ = BookDate(data_key="from", metadata={"description": "First day; a year before `to` by default."})
+    to = BookDate(metadata={"description": "Last day; today by default."})
+
+
+class CycleDays(Schema):
+    median = fields.Decimal(as_string=True, allow_none=True)
+    p90 = fields.Integer(allow_none=True)
+    orders = fields.Integer()
+
+
+class MarginRow(Schema):
+    month = Str()
+    sku = Str()
+    customer_id = fields.Integer()
+    code = Str()
+    revenue = Money()
+    cogs = Money()
+    margin = Money()
+
+
+class Margins(Schema):
+    by_month = fields.List(fields.Nested(MarginRow))
+    by_product = fields.List(fields.Nested(MarginRow))
+    by_customer = fields.List(fields.Nested(MarginRow))
+
+
+class KpisOut(Schema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    days = fields.Integer()
+    invoiced = Money()
+    receivables_start = Money()
+    receivables_end = Money()
+    current_receivables_end = Money()
+    dso = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "Days sales outstanding."})
+    cei = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "Collection effectiveness, %."})
+    o2c_cycle_days = fields.Nested(CycleDays)
+    perfect_order_rate = fields.Decimal(as_string=True, allow_none=True)
+    on_time_shipment_rate = fields.Decimal(as_string=True, allow_none=True)
+    quote_win_rate = fields.Decimal(as_string=True, allow_none=True)
+    repeat_purchase_rate = fields.Decimal(as_string=True, allow_none=True)
+    gross_margin = reveals_cost(fields.Nested(Margins))
+
+
+FIGURE = validate.OneOf(("dso", "cei", "o2c_cycle_days", "perfect_order_rate", "on_time_shipment_rate",
+                         "repeat_purchase_rate", "gross_margin"))
+
+
+class KpiDocumentsOut(Schema):
+    figure = Str()
+    columns = fields.List(Str())
+    items = fields.List(fields.Dict())
