@@ -132,6 +132,7 @@ def init_app(app: Flask) -> None:
         auth,
         books,
         catalog,
+        crm,
         jobs,
         lookups,
         receivables,

@@ -67,3 +67,18 @@ def test_the_customer_page_shows_the_insight_and_segment(engine: Engine, clerk_w
         insights.refresh_rfm(tx)
     page = clerk_web.get(f"/customers/{c['id']}").text
     assert "Customer insight" in page and "segment-" in page and "Lifetime net revenue" in page
+
+
+def test_the_kpi_page_charts_margins_and_each_figure_lists_its_documents(engine: Engine, accountant_web: Web,
+                                                                        monkeypatch: Any) -> None:
+    from tests.crm.history import build
+    build(engine, monkeypatch)
+    page = accountant_web.get("/reports/kpis?from=2026-01-01&to=2026-02-28")
+    assert page.status_code == 200
+    assert "<svg" in page.text and "Gross margin by month" in page.text and "14.8" in page.text
+    drill = accountant_web.get("/reports/kpis/perfect_order_rate?from=2026-01-01&to=2026-02-28")
+    assert drill.status_code == 200 and drill.text.count("<tr>") == 5  # header + 4 orders
+    csv = accountant_web.get("/reports/kpis/perfect_order_rate?from=2026-01-01&to=2026-02-28&format=csv")
+    assert csv.mimetype == "text/csv" and len(csv.get_data(as_text=True).splitlines()) == 5
+    assert accountant_web.get("/reports/kpis/nothing").status_code == 404
+    assert "Cycle KPIs" in accountant_web.get("/").text
