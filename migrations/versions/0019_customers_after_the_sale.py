@@ -3,7 +3,7 @@ feedback and follow-up tasks; orders gain the coupon they carry and the date
 delivery was promised for; customers may opt out of satisfaction messages.
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0017
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0012"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

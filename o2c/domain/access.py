@@ -15,12 +15,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "clerk": frozenset({
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
-        "payments:read", "payments:write", "events:read",
+        "payments:read", "payments:write", "events:read", "messages:read", "messages:write",
         "coupons:read", "coupons:write", "insights:read", "kpis:read", "tasks:write",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
+        "messages:read", "messages:write",
         "coupons:read", "insights:read", "kpis:read",
     }),
 }

@@ -135,6 +135,7 @@ def init_app(app: Flask) -> None:
         crm,
         jobs,
         lookups,
+        outbox,
         receivables,
         returns,
         sales,

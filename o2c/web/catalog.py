@@ -80,6 +80,7 @@ def _customer_body(v: dict[str, str]) -> dict[str, Any]:
     country = v.get("country", "").strip().upper()
     return {
         "code": v.get("code", "").strip(), "name": name, "email": v.get("email", "").strip(),
+        "invoice_email": v.get("invoice_email", "").strip(), "send_invoices": v.get("send_invoices") or "manual",
         "country": country, "language": v.get("language") or "en", "tax_id": v.get("tax_id", "").strip(),
         "payment_terms_days": integer(v.get("payment_terms_days")) if not blank(v.get("payment_terms_days")) else 30,
         "credit_limit": amount(v.get("credit_limit")), "currency": (v.get("currency") or "EUR").strip().upper(),
@@ -90,7 +91,8 @@ def _customer_body(v: dict[str, str]) -> dict[str, Any]:
 
 def _customer_values(c: dict[str, Any]) -> dict[str, str]:
     values = {k: ("" if c.get(k) is None else str(c[k])) for k in (
-        "code", "name", "email", "country", "language", "tax_id", "payment_terms_days", "credit_limit", "currency")}
+        "code", "name", "email", "country", "language", "tax_id", "payment_terms_days", "credit_limit", "currency",
+        "invoice_email", "send_invoices")}
     for kind in ("billing_address", "shipping_address"):
         for f in ADDRESS_FIELDS:
             values[f"{kind}.{f}"] = ((c.get(kind) or {}).get(f) or "")

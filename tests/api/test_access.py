@@ -185,7 +185,14 @@ ACTIONS: dict[str, tuple[str, str, Any]] = {
     "refund credit": ("post", "/api/v1/refunds", lambda w: {"customer_id": w["customer"]["id"], "amount": "1.00"}),
     "read refund": ("get", "/api/v1/refunds/{refund}", None),
     "apply credit to invoice": ("post", "/api/v1/invoices/{invoice_id}/apply-credit", lambda w: {}),
+    "list messages": ("get", "/api/v1/messages", None),
+    "send invoice": ("post", "/api/v1/invoices/{invoice_id}/send", None),
+    "send credit note": ("post", "/api/v1/credit-notes/{credit_note}/send", None),
+    "send statement": ("post", "/api/v1/customers/{customer}/statement/send", None),
 }
+#: The customers' e-mail: clerks, accountants and administrators; webshops never.
+MESSAGES = {"list messages", "send invoice", "send credit note", "send statement"}
+QUEUED = {"send invoice", "send credit note", "send statement"}  # answer 202: queued, not yet sent
 AFTER_SALES_READS = {"list returns", "read return", "list credit notes", "read credit note", "credit note pdf",
                      "credit note ubl"}
 
@@ -207,13 +214,13 @@ MAY: dict[str, set[str]] = {
               "update customer", "create product", "update product", "receive stock", "record payment",
               "read payment", "cancel order lines", "list backorders", "reverse payment", "read customer credit",
               "apply credit", "release credit", "reallocate credit", "return goods", *AFTER_SALES_READS,
-              "refund credit", "read refund", "apply credit to invoice"},
+              "refund credit", "read refund", "apply credit to invoice", *MESSAGES},
     "accountant": {"list orders", "read order", "read shipment", "list invoices", "read invoice", "list products",
                    "read product", "list stock", "read stock", "list customers", "read customer",
                    "record payment", "read payment", "ledger entries", "trial balance", "reconciliation",
                    "close period", "list backorders", "reverse payment", "read customer credit", "apply credit",
                    "release credit", "reallocate credit", *AFTER_SALES_READS, "refund credit", "read refund",
-                   "apply credit to invoice"},
+                   "apply credit to invoice", *MESSAGES},
     "admin": set(ACTIONS),
 }
 
@@ -223,7 +230,7 @@ MUST_NOT = {
     "webshop": {"pack", "ship", "list customers", "ledger entries", "trial balance", "reconciliation",
                 "record payment", "read payment", "create product", "receive stock", "close period",
                 "reverse payment", "read customer credit", "apply credit", "release credit", "reallocate credit",
-                "return goods", "refund credit", "read refund", "apply credit to invoice"},
+                "return goods", "refund credit", "read refund", "apply credit to invoice", *MESSAGES},
     "accountant": {"pack", "ship", "create product", "update product", "receive stock", "create order",
                    "cancel order", "create customer", "cancel order lines", "return goods"},
     "clerk": {"ledger entries", "trial balance", "reconciliation", "close period"},
@@ -243,6 +250,8 @@ def _expected(role: str, action: str) -> int:
     if action in NOT_FOUND_HERE:
         return 404
     method = ACTIONS[action][0]
+    if action in QUEUED:
+        return 202
     return 200 if action in TRANSITIONS else ALLOWED[method]
 
 
@@ -304,6 +313,8 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/webhooks/<id>/deliveries/<id>/redeliver"): "webhooks:write",
     ("POST", "/api/v1/webhooks/<id>/redeliver-failed"): "webhooks:write",
     ("POST", "/api/v1/webhooks/<id>/rotate-secret"): "webhooks:write",
+    ("GET", "/api/v1/messages/<id>"): "messages:read",
+    ("POST", "/api/v1/messages/<id>/resend"): "messages:write",
     ("GET", "/api/v1/api-keys"): "apikeys:admin",
     ("POST", "/api/v1/api-keys"): "apikeys:admin",
     ("GET", "/api/v1/api-keys/<id>"): "apikeys:admin",

@@ -63,13 +63,17 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work(engine, "test") as tx:
         rma = returns.create_return(tx, sold["id"], SYSTEM, {
             "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}], "restock": True, "refund": "credit"})
-    from o2c.services.platform import apikeys
+    from o2c.services.platform import apikeys, outbox
     with unit_of_work(engine, "test") as tx:
         api_key = apikeys.create_api_key(tx, "shop-book", "webshop")[0]
+        message_id = outbox.queue_message(
+            tx, kind="statement", customer_id=shop["customer"]["id"], template="statement", to="a@shop.example",
+            context={"as_of": tx.today, "balance": Decimal("10.00"), "currency": "EUR"})
     return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
-            "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0]}
+            "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0],
+            "message_id": message_id}
 
 
 def row_counts(engine: Engine) -> dict[str, int]:

@@ -107,6 +107,13 @@ ROUTES: dict[str, str] = {
     "POST /dunning/run":                                 BOOKS,
     "GET /dunning/letters/<id:letter_id>":               BOOKS,
     "GET /dunning/letters/<id:letter_id>.pdf":           BOOKS,
+    # the outbox: clerks, accountants, administrators
+    "GET /outbox":                                       STAFF,
+    "GET /outbox/<id:message_id>":                       STAFF,
+    "GET /outbox/<id:message_id>/preview":               STAFF,   # the HTML part, sandboxed, for the iframe
+    "POST /outbox/<id:message_id>/resend":               STAFF,
+    "POST /invoices/<id:invoice_id>/send":               STAFF,
+    "POST /customers/<id:customer_id>/statement/send":   BOOKS,
     # after-sales corrections
     "POST /orders/<id:order_id>/cancel-lines":           CLERKS,
     "GET /backorders":                                   STAFF,
@@ -165,6 +172,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "letter_id": book["letter_id"], "webhook_id": book["webhook_id"], "key_id": book["api_key_id"],
               "delivery_id": book["delivery_id"], "code": "1100",
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
+              "message_id": book["message_id"],
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
 

@@ -92,6 +92,29 @@ def test_a_delivery_queued_behind_500_renders_is_sent_within_one_render(
     assert left[RENDER_INVOICE] >= BACKLOG - 3
 
 
+def test_a_mail_queued_behind_500_renders_is_sent_within_one_render(
+        engine: Engine, db_url: str, renders: Renders) -> None:
+    from o2c.services.platform import outbox
+    from tests.outbox.smtp import SmtpServer
+    from tests.outbox.test_queue import CTX, make_customer
+    with engine.begin() as conn:
+        for n in range(1, BACKLOG + 1):
+            jobs.enqueue(conn, RENDER_INVOICE, {"invoice_id": n}, key=f"invoice-pdf:{n}")
+    cid = make_customer(engine)
+    with SmtpServer() as smtp:
+        from o2c.services.platform.uow import unit_of_work
+        with unit_of_work(engine, "test") as tx:  # the mail, after the backlog
+            outbox.queue_message(tx, kind="invoice", customer_id=cid, template="invoice", context=CTX)
+        began = time.monotonic()
+        worker = Worker(engine, Config(DATABASE_URL=db_url, ENV="testing", MAIL_URL=smtp.url), poll_interval=0.02)
+        worker.run(until=lambda: bool(smtp.handler.received), timeout=60)
+        sent = time.monotonic()
+        assert len(smtp.handler.messages()) == 1
+    assert sum(1 for t in renders.ended if t < sent) <= 1
+    assert sent - began < 2 * RENDER_S + 1.0, sent - began
+    assert renders.most_at_once == 1
+
+
 def test_each_lane_claims_its_own_kinds_oldest_first_whatever_waits_in_other_lanes(engine: Engine) -> None:
     load_job_modules()
     with engine.begin() as conn:
