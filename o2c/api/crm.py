@@ -6,14 +6,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from flask_smorest import Blueprint
 
-from o2c.api.common import mutate, principal, read, requires
+from o2c.api.common import int_cursor, mutate, page, principal, read, requires
 from o2c.api.errors import domain_outcome, error_response
 from o2c.domain.errors import DomainError, NotFound
 from o2c.schemas import api as s
 from o2c.schemas import crm as cs
-from o2c.services.crm import associations, coupons, insights, kpis
+from o2c.services.crm import associations, coupons, feedback, insights, kpis, winback
 from o2c.services.crm import background as crm_jobs
 
 blp = Blueprint("crm", __name__, url_prefix="/api/v1",
@@ -140,3 +141,62 @@ def export_kpi_figure(args: dict[str, Any], figure: str) -> Any:
     response = Response(text, mimetype="text/csv")
     response.headers["Content-Disposition"] = content_disposition(f"kpi_{figure}_{start}_{end}.csv", "attachment")
     return response
+
+
+@blp.route("/customers/winback", methods=["GET"])
+@requires("customers:read")
+@blp.arguments(cs.WinbackArgs, location="query")
+@blp.response(200, cs.WinbackOut)
+def winback_list(args: dict[str, Any]) -> Any:
+    """Customers who stopped buying: longer gone than their usual interval × a factor, with possible reasons."""
+    cfg = current_app.config["O2C"]
+
+    def run(tx: Any) -> dict[str, Any]:
+        as_of = args.get("as_of") or tx.today
+        return {"as_of": as_of, "items": winback.lapsed(
+            tx, principal(), as_of, float(args.get("factor") or cfg.WINBACK_FACTOR),
+            int(args.get("one_time_days") or cfg.WINBACK_ONE_TIME_DAYS))}
+    return read(run, cs.WinbackOut())
+
+
+@blp.route("/customers/<id:customer_id>/winback", methods=["POST"])
+@requires("coupons:write")
+@blp.arguments(cs.WinbackIn)
+@blp.response(201, cs.WinbackSentOut)
+def send_winback(data: dict[str, Any], customer_id: int) -> Any:
+    """Send a customer a win-back message with a one-use coupon of their own (through the outbox)."""
+    return mutate(lambda tx: winback.send_winback(tx, principal(), customer_id, data), cs.WinbackSentOut(), 201)
+
+
+FeedbackPage = s.page_of(cs.FeedbackOut)
+TaskPage = s.page_of(cs.TaskOut)
+
+
+@blp.route("/feedback", methods=["GET"])
+@requires("customers:read")
+@blp.arguments(cs.FeedbackArgs, location="query")
+@blp.response(200, FeedbackPage)
+def list_feedback(args: dict[str, Any]) -> Any:
+    """Satisfaction answers, newest first; ``max_score`` finds the unhappy ones."""
+    return page(lambda tx: feedback.list_feedback(
+        tx, max_score=args.get("max_score"), start=args.get("from_"), end=args.get("to"),
+        cursor=int_cursor(args), limit=args["limit"]), FeedbackPage())
+
+
+@blp.route("/tasks", methods=["GET"])
+@requires("customers:read")
+@blp.arguments(cs.TaskArgs, location="query")
+@blp.response(200, TaskPage)
+def list_tasks(args: dict[str, Any]) -> Any:
+    """Follow-up tasks for the clerks, newest first."""
+    return page(lambda tx: feedback.list_tasks(tx, status=args.get("status"), cursor=int_cursor(args),
+                                               limit=args["limit"]), TaskPage())
+
+
+@blp.route("/tasks/<id:task_id>", methods=["PATCH"])
+@requires("tasks:write")
+@blp.arguments(cs.TaskPatch)
+@blp.response(200, cs.TaskOut)
+def patch_task(data: dict[str, Any], task_id: int) -> Any:
+    """Take a task (owner), note what was learned, mark it done."""
+    return mutate(lambda tx: feedback.update_task(tx, task_id, data), cs.TaskOut())

@@ -152,3 +152,90 @@ class KpiDocumentsOut(Schema):
     figure = Str()
     columns = fields.List(Str())
     items = fields.List(fields.Dict())
+
+
+class WinbackArgs(Schema):
+    as_of = BookDate(metadata={"description": "The day to judge on; today by default."})
+    factor = fields.Decimal(as_string=True, metadata={
+        "description": "Lapsed after the usual interval × this factor (O2C_WINBACK_FACTOR by default)."})
+    one_time_days = fields.Integer(validate=validate.Range(1, 3650), metadata={
+        "description": "One-time buyers are lapsed after this many days (O2C_WINBACK_ONE_TIME_DAYS)."})
+
+
+class Signal(Schema):
+    type = Str(metadata={"description": "low_score, return, dunning or price_increase."})
+    detail = Str()
+
+
+class WinbackItem(Schema):
+    customer_id = fields.Integer()
+    code = Str()
+    name = Str()
+    orders = fields.Integer()
+    last_order_on = fields.Date()
+    usual_interval_days = fields.Decimal(as_string=True, allow_none=True)
+    threshold_days = fields.Decimal(as_string=True)
+    days_since = fields.Integer()
+    signals = fields.List(fields.Nested(Signal))
+
+
+class WinbackOut(Schema):
+    items = fields.List(fields.Nested(WinbackItem))
+    as_of = fields.Date()
+
+
+class WinbackIn(Schema):
+    percent_off = fields.Decimal(places=2, as_string=True, allow_none=True, load_default=None,
+                                 metadata={"description": "10 % when neither this nor amount_off is given."})
+    amount_off = Money(allow_none=True, load_default=None)
+    valid_days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
+    note = Str(validate=validate.Length(max=1000), load_default="")
+
+
+class WinbackSentOut(Schema):
+    customer_id = fields.Integer()
+    coupon = fields.Nested(CouponOut)
+    message_id = fields.Integer()
+
+
+class FeedbackArgs(PageArgs):
+    max_score = fields.Integer(validate=validate.Range(1, 5))
+    from_ = BookDate(data_key="from")
+    to = BookDate()
+
+
+class FeedbackOut(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    shipment_id = fields.Integer()
+    score = fields.Integer(allow_none=True)
+    comment = Str(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+
+
+class TaskArgs(PageArgs):
+    status = Str(validate=validate.OneOf(("open", "done")))
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    customer_code = Str()
+    customer_name = Str()
+    feedback_id = fields.Integer(allow_none=True)
+    title = Str()
+    status = Str()
+    owner = Str(allow_none=True)
+    due_date = fields.Date()
+    note = Str(allow_none=True)
+    score = fields.Integer(allow_none=True)
+    comment = Str(allow_none=True)
+    created_at = fields.DateTime()
+    done_at = fields.DateTime(allow_none=True)
+
+
+class TaskPatch(Schema):
+    status = Str(validate=validate.OneOf(("open", "done")))
+    owner = Str(validate=validate.Length(max=128), allow_none=True)
+    note = Str(validate=validate.Length(max=4000), allow_none=True)
+    due_date = BookDate()

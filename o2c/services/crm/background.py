@@ -5,6 +5,8 @@
   ``crm.associations``, that reschedules itself every
   ``ASSOCIATIONS_INTERVAL_S``; ``POST /api/v1/recommendations/recompute``
   brings it forward to now).
+- ``crm.followups`` (periodic, every five minutes): the satisfaction messages
+  due ``FOLLOWUP_DAYS`` after a shipment, queued in the outbox.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from o2c.services.crm import associations, insights
+from o2c.services.crm import associations, feedback, insights
 from o2c.services.platform import jobs
 from o2c.services.platform.background import next_slot
 from o2c.services.platform.uow import unit_of_work
@@ -33,6 +35,13 @@ def schedule_associations(ctx: jobs.JobContext) -> int:
     with unit_of_work(ctx.engine, "worker") as tx:
         jobs.ensure(tx.conn, ASSOCIATIONS, {}, key=ASSOCIATIONS, run_at=now, now=now)
     return 0
+
+
+@jobs.periodic("crm.followups", every_s=300.0)
+def send_followups(ctx: jobs.JobContext) -> int:
+    """Queue the satisfaction messages that are due (``FOLLOWUP_DAYS`` after a shipment)."""
+    with unit_of_work(ctx.engine, "worker") as tx:
+        return feedback.request_followups(tx, ctx.config.PUBLIC_URL, ctx.config.FOLLOWUP_DAYS)
 
 
 def refresh(engine: Any) -> None:
