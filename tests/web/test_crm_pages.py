@@ -82,3 +82,45 @@ def test_the_kpi_page_charts_margins_and_each_figure_lists_its_documents(engine:
     assert csv.mimetype == "text/csv" and len(csv.get_data(as_text=True).splitlines()) == 5
     assert accountant_web.get("/reports/kpis/nothing").status_code == 404
     assert "Cycle KPIs" in accountant_web.get("/").text
+
+
+def test_the_winback_page_sends_a_message_with_a_coupon(engine: Engine, clerk_web: Web, monkeypatch: Any) -> None:
+    from sqlalchemy import select
+
+    from o2c.db import models as m
+    from tests.crm.history import build
+    build(engine, monkeypatch)  # C-VERDI's only order is of 2025-06-01
+    page = clerk_web.get("/customers/winback?as_of=2026-03-01")
+    assert page.status_code == 200 and "C-VERDI" in page.text and "Send win-back message" in page.text
+    with engine.connect() as c:
+        verdi = c.execute(select(m.Customer.id).where(m.Customer.code == "C-VERDI")).scalar_one()
+        c.execute(__import__("sqlalchemy").update(m.Customer.__table__).where(m.Customer.id == verdi)
+                  .values(email="verdi@example.com"))
+        c.commit()
+    r = clerk_web.post(f"/customers/{verdi}/winback", {"percent_off": "12", "form_token": "tok-winback-1"})
+    assert r.status_code == 303
+    with engine.connect() as c:
+        assert c.execute(select(m.Message.kind).where(m.Message.customer_id == verdi)).scalar_one() == "winback"
+        assert c.execute(select(m.Coupon.customer_id)).scalar_one() == verdi
+
+
+def test_the_task_list_takes_an_owner_and_notes(engine: Engine, clerk_web: Web, accountant_web: Web) -> None:
+    import datetime as dt
+
+    from sqlalchemy import insert, select
+
+    from o2c.db import models as m
+    c = add_customer(engine)
+    now = dt.datetime.now(dt.timezone.utc)
+    with engine.begin() as conn:
+        tid = conn.execute(insert(m.FollowUpTask.__table__).returning(m.FollowUpTask.id), {
+            "customer_id": c["id"], "title": "Ask the reasons", "status": "open", "due_date": now.date(),
+            "created_at": now}).scalar_one()
+    assert "Ask the reasons" in clerk_web.get("/tasks?status=open").text
+    r = clerk_web.post(f"/tasks/{tid}", {"owner": "anna", "note": "Called: all fine.", "status": "done",
+                                         "form_token": "tok-task-1"})
+    assert r.status_code == 303
+    with engine.connect() as conn:
+        row = conn.execute(select(m.FollowUpTask).where(m.FollowUpTask.id == tid)).one()
+    assert (row.owner, row.note, row.status) == ("anna", "Called: all fine.", "done")
+    assert accountant_web.post(f"/tasks/{tid}", {"status": "open"}).status_code == 403
