@@ -40,6 +40,11 @@ def token_hash(token: str) -> str:
 
 def request_followups(tx: Tx, base_url: str, days: int, limit: int = 200) -> int:
     """Queue the satisfaction messages that are due; returns how many."""
+    return len(queue_followups(tx, base_url, days, limit))
+
+
+def queue_followups(tx: Tx, base_url: str, days: int, limit: int = 200) -> list[tuple[int, str]]:
+    """Queue the satisfaction messages that are due: (feedback id, link secret) of each."""
     due_before = tx.now - dt.timedelta(days=days)
     due_after = due_before - dt.timedelta(days=WINDOW_DAYS)
     rows = tx.conn.execute(
@@ -53,6 +58,7 @@ def request_followups(tx: Tx, base_url: str, days: int, limit: int = 200) -> int
                customers.c.followup_opt_out.is_(False), customers.c.email != "")
         .order_by(shipments.c.id).limit(limit)).all()
     base = base_url.rstrip("/")
+    out = []
     for r in rows:
         token = secrets.token_urlsafe(24)
         fid = tx.conn.execute(insert(feedback).returning(feedback.c.id), {
@@ -65,7 +71,8 @@ def request_followups(tx: Tx, base_url: str, days: int, limit: int = 200) -> int
             "scores": [{"score": s, "url": f"{page}?score={s}"} for s in range(1, 6)]},
             document=("shipment", r.id))
         tx.audit("feedback.requested", "feedback", fid, None, {"shipment_id": r.id})
-    return len(rows)
+        out.append((fid, token))
+    return out
 
 
 def _by_token(tx: Tx, token: str) -> Any:
