@@ -2,7 +2,8 @@
 also bought Y".
 
 Exact co-occurrence counts in SQL, over the distinct products of every
-confirmed or completed order (an order is one basket): for each ordered pair
+confirmed or completed order, lines cancelled whole left out (an order is
+one basket): for each ordered pair
 (X, Y) the number of orders holding both, the orders holding X, those holding
 Y, and all orders. From the counts:
 
@@ -11,9 +12,10 @@ Y, and all orders. From the counts:
 - lift(X→Y) = confidence(X→Y) ÷ (orders with Y ÷ all orders)
 
 Only pairs seen together in at least ``min_pair_orders`` orders are kept. The
-counts are exact (an apriori pass with the same minimum support finds the
-same pairs; the SQL pass needs no baskets in memory and is faster: see
-``bench/``). The table is rebuilt in one transaction by the worker job
+counts are exact (efficient-apriori with the same minimum support finds the
+same pairs; ``bench/after_sale.py`` compares the two: on SQLite apriori mines
+faster once the baskets are in memory, the SQL pass needs no baskets in
+memory and runs where the data is). The table is rebuilt in one transaction by the worker job
 ``crm.associations`` on a schedule and on demand, stamped with when it was
 computed and the day of the newest order it counted.
 """
@@ -49,7 +51,7 @@ def _baskets() -> Any:
     return (
         select(lines.c.order_id, lines.c.product_id)
         .join(orders, orders.c.id == lines.c.order_id)
-        .where(orders.c.status.in_(COUNTED))
+        .where(orders.c.status.in_(COUNTED), lines.c.quantity > lines.c.cancelled_quantity)
         .distinct()
         .subquery("baskets")
     )
@@ -158,12 +160,22 @@ def _best(tx: Tx, basis: set[int], exclude: set[int], limit: int) -> list[dict[s
     )
     if exclude:
         q = q.where(assoc.c.y_product_id.not_in(sorted(exclude)))
+    # Most confident rules first: the first rule met for each product is its
+    # best, and reading stops once ``limit`` products are found (the SQL
+    # order is a floating-point approximation; ties are settled exactly below).
+    confidence = assoc.c.pair_orders * 1.0 / assoc.c.x_orders
+    q = q.order_by(confidence.desc(), (assoc.c.pair_orders * 1.0 / assoc.c.y_orders).desc(), products.c.sku)
     best: dict[int, dict[str, Any]] = {}
+    last: Decimal | None = None
     for r in tx.conn.execute(q):
         it = _item(r.sku, r.name, r.pair_orders, r.x_orders, r.y_orders, r.all_orders)
+        if len(best) >= limit and last is not None and it["confidence"] < last:
+            break
         cur = best.get(r.y_product_id)
         if cur is None or (it["confidence"], it["lift"]) > (cur["confidence"], cur["lift"]):
             best[r.y_product_id] = it
+        if len(best) >= limit and last is None:
+            last = it["confidence"]
     return sorted(best.values(), key=lambda i: (-i["confidence"], -i["lift"], i["sku"]))[:limit]
 
 

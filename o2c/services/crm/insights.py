@@ -161,12 +161,11 @@ def insights(tx: Tx, principal: Principal, customer_id: int, as_of: dt.date | No
     open_balance = tx.conn.execute(
         select(money_sum(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount))
         .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(("open", "partially_paid")))).scalar_one()
-    paid_on = (select(allocations.c.invoice_id, func.max(allocations.c.date).label("paid_on"))
-               .group_by(allocations.c.invoice_id).subquery())
     paid = tx.conn.execute(
-        select(invoices.c.issue_date, paid_on.c.paid_on)
-        .join(paid_on, paid_on.c.invoice_id == invoices.c.id)
-        .where(invoices.c.customer_id == customer_id, invoices.c.status == "paid")).all()
+        select(invoices.c.issue_date, func.max(allocations.c.date).label("paid_on"))
+        .join(allocations, allocations.c.invoice_id == invoices.c.id)
+        .where(invoices.c.customer_id == customer_id, invoices.c.status == "paid")
+        .group_by(invoices.c.id, invoices.c.issue_date)).all()
     days = [(_day(p.paid_on) - p.issue_date).days for p in paid]
     return {
         "customer_id": customer_id,

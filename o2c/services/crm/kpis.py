@@ -172,10 +172,11 @@ def margins(tx: Tx, start: dt.date, end: dt.date) -> dict[str, list[dict[str, An
         k = _day(e_date).strftime("%Y-%m")
         month[k][0] += r_
         month[k][1] += c_
-    by_customer = tx.conn.execute(
-        select(entries.c.customer_id, customers.c.code, r_amt, c_amt)
-        .select_from(base.join(customers, customers.c.id == entries.c.customer_id)).where(cond)
-        .group_by(entries.c.customer_id, customers.c.code).order_by(customers.c.code)).all()
+    per_customer = tx.conn.execute(
+        select(entries.c.customer_id, r_amt, c_amt).select_from(base)
+        .where(cond, entries.c.customer_id.is_not(None)).group_by(entries.c.customer_id)).all()
+    codes = dict(tx.conn.execute(select(customers.c.id, customers.c.code)).all()) if per_customer else {}
+    by_customer = sorted(((cid, codes.get(cid, ""), r_, c_) for cid, r_, c_ in per_customer), key=lambda t: t[1])
     prod: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for sku, net in tx.conn.execute(
             select(invoice_lines.c.sku, money_sum(invoice_lines.c.net)).join(invoices, invoices.c.id == invoice_lines.c.invoice_id)
