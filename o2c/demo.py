@@ -33,13 +33,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from o2c.config import Config
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
 from o2c.services.billing import invoicing
 from o2c.services.books.reconciliation import reconcile
-from o2c.services.cash import payments
+from o2c.services.cash import dunning, payments
 from o2c.services.crm import associations, coupons, feedback, insights
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
@@ -261,6 +262,7 @@ class _Loader:
         self.bank_refs = 0
         self.customer_ids: dict[str, int] = {}
         self.plans: list[OrderPlan] = []
+        self.letters = 0
 
     # -- time ----------------------------------------------------------------
     def ago(self, days: float, hours: float = 0.0) -> dt.datetime:
@@ -287,6 +289,7 @@ class _Loader:
         for when, _, _, actor, action in steps:
             self.run(when, actor, action)
         self.credit_review()
+        self.chase_overdue()
         self.after_the_sale()
 
     def master_data(self) -> None:
@@ -298,8 +301,11 @@ class _Loader:
         for c in CUSTOMERS:
             # The webshop orders for business customers too: they are shared
             # with its channel (its consumers get it by being created there).
+            # Business customers get their invoices by e-mail as they are
+            # issued (the worker writes them to instance/outbox/ unless
+            # O2C_MAIL_URL names a server); consumers' stay manual.
             data = s.CustomerIn().load({**{k: v for k, v in c.items() if k != "credit_limit"},
-                                        "channels": [self.shop.name]})
+                                        "channels": [self.shop.name], "send_invoices": "auto"})
             self.customer_ids[c["code"]] = self.run(
                 when, CLERK.actor, lambda tx, d=data: records.create_customer(tx, d))["id"]
 
@@ -312,6 +318,12 @@ class _Loader:
                 cid = self.customer_ids[c["code"]]
                 self.run(self.ago(0, 0.25), ACCOUNTANT.actor,
                          lambda tx, d=data, cid=cid: records.update_customer(tx, cid, d))
+
+    def chase_overdue(self) -> None:
+        """The accountant's dunning run today: a letter to each customer with
+        overdue invoices, rendered and e-mailed by the worker."""
+        self.letters = len(self.run(self.ago(0, 0.2), ACCOUNTANT.actor,
+                                    lambda tx: dunning.run(tx, tx.today, Config().DUNNING_DAYS))["letters"])
 
     def after_the_sale(self) -> None:
         """Customers after the sale: a regular customer who stopped ordering
@@ -530,7 +542,9 @@ class _Loader:
         detail = (f" ({mix}; {channels['webshop']} from the webshop {self.shop.name!r}, "
                   f"{channels['web']} from the back office)") if self.plans else ""
         return (f"Loaded demo data: {n_customers} customers, {len(PRODUCTS)} products, {len(self.plans)} orders"
-                f"{detail}; customer credit {Decimal(credit):.2f} EUR. The books reconcile.")
+                f"{detail}; customer credit {Decimal(credit):.2f} EUR; {self.letters} dunning letter"
+                f"{'s' if self.letters != 1 else ''}. The books reconcile. Invoices and letters are e-mailed by "
+                "the worker (as .eml files in instance/outbox/ unless O2C_MAIL_URL is set).")
 
 
 def _id(result: Any) -> int:

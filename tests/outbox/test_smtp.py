@@ -239,3 +239,25 @@ def test_fifty_invoices_shipped_concurrently_make_fifty_mails_with_distinct_mess
     assert len({m_["Message-ID"] for m_ in mails}) == 50
     assert {m_["Message-ID"] for m_ in mails} == {r.message_id for r in rows}
     assert len({r.document_id for r in rows}) == 50
+
+
+def test_a_credit_note_reaches_an_auto_send_customer_with_its_pdf_and_ubl(
+    engine: Engine, config: Config, admin: Client, smtp: SmtpServer,
+) -> None:
+    customer(admin, "C-AUTO", language="pl", send_invoices="auto")
+    product(admin, "MUG-01", "10.00", "0.22", stock=10, cost="3.00")
+    inv = sell(admin, "C-AUTO", [("MUG-01", 2)])
+    rma = admin.ok("post", f"/api/v1/orders/{inv['order_id']}/returns",
+                   {"lines": [{"sku": "MUG-01", "quantity": 1}], "restock": True, "refund": "credit"}, status=201)
+    work_off(engine, config)
+    cn_id = rma["credit_note_ids"][0]
+    rows = message_rows(engine)
+    assert sorted((r.kind, r.document_id, r.status) for r in rows) == [
+        ("credit_note", cn_id, "sent"), ("invoice", inv["id"], "sent")]
+    [mail] = [x for x in smtp.handler.messages() if x["Subject"].startswith("Faktura korygująca")]
+    pdf, xml = list(mail.iter_attachments())
+    with engine.connect() as c:
+        stored = c.execute(select(FILES.c.content).where(FILES.c.kind == "credit_note",
+                                                         FILES.c.document_id == cn_id)).scalar_one()
+    assert pdf.get_content() == stored
+    assert xml.get_content() == admin.get(f"/api/v1/credit-notes/{cn_id}/ubl").data

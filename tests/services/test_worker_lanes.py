@@ -155,7 +155,7 @@ def test_lanes_summary_counts_per_lane_and_kind_with_the_oldest_wait(engine: Eng
     assert (docs["queued"], docs["scheduled"], docs["running"], docs["failed"]) == (1, 1, 1, 0)
     assert docs["oldest_age_s"] == pytest.approx(10, abs=0.01)  # the running one does not wait any more
     assert lanes["deliveries"]["queued"] == 0 and lanes["deliveries"]["oldest_age_s"] is None
-    assert {k["kind"] for k in docs["kinds"]} == {RENDER_INVOICE, "dunning.render_letter"}
+    assert {k["kind"] for k in docs["kinds"]} == {RENDER_INVOICE, "dunning.render_letter", "credit_note.render_pdf"}
 
 
 def test_parse_lanes_overrides_the_defaults_and_refuses_nonsense() -> None:

@@ -95,7 +95,8 @@ def test_a_customer_without_a_catalog_gets_english_documents(customer: str | Non
 
 def template_messages() -> set[str | tuple[str, ...]]:
     found = set()
-    for path in sorted(Path(TEMPLATES).glob("*.html")):
+    mail = Path(TEMPLATES).parent / "mail"  # the e-mails' subjects and bodies share the catalogs
+    for path in [*sorted(Path(TEMPLATES).glob("*.html")), *sorted(mail.glob("**/*.html")), *sorted(mail.glob("**/*.txt"))]:
         for _, message, _, _ in extract_from_file("jinja2.ext:babel_extract", str(path)):
             found.add(message if isinstance(message, str) else tuple(message))
     return found

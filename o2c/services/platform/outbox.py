@@ -28,7 +28,9 @@ duplicate — at most one extra copy per such crash, never a different message.
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import hashlib
+import os
 import random
 import smtplib
 import socket
@@ -91,7 +93,6 @@ def stored_attachment(kind: str, document_id: int, filename: str, media_type: st
 
 
 def max_attachment_bytes() -> int:
-    import os
     return int(os.environ.get("O2C_MAIL_MAX_ATTACHMENT_BYTES") or DEFAULT_MAX_ATTACHMENT_BYTES)
 
 
@@ -389,7 +390,7 @@ def write_eml(directory: str, msg: Any, em: EmailMessage) -> str:
     path = eml_path(directory, msg)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".eml.part")
-    tmp.write_bytes(em.as_bytes())
+    tmp.write_bytes(em.as_bytes(policy=email.policy.SMTP))  # CRLF lines, 7-bit: as it would go on the wire
     tmp.replace(path)
     return f"written to {path}"
 
