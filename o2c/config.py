@@ -56,6 +56,16 @@ class Config:
     # How often a worker seals the journal's hash chain (once per interval
     # across all workers).
     SEAL_INTERVAL_S: float = field(default_factory=lambda: _env_float("O2C_SEAL_INTERVAL", 60))
+    #: Customers after the sale (README, Customers after the sale): how often the product
+    #: associations are mined again, how many days after a shipment the satisfaction
+    #: message goes out, and when a customer counts as lapsed (their usual interval
+    #: between orders × the factor; one-time buyers after the fixed number of days).
+    ASSOCIATIONS_INTERVAL_S: float = field(default_factory=lambda: _env_float("O2C_ASSOCIATIONS_INTERVAL", 24 * 3600))
+    #: The address customers reach the public pages at (links in messages).
+    PUBLIC_URL: str = field(default_factory=lambda: os.environ.get("O2C_PUBLIC_URL", "http://localhost:8000"))
+    FOLLOWUP_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_FOLLOWUP_DAYS", "7")))
+    WINBACK_FACTOR: float = field(default_factory=lambda: _env_float("O2C_WINBACK_FACTOR", 2))
+    WINBACK_ONE_TIME_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_WINBACK_ONE_TIME_DAYS", "120")))
     # Web sessions: how long a sign-in lasts, and whether the cookie is sent
     # over HTTPS only (on by default outside development and testing).
     SESSION_HOURS: int = field(default_factory=lambda: int(os.environ.get("O2C_SESSION_HOURS", "8")))

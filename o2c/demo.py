@@ -43,6 +43,7 @@ from o2c.services.billing import invoicing
 from o2c.services.books import fx
 from o2c.services.books.reconciliation import reconcile
 from o2c.services.cash import dunning, payments
+from o2c.services.crm import associations, coupons, feedback, insights
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
 from o2c.services.platform import apikeys, clock, company
@@ -332,6 +333,7 @@ class _Loader:
             self.run(when, actor, action)
         self.credit_review()
         self.chase_overdue()
+        self.after_the_sale()
 
     def master_data(self) -> None:
         when = self.ago(MASTER_DATA_DAYS_AGO, 3)
@@ -388,6 +390,35 @@ class _Loader:
         overdue invoices, rendered and e-mailed by the worker."""
         self.letters = len(self.run(self.ago(0, 0.2), ACCOUNTANT.actor,
                                     lambda tx: dunning.run(tx, tx.today, Config().DUNNING_DAYS))["letters"])
+
+    def after_the_sale(self) -> None:
+        """Customers after the sale: a regular customer who stopped ordering
+        (the win-back list), satisfaction messages for last week's deliveries
+        with one unhappy answer (a follow-up task), a welcome coupon, and the
+        associations and RFM figures computed as the worker would."""
+        lapsed = {"code": "C-1006", "name": "Trattoria Da Nino", "email": "nino@trattoria-nino.example",
+                  "country": "IT", "language": "it", "payment_terms_days": 30,
+                  "billing_address": _address("Trattoria Da Nino", "Via Toledo 120", "Napoli", "80134", "IT")}
+        start = self.ago(FIRST_RECEIPT_DAYS_AGO - 1, 1)
+        self.run(start, CLERK.actor, lambda tx: records.create_customer(tx, s.CustomerIn().load(lapsed)))
+        sku = ORDERABLE[0].sku
+        for k in range(3):  # every three days, then nothing for seven weeks
+            when = start + dt.timedelta(days=3 * k, hours=1)
+            self.run(when, CLERK.actor, lambda tx: stock.receive(tx, sku, 2, Decimal(ORDERABLE[0].cost)))
+            oid = self.run(when, CLERK.actor, lambda tx: _id(orders.create_order(tx, CLERK, s.OrderIn().load({
+                "customer": {"code": "C-1006"}, "currency": "EUR", "confirm": True,
+                "lines": [{"sku": sku, "quantity": 2}]}))))
+            sid = self.run(when, CLERK.actor, lambda tx, o=oid: _id(shipping.pack(tx, o, CLERK, None)))
+            self.run(when, CLERK.actor, lambda tx, sh=sid: shipping.ship(tx, sh, CLERK, "BRT", f"BRT10000000{k}"))
+        self.run(self.ago(1), CLERK.actor, lambda tx: coupons.create_coupon(tx, CLERK, {
+            "code": "WELCOME10", "percent_off": Decimal("10"), "max_redemptions": 100}))
+        asked = self.run(self.ago(0, 2), "worker", lambda tx: feedback.queue_followups(
+            tx, "http://localhost:8000", 7))
+        for n, (_, token) in enumerate(asked[:3]):
+            score, comment = [(2, "The grinder arrived with a dented lid."), (5, None), (4, None)][n]
+            self.run(self.ago(0, 1), "customer:feedback",
+                     lambda tx, t=token, sc=score, cm=comment: feedback.answer(tx, t, sc, cm))
+        self.run(self.ago(0, 0.5), "worker", lambda tx: (associations.recompute(tx), insights.refresh_rfm(tx)))
 
     def receive_stock(self) -> None:
         """Enough for every planned order, then a restock of some lines at a new cost."""
@@ -510,9 +541,12 @@ class _Loader:
         # A webshop sends its consumer whole with every order (created the first
         # time, reused by code after); business customers are referred to by code.
         ref = dict(c) if c in CONSUMERS else {"code": c["code"]}
+        # Back-office orders promise a delivery date (the on-time and perfect-order KPIs).
+        promised = (plan.created + dt.timedelta(days=2 + plan.index % 4)).date().isoformat() \
+            if plan.channel == "web" else None
         data = s.OrderIn().load({
             "external_ref": plan.external_ref, "customer": ref, "currency": "EUR",
-            "lines": plan.lines, "confirm": confirm,
+            "lines": plan.lines, "confirm": confirm, "promised_date": promised,
         })
         plan.ids["order"] = _id(orders.create_order(tx, principal, data))
 

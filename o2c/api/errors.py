@@ -24,6 +24,7 @@ STATUS_OF: dict[str, int] = {
     "credit_limit_exceeded": 409,
     "idempotency_key_reused": 422,
     "period_closed": 409,
+    "coupon_unavailable": 409,
     "rate_missing": 409,
 }
 

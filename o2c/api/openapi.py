@@ -56,6 +56,7 @@ DOWNLOADS: dict[str, tuple[str, ...]] = {
     "documents.invoice_ubl": ("application/xml",),
     "returns.credit_note_pdf": ("application/pdf",),
     "returns.credit_note_ubl": ("application/xml",),
+    "crm.export_kpi_figure": ("text/csv",),
 }
 
 #: 409 codes per endpoint where the view's declared 409 does not name them.

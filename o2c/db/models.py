@@ -153,6 +153,8 @@ class Customer(Base):
     # and whether invoices and credit notes go out by themselves when issued.
     invoice_email: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     send_invoices: Mapped[str] = mapped_column(String(8), default="manual", server_default="manual")
+    #: The customer asked not to get satisfaction messages after deliveries.
+    followup_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class CustomerChannel(Base):
@@ -246,6 +248,10 @@ class Order(Base):
     buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: Where the goods go: counts the distance sales towards the EU threshold.
     ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    #: The coupon whose discount the lines carry (redeemed on confirmation).
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    #: The date the customer was promised delivery by (on-time and perfect-order KPIs).
+    promised_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class OrderLine(Base):
@@ -1045,3 +1051,104 @@ class BankLineLink(Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id"), unique=True)
     amount: Mapped[Decimal]
+
+
+# --- customers after the sale ---
+
+class Coupon(Base):
+    """A discount code: percent or amount off, for one customer or anyone.
+    ``redemptions`` counts the confirmed orders carrying it; the check keeps
+    it within ``max_redemptions`` whatever the concurrency."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        CheckConstraint("redemptions >= 0 AND redemptions <= max_redemptions", name="redemptions_within_max"),
+        CheckConstraint("(percent_off IS NULL) <> (amount_off IS NULL)", name="one_kind_of_discount"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    percent_off: Mapped[Decimal | None] = mapped_column(Rate())
+    amount_off: Mapped[Decimal | None]
+    min_order_net: Mapped[Decimal | None]
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    max_redemptions: Mapped[int] = mapped_column(Integer, default=1)
+    redemptions: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime]
+
+
+class AssociationRun(Base):
+    """One computation of the product associations: when, and up to which day of orders."""
+
+    __tablename__ = "association_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    computed_at: Mapped[dt.datetime]
+    data_as_of: Mapped[dt.date] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    rules: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProductAssociation(Base):
+    """"Customers who bought X also bought Y", as exact counts over orders:
+    support = pair / orders, confidence = pair / x, lift = confidence / (y / orders)."""
+
+    __tablename__ = "product_associations"
+    __table_args__ = (Index("ix_product_associations_x_pair", "x_product_id", "pair_orders"),)
+    x_product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    y_product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    pair_orders: Mapped[int] = mapped_column(BigInteger)
+    x_orders: Mapped[int] = mapped_column(BigInteger)
+    y_orders: Mapped[int] = mapped_column(BigInteger)
+    all_orders: Mapped[int] = mapped_column(BigInteger)
+    computed_at: Mapped[dt.datetime]
+    data_as_of: Mapped[dt.date] = mapped_column(Date)
+
+
+class Feedback(Base):
+    """A satisfaction request after a shipment and its answer (one per
+    shipment; answering again replaces the answer). Only the token's hash is kept."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (CheckConstraint("score IS NULL OR (score BETWEEN 1 AND 5)", name="score_1_to_5"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    score: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    answered_at: Mapped[dt.datetime | None]
+
+
+class FollowUpTask(Base):
+    """Something a clerk should do about a customer: ask the reasons for a low score or a comment."""
+
+    __tablename__ = "follow_up_tasks"
+    __table_args__ = (Index("ix_follow_up_tasks_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id"), unique=True)
+    title: Mapped[str]
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    owner: Mapped[str | None] = mapped_column(String(128))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    done_at: Mapped[dt.datetime | None]
+
+
+class CustomerRfm(Base):
+    """Each customer's recency, frequency and monetary figures as last computed
+    (with the associations): the population a customer's RFM is scored against."""
+
+    __tablename__ = "customer_rfm"
+    __table_args__ = (
+        Index("ix_customer_rfm_last_order_on", "last_order_on"),
+        Index("ix_customer_rfm_orders", "orders"),
+        Index("ix_customer_rfm_monetary", "monetary"),
+    )
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    last_order_on: Mapped[dt.date] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    monetary: Mapped[Decimal]
+    computed_at: Mapped[dt.datetime]

@@ -10,18 +10,20 @@ ROLES = ("webshop", "clerk", "accountant", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "webshop": frozenset({
         "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
-        "webhooks:read", "webhooks:write", "tax:preview",
+        "webhooks:read", "webhooks:write", "tax:preview", "coupons:read",
     }),
     "clerk": frozenset({
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
         "payments:read", "payments:write", "events:read", "company:read", "tax:preview",
         "messages:read", "messages:write", "fx:read", "bank:read", "bank:write",
+        "coupons:read", "coupons:write", "insights:read", "kpis:read", "tasks:write",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
         "company:read", "tax:preview", "messages:read", "messages:write", "fx:read", "bank:read", "bank:write",
+        "coupons:read", "insights:read", "kpis:read",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,

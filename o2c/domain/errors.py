@@ -59,3 +59,9 @@ class Forbidden(DomainError):
 
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
+
+
+class CouponUnavailable(DomainError):
+    """A coupon that is used up, expired, another customer's, or not met by the order."""
+
+    code = "coupon_unavailable"

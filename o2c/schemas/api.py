@@ -253,6 +253,12 @@ class OrderIn(Schema):
     allow_backorder = fields.Boolean(load_default=False, metadata={
         "description": "Confirm with what is in stock and keep the rest of each line backordered until goods "
                        "arrive, instead of refusing the confirmation out_of_stock."})
+    coupon = Str(validate=validate.Length(min=1, max=64), load_default=None, allow_none=True, metadata={
+        "description": "A coupon code: its discount is carried by the lines (line discounts); it is redeemed when "
+                       "the order is confirmed. Unknown, used up, expired or another customer's: 409 "
+                       "coupon_unavailable."})
+    promised_date = fields.Date(load_default=None, allow_none=True, metadata={
+        "description": "The date delivery was promised for (on-time shipment and perfect-order KPIs)."})
 
 
 class OrderLineOut(Schema):
@@ -299,6 +305,8 @@ class OrderOut(Schema):
     created_at = fields.DateTime()
     confirmed_at = fields.DateTime(allow_none=True)
     allow_backorder = fields.Boolean()
+    coupon_id = fields.Integer(allow_none=True)
+    promised_date = fields.Date(allow_none=True)
 
 
 class SkuQuantity(Schema):

@@ -134,6 +134,7 @@ def init_app(app: Flask) -> None:
         bankwork,
         books,
         catalog,
+        crm,
         fx,
         jobs,
         lookups,
@@ -148,6 +149,7 @@ def init_app(app: Flask) -> None:
     from o2c.web.audit import describe
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
+    app.register_blueprint(crm.public)  # the satisfaction page: public, behind a secret link
 
     app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge,
                                  attrs=attrs, audit_words=describe)

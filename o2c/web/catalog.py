@@ -8,6 +8,7 @@ from flask import render_template, request, url_for
 
 from o2c.schemas import api as s
 from o2c.services import queries
+from o2c.services.crm import insights
 from o2c.services.customers import records
 from o2c.services.fulfilment import stock
 from o2c.services.sales import catalog
@@ -58,6 +59,7 @@ def customer(customer_id: int) -> Any:
                                             limit=10),
             "invoices": queries.open_invoices(tx, customer_id),
             "payments": queries.search_payments(tx, customer_id=customer_id, limit=10),
+            "insight": insights.insights(tx, principal(), customer_id) if principal().can("insights:read") else None,
         }
     return render_template("web/customers/show.html", **read(run))
 

@@ -15,6 +15,7 @@ from o2c.schemas import api as s
 from o2c.services import queries
 from o2c.services.billing import invoicing
 from o2c.services.cash import payments
+from o2c.services.crm import associations
 from o2c.services.fulfilment import shipping
 from o2c.services.sales import orders
 from o2c.web import charts
@@ -124,6 +125,10 @@ def _order_input(form: Form) -> tuple[dict[str, Any] | None, Problem | None]:
     body = {"customer": ref, "currency": "EUR", "lines": order_lines,
             "external_ref": None if blank(v.get("external_ref")) else v["external_ref"].strip(),
             "confirm": v.get("confirm") == "1", "allow_backorder": v.get("allow_backorder") == "1"}
+    if not blank(v.get("coupon")):
+        body["coupon"] = v["coupon"].strip()
+    if not blank(v.get("promised_date")):
+        body["promised_date"] = v["promised_date"].strip()
     data, problem = load(s.OrderIn(), body)
     if problem is not None:
         problem.fields = _renumber(_new_customer_names(problem.fields), index)
@@ -157,8 +162,11 @@ def _order_form_page(form: Form, preview: Any = None, status: int = 200, custome
                      candidates: list[dict[str, Any]] | None = None) -> Any:
     products = read(queries.product_choices)
     n = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
+    skus = [(row.get("sku") or "").strip() for _, row in rows(form.values, "lines") if not blank(row.get("sku"))]
+    customer_id = customer.get("id") if customer else None
+    suggestions = read(lambda tx: associations.for_basket(tx, skus, customer_id))
     return render_template("web/orders/new.html", form=form, customer=customer, candidates=candidates or [],
-                           products=products, line_count=n, preview=preview), status
+                           products=products, line_count=n, preview=preview, suggestions=suggestions), status
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])
@@ -166,6 +174,8 @@ def _order_form_page(form: Form, preview: Any = None, status: int = 200, custome
 def new_order() -> Any:
     if request.method == "GET":
         form = Form({"customer.code": str_arg("customer", max_len=64), "confirm": "1"})
+        if str_arg("sku", max_len=64):  # a suggestion taken from an order page
+            form.values.update({"lines.0.sku": str_arg("sku", max_len=64), "lines.0.quantity": "1"})
         customer, _, _ = pick_customer(form.values)
         return _order_form_page(form, customer=customer)
     form = Form.posted()
@@ -175,6 +185,12 @@ def new_order() -> Any:
     form.values.pop("customer.pick", None)
     if customer is not None:  # the text typed becomes the customer's code
         form.values["customer.code"] = customer["code"]
+    if action.startswith("suggest:"):  # one click adds a suggested product as a line of one
+        shown = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
+        n = next((i for i in range(shown) if blank(form.values.get(f"lines.{i}.sku"))), shown)
+        form.values[f"lines.{n}.sku"] = action.removeprefix("suggest:")[:64]
+        form.values[f"lines.{n}.quantity"] = "1"
+        return _order_form_page(form, customer=customer, candidates=candidates)
     if action == "add_line":
         n = max([i for i, _ in rows(form.values, "lines")] + [NEW_ORDER_LINES - 1]) + 1
         form.values[f"lines.{n}.sku"] = ""
@@ -219,7 +235,8 @@ def _order_page(order_id: int, forms: dict[str, Form] | None = None, status: int
     forms.setdefault("cancel_lines", Form())
     for sh in d["shipments"]:
         forms.setdefault(f"ship-{sh['id']}", Form())
-    return render_template("web/orders/show.html", d=d, o=o, moves=moves, forms=forms,
+    suggestions = read(lambda tx: associations.for_basket(tx, [l["sku"] for l in o["lines"]], o["customer_id"]))
+    return render_template("web/orders/show.html", d=d, o=o, moves=moves, forms=forms, suggestions=suggestions,
                            open_to_pack=open_to_pack, open_to_cancel=open_to_cancel), status
 
 

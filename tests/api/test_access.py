@@ -360,6 +360,21 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/bank/apply"): "bank:write",
     ("GET", "/api/v1/bank/rules"): "ledger:admin",
     ("PATCH", "/api/v1/bank/rules/<id>"): "ledger:admin",
+    # customers after the sale (tests/crm/test_access_matrix.py: role × whose customer)
+    ("POST", "/api/v1/coupons"): "coupons:write",
+    ("GET", "/api/v1/coupons/<id>"): "coupons:read",
+    ("GET", "/api/v1/products/<id>/recommendations"): "catalog:read",
+    ("GET", "/api/v1/customers/<id>/recommendations"): "catalog:read",
+    ("POST", "/api/v1/recommendations/recompute"): "catalog:write",
+    ("GET", "/api/v1/customers/<id>/insights"): "insights:read",
+    ("GET", "/api/v1/reports/kpis"): "kpis:read",
+    ("GET", "/api/v1/reports/kpis/<id>"): "kpis:read",
+    ("GET", "/api/v1/reports/kpis/<id>/export"): "kpis:read",
+    ("GET", "/api/v1/customers/winback"): "customers:read",
+    ("POST", "/api/v1/customers/<id>/winback"): "coupons:write",
+    ("GET", "/api/v1/feedback"): "customers:read",
+    ("GET", "/api/v1/tasks"): "customers:read",
+    ("PATCH", "/api/v1/tasks/<id>"): "tasks:write",
 }
 
 

@@ -6,7 +6,7 @@ packed, shipped and unpacked, open quantities of lines cancelled, orders
 that allow backorders (and receipts that fill them), payments and their
 reversal, returns (restocked or written off, credited or refunded, with or
 without an exchange), refunds of customer credit, credit applied to invoices
-and released from them — through the services, over a few
+and released from them, orders carrying a coupon — through the services, over a few
 SKUs and customers, and after every step checks every invariant of SPEC §5:
 each check of the reconciliation report must show a difference of zero.
 
@@ -35,11 +35,12 @@ from sqlalchemy import Engine, delete, func, select
 from o2c.db import models as m
 from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
-from o2c.domain.errors import Conflict, CreditLimitExceeded, InvalidTransition, OutOfStock
+from o2c.domain.errors import Conflict, CouponUnavailable, CreditLimitExceeded, InvalidTransition, OutOfStock
 from o2c.services.books import reconciliation
 from o2c.documents.payment import creditor_reference
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
 from o2c.services.cash import bank_import, bankmatch, corrections, payments
+from o2c.services.crm import coupons
 from o2c.services.platform import clock
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
@@ -61,7 +62,10 @@ TAX_DATA = {"C-LINDNER": {"country": "DE", "tax_id": "DE287451934"},
             "C-NOWAK": {"country": "PL", "customer_type": "consumer"}}
 COSTS = [D("3.00"), D("12.35"), D("20.01")]
 #: Business refusals a random sequence may meet; anything else fails the test.
-REFUSALS = (Conflict, OutOfStock, InvalidTransition, CreditLimitExceeded)
+REFUSALS = (Conflict, OutOfStock, InvalidTransition, CreditLimitExceeded, CouponUnavailable)
+#: Coupons the orders may carry: a percentage used at most three times, an amount many times.
+COUPONS = {"TEN": {"percent_off": D("10"), "max_redemptions": 3},
+           "FIVE": {"amount_off": D("5.00"), "min_order_net": D("20.00"), "max_redemptions": 50}}
 
 pick = st.integers(min_value=0, max_value=10**6)
 quantity = st.integers(min_value=1, max_value=4)
@@ -151,6 +155,8 @@ class BooksMachine(RuleBasedStateMachine):
                 shipping.ship(tx, shipping.pack(tx, abroad["id"], SYSTEM, None)["id"], SYSTEM, "BRT", f"T-{code}")
             orders.create_order(tx, SYSTEM, {"customer": {"code": "C-LIMIT"}, "currency": "EUR", "confirm": False,
                                              "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}]})
+            for code, terms in COUPONS.items():
+                coupons.create_coupon(tx, SYSTEM, {"code": code, **terms})
         with unit_of_work(self.engine, "test:stateful") as tx:
             setup(tx)
 
@@ -172,6 +178,13 @@ class BooksMachine(RuleBasedStateMachine):
         self.event(lambda tx: orders.create_order(tx, SYSTEM, {
             "customer": {"code": code}, "currency": "EUR", "confirm": confirm, "external_ref": self.ref("PO"),
             "allow_backorder": backorder, "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
+
+    @rule(code=st.sampled_from(sorted(CUSTOMERS)), confirm=st.booleans(), coupon=st.sampled_from(sorted(COUPONS)),
+          lines=st.lists(st.tuples(st.sampled_from(sorted(SKUS)), quantity), min_size=1, max_size=3))
+    def create_order_with_coupon(self, code: str, confirm: bool, coupon: str, lines: list[tuple[str, int]]) -> None:
+        self.event(lambda tx: orders.create_order(tx, SYSTEM, {
+            "customer": {"code": code}, "currency": "EUR", "confirm": confirm, "external_ref": self.ref("PO"),
+            "coupon": coupon, "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
 
     @rule(n=pick)
     def confirm_order(self, n: int) -> None:
@@ -343,6 +356,15 @@ class BooksMachine(RuleBasedStateMachine):
             (I.tax_treatment != O.tax_treatment) | (I.tax_country != O.tax_country)))
         assert not self.query(select(C.id).join(I, I.id == C.invoice_id).where(
             (C.tax_treatment != I.tax_treatment) | (C.tax_country != I.tax_country)))
+
+    @invariant()
+    def coupons_count_exactly_their_live_orders(self) -> None:
+        live = dict(self.query(
+            select(m.Order.coupon_id, func.count()).where(m.Order.coupon_id.is_not(None),
+                                                          m.Order.status.in_(("confirmed", "completed")))
+            .group_by(m.Order.coupon_id)))
+        for cid, used, most in self.query(select(m.Coupon.id, m.Coupon.redemptions, m.Coupon.max_redemptions)):
+            assert used == live.get(cid, 0) <= most
 
     @invariant()
     def documents_stay_within_their_bounds(self) -> None:

@@ -20,6 +20,7 @@ LANE_OF: dict[str, str] = {
     "backorders.hand_over": "books",       # o2c.services.platform.background
     "ledger.seal": "books",                # o2c.services.platform.background
     "mail.send": "mail",                   # o2c.services.platform.outbox
+    "crm.associations": "books",           # o2c.services.crm.background
 }
 OTHER_LANE = "other"
 

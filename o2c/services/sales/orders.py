@@ -30,6 +30,7 @@ from o2c.domain.errors import (
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
+from o2c.services.crm import coupons
 from o2c.services.customers import records
 from o2c.services.platform import jobs
 from o2c.services.platform.company import company_settings
@@ -66,7 +67,7 @@ ORDER_COLS = [
     orders.c.currency, orders.c.shipping_address, orders.c.net_total, orders.c.vat_total,
     orders.c.total, orders.c.invoiced_total, orders.c.amount_paid, orders.c.created_at,
     orders.c.confirmed_at, orders.c.allow_backorder, orders.c.tax_treatment, orders.c.tax_country,
-    orders.c.buyer_vat_id,
+    orders.c.buyer_vat_id, orders.c.coupon_id, orders.c.promised_date,
 ]
 LINE_COLS = [
     lines.c.order_id, lines.c.id, lines.c.line_no, lines.c.product_id, lines.c.sku, lines.c.description,
@@ -204,6 +205,9 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
             "shipped_quantity": 0, "invoiced_quantity": 0, "returned_quantity": 0, "cancelled_quantity": 0,
             "backordered_quantity": 0,
         })
+    coupon_id = None
+    if data.get("coupon"):
+        coupon_id = coupons.apply_coupon(tx, data["coupon"], customer.id, line_rows)
     totals = document_totals((r["net"], r["vat_rate"]) for r in line_rows)
 
     channel = principal.channel
@@ -216,6 +220,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         "invoiced_total": ZERO, "amount_paid": ZERO, "created_at": tx.now,
         "confirmed_at": tx.now if confirm else None, "allow_backorder": bool(data.get("allow_backorder")),
+        "coupon_id": coupon_id, "promised_date": data.get("promised_date"),
     }
     oid = tx.conn.execute(insert_ignoring_conflicts(tx.conn, orders, ("id",)), row).scalar()
     if oid is None:
@@ -244,6 +249,8 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         # The order row is inserted first so a duplicate external_ref is reported
         # as such; a refused confirmation rolls the whole creation back.
         _check_credit(tx, principal, customer.id, customer.credit_limit, totals.gross, number, oid)
+        if coupon_id is not None:
+            coupons.redeem(tx, coupon_id)
         waiting = _reserve_lines(tx, line_rows, backorder=row["allow_backorder"])
         if waiting:
             _mark_backordered(tx, oid, line_rows)
@@ -371,6 +378,8 @@ def confirm_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]
     number = order_number(o.id, o.created_at)
     new_status = order_transition("confirm", o.status, number)
     _check_credit(tx, principal, o.customer_id, o.credit_limit, o.total, number, o.id)
+    if o.coupon_id is not None:
+        coupons.redeem(tx, o.coupon_id)
     ls = order_lines(tx, order_id)
     for l in ls:
         l.pop("order_id")
@@ -475,6 +484,8 @@ def cancel_order(
                 cancelled_quantity=lines.c.quantity - lines.c.shipped_quantity)
     )
     tx.conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status))
+    if o.coupon_id is not None and o.status == "confirmed":
+        coupons.give_back(tx, o.coupon_id)  # nothing shipped: the coupon may be used again
     hand_over_freed_stock(tx, release)
     data: dict[str, Any] = {"order_id": order_id, "number": number, "status": new_status}
     if unpacked:
@@ -555,6 +566,8 @@ def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[d
     tx.emit("order.lines_cancelled", o.channel, order_id, data)
     tx.audit("order.lines_cancelled", "order", order_id, {"total": str(o.total)}, data)
     record_progress(tx, o, new)
+    if everything_cancelled and o.coupon_id is not None and not any(l["shipped_quantity"] for l in ls):
+        coupons.give_back(tx, o.coupon_id)
     if everything_cancelled:
         tx.emit("order.cancelled", o.channel, order_id, {"order_id": order_id, "number": number, "status": "cancelled"})
     return get_order(tx, order_id, principal)

@@ -1,0 +1,2 @@
+"""Customers after the sale: coupons, product associations, customer
+insights, cycle KPIs, win-back and satisfaction follow-up."""
