@@ -19,7 +19,7 @@ import o2c.db.types
 from o2c.domain.currencies import ISO_4217, rate_source
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
