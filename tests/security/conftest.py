@@ -78,11 +78,22 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
     with unit_of_work(engine, "test") as tx:
         statement = bank_import.import_file(tx, camt053(COMPANY_IBAN, "EUR", [Stmt("BOOK-1", day, day, Decimal(0), [
             Txn(day, Decimal("10.00"), "Rossi", remittance="Payment")])]), "camt.053").statements[0]
+    # A satisfaction request after the shipment, its link's secret known to the tests.
+    from o2c.db import models as m
+    from o2c.services.crm import feedback
+    with unit_of_work(engine, "test") as tx:
+        tx.conn.execute(m.Feedback.__table__.insert(), {
+            "customer_id": shop["customer"]["id"], "shipment_id": sh["id"],
+            "token_hash": feedback.token_hash(FEEDBACK_TOKEN), "created_at": tx.now})
     return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
             "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0],
             "message_id": message_id, "statement_id": statement["id"], "line_id": _first_line(engine, statement["id"])}
+
+
+#: The secret of the book's satisfaction link (``/f/<token>``).
+FEEDBACK_TOKEN = "a-satisfaction-link-of-the-book"
 
 
 def _first_line(engine: Engine, statement_id: int) -> int:

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.conftest import make_key
-from tests.security.conftest import Web, row_counts
+from tests.security.conftest import FEEDBACK_TOKEN, Web, row_counts
 
 PUBLIC = "public"  # anyone, signed in or not
 STAFF = "clerk accountant admin"
@@ -131,6 +131,21 @@ ROUTES: dict[str, str] = {
     "GET /credit-notes/<id:credit_note_id>":             STAFF,
     "GET /credit-notes/<id:credit_note_id>/pdf":         STAFF,
     "POST /invoices/<id:invoice_id>/apply-credit":       MONEY,
+    # VAT return reports and the company's settings
+    "GET /books/vat-report":                             BOOKS,
+    "GET /books/ec-sales-list":                          BOOKS,
+    "GET /books/oss-return":                             BOOKS,
+    "GET /settings/company":                             "admin",
+    "POST /settings/company":                            "admin",
+    # customers after the sale; the satisfaction link's page is public (the token is the key)
+    "GET /reports/kpis":                                 STAFF,
+    "GET /reports/kpis/<figure>":                        STAFF,
+    "GET /customers/winback":                            STAFF,
+    "POST /customers/<id:customer_id>/winback":          CLERKS,
+    "GET /tasks":                                        STAFF,
+    "POST /tasks/<id:task_id>":                          CLERKS,
+    "GET /f/<token>":                                    PUBLIC,
+    "POST /f/<token>":                                   PUBLIC,
     # bank statements
     "GET /bank/statements":                              MONEY,
     "POST /bank/statements/import":                      MONEY,
@@ -187,8 +202,12 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "delivery_id": book["delivery_id"], "code": "1100",
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
               "message_id": book["message_id"], "statement_id": book["statement_id"], "line_id": book["line_id"],
+              "figure": "dso", "task_id": 10**9,
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
+
+    if rule.startswith("/f/"):
+        values["token"] = FEEDBACK_TOKEN
 
     def value(m: re.Match[str]) -> str:
         name = m.group(1)
