@@ -78,6 +78,20 @@ class Config:
     RATELIMIT_LOGIN: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_LOGIN") or "10/minute")
     RATELIMIT_LOGIN_ADDRESS: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_LOGIN_ADDRESS")
                                          or "30/minute")
+    # Quotations: default validity in days, reminder this many days before
+    # the validity ends (0: none), the reasons a customer may decline for,
+    # and how many requests per address the public acceptance pages take.
+    QUOTE_VALIDITY_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_QUOTE_VALIDITY_DAYS") or 30))
+    QUOTE_REMINDER_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_QUOTE_REMINDER_DAYS") or 0))
+    QUOTE_DECLINE_REASONS: tuple[str, ...] = field(default_factory=lambda: tuple(
+        r.strip() for r in (os.environ.get("O2C_QUOTE_DECLINE_REASONS")
+                            or "price,delivery_time,payment_terms,chose_competitor,no_longer_needed,other").split(",")
+        if r.strip()))
+    # The address customers reach this service at (acceptance links in
+    # e-mails); empty: the address of the request that sends the quotation.
+    PUBLIC_URL: str = field(default_factory=lambda: os.environ.get("O2C_PUBLIC_URL", ""))
+    RATELIMIT_QUOTE_LINKS: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_QUOTE_LINKS")
+                                       or "10/minute;100/hour")
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     PAGE_LIMIT_DEFAULT: int = 20
     PAGE_LIMIT_MAX: int = 100

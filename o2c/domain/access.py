@@ -10,16 +10,17 @@ ROLES = ("webshop", "clerk", "accountant", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "webshop": frozenset({
         "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
-        "webhooks:read", "webhooks:write",
+        "webhooks:read", "webhooks:write", "quotes:read", "quotes:write",
     }),
     "clerk": frozenset({
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
-        "payments:read", "payments:write", "events:read",
+        "payments:read", "payments:write", "events:read", "quotes:read", "quotes:write", "quotes:report",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
+        "quotes:read", "quotes:report",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,

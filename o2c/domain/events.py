@@ -28,6 +28,11 @@ EVENTS: dict[str, str] = {
     "credit_note.issued": "A credit note was issued.",
     "refund.paid": "A refund was paid to a customer.",
     "dunning.notice": "A payment reminder was recorded for an overdue invoice.",
+    "quote.sent": "A quotation (revision) was sent with its acceptance link.",
+    "quote.revised": "A sent quotation was revised: a new revision exists.",
+    "quote.accepted": "A quotation was accepted and became an order.",
+    "quote.declined": "A quotation was declined by the customer.",
+    "quote.expired": "A sent quotation passed its validity date.",
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENTS)
 ALL = "*"
