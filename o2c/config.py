@@ -78,6 +78,17 @@ class Config:
     RATELIMIT_LOGIN: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_LOGIN") or "10/minute")
     RATELIMIT_LOGIN_ADDRESS: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_LOGIN_ADDRESS")
                                          or "30/minute")
+    # E-mail (o2c.services.platform.outbox). Without MAIL_URL
+    # (smtp://user:pass@host:587?starttls=1, smtps://…) messages are written
+    # as .eml files to OUTBOX_DIR and marked sent.
+    MAIL_URL: str = field(default_factory=lambda: os.environ.get("O2C_MAIL_URL", ""))
+    MAIL_FROM: str = field(default_factory=lambda: os.environ.get("O2C_MAIL_FROM") or "billing@o2c.invalid")
+    OUTBOX_DIR: str = field(default_factory=lambda: os.environ.get("O2C_OUTBOX_DIR") or str(
+        Path(os.environ.get("O2C_INSTANCE_PATH", Path.cwd() / "instance")) / "outbox"))
+    MAIL_TIMEOUT_S: float = field(default_factory=lambda: _env_float("O2C_MAIL_TIMEOUT", 30))
+    MAIL_RETRY_BASE_S: float = field(default_factory=lambda: _env_float("O2C_MAIL_RETRY_BASE", 60))
+    MAIL_RETRY_MAX_DELAY_S: float = field(default_factory=lambda: _env_float("O2C_MAIL_RETRY_MAX_DELAY", 3600))
+    MAIL_MAX_ATTEMPTS: int = field(default_factory=lambda: int(os.environ.get("O2C_MAIL_MAX_ATTEMPTS") or 12))
     # Quotations: default validity in days, reminder this many days before
     # the validity ends (0: none), the reasons a customer may decline for,
     # and how many requests per address the public acceptance pages take.

@@ -9,7 +9,7 @@ revision with its totals and the hash of the acceptance link sent with it;
 invoices follow instead of the customer's default (null: the customer's).
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0017
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from alembic import op
 import o2c.db.types
 
 revision = "0018"
-down_revision = "0012"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

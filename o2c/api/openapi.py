@@ -123,6 +123,13 @@ def _data(required: list[str], **props: Any) -> dict[str, Any]:
     return {"type": "object", "required": required, "properties": props}
 
 
+_MESSAGE_EVENT: dict[str, Any] = {
+    "message_id": _ID, "customer_id": _ID, "attempts": {"type": "integer", "minimum": 1},
+    "kind": {"enum": ["invoice", "credit_note", "statement", "dunning_letter", "quotation", "follow_up", "winback"]},
+    "to": {"type": "string", "description": "The recipients, comma-separated."},
+    "document": {"type": ["object", "null"], "properties": {"type": {"type": "string"}, "id": _ID}},
+}
+
 EVENT_DATA: dict[str, dict[str, Any]] = {
     "order.created": _data(["order_id", "number", "status", "total"], order_id=_ID, number=_NUMBER,
                            external_ref={"type": ["string", "null"]}, total=_AMOUNT, status={
@@ -177,6 +184,9 @@ EVENT_DATA: dict[str, dict[str, Any]] = {
                             customer_id=_ID, level={"type": "integer"}, level_name={"type": "string"},
                             as_of={"type": "string", "format": "date"}, total=_AMOUNT,
                             invoices={"type": "array"}),
+    "message.sent": _data(["message_id", "kind", "customer_id", "to"], **_MESSAGE_EVENT),
+    "message.failed": _data(["message_id", "kind", "customer_id", "to", "error"], **_MESSAGE_EVENT,
+                            error={"type": "string", "description": "The mail server's answer."}),
     "refund.paid": _data(["refund_id", "number", "customer_id", "amount"], refund_id=_ID, number=_NUMBER,
                          customer_id=_ID, order_id={"type": ["integer", "null"]},
                          credit_note_id={"type": ["integer", "null"]}, amount=_AMOUNT),

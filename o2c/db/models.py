@@ -136,6 +136,10 @@ class Customer(Base):
     billing_address: Mapped[dict[str, Any]]
     shipping_address: Mapped[dict[str, Any] | None]
     created_at: Mapped[dt.datetime]
+    # Where documents are sent (comma-separated addresses; empty: ``email``)
+    # and whether invoices and credit notes go out by themselves when issued.
+    invoice_email: Mapped[str] = mapped_column(String(1000), default="", server_default="")
+    send_invoices: Mapped[str] = mapped_column(String(8), default="manual", server_default="manual")
 
 
 class CustomerChannel(Base):
@@ -737,6 +741,62 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+
+
+# --- outbox ---
+
+class Message(Base):
+    """One e-mail to a customer (an invoice, a credit note, a statement, a
+    dunning letter, a quotation…), queued in the transaction of the business
+    event that causes it and sent by the worker. ``message_id`` (RFC 5322) is
+    fixed when it is queued, so a send repeated after a crash carries the same
+    one. ``status``: queued, sending (handed to the server, not yet known to
+    be accepted), sent, failed (a permanent answer, kept in ``last_error``)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_customer_id_id", "customer_id", "id"),
+        Index("ix_messages_document_type_document_id", "document_type", "document_id"),
+        Index("ix_messages_status_id", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    to: Mapped[str] = mapped_column(String(1000))
+    subject: Mapped[str] = mapped_column(String(998))
+    language: Mapped[str] = mapped_column(String(5))
+    template: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    document_type: Mapped[str | None] = mapped_column(String(16))
+    document_id: Mapped[int | None] = mapped_column(BigInteger)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    resent_from: Mapped[int | None] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    sent_at: Mapped[dt.datetime | None]
+
+
+class MessageAttachment(Base):
+    """A file attached to a message: its bytes, or the stored document file
+    it is (``file_kind``, ``file_document_id`` in ``document_files``), so a
+    document goes out exactly as it was stored; ``sha256`` of those bytes."""
+
+    __tablename__ = "message_attachments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    file_kind: Mapped[str | None] = mapped_column(String(16))
+    file_document_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # --- quotations ---

@@ -15,12 +15,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "clerk": frozenset({
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
-        "payments:read", "payments:write", "events:read", "quotes:read", "quotes:write", "quotes:report",
+        "payments:read", "payments:write", "events:read", "messages:read", "messages:write",
+        "quotes:read", "quotes:write", "quotes:report",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
-        "quotes:read", "quotes:report",
+        "messages:read", "messages:write", "quotes:read", "quotes:report",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,

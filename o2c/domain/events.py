@@ -28,6 +28,8 @@ EVENTS: dict[str, str] = {
     "credit_note.issued": "A credit note was issued.",
     "refund.paid": "A refund was paid to a customer.",
     "dunning.notice": "A payment reminder was recorded for an overdue invoice.",
+    "message.sent": "An e-mail to a customer was accepted by the mail server (or written to the outbox folder).",
+    "message.failed": "An e-mail to a customer failed for good: the server's answer is in the message.",
     "quote.sent": "A quotation (revision) was sent with its acceptance link.",
     "quote.revised": "A sent quotation was revised: a new revision exists.",
     "quote.accepted": "A quotation was accepted and became an order.",

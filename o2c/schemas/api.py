@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import missing
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from o2c.domain.mailaddr import address_error, addresses_error
 from o2c.schemas.fields import BookDate, Id, Money, Quantity, Rate, Text, Whole
 
 Str = Text
@@ -19,6 +20,20 @@ def _not_blank(value: str) -> None:
     (and an e-invoice without a buyer name breaks EN 16931 BR-07)."""
     if not value.strip():
         raise ValidationError("Enter more than white space.")
+
+
+def _one_address(value: str) -> None:
+    if value:
+        problem = address_error(value) if not any(c in value for c in "\r\n,;") else (
+            "One e-mail address, without line breaks, commas or semicolons.")
+        if problem:
+            raise ValidationError(problem)
+
+
+def _addresses(value: str) -> None:
+    problem = addresses_error(value)
+    if problem:
+        raise ValidationError(problem)
 
 
 def _text(max_len: int = 255, **kw: Any) -> fields.String:
@@ -57,7 +72,12 @@ class Address(Schema):
 class CustomerIn(Schema):
     code = _text(64, required=True)
     name = _text(required=True)
-    email = Str(validate=validate.Length(max=255), load_default="")
+    email = Str(validate=[validate.Length(max=255), _one_address], load_default="")
+    invoice_email = Str(validate=[validate.Length(max=1000), _addresses], load_default="", metadata={
+        "description": "Where invoices, credit notes, statements and letters are sent: one or more addresses "
+                       "separated by commas; empty: email."})
+    send_invoices = Str(load_default="manual", validate=validate.OneOf(("auto", "manual")), metadata={
+        "description": "auto: invoices and credit notes are e-mailed when issued; manual: only when sent."})
     country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
     language = Str(load_default="en", validate=validate.OneOf(LANGUAGES))
     tax_id = Str(validate=validate.Length(max=64), load_default="")
@@ -94,6 +114,8 @@ class CustomerOut(Schema):
     code = Str()
     name = Str()
     email = Str()
+    invoice_email = Str()
+    send_invoices = Str()
     country = Str()
     language = Str()
     tax_id = Str()
@@ -166,7 +188,7 @@ class CustomerRef(Schema):
     id = Id()
     code = _text(64)
     name = _text()
-    email = Str(validate=validate.Length(max=255), load_default=None)
+    email = Str(validate=[validate.Length(max=255), _one_address], load_default=None)
     country = Str(validate=validate.Regexp(r"^[A-Z]{2}$"))
     language = Str(validate=validate.OneOf(LANGUAGES))
     tax_id = Str(validate=validate.Length(max=64))

@@ -24,12 +24,14 @@ from o2c.db import models as m
 from o2c.documents import context
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound
+from o2c.services.platform import outbox
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts, unit_of_work
 
 files = m.DocumentFile.__table__
 invoices = m.Invoice.__table__
 credit_notes = m.CreditNote.__table__
 orders = m.Order.__table__
+customers = m.Customer.__table__
 
 ACTOR = "system:documents"
 DUNNING_LETTER = "dunning_letter"
@@ -71,7 +73,8 @@ def render_file(doc: dict[str, Any]) -> tuple[str, bytes]:
     return MEDIA_TYPE, document_pdf(doc)
 
 
-def _store(tx: Tx, kind: str, document_id: int, number: str, media_type: str, content: bytes) -> StoredFile:
+def _store(tx: Tx, kind: str, document_id: int, number: str, media_type: str, content: bytes,
+           on_stored: Callable[[Tx, StoredFile], None] | None = None) -> StoredFile:
     sha256 = hashlib.sha256(content).hexdigest()
     row = {"kind": kind, "document_id": document_id, "number": number, "media_type": media_type,
            "content": content, "sha256": sha256, "created_at": tx.now}
@@ -84,7 +87,10 @@ def _store(tx: Tx, kind: str, document_id: int, number: str, media_type: str, co
         return found
     tx.audit(f"{kind}.file_stored", kind, document_id, None,
              {"number": number, "media_type": media_type, "sha256": sha256, "bytes": len(content)})
-    return StoredFile(kind, document_id, number, media_type, content, sha256, tx.now)
+    stored = StoredFile(kind, document_id, number, media_type, content, sha256, tx.now)
+    if on_stored is not None:  # only the transaction that stored the file: once per document
+        on_stored(tx, stored)
+    return stored
 
 
 def render_document(target: Engine | Tx, kind: str, document_id: int, *, actor: str = ACTOR) -> StoredFile:
@@ -101,7 +107,8 @@ def render_document(target: Engine | Tx, kind: str, document_id: int, *, actor: 
         if found is not None:
             return found
         doc = loader(target.conn, document_id)
-        return _store(target, kind, document_id, doc["number"], *render_file(doc))
+        return _store(target, kind, document_id, doc["number"], *render_file(doc),
+                      on_stored=lambda t, f: mail_when_issued(t, f, doc))
     with unit_of_work(target, actor, readonly=True) as tx:
         found = stored_file(tx, kind, document_id)
         if found is not None:
@@ -109,7 +116,70 @@ def render_document(target: Engine | Tx, kind: str, document_id: int, *, actor: 
         doc = loader(tx.conn, document_id)
     media_type, content = render_file(doc)
     with unit_of_work(target, actor) as tx:
-        return _store(tx, kind, document_id, doc["number"], media_type, content)
+        return _store(tx, kind, document_id, doc["number"], media_type, content,
+                      on_stored=lambda t, f: mail_when_issued(t, f, doc))
+
+
+# -- e-mail ---------------------------------------------------------------------------------
+#
+# An invoice's or credit note's PDF is rendered after the transaction that
+# issues it (by the ``invoice.render_pdf`` / ``credit_note.render_pdf`` job, or
+# the first download). The message to a customer whose ``send_invoices`` is
+# ``auto`` is queued in the transaction that stores that PDF — the one
+# transaction that happens exactly once per document — so the mail carries
+# the stored bytes, and exists exactly when the stored file does. A dunning
+# letter is queued the same way when the run's render job stores its PDF.
+
+_DOC_TABLES = {"invoice": invoices, "credit_note": credit_notes}
+
+
+def ubl_attachment(doc: dict[str, Any]) -> outbox.Attachment:
+    from o2c.documents.einvoice import check_ubl, ubl_xml
+    xml = ubl_xml(doc)
+    check_ubl(xml)
+    return outbox.Attachment(f"{doc['number']}.xml", "application/xml", xml)
+
+
+def queue_document_mail(tx: Tx, stored: StoredFile, doc: dict[str, Any], customer_id: int,
+                        to: str | None = None) -> int:
+    """Queue the e-mail of an invoice or credit note: its stored PDF (also
+    Factur-X) and its UBL file attached."""
+    return outbox.queue_message(
+        tx, kind=stored.kind, customer_id=customer_id, template=stored.kind,
+        context={"number": doc["number"], "total": doc["total"], "currency": doc["currency"],
+                 "due_date": doc.get("due_date") or doc["issue_date"], "issue_date": doc["issue_date"]},
+        document=(stored.kind, stored.document_id), to=to,
+        attachments=[outbox.stored_attachment(stored.kind, stored.document_id, stored.filename,
+                                              stored.media_type, stored.content), ubl_attachment(doc)])
+
+
+def mail_when_issued(tx: Tx, stored: StoredFile, doc: dict[str, Any]) -> int | None:
+    """The invoice or credit note just stored, queued for a customer who gets
+    them automatically and has an address; ``None`` otherwise."""
+    table = _DOC_TABLES.get(stored.kind)
+    if table is None:
+        return None
+    row = tx.conn.execute(
+        select(customers.c.id, customers.c.send_invoices, customers.c.email, customers.c.invoice_email)
+        .join(table, table.c.customer_id == customers.c.id).where(table.c.id == stored.document_id)).first()
+    if row is None or row.send_invoices != "auto" or not (row.invoice_email or row.email):
+        return None
+    return queue_document_mail(tx, stored, doc, row.id)
+
+
+def mail_letter(tx: Tx, stored: StoredFile, letter: dict[str, Any]) -> int | None:
+    """A dunning letter just stored, queued to the customer if it has an address."""
+    row = tx.conn.execute(select(customers.c.email, customers.c.invoice_email, customers.c.currency)
+                          .where(customers.c.id == letter["customer_id"])).first()
+    if row is None or not (row.invoice_email or row.email):
+        return None
+    return outbox.queue_message(
+        tx, kind="dunning_letter", customer_id=letter["customer_id"], template="dunning_letter",
+        context={"number": letter["number"], "total": letter["total"], "currency": row.currency,
+                 "level": letter["level"], "as_of": letter["as_of"]},
+        document=(DUNNING_LETTER, stored.document_id),
+        attachments=[outbox.stored_attachment(DUNNING_LETTER, stored.document_id, stored.filename,
+                                              stored.media_type, stored.content)])
 
 
 def render_invoice_document(engine_or_tx: Engine | Tx, invoice_id: int) -> StoredFile:
@@ -136,7 +206,8 @@ def render_dunning_letter(engine: Engine, letter_id: int, *, actor: str = ACTOR)
         customer, company = records.get_customer(tx, letter["customer_id"]), reports.company(tx)
     content = dunning_pdf(letter, customer, company)
     with unit_of_work(engine, actor) as tx:
-        return _store(tx, DUNNING_LETTER, letter_id, letter["number"], MEDIA_TYPE, content)
+        return _store(tx, DUNNING_LETTER, letter_id, letter["number"], MEDIA_TYPE, content,
+                      on_stored=lambda t, f: mail_letter(t, f, letter))
 
 
 # -- what the API serves ----------------------------------------------------------------

@@ -19,7 +19,7 @@ customer_channels = m.CustomerChannel.__table__
 
 CUSTOMER_FIELDS = (
     "code", "name", "email", "country", "language", "tax_id", "payment_terms_days",
-    "credit_limit", "currency", "billing_address", "shipping_address",
+    "credit_limit", "currency", "billing_address", "shipping_address", "invoice_email", "send_invoices",
 )
 
 

@@ -40,6 +40,7 @@ from o2c.ledger.posting import (
 )
 from o2c.services.cash import corrections
 from o2c.services.customers import records
+from o2c.services.platform import jobs
 from o2c.services.platform.uow import Tx
 from o2c.services.sales.orders import (
     FUNCTIONAL_CURRENCY,
@@ -98,6 +99,8 @@ _payment_credit = (
     update(payments).where(payments.c.id == bindparam("pid"))
     .values(unapplied=payments.c.unapplied + bindparam("amt", type_=payments.c.unapplied.type))
 )
+
+RENDER_CREDIT_NOTE_JOB = "credit_note.render_pdf"
 
 
 def return_number(return_id: int, created_at: Any) -> str:
@@ -353,6 +356,9 @@ def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any
     tx.emit("credit_note.issued", o.channel, o.id, {
         "credit_note_id": cid, "number": number, "invoice_id": inv.id, "invoice_number": inv.number,
         "order_id": o.id, "return_id": return_id, "total": str(totals.gross), "applied": str(applied), "to_credit": str(released)})
+    # Its PDF is rendered after commit (o2c.services.platform.background), and
+    # e-mailed from there to a customer who gets documents automatically.
+    jobs.enqueue(tx.conn, RENDER_CREDIT_NOTE_JOB, {"credit_note_id": cid}, key=f"credit-note-pdf:{cid}", now=tx.now)
     tx.audit("credit_note.issued", "credit_note", cid, None, {
         "number": number, "invoice_id": inv.id, "total": str(totals.gross), "applied": str(applied),
         "to_credit": str(released)})

@@ -6,6 +6,10 @@
   PDF endpoint still renders on first request if the job has not run yet;
   either way the file is stored once and every later request gets the same
   bytes.
+- ``credit_note.render_pdf``: issuing a credit note enqueues it, keyed
+  ``credit-note-pdf:{id}``, as an invoice's. Storing an invoice's or credit
+  note's PDF queues its e-mail for customers with ``send_invoices = auto``
+  (``o2c.services.billing.documents.mail_when_issued``).
 - ``dunning.render_letter``: a dunning run enqueues one per letter, keyed
   ``dunning-letter:{id}``; the letter is rendered from what the run recorded,
   so a download before the job ran gets the same letter.
@@ -27,7 +31,7 @@ import math
 from typing import Any
 
 from o2c.domain.errors import NotFound
-from o2c.services.billing.documents import render_dunning_letter, render_invoice_document
+from o2c.services.billing.documents import render_document, render_dunning_letter, render_invoice_document
 from o2c.services.books import chain
 from o2c.services.platform import jobs
 from o2c.services.platform.uow import unit_of_work
@@ -36,6 +40,7 @@ from o2c.services.sales.orders import HAND_OVER
 
 RENDER_INVOICE = "invoice.render_pdf"
 RENDER_LETTER = "dunning.render_letter"
+RENDER_CREDIT_NOTE = "credit_note.render_pdf"
 SEAL = "ledger.seal"
 
 
@@ -45,6 +50,14 @@ def render_invoice_pdf(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
         render_invoice_document(ctx.engine, int(payload["invoice_id"]))
     except NotFound:
         return None  # nothing to render: the job is done, not retried
+
+
+@jobs.job_kind(RENDER_CREDIT_NOTE, max_attempts=5, retry_base_s=10.0, retry_max_s=600.0)
+def render_credit_note_pdf(ctx: jobs.JobContext, payload: dict[str, Any]) -> None:
+    try:
+        render_document(ctx.engine, "credit_note", int(payload["credit_note_id"]))
+    except NotFound:
+        return None
 
 
 @jobs.job_kind(RENDER_LETTER, max_attempts=5, retry_base_s=10.0, retry_max_s=600.0)
@@ -85,5 +98,5 @@ def schedule_seal(ctx: jobs.JobContext) -> int:
     return 0
 
 
-__all__ = ["HAND_OVER", "RENDER_INVOICE", "RENDER_LETTER", "SEAL", "hand_over_stock", "next_slot",
+__all__ = ["HAND_OVER", "RENDER_CREDIT_NOTE", "RENDER_INVOICE", "RENDER_LETTER", "SEAL", "hand_over_stock", "next_slot",
            "render_invoice_pdf", "render_letter_pdf", "schedule_seal", "seal"]

@@ -16,9 +16,10 @@ LANE_OF: dict[str, str] = {
     "webhooks.deliver": "deliveries",     # o2c.services.platform.webhooks
     "invoice.render_pdf": "documents",     # o2c.services.platform.background
     "dunning.render_letter": "documents",  # o2c.services.platform.background
+    "credit_note.render_pdf": "documents", # o2c.services.platform.background
     "backorders.hand_over": "books",       # o2c.services.platform.background
     "ledger.seal": "books",                # o2c.services.platform.background
-    # e-mails will run in "mail"
+    "mail.send": "mail",                   # o2c.services.platform.outbox
 }
 OTHER_LANE = "other"
 
