@@ -142,6 +142,8 @@ def init_app(app: Flask) -> None:
     from o2c.web.audit import describe
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
+    from o2c.web.quote_links import public
+    app.register_blueprint(public)
 
     app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge,
                                  attrs=attrs, audit_words=describe)

@@ -11,6 +11,7 @@ from o2c.db import models as m
 from o2c.documents.context import company_seller, stored_address
 from o2c.documents.i18n import document_language
 from o2c.domain.access import Principal
+from o2c.services.platform import outbox
 from o2c.services.platform.uow import Tx, unit_of_work
 from o2c.services.sales import quotes
 
@@ -53,7 +54,15 @@ def proposal_pdf(engine: Engine, quote_id: int, principal: Principal,
 
 def send(tx: Tx, quote_id: int, principal: Principal, base_url: str) -> dict[str, Any]:
     """Send the latest revision: status sent, a new acceptance link, and the
-    proposal by e-mail. The answer carries the link (``acceptance_url``)."""
+    proposal PDF by e-mail through the outbox, queued in this transaction.
+    The answer carries the link (``acceptance_url``)."""
     q, token = quotes.send_quote(tx, quote_id, principal)
     url = acceptance_url(base_url, token)
+    pdf = render_proposal(tx, q, url)
+    outbox.queue_message(
+        tx, kind="quotation", customer_id=q["customer_id"], template="quotation",
+        context={"number": q["label"], "total": q["total"], "currency": q["currency"],
+                 "valid_until": q["valid_until"], "acceptance_url": url},
+        document=("quote", q["id"]),
+        attachments=[outbox.Attachment(f"{q['label']}.pdf", MEDIA_TYPE, pdf)])
     return {**q, "acceptance_url": url}
