@@ -134,6 +134,7 @@ def init_app(app: Flask) -> None:
         catalog,
         jobs,
         lookups,
+        quotes,
         receivables,
         returns,
         sales,
