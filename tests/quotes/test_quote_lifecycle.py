@@ -93,3 +93,18 @@ def test_the_proposal_pdf_in_the_customer_language(admin: Client, clerk: Client)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
     assert "Offerta" in text and q["number"] in text and "Valida fino al" in text
     assert "1.491,45" in text  # the total, Italian formatting
+
+
+def test_the_demo_has_quotations_in_every_state_and_one_shipped(engine: Engine) -> None:
+    from sqlalchemy import text
+
+    from o2c.demo import load_demo
+    load_demo(engine, 6)
+    with engine.connect() as c:
+        states = set(c.execute(text("SELECT status FROM quotes")).scalars())
+        shipped = c.execute(text(
+            "SELECT o.fulfillment_status FROM quotes q JOIN orders o ON o.id = q.order_id "
+            "WHERE q.status = 'accepted'")).scalar_one()
+        revised = c.execute(text("SELECT count(*) FROM quote_revisions WHERE revision = 2")).scalar_one()
+    assert states == {"draft", "sent", "accepted", "declined", "expired", "cancelled"}
+    assert shipped == "shipped" and revised == 2
