@@ -42,7 +42,7 @@ from o2c.services.books.reconciliation import reconcile
 from o2c.services.cash import payments
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
-from o2c.services.platform import apikeys, clock
+from o2c.services.platform import apikeys, clock, company
 from o2c.services.platform.uow import Tx, unit_of_work
 from o2c.services.sales import catalog, orders, quote_documents, quotes
 
@@ -55,6 +55,8 @@ KEYS = (("demo-admin", "admin"), ("demo-shop", "webshop"), ("demo-clerk", "clerk
 CLERK = Principal("user", 1, "marta.galli", "clerk")
 ACCOUNTANT = Principal("user", 2, "paolo.ferri", "accountant")
 DEMO_ACTOR = "cli:demo"
+ADMIN_ACTOR = "user:admin"
+COMPANY_VAT_ID = "IT09876540015"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,11 @@ class DemoProduct:
     restock_cost: str | None  # a later receipt at another cost moves the average
     unit: str = "pcs"
     active: bool = True
+    tax_class: str = ""       # by default from the Italian rate (TAX_CLASS_OF)
+
+
+#: The tax class of each Italian rate: abroad, a product takes its class's rate.
+TAX_CLASS_OF = {"0.22": "standard", "0.10": "reduced", "0.05": "reduced", "0.04": "super_reduced", "0": "zero"}
 
 
 PRODUCTS = (
@@ -84,6 +91,9 @@ PRODUCTS = (
     DemoProduct("PASTA-SPAG-1KG", "Durum wheat spaghetti, 1 kg", "2.95", "0.04", "1.12", None),
     DemoProduct("BOOK-ESPRESSO", "Espresso at Home, hardcover", "32.00", "0.04", "17.50", None),
     DemoProduct("MOKA-1", "Moka pot, 1 cup (discontinued)", "24.90", "0.22", "0", None, active=False),
+    # A seat at a training course: education, exempt from VAT (category E).
+    DemoProduct("COURSE-BARISTA", "Home barista course, one seat", "90.00", "0", "30.00", None,
+                tax_class="exempt"),
 )
 ORDERABLE = tuple(p for p in PRODUCTS if p.active)
 
@@ -97,14 +107,14 @@ def _address(name: str, line1: str, city: str, postal_code: str, country: str,
 # Business customers, entered by the back office.
 CUSTOMERS: tuple[dict[str, Any], ...] = (
     {"code": "C-1001", "name": "Caffè Aurora S.r.l.", "email": "ordini@caffeaurora.example", "country": "IT",
-     "language": "it", "tax_id": "IT04829610967", "payment_terms_days": 30,
+     "language": "it", "tax_id": "IT04829610965", "payment_terms_days": 30,
      "billing_address": _address("Caffè Aurora S.r.l.", "Via Paolo Sarpi 22", "Milano", "20154", "IT"),
      "shipping_address": _address("Caffè Aurora, magazzino", "Via Giovanni Gentile 3", "Milano", "20157", "IT")},
     {"code": "C-1002", "name": "Bottega Conti di Marco Conti", "email": "marco@bottegaconti.example",
-     "country": "IT", "language": "it", "tax_id": "IT02793451208", "payment_terms_days": 14,
+     "country": "IT", "language": "it", "tax_id": "IT02793451200", "payment_terms_days": 14,
      "billing_address": _address("Bottega Conti", "Via dell'Indipendenza 41", "Bologna", "40121", "IT")},
     {"code": "C-1003", "name": "Delikatesy Pod Lipami Sp. z o.o.", "email": "zamowienia@podlipami.example",
-     "country": "PL", "language": "pl", "tax_id": "PL6772398041", "payment_terms_days": 45,
+     "country": "PL", "language": "pl", "tax_id": "PL6772398046", "payment_terms_days": 45,
      "credit_limit": "4000.00",
      "billing_address": _address("Delikatesy Pod Lipami Sp. z o.o.", "ul. Floriańska 14", "Kraków", "31-021",
                                  "PL")},
@@ -113,7 +123,7 @@ CUSTOMERS: tuple[dict[str, Any], ...] = (
      "billing_address": _address("ООО «Самовар Трейд»", "ул. Мясницкая, д. 24/7, стр. 1", "Москва", "101000",
                                  "RU")},
     {"code": "C-1005", "name": "Kaffeehaus Lindner GmbH", "email": "einkauf@kaffeehaus-lindner.example",
-     "country": "DE", "language": "en", "tax_id": "DE287451936", "payment_terms_days": 30,
+     "country": "DE", "language": "en", "tax_id": "DE287451934", "payment_terms_days": 30,
      "billing_address": _address("Kaffeehaus Lindner GmbH", "Kastanienallee 12", "Berlin", "10435", "DE")},
 )
 CREDIT_LIMITED = "C-1003"
@@ -290,8 +300,13 @@ class _Loader:
 
     def master_data(self) -> None:
         when = self.ago(MASTER_DATA_DAYS_AGO, 3)
+        # The company sells to consumers across the EU through the One-Stop
+        # Shop: German and Polish consumers pay their own country's VAT.
+        self.run(when, ADMIN_ACTOR, lambda tx: company.update_company(
+            tx, {"country": "IT", "vat_id": COMPANY_VAT_ID, "oss_registered": True}))
         for p in PRODUCTS:
             data = s.ProductIn().load({"sku": p.sku, "name": p.name, "unit_price": p.price, "vat_rate": p.vat,
+                                       "tax_class": p.tax_class or TAX_CLASS_OF[p.vat],
                                        "unit": p.unit, "active": p.active})
             self.run(when, CLERK.actor, lambda tx, d=data: catalog.create_product(tx, d))
         for c in CUSTOMERS:

@@ -12,14 +12,14 @@ from o2c.documents.context import build_document, split_address
 from o2c.domain.money import line_net
 
 SELLER = {"name": "o2c Trading S.r.l.", "address": split_address("Via Roma 1, 20121 Milano, IT"),
-          "tax_id": "IT01234567890", "bank_name": "Banca Esempio", "iban": "IT60X0542811101000000123456",
+          "tax_id": "IT01234560017", "bank_name": "Banca Esempio", "iban": "IT60X0542811101000000123456",
           "bic": "BEXAITMMXXX"}
 
 BUYERS = {
-    "it": ("Caffè Aurora S.r.l.", "IT04829610967", ("Via Paolo Sarpi 22", "Milano", "20154", "IT")),
-    "pl": ("Delikatesy Pod Lipami Sp. z o.o.", "PL6772398041", ("ul. Floriańska 14", "Kraków", "31-021", "PL")),
+    "it": ("Caffè Aurora S.r.l.", "IT04829610965", ("Via Paolo Sarpi 22", "Milano", "20154", "IT")),
+    "pl": ("Delikatesy Pod Lipami Sp. z o.o.", "PL6772398046", ("ul. Floriańska 14", "Kraków", "31-021", "PL")),
     "ru": ("ООО «Самовар Трейд»", "7714512839", ("ул. Мясницкая, д. 24/7, стр. 1", "Москва", "101000", "RU")),
-    "en": ("Kaffeehaus Lindner GmbH", "DE287451936", ("Kastanienallee 12", "Berlin", "10435", "DE")),
+    "en": ("Kaffeehaus Lindner GmbH", "DE287451934", ("Kastanienallee 12", "Berlin", "10435", "DE")),
 }
 
 # (sku, description, unit price, VAT rate, unit)

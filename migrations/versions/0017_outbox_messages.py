@@ -18,7 +18,7 @@ from alembic import op
 import o2c.db.types
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -67,6 +67,13 @@ class Company(Base):
     invoice_prefix: Mapped[str] = mapped_column(String(16), default="INV")
     credit_note_prefix: Mapped[str] = mapped_column(String(16), default="CN")
     invoicing_policy: Mapped[str] = mapped_column(String(16), default="on_shipment")
+    #: Where the company is established (ISO 3166 alpha-2): its VAT is the domestic one.
+    country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
+    #: Registered for the One-Stop Shop: destination VAT on EU consumer sales from the first euro.
+    oss_registered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    #: The EU-wide yearly total of distance sales above which destination VAT applies.
+    distance_sales_threshold: Mapped[Decimal] = mapped_column(default=Decimal("10000.00"),
+                                                              server_default="1000000")
 
 
 class Account(Base):
@@ -130,6 +137,12 @@ class Customer(Base):
     country: Mapped[str] = mapped_column(String(2))
     language: Mapped[str] = mapped_column(String(5), default="en")
     tax_id: Mapped[str] = mapped_column(String(64), default="")
+    #: ``business`` or ``consumer``: who buys decides the tax treatment.
+    customer_type: Mapped[str] = mapped_column(String(16), default="consumer", server_default="consumer")
+    #: The last VIES result recorded for ``tax_id``: valid, invalid or unchecked.
+    vat_id_check_status: Mapped[str] = mapped_column(String(16), default="unchecked", server_default="unchecked")
+    vat_id_checked_on: Mapped[dt.date | None] = mapped_column(Date)
+    vat_id_check_reference: Mapped[str | None] = mapped_column(String(64))
     payment_terms_days: Mapped[int] = mapped_column(default=30)
     credit_limit: Mapped[Decimal | None]
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
@@ -160,6 +173,8 @@ class Product(Base):
     name: Mapped[str]
     unit_price: Mapped[Decimal]
     vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: standard, reduced, super_reduced, zero or exempt: picks the rate abroad.
+    tax_class: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
     unit: Mapped[str] = mapped_column(String(16), default="pcs")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime]
@@ -226,6 +241,14 @@ class Order(Base):
     #: Payment terms agreed for this order (a quotation's), instead of the
     #: customer's: its invoices fall due this many days after issue.
     payment_terms_days: Mapped[int | None] = mapped_column(Integer)
+    #: Frozen when the prices are: domestic, intra_eu_b2b, eu_distance_sale, export or exempt.
+    tax_treatment: Mapped[str] = mapped_column(String(20), default="domestic", server_default="domestic")
+    #: Whose VAT applies (ISO 3166 alpha-2).
+    tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
+    #: The buyer's VAT id as it stood when the treatment was decided.
+    buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: Where the goods go: counts the distance sales towards the EU threshold.
+    ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
 
 class OrderLine(Base):
@@ -253,6 +276,8 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal]
     discount: Mapped[Decimal] = mapped_column(Rate())
     vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: UNCL 5305 VAT category: S, Z, E, K, G, AE, O.
+    vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
     reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
     packed_quantity: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -328,6 +353,12 @@ class Invoice(Base):
     amount_paid: Mapped[Decimal] = mapped_column(default=Decimal(0))
     credited_amount: Mapped[Decimal] = mapped_column(default=Decimal(0))
     created_at: Mapped[dt.datetime]
+    #: Frozen when the prices are: domestic, intra_eu_b2b, eu_distance_sale, export or exempt.
+    tax_treatment: Mapped[str] = mapped_column(String(20), default="domestic", server_default="domestic")
+    #: Whose VAT applies (ISO 3166 alpha-2).
+    tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
+    #: The buyer's VAT id as it stood when the treatment was decided.
+    buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class InvoiceLine(Base):
@@ -341,15 +372,21 @@ class InvoiceLine(Base):
     unit_price: Mapped[Decimal]
     discount: Mapped[Decimal] = mapped_column(Rate())
     vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: UNCL 5305 VAT category: S, Z, E, K, G, AE, O.
+    vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
 
 
 class InvoiceVat(Base):
     __tablename__ = "invoice_vat"
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(2), primary_key=True, server_default="S")
     rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
     net: Mapped[Decimal]
     vat: Mapped[Decimal]
+    #: The VATEX code of an exempt or zero-rated category (the text is rendered per language).
+    exemption_reason_code: Mapped[str | None] = mapped_column(String(32))
+    exemption_reason: Mapped[str | None] = mapped_column(String(255))
 
 
 class DocumentFile(Base):
@@ -462,6 +499,12 @@ class CreditNote(Base):
     to_credit: Mapped[Decimal]
     refunded: Mapped[Decimal]
     created_at: Mapped[dt.datetime]
+    #: Frozen when the prices are: domestic, intra_eu_b2b, eu_distance_sale, export or exempt.
+    tax_treatment: Mapped[str] = mapped_column(String(20), default="domestic", server_default="domestic")
+    #: Whose VAT applies (ISO 3166 alpha-2).
+    tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
+    #: The buyer's VAT id as it stood when the treatment was decided.
+    buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class CreditNoteLine(Base):
@@ -475,15 +518,20 @@ class CreditNoteLine(Base):
     unit_price: Mapped[Decimal]
     discount: Mapped[Decimal] = mapped_column(Rate())
     vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: UNCL 5305 VAT category: S, Z, E, K, G, AE, O.
+    vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
 
 
 class CreditNoteVat(Base):
     __tablename__ = "credit_note_vat"
     credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(2), primary_key=True, server_default="S")
     rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
     net: Mapped[Decimal]
     vat: Mapped[Decimal]
+    exemption_reason_code: Mapped[str | None] = mapped_column(String(32))
+    exemption_reason: Mapped[str | None] = mapped_column(String(255))
 
 
 class Refund(Base):
@@ -888,3 +936,17 @@ class QuoteLine(Base):
     vat_rate: Mapped[Decimal] = mapped_column(Rate())
     net: Mapped[Decimal]
     optional: Mapped[bool] = mapped_column(Boolean, default=False)
+# --- tax ---
+
+class TaxRate(Base):
+    """A VAT rate of a country for a tax class, valid from a date (and until
+    ``valid_to``, its last day, when set). Orders freeze the rate they found."""
+
+    __tablename__ = "tax_rates"
+    __table_args__ = (UniqueConstraint("country", "tax_class", "valid_from"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    tax_class: Mapped[str] = mapped_column(String(16))
+    rate: Mapped[Decimal] = mapped_column(Rate())
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)

@@ -39,6 +39,7 @@ from o2c.documents.payment import creditor_reference
 from o2c.domain.errors import Conflict, NotFound
 from o2c.domain.money import ZERO, document_totals
 from o2c.domain.numbering import document_number
+from o2c.domain.tax import CATEGORIES, vat_rows
 from o2c.domain.text import printable
 
 KINDS = ("invoice", "credit_note")
@@ -100,6 +101,7 @@ def build_document(
     delivery_date: dt.date | None = None, ship_to: dict[str, Any] | None = None,
     references: Mapping[str, str | None] | None = None, terms_days: int | None = None,
     credited_invoice: Mapping[str, Any] | None = None, reason: str | None = None,
+    tax_treatment: str = "domestic", tax_country: str | None = None,
 ) -> dict[str, Any]:
     """A document from its parts. The VAT summary and totals are computed here
     by the one rounding rule (SPEC §3) unless the stored ones are given, and
@@ -110,15 +112,19 @@ def build_document(
         "no": i, "sku": l["sku"], "description": l["description"], "quantity": l["quantity"],
         "unit": l.get("unit") or "pcs", "unit_price": l["unit_price"], "discount": l.get("discount") or ZERO,
         "vat_rate": l["vat_rate"], "net": l["net"],
+        "vat_category": l.get("vat_category") or ("S" if l["vat_rate"] > 0 else "Z"),
     } for i, l in enumerate(lines, start=1)]
     totals = document_totals((l["net"], l["vat_rate"]) for l in doc_lines)
-    computed = [{"rate": v.rate, "net": v.net, "vat": v.vat} for v in totals.by_rate]
+    computed = [v._asdict() for v in vat_rows((l["net"], l["vat_category"], l["vat_rate"]) for l in doc_lines)]
     if vat is not None:
-        stored = sorted(({"rate": v["rate"], "net": v["net"], "vat": v["vat"]} for v in vat),
-                        key=lambda v: v["rate"])
-        if stored != computed:
+        stored = sorted(({"category": v.get("category") or ("S" if v["rate"] > 0 else "Z"), "rate": v["rate"],
+                          "net": v["net"], "vat": v["vat"]} for v in vat), key=_vat_key)
+        if stored != [{k: v[k] for k in ("category", "rate", "net", "vat")} for v in computed]:
             raise Conflict(f"Document {number}: its VAT summary does not follow from its lines.",
                            {"number": number})
+    if delivery_date is None and tax_treatment == "intra_eu_b2b":
+        # An intra-Community supply states when the goods were supplied (BR-IC-11).
+        delivery_date = issue_date
     refs = {"order": None, "customer_reference": None, "shipment": None, "carrier": None,
             "tracking_number": None, **(references or {})}
     payable = kind == "invoice" and totals.gross > 0
@@ -134,7 +140,13 @@ def build_document(
         "payment": {"terms_days": terms_days, "reference": creditor_reference(number)} if payable else None,
         "credited_invoice": dict(credited_invoice) if credited_invoice else None,
         "reason": reason,
+        "tax": {"treatment": tax_treatment, "country": tax_country or seller["address"].get("country") or "",
+                "categories": sorted({l["vat_category"] for l in doc_lines}, key=CATEGORIES.index)},
     })
+
+
+def _vat_key(v: Mapping[str, Any]) -> tuple[int, Any]:
+    return (CATEGORIES.index(v["category"]), v["rate"])
 
 
 # -- invoices --------------------------------------------------------------------------
@@ -142,7 +154,7 @@ def build_document(
 _invoice_head = (
     select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.due_date, invoices.c.currency,
            invoices.c.net_total, invoices.c.vat_total, invoices.c.total, invoices.c.order_id,
-           invoices.c.shipment_id,
+           invoices.c.shipment_id, invoices.c.tax_treatment, invoices.c.tax_country, invoices.c.buyer_vat_id,
            customers.c.code.label("customer_code"), customers.c.name.label("customer_name"),
            customers.c.email.label("customer_email"), customers.c.tax_id.label("customer_tax_id"),
            customers.c.language, customers.c.country.label("customer_country"),
@@ -158,12 +170,12 @@ _invoice_head = (
 _invoice_lines = (
     select(invoice_lines.c.sku, invoice_lines.c.description, invoice_lines.c.quantity,
            invoice_lines.c.unit_price, invoice_lines.c.discount, invoice_lines.c.vat_rate,
-           invoice_lines.c.net, products.c.unit)
+           invoice_lines.c.vat_category, invoice_lines.c.net, products.c.unit)
     .select_from(invoice_lines.join(order_lines, order_lines.c.id == invoice_lines.c.order_line_id)
                  .join(products, products.c.id == order_lines.c.product_id))
     .where(invoice_lines.c.invoice_id == bindparam("iid")).order_by(invoice_lines.c.id)
 )
-_invoice_vat = select(invoice_vat.c.rate, invoice_vat.c.net, invoice_vat.c.vat).where(
+_invoice_vat = select(invoice_vat.c.category, invoice_vat.c.rate, invoice_vat.c.net, invoice_vat.c.vat).where(
     invoice_vat.c.invoice_id == bindparam("iid"))
 _company = select(company.c.name, company.c.address, company.c.tax_id, company.c.bank_name, company.c.iban,
                   company.c.bic).order_by(company.c.id).limit(1)
@@ -186,10 +198,10 @@ def invoice_document(conn: Any, invoice_id: int) -> dict[str, Any]:
     if h is None:
         raise NotFound(f"No invoice with id {invoice_id}.")
     buyer = {"code": h["customer_code"], "name": h["customer_name"], "email": h["customer_email"] or None,
-             "tax_id": h["customer_tax_id"] or None,
+             "tax_id": h["buyer_vat_id"] or h["customer_tax_id"] or None,
              "address": stored_address(h["billing_address"], h["customer_country"])}
     doc = build_document(
-        kind="invoice", number=h["number"], issue_date=h["issue_date"], due_date=h["due_date"],
+        kind="invoice", tax_treatment=h["tax_treatment"], tax_country=h["tax_country"], number=h["number"], issue_date=h["issue_date"], due_date=h["due_date"],
         delivery_date=h["shipped_at"].date() if h["shipped_at"] else None,
         currency=h["currency"], language=h["language"], seller=company_seller(conn), buyer=buyer,
         ship_to=stored_address(h["shipping_address"], h["customer_country"]) if h["shipping_address"] else None,
@@ -217,6 +229,8 @@ _cn_head = (
     select(credit_notes.c.id, credit_notes.c.number, credit_notes.c.issue_date, credit_notes.c.currency,
            credit_notes.c.net_total, credit_notes.c.vat_total, credit_notes.c.total, credit_notes.c.order_id,
            credit_notes.c.return_id, returns.c.created_at.label("return_created_at"),
+           credit_notes.c.tax_treatment, credit_notes.c.tax_country, credit_notes.c.buyer_vat_id,
+           orders.c.shipping_address,
            invoices.c.number.label("invoice_number"), invoices.c.issue_date.label("invoice_issue_date"),
            customers.c.code.label("customer_code"), customers.c.name.label("customer_name"),
            customers.c.email.label("customer_email"), customers.c.tax_id.label("customer_tax_id"),
@@ -230,12 +244,12 @@ _cn_head = (
 )
 _cn_lines = (
     select(cn_lines.c.sku, cn_lines.c.description, cn_lines.c.quantity, cn_lines.c.unit_price,
-           cn_lines.c.discount, cn_lines.c.vat_rate, cn_lines.c.net, products.c.unit)
+           cn_lines.c.discount, cn_lines.c.vat_rate, cn_lines.c.vat_category, cn_lines.c.net, products.c.unit)
     .select_from(cn_lines.join(order_lines, order_lines.c.id == cn_lines.c.order_line_id)
                  .join(products, products.c.id == order_lines.c.product_id))
     .where(cn_lines.c.credit_note_id == bindparam("cid")).order_by(cn_lines.c.id)
 )
-_cn_vat = select(cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat).where(cn_vat.c.credit_note_id == bindparam("cid"))
+_cn_vat = select(cn_vat.c.category, cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat).where(cn_vat.c.credit_note_id == bindparam("cid"))
 
 
 def credit_note_document(conn: Any, credit_note_id: int) -> dict[str, Any]:
@@ -247,10 +261,11 @@ def credit_note_document(conn: Any, credit_note_id: int) -> dict[str, Any]:
     if h is None:
         raise NotFound(f"No credit note with id {credit_note_id}.")
     buyer = {"code": h["customer_code"], "name": h["customer_name"], "email": h["customer_email"] or None,
-             "tax_id": h["customer_tax_id"] or None,
+             "tax_id": h["buyer_vat_id"] or h["customer_tax_id"] or None,
              "address": stored_address(h["billing_address"], h["customer_country"])}
     doc = build_document(
-        kind="credit_note", number=h["number"], issue_date=h["issue_date"], currency=h["currency"],
+        kind="credit_note", tax_treatment=h["tax_treatment"], tax_country=h["tax_country"],
+        ship_to=stored_address(h["shipping_address"], h["customer_country"]) if h["shipping_address"] else None, number=h["number"], issue_date=h["issue_date"], currency=h["currency"],
         language=h["language"], seller=company_seller(conn), buyer=buyer,
         lines=conn.execute(_cn_lines, {"cid": credit_note_id}).mappings(),
         references={"order": _number("SO", h["order_created_at"], h["order_id"]),
@@ -259,7 +274,9 @@ def credit_note_document(conn: Any, credit_note_id: int) -> dict[str, Any]:
         credited_invoice={"number": h["invoice_number"], "issue_date": h["invoice_issue_date"]},
     )
     stored = [dict(v) for v in conn.execute(_cn_vat, {"cid": credit_note_id}).mappings()]
-    stored.sort(key=lambda v: v["rate"])
-    doc["vat"] = stored
+    stored.sort(key=_vat_key)
+    reasons = {v["category"]: v for v in doc["vat"]}
+    doc["vat"] = [{**v, "exemption_reason_code": reasons.get(v["category"], {}).get("exemption_reason_code"),
+                   "exemption_reason": reasons.get(v["category"], {}).get("exemption_reason")} for v in stored]
     doc["net_total"], doc["vat_total"], doc["total"] = h["net_total"], h["vat_total"], h["total"]
     return doc

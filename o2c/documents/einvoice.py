@@ -51,8 +51,11 @@ def percent(rate: Decimal) -> str:
     return f"{p:f}"
 
 
-def tax_category(rate: Decimal) -> str:
-    """UNCL 5305: standard rate, or zero rated goods."""
+def tax_category(rate: Decimal, category: str | None = None) -> str:
+    """UNCL 5305: the stored category; for figures without one, standard rate
+    or zero rated goods."""
+    if category:
+        return category
     return "S" if rate > 0 else "Z"
 
 
@@ -164,7 +167,7 @@ def cii_xml(doc: Mapping[str, Any]) -> bytes:
         settlement = _sub(item, _r("SpecifiedLineTradeSettlement"))
         tax = _sub(settlement, _r("ApplicableTradeTax"))
         _sub(tax, _r("TypeCode"), "VAT")
-        _sub(tax, _r("CategoryCode"), tax_category(l["vat_rate"]))
+        _sub(tax, _r("CategoryCode"), tax_category(l["vat_rate"], l.get("vat_category")))
         _sub(tax, _r("RateApplicablePercent"), percent(l["vat_rate"]))
         allowance = line_allowance(l)
         if allowance:
@@ -214,8 +217,12 @@ def cii_xml(doc: Mapping[str, Any]) -> bytes:
         tax = _sub(settle, _r("ApplicableTradeTax"))
         _sub(tax, _r("CalculatedAmount"), money(v["vat"]))
         _sub(tax, _r("TypeCode"), "VAT")
+        if v.get("exemption_reason"):
+            _sub(tax, _r("ExemptionReason"), v["exemption_reason"])
         _sub(tax, _r("BasisAmount"), money(v["net"]))
-        _sub(tax, _r("CategoryCode"), tax_category(v["rate"]))
+        _sub(tax, _r("CategoryCode"), tax_category(v["rate"], v.get("category")))
+        if v.get("exemption_reason_code"):
+            _sub(tax, _r("ExemptionReasonCode"), v["exemption_reason_code"])
         _sub(tax, _r("RateApplicablePercent"), percent(v["rate"]))
     if pay and doc.get("due_date"):
         terms = _sub(settle, _r("SpecifiedTradePaymentTerms"))
@@ -278,10 +285,15 @@ def _ubl_party(parent: Any, tag: str, party: Mapping[str, Any], *, party_id: str
         _b(_a(p, "Contact"), "ElectronicMail", party["email"])
 
 
-def _ubl_tax_category(parent: Any, tag: str, rate: Decimal) -> None:
+def _ubl_tax_category(parent: Any, tag: str, rate: Decimal, category: str | None = None,
+                      reason_code: str | None = None, reason: str | None = None) -> None:
     cat = _a(parent, tag)
-    _b(cat, "ID", tax_category(rate))
+    _b(cat, "ID", tax_category(rate, category))
     _b(cat, "Percent", percent(rate))
+    if reason_code:
+        _b(cat, "TaxExemptionReasonCode", reason_code)
+    if reason:
+        _b(cat, "TaxExemptionReason", reason)
     _b(_a(cat, "TaxScheme"), "ID", "VAT")
 
 
@@ -342,7 +354,8 @@ def ubl_xml(doc: Mapping[str, Any]) -> bytes:
         sub = _a(tax_total, "TaxSubtotal")
         _b(sub, "TaxableAmount", money(v["net"]), currencyID=cur)
         _b(sub, "TaxAmount", money(v["vat"]), currencyID=cur)
-        _ubl_tax_category(sub, "TaxCategory", v["rate"])
+        _ubl_tax_category(sub, "TaxCategory", v["rate"], v.get("category"), v.get("exemption_reason_code"),
+                          v.get("exemption_reason"))
     sums = _a(root, "LegalMonetaryTotal")
     _b(sums, "LineExtensionAmount", money(sum((l["net"] for l in doc["lines"]), ZERO)), currencyID=cur)
     _b(sums, "TaxExclusiveAmount", money(doc["net_total"]), currencyID=cur)
@@ -365,7 +378,7 @@ def ubl_xml(doc: Mapping[str, Any]) -> bytes:
         item = _a(line, "Item")
         _b(item, "Name", l["description"])
         _b(_a(item, "SellersItemIdentification"), "ID", l["sku"])
-        _ubl_tax_category(item, "ClassifiedTaxCategory", l["vat_rate"])
+        _ubl_tax_category(item, "ClassifiedTaxCategory", l["vat_rate"], l.get("vat_category"))
         _b(_a(line, "Price"), "PriceAmount", money(l["unit_price"]), currencyID=cur)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 

@@ -10,24 +10,25 @@ ROLES = ("webshop", "clerk", "accountant", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "webshop": frozenset({
         "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
-        "webhooks:read", "webhooks:write", "quotes:read", "quotes:write",
+        "webhooks:read", "webhooks:write", "quotes:read", "quotes:write", "tax:preview",
     }),
     "clerk": frozenset({
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
         "orders:read", "orders:write", "fulfilment:write", "returns:write", "invoices:read",
         "payments:read", "payments:write", "events:read", "messages:read", "messages:write",
-        "quotes:read", "quotes:write", "quotes:report",
+        "quotes:read", "quotes:write", "quotes:report", "company:read", "tax:preview",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
-        "messages:read", "messages:write", "quotes:read", "quotes:report",
+        "messages:read", "messages:write", "quotes:read", "quotes:report", "company:read", "tax:preview",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,
 #: manage every channel's webhook subscriptions in the back office, create,
 #: revoke and rotate API keys, and watch the background job queue.
-ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin", "jobs:admin"})
+#: And change the company's settings and the VAT rates table.
+ADMIN_ONLY = frozenset({"ledger:admin", "webhooks:admin", "apikeys:admin", "jobs:admin", "company:admin"})
 PERMISSIONS["admin"] = frozenset().union(*PERMISSIONS.values()) | ADMIN_ONLY
 
 

@@ -4,6 +4,7 @@ and newlines aside), UTF-16 surrogates and the Unicode noncharacters
 spreadsheets choke on them; input refuses them and documents drop them."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
@@ -80,5 +81,14 @@ def fold(text: str | None) -> str:
 
 
 def audit_snapshot(d: dict[str, Any]) -> dict[str, Any]:
-    """A record as an audit row keeps it: decimals as strings, so JSON stays exact."""
-    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items()}
+    """A record as an audit row keeps it: decimals as strings, so JSON stays
+    exact, dates in ISO form (nested records alike)."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return str(v)
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return {k: plain(v) for k, v in d.items()}

@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from o2c.domain.vat_rates import EU_MEMBER_STATES
+
 
 class Account(NamedTuple):
     code: str
@@ -23,6 +25,17 @@ DEBIT_NORMAL = frozenset({"asset", "expense"})
 CODE_PATTERN = re.compile(r"[0-9]{3,10}")
 CODE_RULE = "3 to 10 digits, e.g. 4010."
 
+def oss_role(country: str) -> str:
+    """The posting role of the One-Stop-Shop VAT owed to a member state."""
+    return f"vat_oss_{country}"
+
+
+#: Every OSS role, and the roles whose sum is "VAT payable" and "revenue"
+#: in the reconciliation (the domestic account and its companions).
+OSS_ROLES = tuple(oss_role(cc) for cc in EU_MEMBER_STATES)
+VAT_ROLES = ("vat_payable", *OSS_ROLES)
+REVENUE_ROLES = ("revenue", "revenue_intra_eu", "revenue_export")
+
 DEFAULT_CHART: dict[str, Account] = {
     "bank": Account("1000", "Bank", "asset"),
     "receivables": Account("1100", "Accounts receivable", "asset"),
@@ -33,6 +46,13 @@ DEFAULT_CHART: dict[str, Account] = {
     "revenue": Account("4000", "Revenue", "revenue"),
     "cogs": Account("5000", "Cost of goods sold", "expense"),
     "inventory_write_off": Account("5100", "Inventory write-off", "expense"),
+    # The net of VAT-free sales the return reports apart: intra-EU supplies
+    # to businesses (reverse charged) and exports out of the EU.
+    "revenue_intra_eu": Account("4060", "Revenue, intra-EU supplies", "revenue"),
+    "revenue_export": Account("4070", "Revenue, exports", "revenue"),
+    # One-Stop Shop: the destination VAT of EU distance sales, one payable per member state.
+    **{oss_role(cc): Account(str(2410 + i), f"OSS VAT payable {cc}", "liability")
+       for i, cc in enumerate(EU_MEMBER_STATES)},
 }
 #: Every role the posting rules use; each must be served by exactly one account.
 ROLES = tuple(DEFAULT_CHART)
@@ -51,6 +71,9 @@ ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "revenue": ("revenue",),
     "cogs": ("expense",),
     "inventory_write_off": ("expense",),
+    "revenue_intra_eu": ("revenue",),
+    "revenue_export": ("revenue",),
+    **{r: ("liability",) for r in OSS_ROLES},
 }
 
 

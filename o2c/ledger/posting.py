@@ -95,10 +95,13 @@ def entry_for_shipment(
 def entry_for_invoice(
     chart: Mapping[str, Account], date: dt.date, invoice_id: int, document: str,
     net: Decimal, vat: Decimal, customer_id: int,
+    revenue_role: str = "revenue", vat_role: str = "vat_payable",
 ) -> JournalEntry | None:
+    """Net to the revenue role of the document's tax treatment, VAT to its
+    payable (``o2c.domain.tax.posting_roles``)."""
     return build_entry(
         date, "invoice", invoice_id, document, f"Invoice {document}",
-        [(chart["receivables"], net + vat), (chart["revenue"], -net), (chart["vat_payable"], -vat)],
+        [(chart["receivables"], net + vat), (chart[revenue_role], -net), (chart[vat_role], -vat)],
         customer_id,
     )
 
@@ -173,10 +176,11 @@ def entry_for_return(
 def entry_for_credit_note(
     chart: Mapping[str, Account], date: dt.date, credit_note_id: int, document: str,
     net: Decimal, vat: Decimal, customer_id: int,
+    revenue_role: str = "revenue", vat_role: str = "vat_payable",
 ) -> JournalEntry | None:
     return build_entry(
         date, "credit_note", credit_note_id, document, f"Credit note {document}",
-        [(chart["revenue"], net), (chart["vat_payable"], vat), (chart["receivables"], -(net + vat))],
+        [(chart[revenue_role], net), (chart[vat_role], vat), (chart["receivables"], -(net + vat))],
         customer_id,
     )
 

@@ -69,6 +69,20 @@ class Address(Schema):
     country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
 
 
+TAX_TREATMENTS = ("domestic", "intra_eu_b2b", "eu_distance_sale", "export", "exempt")
+TAX_CLASSES = ("standard", "reduced", "super_reduced", "zero", "exempt")
+VAT_CATEGORIES = ("S", "Z", "E", "K", "G", "AE", "O")
+
+
+class VatIdCheck(Schema):
+    """A VIES check made outside o2c, recorded on the customer."""
+
+    status = Str(required=True, validate=validate.OneOf(("valid", "invalid", "unchecked")))
+    checked_on = BookDate(allow_none=True, load_default=None)
+    reference = Str(validate=validate.Length(max=64), allow_none=True, load_default=None,
+                    metadata={"description": "The VIES consultation number."})
+
+
 class CustomerIn(Schema):
     code = _text(64, required=True)
     name = _text(required=True)
@@ -80,7 +94,11 @@ class CustomerIn(Schema):
         "description": "auto: invoices and credit notes are e-mailed when issued; manual: only when sent."})
     country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
     language = Str(load_default="en", validate=validate.OneOf(LANGUAGES))
-    tax_id = Str(validate=validate.Length(max=64), load_default="")
+    tax_id = Str(validate=validate.Length(max=64), load_default="", metadata={
+        "description": "The VAT id; in an EU member state checked for format and check digits."})
+    customer_type = Str(validate=validate.OneOf(("business", "consumer")), load_default=None, metadata={
+        "description": "Default: business when a tax_id is given, else consumer."})
+    vat_id_check = fields.Nested(VatIdCheck, load_default=None, allow_none=True)
     payment_terms_days = Whole(load_default=30, validate=validate.Range(0, 365))
     credit_limit = Money(allow_none=True, load_default=None)
     currency = Str(load_default="EUR", validate=validate.Regexp(r"^[A-Z]{3}$"))
@@ -119,6 +137,8 @@ class CustomerOut(Schema):
     country = Str()
     language = Str()
     tax_id = Str()
+    customer_type = Str()
+    vat_id_check = fields.Nested(VatIdCheck)
     payment_terms_days = fields.Integer()
     credit_limit = Money(allow_none=True)
     currency = Str()
@@ -132,7 +152,9 @@ class ProductIn(Schema):
                                                        error="Letters, digits, '.', '_' and '-', up to 64."))
     name = _text(required=True)
     unit_price = Money(required=True)
-    vat_rate = Rate(required=True)
+    vat_rate = Rate(required=True, metadata={"description": "The domestic rate."})
+    tax_class = Str(load_default="standard", validate=validate.OneOf(TAX_CLASSES), metadata={
+        "description": "Picks the rate of another member state (distance sales); zero and exempt are 0 %."})
     unit = Str(load_default="pcs", validate=validate.Length(min=1, max=16))
     active = fields.Boolean(load_default=True)
 
@@ -141,6 +163,7 @@ class ProductPatch(Schema):
     name = _text()
     unit_price = Money()
     vat_rate = Rate()
+    tax_class = Str(validate=validate.OneOf(TAX_CLASSES))
     unit = Str(validate=validate.Length(min=1, max=16))
     active = fields.Boolean()
 
@@ -150,6 +173,7 @@ class ProductOut(Schema):
     name = Str()
     unit_price = Money()
     vat_rate = Rate()
+    tax_class = Str()
     unit = Str()
     active = fields.Boolean()
     unit_cost = reveals_cost(Str(metadata={"description": "Moving-average unit cost, four decimals."}))
@@ -192,6 +216,7 @@ class CustomerRef(Schema):
     country = Str(validate=validate.Regexp(r"^[A-Z]{2}$"))
     language = Str(validate=validate.OneOf(LANGUAGES))
     tax_id = Str(validate=validate.Length(max=64))
+    customer_type = Str(validate=validate.OneOf(("business", "consumer")))
     payment_terms_days = Whole(validate=validate.Range(0, 365))
     credit_limit = Money(allow_none=True)
     currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"))
@@ -238,6 +263,7 @@ class OrderLineOut(Schema):
     unit_price = Money()
     discount = Rate()
     vat_rate = Rate()
+    vat_category = Str(metadata={"description": "UNCL 5305: S, Z, E, K, G, AE, O."})
     net = Money()
     reserved_quantity = fields.Integer()
     packed_quantity = fields.Integer()
@@ -259,6 +285,8 @@ class OrderOut(Schema):
     customer_id = fields.Integer()
     currency = Str()
     shipping_address = fields.Nested(Address, allow_none=True)
+    tax_treatment = Str(metadata={"description": "domestic, intra_eu_b2b, eu_distance_sale, export or exempt."})
+    tax_country = Str(metadata={"description": "Whose VAT applies."})
     lines = fields.List(fields.Nested(OrderLineOut))
     net_total = Money()
     vat_total = Money()
@@ -343,13 +371,17 @@ class InvoiceLineOut(Schema):
     unit_price = Money()
     discount = Rate()
     vat_rate = Rate()
+    vat_category = Str()
     net = Money()
 
 
 class VatOut(Schema):
+    category = Str()
     rate = Rate()
     net = Money()
     vat = Money()
+    exemption_reason_code = Str(metadata={"description": "VATEX code, for categories E, K, G."})
+    exemption_reason = Str()
 
 
 class InvoiceOut(Schema):
@@ -364,6 +396,9 @@ class InvoiceOut(Schema):
     currency = Str()
     lines = fields.List(fields.Nested(InvoiceLineOut))
     vat = fields.List(fields.Nested(VatOut))
+    tax_treatment = Str(metadata={"description": "domestic, intra_eu_b2b, eu_distance_sale, export or exempt."})
+    tax_country = Str(metadata={"description": "Whose VAT applies."})
+    buyer_vat_id = Str()
     net_total = Money()
     vat_total = Money()
     total = Money()
@@ -508,6 +543,9 @@ class CreditNoteOut(Schema):
     currency = Str()
     lines = fields.List(fields.Nested(InvoiceLineOut))
     vat = fields.List(fields.Nested(VatOut))
+    tax_treatment = Str(metadata={"description": "domestic, intra_eu_b2b, eu_distance_sale, export or exempt."})
+    tax_country = Str(metadata={"description": "Whose VAT applies."})
+    buyer_vat_id = Str()
     net_total = Money()
     vat_total = Money()
     total = Money()
@@ -769,3 +807,81 @@ class ApiKeyListArgs(PageArgs):
 
 
 ApiKeyPage = page_of(ApiKeyOut)
+
+
+# -- tax ------------------------------------------------------------------------------
+
+class CompanyOut(Schema):
+    name = Str()
+    address = Str()
+    country = Str()
+    vat_id = Str()
+    iban = Str()
+    bic = Str()
+    currency = Str()
+    oss_registered = fields.Boolean(metadata={
+        "description": "Destination VAT on EU consumer sales from the first euro."})
+    distance_sales_threshold = Money(metadata={"description": "EU-wide, a year."})
+
+
+class CompanyPatch(Schema):
+    name = _text()
+    address = Str(validate=validate.Length(max=1000))
+    country = Str(validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code, e.g. IT."))
+    vat_id = Str(validate=validate.Length(max=64))
+    iban = Str(validate=validate.Length(max=34))
+    bic = Str(validate=validate.Length(max=11))
+    oss_registered = fields.Boolean()
+    distance_sales_threshold = Money()
+
+
+class TaxRateOut(Schema):
+    country = Str()
+    tax_class = Str()
+    rate = Rate()
+    valid_from = BookDate()
+    valid_to = BookDate(allow_none=True)
+
+
+class TaxRateIn(Schema):
+    country = Str(required=True, validate=validate.Regexp(r"^[A-Z]{2}$", error="Use an ISO 3166 alpha-2 code."))
+    tax_class = Str(required=True, validate=validate.OneOf(TAX_CLASSES[:-1]))
+    rate = Rate(required=True)
+    valid_from = BookDate(required=True)
+    valid_to = BookDate(allow_none=True, load_default=None, metadata={"description": "The last day it applies."})
+
+
+class TaxRateArgs(Schema):
+    country = Str(validate=validate.Regexp(r"^[A-Z]{2}$"))
+    on = BookDate()
+
+
+class TaxRateList(Schema):
+    items = fields.List(fields.Nested(TaxRateOut))
+
+
+class TaxPreviewIn(Schema):
+    customer = fields.Nested(CustomerRef, required=True)
+    lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=500))
+    shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
+
+
+class TaxPreviewLine(Schema):
+    sku = Str()
+    quantity = fields.Integer()
+    unit_price = Money()
+    discount = Rate()
+    net = Money()
+    vat_category = Str()
+    vat_rate = Rate()
+
+
+class TaxPreviewOut(Schema):
+    tax_treatment = Str()
+    tax_country = Str()
+    lines = fields.List(fields.Nested(TaxPreviewLine))
+    vat = fields.List(fields.Nested(VatOut))
+    net_total = Money()
+    vat_total = Money()
+    total = Money()
+    notes = fields.List(Str())

@@ -20,6 +20,7 @@ from o2c.domain.actions import packing_state
 from o2c.domain.errors import NotFound
 from o2c.domain.money import ZERO, unit_cost
 from o2c.domain.numbering import order_number
+from o2c.ledger.accounts import REVENUE_ROLES
 from o2c.services.billing import invoicing
 from o2c.services.books import ledger
 from o2c.services.cash.payments import OPEN, payment_number
@@ -762,15 +763,16 @@ def _months_back(today: dt.date, n: int) -> list[str]:
 
 def revenue_by_month(tx: Tx, months: int = 12) -> list[tuple[str, Decimal]]:
     """Net revenue per period as the ledger has it (credits less debits of the
-    revenue account), for the last ``months`` months including this one,
+    revenue accounts: domestic, intra-EU and export), for the last ``months``
+    months including this one,
     starting at the first of them with any revenue posting: months before
     the first sale are left out (none at all when nothing is posted yet)."""
     wanted = _months_back(tx.today, months)
-    code = tx.chart["revenue"].code
+    codes = [tx.chart[r].code for r in REVENUE_ROLES]
     got = {p: (c or ZERO) - (d or ZERO) for p, d, c in tx.conn.execute(
         select(entries.c.period, func.sum(jlines.c.debit), func.sum(jlines.c.credit))
         .join(jlines, jlines.c.entry_id == entries.c.id)
-        .where(jlines.c.account == code, entries.c.period >= wanted[0])
+        .where(jlines.c.account.in_(codes), entries.c.period >= wanted[0])
         .group_by(entries.c.period))}
     first = min(got, default=None)
     return [(p, got.get(p, ZERO)) for p in wanted if first is not None and p >= first]

@@ -138,6 +138,7 @@ def init_app(app: Flask) -> None:
         receivables,
         returns,
         sales,
+        settings,
         webhooks,
     )
     from o2c.web.audit import describe

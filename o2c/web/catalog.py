@@ -79,6 +79,7 @@ def _customer_body(v: dict[str, str]) -> dict[str, Any]:
     return {
         "code": v.get("code", "").strip(), "name": name, "email": v.get("email", "").strip(),
         "country": country, "language": v.get("language") or "en", "tax_id": v.get("tax_id", "").strip(),
+        "customer_type": v.get("customer_type") or None,
         "payment_terms_days": integer(v.get("payment_terms_days")) if not blank(v.get("payment_terms_days")) else 30,
         "credit_limit": amount(v.get("credit_limit")), "currency": (v.get("currency") or "EUR").strip().upper(),
         "billing_address": _address(v, "billing_address", name, country) or {},
@@ -88,7 +89,8 @@ def _customer_body(v: dict[str, str]) -> dict[str, Any]:
 
 def _customer_values(c: dict[str, Any]) -> dict[str, str]:
     values = {k: ("" if c.get(k) is None else str(c[k])) for k in (
-        "code", "name", "email", "country", "language", "tax_id", "payment_terms_days", "credit_limit", "currency")}
+        "code", "name", "email", "country", "language", "tax_id", "customer_type", "payment_terms_days",
+        "credit_limit", "currency")}
     for kind in ("billing_address", "shipping_address"):
         for f in ADDRESS_FIELDS:
             values[f"{kind}.{f}"] = ((c.get(kind) or {}).get(f) or "")
@@ -155,6 +157,7 @@ def _product_body(v: dict[str, str], with_sku: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": v.get("name", "").strip(), "unit_price": amount(v.get("unit_price")),
         "vat_rate": percent(v.get("vat_rate")), "unit": v.get("unit", "").strip() or "pcs",
+        "tax_class": v.get("tax_class") or "standard",
         "active": v.get("active") == "1",
     }
     if with_sku:
@@ -167,14 +170,15 @@ def _product_form(form: Form, sku: str | None = None, status: int = 200) -> Any:
         for k in ("vat_rate",):
             if k in form.problem.fields:
                 form.problem.fields[k] = "A percentage from 0 to below 100, e.g. 22."
-    return render_template("web/products/form.html", form=form, sku=sku), status
+    return render_template("web/products/form.html", form=form, sku=sku,
+                           tax_classes=[(c, c.replace("_", "-")) for c in s.TAX_CLASSES]), status
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
 @requires("catalog:write")
 def new_product() -> Any:
     if request.method == "GET":
-        return _product_form(Form({"unit": "pcs", "vat_rate": "22", "active": "1"}))
+        return _product_form(Form({"unit": "pcs", "vat_rate": "22", "active": "1", "tax_class": "standard"}))
     form = Form.posted()
     data, problem = load(s.ProductIn(), _product_body(form.values, with_sku=True))
     if problem is None:
@@ -196,6 +200,7 @@ def edit_product(sku: str) -> Any:
         p = read(lambda tx: catalog.get_product(tx, sku))
         return _product_form(Form({"sku": p["sku"], "name": p["name"], "unit_price": f"{p['unit_price']:.2f}",
                                    "vat_rate": rate_as_percent(p["vat_rate"]), "unit": p["unit"],
+                                   "tax_class": p["tax_class"],
                                    "active": "1" if p["active"] else ""}), sku)
     form = Form.posted()
     form.values["sku"] = sku

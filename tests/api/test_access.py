@@ -37,6 +37,11 @@ ROUTES = [
     ("post", "/api/v1/payments"),
     ("get", "/api/v1/ledger/trial-balance"),
     ("get", "/api/v1/reconciliation"),
+    ("get", "/api/v1/company"),
+    ("patch", "/api/v1/company"),
+    ("get", "/api/v1/tax/rates"),
+    ("post", "/api/v1/tax/rates"),
+    ("post", "/api/v1/tax/preview"),
     ("get", "/api/v1/no-such-route"),
 ]
 
@@ -55,7 +60,7 @@ def test_without_a_valid_key_the_api_answers_401(
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
     before = counts(engine)
-    r = getattr(app.test_client(), method)(path, headers=headers, json={} if method == "post" else None)
+    r = getattr(app.test_client(), method)(path, headers=headers, json={} if method in ("post", "patch") else None)
     assert_error(r, 401, "unauthorized")
     assert counts(engine) == before
 

@@ -154,7 +154,7 @@ def test_the_human_docs_are_an_html_page(app: Any) -> None:
 @pytest.fixture
 def world(admin: Client, shop: Client) -> dict[str, Any]:
     c = customer(admin, "C-ROSSI", shipping_address={**ADDRESS, "line2": "Scala B"}, credit_limit="5000.00",
-                 tax_id="IT01234567890", channels=["shop-a"])
+                 tax_id="IT01234560017", channels=["shop-a"])
     product(admin, "MUG-01", "8.50", "0.10", stock=10, cost="3.00")
     product(admin, "TEE-M", "19.90", "0.22", stock=5, cost="7.50")
     r = shop.post("/api/v1/orders", {
@@ -299,7 +299,7 @@ def test_invoice_shape(world: dict[str, Any]) -> None:
     assert dt.date.fromisoformat(inv["due_date"]) == issued + dt.timedelta(days=30)
     for f in ("net_total", "vat_total", "total", "amount_paid", "balance_due"):
         assert_amount(inv[f], f"invoice.{f}")
-    assert inv["vat"] == [{"rate": "0.10", "net": "25.50", "vat": "2.55"}]
+    assert inv["vat"] == [{"category": "S", "rate": "0.10", "net": "25.50", "vat": "2.55"}]
     assert (inv["net_total"], inv["vat_total"], inv["total"]) == ("25.50", "2.55", "28.05")
     assert [(ln["sku"], ln["quantity"], ln["net"]) for ln in inv["lines"]] == [("MUG-01", 3, "25.50")]
     assert inv["status"] == "open"  # as read before the payment
@@ -314,7 +314,7 @@ def test_customer_shape(admin: Client, world: dict[str, Any]) -> None:
     c = admin.ok("get", f"/api/v1/customers/{world['customer']['id']}")
     assert_has(c, "id, code, name, email, country, language, tax_id, payment_terms_days, credit_limit, currency, "
                   "billing_address, shipping_address", "customer")
-    assert (c["code"], c["language"], c["tax_id"], c["currency"]) == ("C-ROSSI", "it", "IT01234567890", "EUR")
+    assert (c["code"], c["language"], c["tax_id"], c["currency"]) == ("C-ROSSI", "it", "IT01234560017", "EUR")
     assert_amount(c["credit_limit"], "customer.credit_limit")
     assert c["credit_limit"] == "5000.00"
     assert_quantity(c["payment_terms_days"], "payment_terms_days")

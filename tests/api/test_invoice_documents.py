@@ -26,21 +26,29 @@ from tests.docbuild import NBSP, cii_figures, embedded_xml, pdf_pages, ubl_figur
 D = Decimal
 
 CUSTOMERS = {
-    "it": {"name": "Trattoria Da Nino", "country": "IT", "tax_id": "IT01987650321",
+    "it": {"name": "Trattoria Da Nino", "country": "IT", "tax_id": "IT01987650320",
            "billing_address": {"name": "Trattoria Da Nino", "line1": "Via dei Mille 9", "city": "Napoli",
                                "postal_code": "80121", "country": "IT"}},
-    "pl": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "country": "PL", "tax_id": "PL6772398041",
+    "pl": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "country": "PL", "tax_id": "PL6772398046",
            "billing_address": {"name": "Delikatesy Pod Lipami Sp. z o.o.", "line1": "ul. Floriańska 14",
                                "city": "Kraków", "postal_code": "31-021", "country": "PL"}},
     "ru": {"name": "ООО «Самовар Трейд»", "country": "RU", "tax_id": "7714512839",
            "billing_address": {"name": "ООО «Самовар Трейд»", "line1": "ул. Мясницкая, д. 24/7, стр. 1",
                                "city": "Москва", "postal_code": "101000", "country": "RU"}},
-    "en": {"name": "Kaffeehaus Lindner GmbH", "country": "DE", "tax_id": "DE287451936",
+    "en": {"name": "Kaffeehaus Lindner GmbH", "country": "DE", "tax_id": "DE287451934",
            "billing_address": {"name": "Kaffeehaus Lindner GmbH", "line1": "Kastanienallee 12", "city": "Berlin",
                                "postal_code": "10435", "country": "DE"}},
 }
-# Net 1350.00 + 70.20 + 37.20 = 1457.40; VAT 297.00 + 7.02 + 1.49 = 305.51; total 1762.91.
-TOTAL = {"it": f"1.762,91{NBSP}€", "pl": f"1{NBSP}762,91{NBSP}€", "ru": f"1{NBSP}762,91{NBSP}€", "en": "€1,762.91"}
+# Net 1350.00 + 70.20 + 37.20 = 1457.40. The Italian customer pays Italian VAT
+# 297.00 + 7.02 + 1.49 = 305.51 (total 1762.91); the Polish and German
+# businesses buy VAT-free intra-EU supplies (reverse charged), the Russian
+# company an export: total 1457.40.
+FIGURES = {"it": ("1457.40", "305.51", "1762.91"), "pl": ("1457.40", "0.00", "1457.40"),
+           "ru": ("1457.40", "0.00", "1457.40"), "en": ("1457.40", "0.00", "1457.40")}
+TREATMENT = {"it": "domestic", "pl": "intra_eu_b2b", "ru": "export", "en": "intra_eu_b2b"}
+TOTAL = {"it": f"1.762,91{NBSP}€", "pl": f"1{NBSP}457,40{NBSP}€", "ru": f"1{NBSP}457,40{NBSP}€", "en": "€1,457.40"}
+LEGAL = {"it": None, "pl": "Odwrotne obciążenie – art. 138 dyrektywy 2006/112/WE",
+         "ru": "Экспорт без НДС – ст. 146 Директивы 2006/112/ЕС", "en": "Reverse charge – Art. 138 Directive 2006/112/EC"}
 TITLE = {"it": "FATTURA", "pl": "FAKTURA", "ru": "СЧЁТ", "en": "INVOICE"}
 
 
@@ -73,7 +81,8 @@ def stored_count(engine: Engine) -> int:
 def test_the_invoice_pdf_is_in_the_customers_language_with_the_books_figures(admin, shop, lang) -> None:  # type: ignore[no-untyped-def]
     catalogue(admin)
     inv = invoiced(admin, shop, lang)
-    assert (inv["net_total"], inv["vat_total"], inv["total"]) == ("1457.40", "305.51", "1762.91")
+    assert (inv["net_total"], inv["vat_total"], inv["total"]) == FIGURES[lang]
+    assert inv["tax_treatment"] == TREATMENT[lang]
 
     r = shop.get(f"/api/v1/invoices/{inv['id']}/pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
@@ -89,6 +98,8 @@ def test_the_invoice_pdf_is_in_the_customers_language_with_the_books_figures(adm
     for v in inv["vat"]:
         assert f"{f.percent(D(v['rate']))} {f.amount(D(v['net']))} {f.amount(D(v['vat']))}" in text, v
     assert "PO-4711" in text and "BRT0012345678" in text
+    if LEGAL[lang]:
+        assert LEGAL[lang] in " ".join(text.split()), text
 
 
 def test_the_pdf_is_rendered_on_first_download_and_the_same_bytes_come_back(admin, shop, engine) -> None:  # type: ignore[no-untyped-def]

@@ -235,7 +235,7 @@ def test_vat_within_a_cent_of_the_rate_is_valid_as_the_official_rules_have_it() 
     lamp = {"sku": "LAMP", "description": "Desk lamp", "quantity": 1, "unit": "pcs", "unit_price": D("9.99"),
             "discount": D(0), "vat_rate": D("0.22"), "net": D("9.99")}
     doc = sample_document("en", kind="credit_note", lines=[lamp])
-    assert doc["vat"] == [{"rate": D("0.22"), "net": D("9.99"), "vat": D("2.20")}]  # 2.1978 rounded
+    assert [(v["rate"], v["net"], v["vat"]) for v in doc["vat"]] == [(D("0.22"), D("9.99"), D("2.20"))]  # 2.1978
     doc.update(vat=[{"rate": D("0.22"), "net": D("9.99"), "vat": D("2.19")}], vat_total=D("2.19"), total=D("12.18"))
     for write in WRITERS.values():
         assert_en16931(write(doc))

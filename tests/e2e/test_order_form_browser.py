@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def cafe(engine: Engine) -> None:
     make_user(engine, "marta", "clerk")
     add_customer(engine, "C-AURORA", name="Caffè Aurora S.r.l.", email="ordini@aurora.example",
-                 tax_id="IT01234567890")
+                 tax_id="IT01234560017")
     add_customer(engine, "C-AURELIA", name="Trattoria Aurelia", email="info@aurelia.example")
     add_product(engine, "MOKA-3", "29.90", on_hand=20, cost="12.40")
     add_product(engine, "OIL-EVO-750", "12.40", vat="0.04", on_hand=3, cost="6.35")

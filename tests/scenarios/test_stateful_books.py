@@ -40,13 +40,22 @@ from o2c.services.books import reconciliation
 from o2c.services.cash import corrections, payments
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
+from o2c.services.platform import company
 from o2c.services.platform.uow import Tx, unit_of_work
 from o2c.services.sales import backorders, catalog, orders, quotes
 from tests.conftest import PG_URL, _truncate_pg
 
 D = Decimal
-SKUS = {"RETRO-CLOCK": ("49.90", "0.22"), "MUG-01": ("8.50", "0.10"), "BOOK-ESPRESSO": ("32.00", "0.04")}
-CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00")}
+SKUS = {"RETRO-CLOCK": ("49.90", "0.22"), "MUG-01": ("8.50", "0.10"), "BOOK-ESPRESSO": ("32.00", "0.04"),
+        "COURSE": ("40.00", "0")}
+TAX_CLASS = {"0.22": "standard", "0.10": "reduced", "0.04": "super_reduced", "0": "exempt"}
+CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00"), "C-LINDNER": None, "C-SAMOVAR": None, "C-NOWAK": None}
+#: Who buys, for every tax treatment: domestic (Italy), intra-EU B2B (a German
+#: business), export (a Russian company), distance sales (a Polish consumer,
+#: over a low threshold after the first sales; she may become a business).
+TAX_DATA = {"C-LINDNER": {"country": "DE", "tax_id": "DE287451934"},
+            "C-SAMOVAR": {"country": "RU", "tax_id": "7714512839"},
+            "C-NOWAK": {"country": "PL", "customer_type": "consumer"}}
 COSTS = [D("3.00"), D("12.35"), D("20.01")]
 #: Business refusals a random sequence may meet; anything else fails the test.
 REFUSALS = (Conflict, OutOfStock, InvalidTransition, CreditLimitExceeded)
@@ -109,13 +118,15 @@ class BooksMachine(RuleBasedStateMachine):
     def master_data(self) -> None:
         def setup(tx: Tx) -> None:
             for code, limit in CUSTOMERS.items():
+                tax = TAX_DATA.get(code, {"country": "IT"})
                 self.ids[code] = records.create_customer(tx, {
-                    "code": code, "name": code.title(), "country": "IT", "credit_limit": limit,
+                    "code": code, "name": code.title(), "credit_limit": limit, **tax,
                     "billing_address": {"name": code, "line1": "Via Roma 1", "city": "Milano",
-                                        "postal_code": "20121", "country": "IT"}})["id"]
+                                        "postal_code": "20121", "country": tax["country"]}})["id"]
+            company.update_company(tx, {"distance_sales_threshold": D("150.00")})
             for sku, (price, vat) in SKUS.items():
                 catalog.create_product(tx, {"sku": sku, "name": sku.title(), "unit_price": D(price),
-                                            "vat_rate": D(vat)})
+                                            "vat_rate": D(vat), "tax_class": TAX_CLASS[vat]})
                 stock.receive(tx, sku, 6, COSTS[len(sku) % len(COSTS)])
             # Something to pay, return and credit from the first step on.
             sold = orders.create_order(tx, SYSTEM, {
@@ -127,6 +138,14 @@ class BooksMachine(RuleBasedStateMachine):
                                              "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}]})
         with unit_of_work(self.engine, "test:stateful") as tx:
             setup(tx)
+
+    @rule(business=st.booleans())
+    def consumer_becomes_business(self, business: bool) -> None:
+        """The Polish consumer registers for VAT (or is found to be a consumer
+        after all): her later orders change treatment, earlier ones keep theirs."""
+        data = ({"customer_type": "business", "tax_id": "PL6772398046"} if business
+                else {"customer_type": "consumer", "tax_id": ""})
+        self.event(lambda tx: records.update_customer(tx, self.ids["C-NOWAK"], data))
 
     @rule(sku=st.sampled_from(sorted(SKUS)), qty=quantity, cost=st.sampled_from(COSTS))
     def receive_goods(self, sku: str, qty: int, cost: Decimal) -> None:
@@ -294,6 +313,15 @@ class BooksMachine(RuleBasedStateMachine):
                 c.get("documents") or c.get("customers") or c.get("lines"))
                for c in report["checks"] if c["difference"] != 0]
         assert report["ok"] and not bad, bad
+
+    @invariant()
+    def documents_keep_the_treatment_of_their_order(self) -> None:
+        """An invoice copies its order's frozen treatment, a credit note its invoice's."""
+        I, O, C = m.Invoice, m.Order, m.CreditNote
+        assert not self.query(select(I.id).join(O, O.id == I.order_id).where(
+            (I.tax_treatment != O.tax_treatment) | (I.tax_country != O.tax_country)))
+        assert not self.query(select(C.id).join(I, I.id == C.invoice_id).where(
+            (C.tax_treatment != I.tax_treatment) | (C.tax_country != I.tax_country)))
 
     @invariant()
     def documents_stay_within_their_bounds(self) -> None:

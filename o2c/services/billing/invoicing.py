@@ -3,7 +3,6 @@ in the transaction that posts them."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -14,10 +13,13 @@ from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound
 from o2c.domain.money import Totals, document_totals, line_net
 from o2c.domain.states import derive_order_statuses, order_transition
+from o2c.domain.tax import posting_roles, vat_rows
 from o2c.ledger.posting import entry_for_invoice
 from o2c.services.customers import records
 from o2c.services.platform import jobs
+from o2c.services.platform.company import Settings, company_settings, forget_settings  # noqa: F401
 from o2c.services.platform.uow import Tx
+from o2c.services.sales.tax import vat_view
 
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
@@ -38,34 +40,7 @@ _insert_invoice_lines = insert(invoice_lines)
 _insert_invoice_vat = insert(invoice_vat)
 
 
-class Settings(NamedTuple):
-    invoice_prefix: str
-    invoicing_policy: str
-    currency: str
-
-
-_settings: tuple[float, Settings] | None = None
-SETTINGS_TTL = 30.0
 RENDER_PDF_JOB = "invoice.render_pdf"
-
-
-def company_settings(tx: Tx) -> Settings:
-    """Company settings, read at most every 30 s per process (they change rarely)."""
-    global _settings
-    if _settings is not None and _settings[0] > time.monotonic():
-        return _settings[1]
-    row = tx.conn.execute(
-        select(company.c.invoice_prefix, company.c.invoicing_policy, company.c.currency).limit(1)
-    ).first()
-    if row is None:
-        raise Conflict("The company is not set up; run `o2c db upgrade`.")
-    _settings = (time.monotonic() + SETTINGS_TTL, Settings(*row))
-    return _settings[1]
-
-
-def forget_settings() -> None:
-    global _settings
-    _settings = None
 
 
 class Issued(NamedTuple):
@@ -84,7 +59,8 @@ def issue_invoice(
     inv_lines = [{
         "order_line_id": i["id"], "sku": i["sku"], "description": i["description"],
         "quantity": i["quantity"], "unit_price": i["unit_price"], "discount": i["discount"],
-        "vat_rate": i["vat_rate"], "net": line_net(i["quantity"], i["unit_price"], i["discount"]),
+        "vat_rate": i["vat_rate"], "vat_category": i["vat_category"],
+        "net": line_net(i["quantity"], i["unit_price"], i["discount"]),
     } for i in items]
     totals = document_totals((l["net"], l["vat_rate"]) for l in inv_lines)
     year = tx.today.year
@@ -97,14 +73,18 @@ def issue_invoice(
         "issue_date": tx.today, "due_date": due, "currency": order.currency,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         "amount_paid": 0, "credited_amount": 0, "created_at": tx.now,
+        "tax_treatment": order.tax_treatment, "tax_country": order.tax_country, "buyer_vat_id": order.buyer_vat_id,
     }).scalar_one()
     for l in inv_lines:
         l["invoice_id"] = iid
     tx.conn.execute(_insert_invoice_lines, inv_lines)
     tx.conn.execute(_insert_invoice_vat, [
-        {"invoice_id": iid, "rate": v.rate, "net": v.net, "vat": v.vat} for v in totals.by_rate
+        {"invoice_id": iid, **v._asdict()}
+        for v in vat_rows((l["net"], l["vat_category"], l["vat_rate"]) for l in inv_lines)
     ])
-    tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, totals.net, totals.vat, order.customer_id))
+    roles = posting_roles(order.tax_treatment, order.tax_country)
+    tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, totals.net, totals.vat, order.customer_id,
+                              roles.revenue, roles.vat))
     tx.emit("invoice.issued", order.channel, order.id, {
         "invoice_id": iid, "number": number, "order_id": order.id, "total": str(totals.gross),
         "due_date": due.isoformat(),
@@ -143,7 +123,8 @@ INVOICE_COLS = [
     invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id,
     invoices.c.shipment_id, invoices.c.status, invoices.c.issue_date, invoices.c.due_date,
     invoices.c.currency, invoices.c.net_total, invoices.c.vat_total, invoices.c.total,
-    invoices.c.amount_paid, invoices.c.credited_amount,
+    invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.tax_treatment, invoices.c.tax_country,
+    invoices.c.buyer_vat_id,
 ]
 
 
@@ -155,14 +136,15 @@ def _assemble(rows: list[Row[Any]], tx: Tx) -> list[dict[str, Any]]:
     for l in tx.conn.execute(
         select(invoice_lines.c.invoice_id, invoice_lines.c.sku, invoice_lines.c.description,
                invoice_lines.c.quantity, invoice_lines.c.unit_price, invoice_lines.c.discount,
-               invoice_lines.c.vat_rate, invoice_lines.c.net)
+               invoice_lines.c.vat_rate, invoice_lines.c.vat_category, invoice_lines.c.net)
         .where(invoice_lines.c.invoice_id.in_(ids)).order_by(invoice_lines.c.id)
     ):
         d = l._asdict()
         ls[d.pop("invoice_id")].append(d)
-    vat: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    for v in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id.in_(ids)).order_by(invoice_vat.c.rate)):
-        vat[v.invoice_id].append({"rate": v.rate, "net": v.net, "vat": v.vat})
+    raw: dict[int, list[Any]] = {i: [] for i in ids}
+    for v in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id.in_(ids))):
+        raw[v.invoice_id].append(v)
+    vat = {i: vat_view(rs) for i, rs in raw.items()}
     out = []
     for r in rows:
         d = r._asdict()

@@ -17,6 +17,7 @@ from sqlalchemy import Integer, case, func, literal, or_, select, type_coerce, u
 
 from o2c.db import models as m
 from o2c.domain.money import ZERO
+from o2c.ledger.accounts import REVENUE_ROLES, VAT_ROLES
 from o2c.services.platform.uow import Tx
 
 entries = m.JournalEntry.__table__
@@ -90,6 +91,16 @@ def gl_by_role(tx: Tx, as_of: dt.date | None) -> dict[str, tuple[Decimal, Decima
     return {r: (d or ZERO, c or ZERO) for r, d, c in tx.conn.execute(q)}
 
 
+#: The roles whose accounts together are one side of the revenue and VAT
+#: checks: revenue with the intra-EU and export revenue, domestic VAT with
+#: the One-Stop-Shop payables of each member state.
+FAMILIES = {"revenue": REVENUE_ROLES, "vat_payable": VAT_ROLES}
+
+
+def _family(role: str) -> tuple[str, ...]:
+    return FAMILIES.get(role, (role,))
+
+
 def _cents(v: Any) -> Decimal:
     return Decimal(int(v or 0)).scaleb(-2)
 
@@ -99,7 +110,7 @@ def _role_lines(tx: Tx, role: str, as_of: dt.date | None, *keys: Any, sign: int 
     q = (select(*keys, (sign * (jlines.c.debit - jlines.c.credit)).label("amount"))
          .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
                       .join(account_roles, account_roles.c.account == jlines.c.account))
-         .where(account_roles.c.role == role))
+         .where(account_roles.c.role.in_(_family(role))))
     if as_of is not None:
         q = q.where(entries.c.date <= as_of)
     return q
@@ -135,11 +146,11 @@ def _documents_agree(tx: Tx, as_of: dt.date | None) -> bool:
     gl = (select(entries.c.document.label("k"),
                  case((role == "inventory", literal("")), else_=entries.c.period).label("p"),
                  case((role == "inventory", posted), else_=0).label("inventory"),
-                 case((role == "revenue", -posted), else_=0).label("revenue"),
-                 case((role == "vat_payable", -posted), else_=0).label("vat"))
+                 case((role.in_(REVENUE_ROLES), -posted), else_=0).label("revenue"),
+                 case((role.in_(VAT_ROLES), -posted), else_=0).label("vat"))
           .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
                        .join(account_roles, account_roles.c.account == jlines.c.account))
-          .where(role.in_(("inventory", "revenue", "vat_payable"))))
+          .where(role.in_(("inventory", *REVENUE_ROLES, *VAT_ROLES))))
     # The documents' side enters negated: each key's sums are GL − books.
     inv = select(invoices.c.number, _month(tx, invoices.c.issue_date), literal(0),
                  -_raw(invoices.c.net_total), -_raw(invoices.c.vat_total))
@@ -180,8 +191,11 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
     bal = gl_by_role(tx, as_of)
 
     def gl(role: str) -> Decimal:
-        d, cr = bal.get(role, (ZERO, ZERO))
-        return d - cr
+        total = ZERO
+        for r in _family(role):
+            d, cr = bal.get(r, (ZERO, ZERO))
+            total += d - cr
+        return total
 
     checks = []
     # 1. Debits equal credits, in total and per entry: one pass over the

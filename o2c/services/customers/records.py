@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Row, delete, exists, insert, select, updat
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
+from o2c.domain.tax import CUSTOMER_TYPES, country_error, vat_id_error
 from o2c.domain.text import audit_snapshot
 from o2c.services.platform.uow import Tx
 
@@ -19,12 +20,60 @@ customer_channels = m.CustomerChannel.__table__
 
 CUSTOMER_FIELDS = (
     "code", "name", "email", "country", "language", "tax_id", "payment_terms_days",
-    "credit_limit", "currency", "billing_address", "shipping_address", "invoice_email", "send_invoices",
+    "credit_limit", "currency", "billing_address", "shipping_address", "customer_type", "invoice_email",
+    "send_invoices",
 )
+VAT_CHECK_STATUSES = ("valid", "invalid", "unchecked")
 
 
 def _customer_row(row: Any, channels: Iterable[str]) -> dict[str, Any]:
-    return {"id": row.id, **{f: getattr(row, f) for f in CUSTOMER_FIELDS}, "channels": sorted(channels)}
+    return {"id": row.id, **{f: getattr(row, f) for f in CUSTOMER_FIELDS}, "channels": sorted(channels),
+            "vat_id_check": {"status": row.vat_id_check_status, "checked_on": row.vat_id_checked_on,
+                             "reference": row.vat_id_check_reference}}
+
+
+def check_tax_fields(data: dict[str, Any], stored: dict[str, Any] | None = None) -> None:
+    """Country, customer type and VAT id of a customer as saved (``stored``:
+    what is on file, for a change): 422 with the fields at fault."""
+    merged = {**(stored or {}), **{k: v for k, v in data.items() if v is not None}}
+    fields: dict[str, list[str]] = {}
+    country = str(merged.get("country") or "")
+    for name in ("country",):
+        if name in data or stored is None:
+            why = country_error(country)
+            if why:
+                fields[name] = [why]
+    for where in ("billing_address", "shipping_address"):
+        addr = data.get(where)
+        if isinstance(addr, dict) and addr.get("country"):
+            why = country_error(str(addr["country"]))
+            if why:
+                fields[where] = [why]
+    ctype = merged.get("customer_type")
+    if ctype is not None and ctype not in CUSTOMER_TYPES:
+        fields["customer_type"] = [f"One of {', '.join(CUSTOMER_TYPES)}."]
+    if "country" not in fields and ("tax_id" in data or "country" in data or stored is None):
+        why = vat_id_error(str(merged.get("tax_id") or ""), country)
+        if why:
+            fields["tax_id"] = [why]
+    if fields:
+        raise ValidationFailed("Some customer fields are invalid.", fields)
+
+
+def _vat_check_values(check: dict[str, Any]) -> dict[str, Any]:
+    return {"vat_id_check_status": check.get("status") or "unchecked",
+            "vat_id_checked_on": check.get("checked_on"), "vat_id_check_reference": check.get("reference")}
+
+
+def unsaved_customer(data: dict[str, Any]) -> Any:
+    """A whole customer as sent, checked but not saved (a preview's)."""
+    from types import SimpleNamespace
+    check_tax_fields(data)
+    return SimpleNamespace(
+        id=None, country=data["country"], tax_id=data.get("tax_id") or "",
+        customer_type=data.get("customer_type") or ("business" if data.get("tax_id") else "consumer"),
+        vat_id_check_status="unchecked", billing_address=data.get("billing_address") or {},
+        shipping_address=data.get("shipping_address"))
 
 
 def _channels_of(tx: Tx, ids: list[int]) -> dict[int, list[str]]:
@@ -47,8 +96,12 @@ def create_customer(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     exists_ = tx.conn.execute(select(customers.c.id).where(customers.c.code == data["code"])).scalar()
     if exists_ is not None:
         raise Conflict(f"A customer with code “{data['code']}” already exists.", {"customer_id": exists_})
-    values = {f: data[f] for f in CUSTOMER_FIELDS if f in data}
+    check_tax_fields(data)
+    values = {f: data[f] for f in CUSTOMER_FIELDS if f in data and data[f] is not None}
     values.setdefault("shipping_address", None)
+    values.setdefault("customer_type", "business" if data.get("tax_id") else "consumer")
+    if data.get("vat_id_check"):
+        values.update(_vat_check_values(data["vat_id_check"]))
     values["created_at"] = tx.now
     cid = tx.conn.execute(insert(customers).returning(customers.c.id), values).scalar_one()
     _share(tx, cid, data.get("channels") or ())
@@ -67,7 +120,15 @@ def get_customer(tx: Tx, customer_id: int) -> dict[str, Any]:
 def update_customer(tx: Tx, customer_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Change what ``data`` names; ``channels`` replaces the list of channels."""
     before = get_customer(tx, customer_id)
+    check_tax_fields(data, before)
     values = {f: data[f] for f in CUSTOMER_FIELDS if f in data and f != "code"}
+    if values.get("customer_type") is None:
+        values.pop("customer_type", None)
+    if data.get("vat_id_check"):
+        values.update(_vat_check_values(data["vat_id_check"]))
+    elif "tax_id" in data and data["tax_id"] != before["tax_id"]:
+        # A new VAT id has not been checked yet.
+        values.update(_vat_check_values({}))
     if "code" in data and data["code"] != before["code"]:
         taken = tx.conn.execute(select(customers.c.id).where(customers.c.code == data["code"])).scalar()
         if taken is not None:

@@ -29,9 +29,10 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
-from o2c.domain.money import ZERO, Totals, VatLine, line_net, round_money, share_of_value
+from o2c.domain.money import ZERO, Totals, line_net, share_of_value
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import derive_order_statuses, invoice_status
+from o2c.domain.tax import posting_roles, vat_rows
 from o2c.ledger.posting import (
     entry_for_credit_note,
     entry_for_credit_note_released,
@@ -42,6 +43,7 @@ from o2c.services.cash import corrections
 from o2c.services.customers import records
 from o2c.services.platform import jobs
 from o2c.services.platform.uow import Tx
+from o2c.services.sales.tax import vat_view
 from o2c.services.sales.orders import (
     FUNCTIONAL_CURRENCY,
     hand_over_freed_stock,
@@ -247,7 +249,8 @@ def _credit_notes(tx: Tx, o: Row[Any], return_id: int, credited: dict[int, int],
     latest invoices first."""
     inv_rows = tx.conn.execute(
         select(invoices.c.id, invoices.c.number, invoices.c.total, invoices.c.amount_paid,
-               invoices.c.credited_amount, invoices.c.currency)
+               invoices.c.credited_amount, invoices.c.currency, invoices.c.tax_treatment,
+               invoices.c.tax_country, invoices.c.buyer_vat_id)
         .where(invoices.c.order_id == o.id).order_by(invoices.c.id.desc())).all()
     ids = [r.id for r in inv_rows]
     # Payments a credit note may give money back to, locked now, before the
@@ -294,12 +297,12 @@ def _credited_so_far(tx: Tx, invoice_ids: list[int]) -> dict[str, dict[Any, Any]
     rate_net: dict[tuple[int, Decimal], Decimal] = defaultdict(lambda: ZERO)
     rate_vat: dict[tuple[int, Decimal], Decimal] = defaultdict(lambda: ZERO)
     for r in tx.conn.execute(
-        select(credit_notes.c.invoice_id, cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat)
+        select(credit_notes.c.invoice_id, cn_vat.c.category, cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat)
         .join(credit_notes, credit_notes.c.id == cn_vat.c.credit_note_id)
         .where(credit_notes.c.invoice_id.in_(invoice_ids))
     ):
-        rate_net[(r[0], r[1])] += r[2]
-        rate_vat[(r[0], r[1])] += r[3]
+        rate_net[(r[0], (r[1], r[2]))] += r[3]
+        rate_vat[(r[0], (r[1], r[2]))] += r[4]
     return {"qty": qty, "net": net, "rate_net": rate_net, "rate_vat": rate_vat}
 
 
@@ -317,20 +320,20 @@ def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any
             net = line_net(q, il.unit_price, il.discount)
         rows.append({"order_line_id": il.order_line_id, "sku": il.sku, "description": il.description,
                      "quantity": q, "unit_price": il.unit_price, "discount": il.discount,
-                     "vat_rate": il.vat_rate, "net": net})
-    invoice_rates = {r.rate: r for r in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id == inv.id))}
-    nets: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
-    for r in rows:
-        nets[r["vat_rate"]] += r["net"]
+                     "vat_rate": il.vat_rate, "vat_category": il.vat_category, "net": net})
+    # A credit note follows its invoice: the same treatment, categories and rates.
+    invoice_rates = {(r.category, r.rate): r for r in
+                     tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id == inv.id))}
     by_rate = []
-    for rate, net in sorted(nets.items()):
-        done = before["rate_net"][(inv.id, rate)] + net
-        full = rate in invoice_rates and done == invoice_rates[rate].net
-        vat = invoice_rates[rate].vat - before["rate_vat"][(inv.id, rate)] if full else round_money(net * rate)
-        by_rate.append(VatLine(rate, net, vat))
+    for v in vat_rows((r["net"], r["vat_category"], r["vat_rate"]) for r in rows):
+        key = (v.category, v.rate)
+        done = before["rate_net"][(inv.id, key)] + v.net
+        full = key in invoice_rates and done == invoice_rates[key].net
+        vat = invoice_rates[key].vat - before["rate_vat"][(inv.id, key)] if full else v.vat
+        by_rate.append(v._replace(vat=vat))
     net_total = sum((v.net for v in by_rate), ZERO)
     vat_total = sum((v.vat for v in by_rate), ZERO)
-    totals = Totals(net_total, vat_total, net_total + vat_total, tuple(by_rate))
+    totals = Totals(net_total, vat_total, net_total + vat_total, ())
 
     open_balance = inv.total - inv.amount_paid - inv.credited_amount
     applied = min(totals.gross, open_balance)
@@ -344,13 +347,15 @@ def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any
         "customer_id": o.customer_id, "return_id": return_id, "issue_date": tx.today, "currency": inv.currency,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross, "applied": applied,
         "to_credit": released, "refunded": refunded, "created_at": tx.now,
+        "tax_treatment": inv.tax_treatment, "tax_country": inv.tax_country, "buyer_vat_id": inv.buyer_vat_id,
     }).scalar_one()
     tx.conn.execute(insert(cn_lines), [{**r, "credit_note_id": cid} for r in rows])
-    tx.conn.execute(insert(cn_vat), [{"credit_note_id": cid, "rate": v.rate, "net": v.net, "vat": v.vat}
-                                     for v in totals.by_rate])
+    tx.conn.execute(insert(cn_vat), [{"credit_note_id": cid, **v._asdict()} for v in by_rate])
     new_status = invoice_status(inv.total, inv.amount_paid - released, inv.credited_amount + totals.gross)
     tx.conn.execute(_credit_invoice, {"iid": inv.id, "cn": totals.gross, "released": released, "st": new_status})
-    tx.post(entry_for_credit_note(tx.chart, tx.today, cid, number, totals.net, totals.vat, o.customer_id))
+    roles = posting_roles(inv.tax_treatment, inv.tax_country)
+    tx.post(entry_for_credit_note(tx.chart, tx.today, cid, number, totals.net, totals.vat, o.customer_id,
+                                  roles.revenue, roles.vat))
     sources = _release_payments(tx, inv.id, released) if released else []
     tx.post(entry_for_credit_note_released(tx.chart, tx.today, cid, number, released, o.customer_id))
     tx.emit("credit_note.issued", o.channel, o.id, {
@@ -554,10 +559,11 @@ def _cn_views(tx: Tx, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     for l in tx.conn.execute(select(cn_lines).where(cn_lines.c.credit_note_id.in_(ids)).order_by(cn_lines.c.id)):
         ls[l.credit_note_id].append({"sku": l.sku, "description": l.description, "quantity": l.quantity,
                                      "unit_price": l.unit_price, "discount": l.discount, "vat_rate": l.vat_rate,
-                                     "net": l.net})
-    vat: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for v in tx.conn.execute(select(cn_vat).where(cn_vat.c.credit_note_id.in_(ids)).order_by(cn_vat.c.rate)):
-        vat[v.credit_note_id].append({"rate": v.rate, "net": v.net, "vat": v.vat})
+                                     "vat_category": l.vat_category, "net": l.net})
+    raw: dict[int, list[Any]] = defaultdict(list)
+    for v in tx.conn.execute(select(cn_vat).where(cn_vat.c.credit_note_id.in_(ids))):
+        raw[v.credit_note_id].append(v)
+    vat = {i: vat_view(raw[i]) for i in ids}
     inv_numbers = dict(tx.conn.execute(select(invoices.c.id, invoices.c.number).where(
         invoices.c.id.in_({r.invoice_id for r in rows}))).all())
     out = []

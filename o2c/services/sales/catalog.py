@@ -13,12 +13,12 @@ from o2c.services.platform.uow import Tx
 products = m.Product.__table__
 stock = m.Stock.__table__
 
-PRODUCT_FIELDS = ("sku", "name", "unit_price", "vat_rate", "unit", "active")
+PRODUCT_FIELDS = ("sku", "name", "unit_price", "vat_rate", "tax_class", "unit", "active")
 
 
 _product_cols = [
     products.c.id, products.c.sku, products.c.name, products.c.unit_price, products.c.vat_rate,
-    products.c.unit, products.c.active, stock.c.on_hand, stock.c.reserved, stock.c.value,
+    products.c.tax_class, products.c.unit, products.c.active, stock.c.on_hand, stock.c.reserved, stock.c.value,
 ]
 
 
@@ -26,7 +26,7 @@ def _product_row(row: Any) -> dict[str, Any]:
     from o2c.domain.money import unit_cost
     return {
         "id": row.id, "sku": row.sku, "name": row.name, "unit_price": row.unit_price,
-        "vat_rate": row.vat_rate, "unit": row.unit, "active": row.active,
+        "vat_rate": row.vat_rate, "tax_class": row.tax_class, "unit": row.unit, "active": row.active,
         "unit_cost": unit_cost(row.value, row.on_hand),
     }
 

@@ -32,6 +32,8 @@ from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
 from o2c.services.customers import records
 from o2c.services.platform import jobs
+from o2c.services.platform.company import company_settings
+from o2c.services.sales import tax
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts
 
 orders = m.Order.__table__
@@ -63,14 +65,15 @@ ORDER_COLS = [
     orders.c.payment_status, orders.c.channel, orders.c.external_ref, orders.c.customer_id,
     orders.c.currency, orders.c.shipping_address, orders.c.net_total, orders.c.vat_total,
     orders.c.total, orders.c.invoiced_total, orders.c.amount_paid, orders.c.created_at,
-    orders.c.confirmed_at, orders.c.allow_backorder, orders.c.payment_terms_days,
+    orders.c.confirmed_at, orders.c.allow_backorder, orders.c.tax_treatment, orders.c.tax_country,
+    orders.c.buyer_vat_id, orders.c.payment_terms_days,
 ]
 #: Days after issue an order's invoice falls due: the order's agreed terms
 #: (a quotation's), else the customer's (needs ``customers`` joined).
 DUE_IN_DAYS = func.coalesce(orders.c.payment_terms_days, customers.c.payment_terms_days).label("due_in_days")
 LINE_COLS = [
     lines.c.order_id, lines.c.id, lines.c.line_no, lines.c.product_id, lines.c.sku, lines.c.description,
-    lines.c.quantity, lines.c.unit_price, lines.c.discount, lines.c.vat_rate, lines.c.net,
+    lines.c.quantity, lines.c.unit_price, lines.c.discount, lines.c.vat_rate, lines.c.vat_category, lines.c.net,
     lines.c.reserved_quantity, lines.c.packed_quantity, lines.c.shipped_quantity, lines.c.invoiced_quantity,
     lines.c.returned_quantity, lines.c.cancelled_quantity, lines.c.backordered_quantity,
 ]
@@ -156,7 +159,7 @@ def record_progress(
 
 _products_by_sku = (
     select(products.c.id, products.c.sku, products.c.name, products.c.unit_price, products.c.vat_rate,
-           products.c.active).where(products.c.sku.in_(bindparam("skus", expanding=True)))
+           products.c.tax_class, products.c.active).where(products.c.sku.in_(bindparam("skus", expanding=True)))
 )
 _insert_lines = insert(lines)
 _mark_reserved = (
@@ -192,18 +195,17 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
         raise ValidationFailed("Some order lines are invalid.", {"lines": errors})
 
     confirm = bool(data.get("confirm"))
+    # The tax treatment is decided with the prices, from what is read already
+    # (company settings are cached; customer and products are in hand), and
+    # frozen on the order: later invoices and credit notes copy it.
+    shipping_address = data.get("shipping_address") or customer.shipping_address or customer.billing_address
+    ship_to = tax.ship_to_of(customer, shipping_address)
+    decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, req_lines)
     line_rows = []
-    for i, l in enumerate(req_lines, start=1):
-        p = found[l["sku"]]
-        price = p.unit_price if l.get("unit_price") is None else l["unit_price"]
-        discount = l.get("discount") or ZERO
+    for i, r in enumerate(priced, start=1):
         line_rows.append({
-            "line_no": i, "product_id": p.id, "sku": p.sku, "description": p.name,
-            "quantity": l["quantity"], "unit_price": price, "discount": discount,
-            # A rate given with the line (frozen on an accepted quotation) stands.
-            "vat_rate": p.vat_rate if l.get("vat_rate") is None else l["vat_rate"],
-            "net": line_net(l["quantity"], price, discount),
-            "reserved_quantity": l["quantity"] if confirm else 0, "packed_quantity": 0,
+            "line_no": i, **r,
+            "reserved_quantity": r["quantity"] if confirm else 0, "packed_quantity": 0,
             "shipped_quantity": 0, "invoiced_quantity": 0, "returned_quantity": 0, "cancelled_quantity": 0,
             "backordered_quantity": 0,
         })
@@ -215,7 +217,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
         "channel": channel, "external_ref": external_ref, "customer_id": customer.id,
         "currency": currency, "status": "confirmed" if confirm else "draft",
         "fulfillment_status": "unfulfilled", "payment_status": "unpaid",
-        "shipping_address": data.get("shipping_address") or customer.shipping_address or customer.billing_address,
+        "shipping_address": shipping_address, **tax.tax_columns(decision, ship_to),
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         "invoiced_total": ZERO, "amount_paid": ZERO, "created_at": tx.now,
         "confirmed_at": tx.now if confirm else None, "allow_backorder": bool(data.get("allow_backorder")),
