@@ -4,7 +4,9 @@ through a signed link.
 ``quotes`` holds a quotation's state (and what its acceptance, decline,
 cancellation or expiry recorded); ``quote_revisions`` the terms of each
 revision with its totals and the hash of the acceptance link sent with it;
-``quote_lines`` each revision's lines, prices frozen. Orders gain
+``quote_lines`` each revision's lines, prices frozen. A revision freezes the tax
+treatment as an order does (``tax_treatment``, ``tax_country``, ``buyer_vat_id``,
+``ship_to_country``), its lines their ``vat_category``. Orders gain
 ``payment_terms_days``: terms agreed on a quotation, which the order's
 invoices follow instead of the customer's default (null: the customer's).
 
@@ -81,6 +83,10 @@ def upgrade() -> None:
         sa.Column("sent_at", o2c.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("superseded_at", o2c.db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("tax_treatment", sa.String(length=20), server_default="domestic", nullable=False),
+        sa.Column("tax_country", sa.String(length=2), server_default="IT", nullable=False),
+        sa.Column("buyer_vat_id", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("ship_to_country", sa.String(length=2), server_default="", nullable=False),
         sa.ForeignKeyConstraint(["quote_id"], ["quotes.id"], name=op.f("fk_quote_revisions_quote_id_quotes")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quote_revisions")),
         sa.UniqueConstraint("quote_id", "revision", name=op.f("uq_quote_revisions_quote_id_revision")),
@@ -98,6 +104,7 @@ def upgrade() -> None:
         sa.Column("unit_price", o2c.db.types.Money(), nullable=False),
         sa.Column("discount", o2c.db.types.Rate(), nullable=False),
         sa.Column("vat_rate", o2c.db.types.Rate(), nullable=False),
+        sa.Column("vat_category", sa.String(length=2), server_default="S", nullable=False),
         sa.Column("net", o2c.db.types.Money(), nullable=False),
         sa.Column("optional", sa.Boolean(), nullable=False),
         sa.CheckConstraint("quantity > 0", name=op.f("ck_quote_lines_quantity_positive")),

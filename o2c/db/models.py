@@ -912,6 +912,12 @@ class QuoteRevision(Base):
     sent_at: Mapped[dt.datetime | None]
     superseded_at: Mapped[dt.datetime | None]
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The treatment decided when the revision was priced, as an order freezes
+    #: it (``tax.tax_columns``): its order and invoice will have the same.
+    tax_treatment: Mapped[str] = mapped_column(String(20), default="domestic", server_default="domestic")
+    tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
+    buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
 
 
 class QuoteLine(Base):
@@ -934,6 +940,8 @@ class QuoteLine(Base):
     unit_price: Mapped[Decimal]
     discount: Mapped[Decimal] = mapped_column(Rate())
     vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: UNCL 5305 VAT category, as on an order line.
+    vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
     optional: Mapped[bool] = mapped_column(Boolean, default=False)
 # --- tax ---

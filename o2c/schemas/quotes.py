@@ -66,6 +66,7 @@ class QuoteLineOut(Schema):
     unit_price = Money()
     discount = Rate()
     vat_rate = Rate()
+    vat_category = Str(metadata={"description": "UNCL 5305: S, Z, E, K, G, AE, O (as on the order and invoice)."})
     net = Money()
     optional = fields.Boolean()
 
@@ -89,8 +90,11 @@ class QuoteOut(Schema):
     currency = Str()
     lines = fields.List(fields.Nested(QuoteLineOut))
     optional_lines = fields.List(fields.Nested(QuoteLineOut))
-    tax_treatment = Str()
-    vat = fields.List(fields.Nested(VatOut))
+    tax_treatment = Str(metadata={"description": "domestic, intra_eu_b2b, eu_distance_sale, export or exempt: "
+                                                 "decided as for an order, so the invoice's."})
+    tax_country = Str(metadata={"description": "Whose VAT applies."})
+    vat = fields.List(fields.Nested(VatOut), metadata={
+        "description": "Per VAT category and rate of the lines that are not optional, as on the invoice."})
     net_total = Money()
     vat_total = Money()
     total = Money()

@@ -20,8 +20,9 @@ def test_a_draft_is_priced_like_an_order_and_numbered_in_its_own_series(admin: C
     assert [(l["sku"], l["net"]) for l in q["lines"]] == [("DESK", "712.50"), ("CHAIR", "510.00")]
     assert [(l["sku"], l["net"]) for l in q["optional_lines"]] == [("MAT", "50.00")]
     assert (q["net_total"], q["vat_total"], q["total"]) == ("1222.50", "268.95", "1491.45")
-    assert q["vat"] == [{"rate": "0.22", "net": "1222.50", "vat": "268.95"}]
-    assert q["payment_terms_days"] == 45 and q["tax_treatment"] == "domestic"
+    assert q["vat"] == [{"category": "S", "rate": "0.22", "net": "1222.50", "vat": "268.95"}]
+    assert (q["payment_terms_days"], q["tax_treatment"], q["tax_country"]) == (45, "domestic", "IT")
+    assert {l["vat_category"] for l in q["lines"] + q["optional_lines"]} == {"S"}
     second = clerk.ok("post", "/api/v1/quotes", quote_body(), status=201)
     assert second["number"].endswith("000002")
 

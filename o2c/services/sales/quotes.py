@@ -11,9 +11,12 @@ same transaction: the quoted lines, prices and payment terms, channel
 credit allow; otherwise the order stays a draft and the quotation says why.
 The quotation's row lock makes a second acceptance return the same order.
 
-Lines, totals and the VAT summary are priced by :func:`price_lines` and
-:func:`quote_totals`, which use the order's arithmetic (``line_net``,
-``document_totals``); the tax treatment is decided in :func:`tax_treatment`.
+Lines, the tax treatment and the VAT categories are decided by the order's
+code (``tax.price_lines``), totals and the VAT summary by the invoice's
+(``document_totals``, ``vat_rows``): the quotation shows the treatment its
+order and invoice will have. A revision freezes what an order freezes
+(``tax.tax_columns``); the order made at acceptance decides again with the
+same function (see :func:`accept_quote`).
 """
 from __future__ import annotations
 
@@ -36,9 +39,12 @@ from o2c.domain.errors import (
     OutOfStock,
     ValidationFailed,
 )
-from o2c.domain.money import ZERO, Totals, document_totals, line_net
+from o2c.domain.money import ZERO, Totals, document_totals
+from o2c.domain.tax import vat_rows
 from o2c.services.customers import records
+from o2c.services.platform.company import company_settings
 from o2c.services.sales import orders as order_service
+from o2c.services.sales import tax
 from o2c.services.platform.uow import Tx
 
 quotes = m.Quote.__table__
@@ -71,17 +77,21 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# -- pricing: the order's arithmetic --------------------------------------------------
+# -- pricing: the order's code ----------------------------------------------------------
 
-def tax_treatment(customer: Any) -> str:
-    """The tax treatment the quotation (and so its order's invoice) will have."""
-    return "domestic"
+#: What a revision freezes of its treatment (``tax.tax_columns``).
+TAX_FIELDS = ("tax_treatment", "tax_country", "buyer_vat_id", "ship_to_country")
 
 
-def price_lines(tx: Tx, req_lines: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Quotation lines priced as an order's: the product's price unless one is
-    given, the discount, the product's VAT rate frozen, ``line_net``. Unknown
-    and inactive products are refused (422)."""
+def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]]) -> tuple[dict[str, Any],
+                                                                                    list[dict[str, Any]]]:
+    """The revision's tax columns and its lines, priced and taxed by the
+    order's function (``tax.price_lines``): the product's price unless one is
+    given, the discount, the treatment, VAT category and rate. The goods go
+    where an order of the customer's would send them (no address is quoted).
+    One treatment for the whole offer, optional lines included, so an order
+    with or without them is taxed alike. Unknown and inactive products are
+    refused (422)."""
     found = {r.sku: r for r in tx.conn.execute(
         order_service._products_by_sku, {"skus": sorted({l["sku"] for l in req_lines})})}
     errors: dict[str, Any] = {}
@@ -97,25 +107,33 @@ def price_lines(tx: Tx, req_lines: Sequence[dict[str, Any]]) -> list[dict[str, A
         seen.add((l["sku"], bool(l.get("optional"))))
     if errors:
         raise ValidationFailed("Some quotation lines are invalid.", {"lines": errors})
-    rows = []
-    for i, l in enumerate(req_lines, start=1):
-        p = found[l["sku"]]
-        price = p.unit_price if l.get("unit_price") is None else l["unit_price"]
-        discount = l.get("discount") or ZERO
-        rows.append({"line_no": i, "product_id": p.id, "sku": p.sku, "description": p.name,
-                     "quantity": l["quantity"], "unit_price": price, "discount": discount,
-                     "vat_rate": p.vat_rate, "net": line_net(l["quantity"], price, discount),
-                     "optional": bool(l.get("optional"))})
-    if not any(not r["optional"] for r in rows):
+    if all(l.get("optional") for l in req_lines):
         raise ValidationFailed("A quotation needs at least one line that is not optional.",
                                {"lines": ["At least one line must not be optional."]})
-    return rows
+    ship_to = tax.ship_to_of(customer, None)
+    decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, list(req_lines))
+    rows = [{"line_no": i, **r, "optional": bool(l.get("optional"))}
+            for i, (l, r) in enumerate(zip(req_lines, priced), start=1)]
+    return tax.tax_columns(decision, ship_to), rows
 
 
 def quote_totals(line_rows: Iterable[dict[str, Any]]) -> Totals:
-    """Totals and VAT summary of the lines that are not optional, computed as
-    for orders and invoices (one VAT amount per rate)."""
+    """Totals of the lines that are not optional, computed as for orders and
+    invoices."""
     return document_totals((r["net"], r["vat_rate"]) for r in line_rows if not r["optional"])
+
+
+def quote_vat(line_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The VAT summary of the lines that are not optional, per category and
+    rate with the exemption reasons, as an invoice shows it."""
+    return tax.vat_view(vat_rows((r["net"], r["vat_category"], r["vat_rate"])
+                                 for r in line_rows if not r["optional"]))
+
+
+def _requested(line_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored lines as a request, to price them again."""
+    return [{"sku": l["sku"], "quantity": l["quantity"], "unit_price": l["unit_price"], "discount": l["discount"],
+             "optional": l["optional"]} for l in line_rows]
 
 
 # -- reading ------------------------------------------------------------------------
@@ -141,7 +159,8 @@ def _revision(tx: Tx, quote_id: int, revision: int) -> Row[Any]:
 
 def _lines_of(tx: Tx, revision_id: int) -> list[dict[str, Any]]:
     cols = [qlines.c.line_no, qlines.c.product_id, qlines.c.sku, qlines.c.description, qlines.c.quantity,
-            qlines.c.unit_price, qlines.c.discount, qlines.c.vat_rate, qlines.c.net, qlines.c.optional]
+            qlines.c.unit_price, qlines.c.discount, qlines.c.vat_rate, qlines.c.vat_category, qlines.c.net,
+            qlines.c.optional]
     return [r._asdict() for r in tx.conn.execute(
         select(*cols).where(qlines.c.revision_id == revision_id).order_by(qlines.c.line_no))]
 
@@ -162,8 +181,8 @@ def _view(tx: Tx, q: Row[Any], revision: int | None = None) -> dict[str, Any]:
         "customer_name": customer.name, "customer_code": customer.code,
         "lines": [l for l in ls if not l["optional"]],
         "optional_lines": [l for l in ls if l["optional"]],
-        "tax_treatment": tax_treatment(customer),
-        "vat": [v._asdict() for v in totals.by_rate],
+        "tax_treatment": rev.tax_treatment, "tax_country": rev.tax_country,
+        "vat": quote_vat(ls),
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         **{f: getattr(rev, f) for f in TERM_FIELDS},
         "revision_created_at": rev.created_at, "revision_sent_at": rev.sent_at,
@@ -208,11 +227,11 @@ def _check_terms(tx: Tx, terms: dict[str, Any]) -> None:
                                {"valid_until": ["Must be today or later."]})
 
 
-def _write_revision(tx: Tx, quote_id: int, revision: int, terms: dict[str, Any],
+def _write_revision(tx: Tx, quote_id: int, revision: int, terms: dict[str, Any], taxed: dict[str, Any],
                     line_rows: list[dict[str, Any]]) -> int:
     totals = quote_totals(line_rows)
     rid = tx.conn.execute(insert(revisions).returning(revisions.c.id), {
-        "quote_id": quote_id, "revision": revision, **{f: terms.get(f) for f in TERM_FIELDS},
+        "quote_id": quote_id, "revision": revision, **{f: terms.get(f) for f in TERM_FIELDS}, **taxed,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         "created_at": tx.now, "created_by": tx.actor,
     }).scalar_one()
@@ -237,14 +256,14 @@ def create_quote(tx: Tx, principal: Principal, data: dict[str, Any], *,
         "note": data.get("note"),
     }
     _check_terms(tx, terms)
-    line_rows = price_lines(tx, data["lines"])
+    taxed, line_rows = price_lines(tx, customer, data["lines"])
     number = quote_number(tx.today.year, tx.take_number("QT", tx.today.year))
     qid = tx.conn.execute(insert(quotes).returning(quotes.c.id), {
         "number": number, "channel": principal.channel, "created_by": tx.actor, "customer_id": customer.id,
         "currency": customer.currency, "status": "draft", "revision": 1, "valid_until": terms["valid_until"],
         "created_at": tx.now, "updated_at": tx.now,
     }).scalar_one()
-    _write_revision(tx, qid, 1, terms, line_rows)
+    _write_revision(tx, qid, 1, terms, taxed, line_rows)
     result = get_quote(tx, qid, principal)
     tx.audit("quote.created", "quote", qid, None, {"number": number, "total": str(result["total"])})
     return result
@@ -266,21 +285,23 @@ def update_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     if terms["valid_until"] is None:
         terms["valid_until"] = rev.valid_until
     _check_terms(tx, terms)
-    if data.get("lines") is not None:
-        line_rows = price_lines(tx, data["lines"])
-    else:
-        line_rows = [dict(l) for l in _lines_of(tx, rev.id)]
+    # Lines kept as they were are taxed again too: the revision shows the
+    # treatment an order made now would have (the customer's VAT id may
+    # have been checked since, a rate changed).
+    customer = tx.conn.execute(select(customers).where(customers.c.id == q.customer_id)).one()
+    req = data["lines"] if data.get("lines") is not None else _requested(_lines_of(tx, rev.id))
+    taxed, line_rows = price_lines(tx, customer, req)
     if q.status == "draft" and rev.sent_at is None:
         tx.conn.execute(qlines.delete().where(qlines.c.revision_id == rev.id))
         totals = quote_totals(line_rows)
         tx.conn.execute(update(revisions).where(revisions.c.id == rev.id).values(
-            **terms, net_total=totals.net, vat_total=totals.vat, total=totals.gross))
+            **terms, **taxed, net_total=totals.net, vat_total=totals.vat, total=totals.gross))
         tx.conn.execute(insert(qlines), [{**r, "revision_id": rev.id} for r in line_rows])
         new_revision = q.revision
     else:
         new_revision = q.revision + 1
         tx.conn.execute(update(revisions).where(revisions.c.id == rev.id).values(superseded_at=tx.now))
-        _write_revision(tx, q.id, new_revision, terms, line_rows)
+        _write_revision(tx, q.id, new_revision, terms, taxed, line_rows)
     tx.conn.execute(update(quotes).where(quotes.c.id == q.id).values(
         revision=new_revision, valid_until=terms["valid_until"], status="draft", updated_at=tx.now))
     after = get_quote(tx, q.id, principal)
@@ -372,11 +393,20 @@ def accept_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     accepted_by = data["accepted_by"].strip()
     if not accepted_by:
         raise ValidationFailed("Type your name to accept.", {"accepted_by": ["Type your name to accept."]})
+    # Prices, discounts and terms are as quoted. The tax is not copied: VAT
+    # is chargeable at the supply, so the order decides the treatment, the
+    # categories and the rates again, now, with the function that priced
+    # the quotation (tax.price_lines) and for the same destination. With
+    # the same customer data and rates table both agree. If a rate changed
+    # between sending and acceptance (or the customer's VAT id was found
+    # invalid), the order and its invoice carry today's tax: the nets stay
+    # as quoted, the VAT and the total follow the law; the audit row of the
+    # acceptance records the quoted and the charged treatment and total.
     order = order_service.create_order(tx, SYSTEM, {
         "customer": {"id": q.customer_id}, "currency": q.currency, "external_ref": q.number,
         "payment_terms_days": rev.payment_terms_days,
         "lines": [{"sku": l["sku"], "quantity": l["quantity"], "unit_price": l["unit_price"],
-                   "discount": l["discount"], "vat_rate": l["vat_rate"]} for l in taken],
+                   "discount": l["discount"]} for l in taken],
     }, channel=ORDER_CHANNEL)
     oid = order["id"]
     # Confirm as any order is confirmed; if stock or credit refuse, the
@@ -404,9 +434,17 @@ def accept_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     if note:
         payload["refused"] = note
     tx.emit("quote.accepted", q.channel, oid, payload)
+    quoted = [(rev.tax_treatment, l["vat_category"], l["vat_rate"]) for l in taken]
+    charged = [(order["tax_treatment"], l["vat_category"], l["vat_rate"]) for l in order["lines"]]
+    tax_changed = {}
+    if quoted != charged:
+        tax_changed = {"tax_changed": {
+            "quoted": {"tax_treatment": rev.tax_treatment,
+                       "total": str(quote_totals([{**l, "optional": False} for l in taken]).gross)},
+            "charged": {"tax_treatment": order["tax_treatment"], "total": str(order["total"])}}}
     tx.audit("quote.accepted", "quote", q.id, {"status": "sent"},
              {"status": "accepted", "order_id": oid, "ip": ip, "purchase_order": data.get("purchase_order"),
-              **({"order_refused": note} if note else {})})
+              **({"order_refused": note} if note else {}), **tax_changed})
     return get_quote(tx, q.id, principal)
 
 
