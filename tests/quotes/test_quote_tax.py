@@ -87,3 +87,33 @@ def test_a_rate_changed_after_sending_the_order_charges_the_new_one_at_the_quote
     after = after if isinstance(after, dict) else json.loads(after)
     assert after["tax_changed"] == {"quoted": {"tax_treatment": "eu_distance_sale", "total": "123.00"},
                                     "charged": {"tax_treatment": "eu_distance_sale", "total": "124.00"}}
+
+
+def proposal_text(api: Client, quote_id: int) -> str:
+    import io
+
+    from pypdf import PdfReader
+    r = api.get(f"/api/v1/quotes/{quote_id}/pdf")
+    assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    return " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(r.data)).pages)
+
+
+def test_the_proposal_states_the_treatment_its_legal_mention_and_the_category_per_vat_row(
+        admin: Client, world: None) -> None:
+    customer(admin, "C-DE-PL", name="Handel Kowalski sp. z o.o.", country="PL", language="pl",
+             tax_id="PL6772398046", billing_address=addr("Kowalski", "PL"))
+    de = admin.ok("post", "/api/v1/quotes", {"customer": {"code": "C-DE"},
+                                             "lines": [{"sku": "CLOCK", "quantity": 1}]}, status=201)
+    text_en = proposal_text(admin, de["id"])
+    assert "Intra-Community supply" in text_en
+    assert "Reverse charge – Art. 138 Directive 2006/112/EC" in text_en
+    assert "VAT category" in text_en and "VATEX-EU-IC" in text_en
+    pl = admin.ok("post", "/api/v1/quotes", {"customer": {"code": "C-DE-PL"},
+                                             "lines": [{"sku": "CLOCK", "quantity": 1}]}, status=201)
+    assert pl["tax_treatment"] == "intra_eu_b2b"
+    text_pl = proposal_text(admin, pl["id"])
+    assert "Wewnątrzwspólnotowa dostawa towarów" in text_pl
+    assert "Odwrotne obciążenie – art. 138 dyrektywy 2006/112/WE" in text_pl
+    dist = admin.ok("post", "/api/v1/quotes", {"customer": {"code": "C-PL"},
+                                               "lines": [{"sku": "CLOCK", "quantity": 1}]}, status=201)
+    assert "Sprzedaż wysyłkowa w UE" in proposal_text(admin, dist["id"])

@@ -11,6 +11,7 @@ from o2c.db import models as m
 from o2c.documents.context import company_seller, stored_address
 from o2c.documents.i18n import document_language
 from o2c.domain.access import Principal
+from o2c.domain.tax import CATEGORIES
 from o2c.services.platform import outbox
 from o2c.services.platform.uow import Tx, unit_of_work
 from o2c.services.sales import quotes
@@ -34,6 +35,11 @@ def proposal_document(tx: Tx, quote: dict[str, Any], acceptance: str | None = No
         "buyer": {"name": c.name, "code": c.code, "tax_id": c.tax_id,
                   "address": stored_address(c.billing_address, c.country)},
         "acceptance_url": acceptance,
+        # The treatment and the legal mention of every category offered
+        # (optional lines too), as the invoice will state them.
+        "tax": {"treatment": quote["tax_treatment"], "country": quote["tax_country"],
+                "categories": sorted({l["vat_category"] for l in quote["lines"] + quote["optional_lines"]},
+                                     key=CATEGORIES.index)},
     }
 
 
