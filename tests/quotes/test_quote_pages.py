@@ -25,6 +25,7 @@ def test_the_quotation_page_shows_what_changed_between_revisions(admin: Client, 
     assert "DESK: quantity" in page and "DESK: discount" in page
     assert "MAT (optional)" in page and "removed" in page
     assert "1,491.45" in page and clerk_web.get("/quotes").status_code == 200
+    assert "Tax treatment: domestic · VAT of IT" in page and "VAT S 22" in page
 
 
 def test_a_clerk_accepts_on_the_customer_behalf(admin: Client, clerk: Client, clerk_web: Web,  # noqa: F811
