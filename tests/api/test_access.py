@@ -326,6 +326,19 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/quotes/<id>/cancel"): "quotes:write",
     ("GET", "/api/v1/quotes/<id>/pdf"): "quotes:read",
     ("GET", "/api/v1/reports/pipeline"): "quotes:report",
+    # company settings and the rates table: role × whose customer in tests/api/test_tax_api.py
+    ("GET", "/api/v1/company"): "company:read",
+    ("PATCH", "/api/v1/company"): "company:admin",
+    ("GET", "/api/v1/tax/rates"): "catalog:read",
+    ("POST", "/api/v1/tax/rates"): "company:admin",
+    ("POST", "/api/v1/tax/preview"): "tax:preview",
+    # the outbox
+    ("GET", "/api/v1/messages"): "messages:read",
+    ("GET", "/api/v1/messages/<id>"): "messages:read",
+    ("POST", "/api/v1/messages/<id>/resend"): "messages:write",
+    ("POST", "/api/v1/invoices/<id>/send"): "messages:write",
+    ("POST", "/api/v1/credit-notes/<id>/send"): "messages:write",
+    ("POST", "/api/v1/customers/<id>/statement/send"): "messages:write",
 }
 
 

@@ -121,6 +121,9 @@ ROUTES: dict[str, str] = {
     "GET /credit-notes/<id:credit_note_id>":             STAFF,
     "GET /credit-notes/<id:credit_note_id>/pdf":         STAFF,
     "POST /invoices/<id:invoice_id>/apply-credit":       MONEY,
+    # company settings: seller, OSS registration, distance-sales threshold (admins)
+    "GET /settings/company":                             "admin",
+    "POST /settings/company":                            "admin",
     # the job queue and webhooks (admins)
     "GET /jobs":                                         "admin",
     "GET /webhooks":                                     "admin",
