@@ -63,7 +63,7 @@ def create_app(config: Config | None = None) -> Flask:
     from o2c import inputs, ops, ratelimit, web
     from o2c.api import (
         aftersales, apikeys, bank, bankmatch, books, catalog, common, crm, documents, errors, events, fx,
-        messages, openapi, receivables, returns, sales, tax,
+        messages, openapi, quotes, receivables, returns, sales, tax,
     )
     from o2c.schemas import fields
     from o2c.db.engine import make_engine
@@ -91,7 +91,8 @@ def create_app(config: Config | None = None) -> Flask:
     api.register_field(fields.Rate, "string", "decimal")
     openapi.init_app(app, api)
     for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp,
-                returns.blp, apikeys.blp, tax.blp, messages.blp, fx.blp, bank.blp, bankmatch.blp, crm.blp):
+                returns.blp, apikeys.blp, tax.blp, messages.blp, fx.blp, bank.blp, bankmatch.blp, crm.blp,
+                quotes.blp):
         api.register_blueprint(blp)
     errors.init_app(app)  # after Api, so the contract's error shape wins
     ops.init_app(app)  # first: every answer (a 401 too) has a request id and a log line

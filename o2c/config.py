@@ -105,6 +105,20 @@ class Config:
     # nothing is ever fetched.
     FX_RATE_FALLBACK_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_FX_RATE_FALLBACK_DAYS", "4")))
     FX_PROVIDER_URL: str = field(default_factory=lambda: os.environ.get("O2C_FX_PROVIDER_URL", ""))
+    # Quotations: default validity in days, reminder this many days before
+    # the validity ends (0: none), the reasons a customer may decline for,
+    # and how many requests per address the public acceptance pages take.
+    QUOTE_VALIDITY_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_QUOTE_VALIDITY_DAYS") or 30))
+    QUOTE_REMINDER_DAYS: int = field(default_factory=lambda: int(os.environ.get("O2C_QUOTE_REMINDER_DAYS") or 0))
+    QUOTE_DECLINE_REASONS: tuple[str, ...] = field(default_factory=lambda: tuple(
+        r.strip() for r in (os.environ.get("O2C_QUOTE_DECLINE_REASONS")
+                            or "price,delivery_time,payment_terms,chose_competitor,no_longer_needed,other").split(",")
+        if r.strip()))
+    # The address customers reach this service at (acceptance links in
+    # e-mails); empty: the address of the request that sends the quotation.
+    PUBLIC_URL: str = field(default_factory=lambda: os.environ.get("O2C_PUBLIC_URL", ""))
+    RATELIMIT_QUOTE_LINKS: str = field(default_factory=lambda: os.environ.get("O2C_RATELIMIT_QUOTE_LINKS")
+                                       or "10/minute;100/hour")
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     # The largest bank statement file accepted (POST /api/v1/bank/statements
     # and the upload page only; every other body keeps MAX_CONTENT_LENGTH).

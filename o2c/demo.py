@@ -48,7 +48,7 @@ from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
 from o2c.services.platform import apikeys, clock, company
 from o2c.services.platform.uow import Tx, unit_of_work
-from o2c.services.sales import catalog, orders
+from o2c.services.sales import catalog, orders, quote_documents, quotes
 
 SEED = 20260315
 
@@ -331,6 +331,7 @@ class _Loader:
         steps.sort(key=lambda s: (s[0], s[1], s[2]))
         for when, _, _, actor, action in steps:
             self.run(when, actor, action)
+        self.quotations()
         self.credit_review()
         self.chase_overdue()
         self.after_the_sale()
@@ -485,6 +486,69 @@ class _Loader:
                 line["discount"] = rng.choice(("0.05", "0.10"))
             lines.append(line)
         return lines
+
+    # -- quotations -----------------------------------------------------------
+    def quotations(self) -> None:
+        """One quotation in every state: a draft, one sent, one negotiated to a
+        second revision, one accepted (its order shipped and invoiced), one
+        declined, one expired, one withdrawn."""
+        base = "http://localhost:5000"
+
+        def new(tx: Tx, code: str, lines: list[dict[str, Any]], valid_days: int, **terms: Any) -> int:
+            return _id(quotes.create_quote(tx, CLERK, {
+                "customer": {"code": code}, "lines": lines,
+                "valid_until": tx.today + dt.timedelta(days=valid_days), **terms}))
+
+        def send(qid: int) -> Callable[[Tx], Any]:
+            return lambda tx: quote_documents.send(tx, qid, CLERK, base)
+
+        grinders = [{"sku": "GRINDER-HAND", "quantity": 6, "discount": Decimal("0.05")},
+                    {"sku": "MUG-350", "quantity": 24, "unit_price": Decimal("7.90")},
+                    {"sku": "CUP-ESP-6", "quantity": 4, "optional": True}]
+        # Accepted and shipped: negotiated once, accepted with its option.
+        t = self.ago(18, 4)
+        self.run(t, CLERK.actor, lambda tx: stock.receive(tx, "GRINDER-HAND", 6, Decimal("23.90")))
+        won = self.run(t, CLERK.actor, lambda tx: new(tx, "C-1001", grinders, 30, payment_terms_days=60,
+                                                      delivery_terms="DAP Milano, within 10 days"))
+        self.run(self.later(t, 1), CLERK.actor, send(won))
+        better = [{**grinders[0], "discount": Decimal("0.08")}, *grinders[1:]]
+        self.run(self.ago(16, 2), CLERK.actor, lambda tx: quotes.update_quote(tx, won, CLERK, {"lines": better}))
+        self.run(self.ago(16, 1), CLERK.actor, send(won))
+        accepted = self.run(self.ago(15, 3), "public:quote-link", lambda tx: quotes.accept_quote(
+            tx, won, CLERK, {"accepted_by": "Giulia Ferrante", "purchase_order": "AUR-PO-2231",
+                             "optional_skus": ["CUP-ESP-6"]}, ip="198.51.100.23"))
+        plan = OrderPlan(-1, "shipped", "web", {"country": "IT"}, [], self.ago(15, 3))
+        plan.ids["order"] = accepted["order_id"]
+        self.run(self.ago(14, 5), CLERK.actor, lambda tx: self.pack(tx, plan, None))
+        self.run(self.ago(14, 2), CLERK.actor, lambda tx: self.ship(tx, plan))
+
+        beans = [{"sku": "BEANS-ESP-1KG", "quantity": 20, "discount": Decimal("0.10")},
+                 {"sku": "CANTUCCI-250", "quantity": 30}]
+        # Expired: sent, never answered.
+        t = self.ago(40, 3)
+        old = self.run(t, CLERK.actor, lambda tx: new(tx, "C-1002", beans, 20))
+        self.run(self.later(t, 2), CLERK.actor, send(old))
+        self.run(self.ago(19), "worker", lambda tx: quotes.expire_due(tx))
+        # Declined, for the price.
+        t = self.ago(9, 6)
+        lost = self.run(t, CLERK.actor, lambda tx: new(tx, "C-1002", beans, 30))
+        self.run(self.later(t, 1), CLERK.actor, send(lost))
+        self.run(self.ago(6, 2), "public:quote-link", lambda tx: quotes.decline_quote(
+            tx, lost, CLERK, {"reason": "price", "comment": "Found the beans 8 % cheaper elsewhere."}))
+        # Withdrawn before it went out.
+        gone = self.run(self.ago(7, 1), CLERK.actor, lambda tx: new(tx, "C-1001", beans, 30))
+        self.run(self.ago(6, 5), CLERK.actor, lambda tx: quotes.cancel_quote(tx, gone, CLERK))
+        # Sent, negotiated to a second revision and sent again; sent; a draft.
+        t = self.ago(5, 4)
+        talk = self.run(t, CLERK.actor, lambda tx: new(tx, "C-1001", grinders, 30))
+        self.run(self.later(t, 1), CLERK.actor, send(talk))
+        self.run(self.ago(3, 2), CLERK.actor, lambda tx: quotes.update_quote(
+            tx, talk, CLERK, {"payment_terms_days": 45, "lines": better}))
+        self.run(self.ago(3, 1), CLERK.actor, send(talk))
+        t = self.ago(2, 3)
+        out = self.run(t, CLERK.actor, lambda tx: new(tx, "C-1002", beans, 30))
+        self.run(self.later(t, 1), CLERK.actor, send(out))
+        self.run(self.ago(0, 5), CLERK.actor, lambda tx: new(tx, "C-1001", beans[:1], 30, note="Price on request"))
 
     # -- one order's events ----------------------------------------------------
     def steps_for(self, plan: OrderPlan) -> list[Step]:

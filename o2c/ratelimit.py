@@ -121,3 +121,23 @@ def sign_in_wait(username: str) -> int | None:
     wait = _seconds_until(max(resets))
     g.retry_after = wait
     return wait
+
+
+def quote_link_wait() -> int | None:
+    """Count a request to a public quotation link against the caller's
+    address; the seconds to wait when it is over its limit, else ``None``.
+    Guessing tokens is slowed down this way (they are 256-bit random)."""
+    cfg = current_app.config["O2C"]
+    limiter: Limiter | None = current_app.extensions.get(EXTENSION)
+    if limiter is None or not cfg.ratelimit_enabled:
+        return None
+    strategy = limiter.limiter
+    resets: list[float] = []
+    for item in parse_many(cfg.RATELIMIT_QUOTE_LINKS):
+        if not strategy.hit(item, "quote-link", client_address()):
+            resets.append(strategy.get_window_stats(item, "quote-link", client_address()).reset_time)
+    if not resets:
+        return None
+    wait = _seconds_until(max(resets))
+    g.retry_after = wait
+    return wait

@@ -43,7 +43,8 @@ log = logging.getLogger("o2c.worker")
 #: Modules whose import registers job kinds and periodic tasks. A new kind of
 #: background work adds its module here.
 JOB_MODULES: list[str] = ["o2c.services.platform.webhooks", "o2c.services.platform.background",
-                           "o2c.services.platform.outbox", "o2c.services.crm.background"]
+                           "o2c.services.platform.outbox", "o2c.services.crm.background",
+                           "o2c.services.sales.quote_jobs"]
 
 
 def load_job_modules(extra: Iterable[str] = ()) -> None:

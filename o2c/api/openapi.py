@@ -202,6 +202,24 @@ EVENT_DATA: dict[str, dict[str, Any]] = {
         from_date={"type": "string", "format": "date"}, to_date={"type": "string", "format": "date"},
         closing_balance={"type": ["string", "null"]}, line_count={"type": "integer"},
         continuity={"enum": ["ok", "gap", "overlap"]}),
+    "quote.sent": _data(["quote_id", "number", "revision", "total"], quote_id=_ID, number=_NUMBER,
+                        revision={"type": "integer"}, label={"type": "string"}, total=_AMOUNT,
+                        valid_until={"type": "string", "format": "date"}),
+    "quote.revised": _data(["quote_id", "number", "revision", "total"], quote_id=_ID, number=_NUMBER,
+                           revision={"type": "integer"}, label={"type": "string"}, total=_AMOUNT),
+    "quote.accepted": _data(
+        ["quote_id", "number", "revision", "order_id", "order_status"], quote_id=_ID, number=_NUMBER,
+        revision={"type": "integer"}, order_id=_ID, order_number={"type": "string"},
+        order_status={"enum": ["confirmed", "draft"],
+                      "description": "draft when stock or credit refused the confirmation (see refused)."},
+        refused={"type": "string", "description": "Why the order stayed a draft."},
+        accepted_by={"type": "string"}, optional_skus={"type": "array", "items": {"type": "string"}},
+        total=_AMOUNT),
+    "quote.declined": _data(["quote_id", "number", "reason"], quote_id=_ID, number=_NUMBER,
+                            revision={"type": "integer"}, reason={"type": "string"},
+                            comment={"type": ["string", "null"]}),
+    "quote.expired": _data(["quote_id", "number"], quote_id=_ID, number=_NUMBER, revision={"type": "integer"},
+                           valid_until={"type": "string", "format": "date"}),
 }
 
 
@@ -257,6 +275,13 @@ REQUEST_EXAMPLES: dict[str, Any] = {
     "CompanyPatch": {"oss_registered": True},
     "RefundIn": {"customer_id": 1, "amount": "50.00", "currency": "EUR"},
     "ApplyCreditIn": {"amount": "50.00"},
+    "QuoteIn": {"customer": {"code": "C-ROSSI"}, "valid_until": "2026-02-28", "payment_terms_days": 60,
+                "delivery_terms": "DAP Milano, within 3 weeks",
+                "lines": [{"sku": "CHAIR-OAK", "quantity": 12, "discount": "0.05"},
+                          {"sku": "CUSHION", "quantity": 12, "optional": True}]},
+    "QuotePatch": {"payment_terms_days": 45, "lines": [{"sku": "CHAIR-OAK", "quantity": 12, "discount": "0.08"}]},
+    "QuoteAcceptIn": {"accepted_by": "Giulia Rossi", "purchase_order": "PO-2026-118", "optional_skus": ["CUSHION"]},
+    "QuoteDeclineIn": {"reason": "price", "comment": "A competitor offered 10 % less."},
 }
 
 

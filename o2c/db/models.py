@@ -248,6 +248,9 @@ class Order(Base):
     buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: Where the goods go: counts the distance sales towards the EU threshold.
     ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    #: Payment terms agreed for this order (a quotation's), instead of the
+    #: customer's: its invoices fall due this many days after issue.
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
     #: The coupon whose discount the lines carry (redeemed on confirmation).
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
     #: The date the customer was promised delivery by (on-time and perfect-order KPIs).
@@ -1152,3 +1155,102 @@ class CustomerRfm(Base):
     orders: Mapped[int] = mapped_column(BigInteger)
     monetary: Mapped[Decimal]
     computed_at: Mapped[dt.datetime]
+
+
+# --- quotations ---
+
+
+class Quote(Base):
+    """A quotation: the offer before an order. Its terms and lines live in
+    revisions; ``revision`` is the current one (the only one that can be
+    accepted). ``valid_until`` mirrors the current revision's, for the expiry
+    job. An accepted quotation names the order it became; ``conversion_note``
+    says why that order stayed a draft (stock, credit), if it did."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (
+        Index("ix_quotes_status_valid_until", "status", "valid_until"),
+        Index("ix_quotes_customer_id_id", "customer_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(255))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    conversion_note: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[dt.datetime | None]
+    accepted_at: Mapped[dt.datetime | None]
+    accepted_by: Mapped[str | None] = mapped_column(String(255))
+    accepted_revision: Mapped[int | None] = mapped_column(Integer)
+    purchase_order: Mapped[str | None] = mapped_column(String(128))
+    accepted_ip: Mapped[str | None] = mapped_column(String(64))
+    declined_at: Mapped[dt.datetime | None]
+    declined_reason: Mapped[str | None] = mapped_column(String(64))
+    declined_comment: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[dt.datetime | None]
+    expired_at: Mapped[dt.datetime | None]
+    reminded_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class QuoteRevision(Base):
+    """One revision of a quotation's terms and lines; read-only once a later
+    revision supersedes it. ``token_hash``: the SHA-256 of the acceptance
+    link's token sent with this revision (the token itself is never stored)."""
+
+    __tablename__ = "quote_revisions"
+    __table_args__ = (UniqueConstraint("quote_id", "revision"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    payment_terms_days: Mapped[int] = mapped_column(Integer)
+    delivery_terms: Mapped[str | None] = mapped_column(String(500))
+    requested_delivery_date: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    net_total: Mapped[Decimal]
+    vat_total: Mapped[Decimal]
+    total: Mapped[Decimal]
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(255))
+    sent_at: Mapped[dt.datetime | None]
+    superseded_at: Mapped[dt.datetime | None]
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The treatment decided when the revision was priced, as an order freezes
+    #: it (``tax.tax_columns``): its order and invoice will have the same.
+    tax_treatment: Mapped[str] = mapped_column(String(20), default="domestic", server_default="domestic")
+    tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
+    buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+
+
+class QuoteLine(Base):
+    """A line of one revision: price, discount and VAT rate frozen as on an
+    order. ``optional`` lines are offered; the customer may add them when
+    accepting; they are not in the revision's totals."""
+
+    __tablename__ = "quote_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        UniqueConstraint("revision_id", "line_no"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("quote_revisions.id"))
+    line_no: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str]
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal]
+    discount: Mapped[Decimal] = mapped_column(Rate())
+    vat_rate: Mapped[Decimal] = mapped_column(Rate())
+    #: UNCL 5305 VAT category, as on an order line.
+    vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
+    net: Mapped[Decimal]
+    optional: Mapped[bool] = mapped_column(Boolean, default=False)

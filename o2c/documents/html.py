@@ -40,3 +40,12 @@ def payment_qr(doc: Mapping[str, Any]) -> str | None:
 def document_html(doc: Mapping[str, Any]) -> str:
     lang = doc["language"]
     return environment(lang).get_template(TEMPLATE).render(doc=doc, lang=lang, qr=payment_qr(doc))
+
+
+PROPOSAL = "proposal.html"
+
+
+def proposal_html(doc: Mapping[str, Any]) -> str:
+    """A quotation's proposal, in the invoices' layout and the customer's language."""
+    lang = doc["language"]
+    return environment(lang).get_template(PROPOSAL).render(doc=doc, lang=lang)

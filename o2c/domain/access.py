@@ -10,7 +10,7 @@ ROLES = ("webshop", "clerk", "accountant", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "webshop": frozenset({
         "catalog:read", "orders:read", "orders:write", "invoices:read", "events:read",
-        "webhooks:read", "webhooks:write", "tax:preview", "coupons:read",
+        "webhooks:read", "webhooks:write", "tax:preview", "coupons:read", "quotes:read", "quotes:write",
     }),
     "clerk": frozenset({
         "catalog:read", "catalog:write", "costs:read", "customers:read", "customers:write", "stock:write",
@@ -18,12 +18,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         "payments:read", "payments:write", "events:read", "company:read", "tax:preview",
         "messages:read", "messages:write", "fx:read", "bank:read", "bank:write",
         "coupons:read", "coupons:write", "insights:read", "kpis:read", "tasks:write",
+        "quotes:read", "quotes:write", "quotes:report",
     }),
     "accountant": frozenset({
         "catalog:read", "costs:read", "customers:read", "orders:read", "invoices:read",
         "payments:read", "payments:write", "ledger:read", "ledger:write", "dunning:write", "events:read",
         "company:read", "tax:preview", "messages:read", "messages:write", "fx:read", "bank:read", "bank:write",
-        "coupons:read", "insights:read", "kpis:read",
+        "coupons:read", "insights:read", "kpis:read", "quotes:read", "quotes:report",
     }),
 }
 #: Only administrators reopen periods, change the chart of accounts,

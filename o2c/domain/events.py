@@ -32,6 +32,11 @@ EVENTS: dict[str, str] = {
     "bank_statement.imported": "A bank statement was imported, its lines waiting to be applied.",
     "message.sent": "An e-mail to a customer was accepted by the mail server (or written to the outbox folder).",
     "message.failed": "An e-mail to a customer failed for good: the server's answer is in the message.",
+    "quote.sent": "A quotation (revision) was sent with its acceptance link.",
+    "quote.revised": "A sent quotation was revised: a new revision exists.",
+    "quote.accepted": "A quotation was accepted and became an order.",
+    "quote.declined": "A quotation was declined by the customer.",
+    "quote.expired": "A sent quotation passed its validity date.",
 }
 EVENT_TYPES: tuple[str, ...] = tuple(EVENTS)
 ALL = "*"

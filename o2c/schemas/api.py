@@ -305,6 +305,8 @@ class OrderOut(Schema):
     created_at = fields.DateTime()
     confirmed_at = fields.DateTime(allow_none=True)
     allow_backorder = fields.Boolean()
+    payment_terms_days = fields.Integer(allow_none=True, metadata={
+        "description": "Terms agreed for this order (an accepted quotation's); null: the customer's."})
     coupon_id = fields.Integer(allow_none=True)
     promised_date = fields.Date(allow_none=True)
 

@@ -139,6 +139,7 @@ def init_app(app: Flask) -> None:
         jobs,
         lookups,
         outbox,
+        quotes,
         receivables,
         returns,
         sales,
@@ -150,6 +151,8 @@ def init_app(app: Flask) -> None:
     from o2c.web.nav import navigation
     app.register_blueprint(bp)
     app.register_blueprint(crm.public)  # the satisfaction page: public, behind a secret link
+    from o2c.web.quote_links import public
+    app.register_blueprint(public)  # the quotation's acceptance pages: public, behind a secret link
 
     app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge,
                                  attrs=attrs, audit_words=describe)

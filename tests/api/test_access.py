@@ -375,6 +375,18 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/feedback"): "customers:read",
     ("GET", "/api/v1/tasks"): "customers:read",
     ("PATCH", "/api/v1/tasks/<id>"): "tasks:write",
+    # quotations: role × endpoint × whose data in tests/quotes/test_quote_access.py
+    ("POST", "/api/v1/quotes"): "quotes:write",
+    ("GET", "/api/v1/quotes"): "quotes:read",
+    ("GET", "/api/v1/quotes/<id>"): "quotes:read",
+    ("PATCH", "/api/v1/quotes/<id>"): "quotes:write",
+    ("GET", "/api/v1/quotes/<id>/revisions/<id>"): "quotes:read",
+    ("POST", "/api/v1/quotes/<id>/send"): "quotes:write",
+    ("POST", "/api/v1/quotes/<id>/accept"): "quotes:write",
+    ("POST", "/api/v1/quotes/<id>/decline"): "quotes:write",
+    ("POST", "/api/v1/quotes/<id>/cancel"): "quotes:write",
+    ("GET", "/api/v1/quotes/<id>/pdf"): "quotes:read",
+    ("GET", "/api/v1/reports/pipeline"): "quotes:report",
 }
 
 

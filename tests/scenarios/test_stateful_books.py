@@ -46,7 +46,7 @@ from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
 from o2c.services.platform import company
 from o2c.services.platform.uow import Tx, unit_of_work
-from o2c.services.sales import backorders, catalog, orders
+from o2c.services.sales import backorders, catalog, orders, quotes
 from tests.conftest import PG_URL, _truncate_pg
 
 D = Decimal
@@ -185,6 +185,25 @@ class BooksMachine(RuleBasedStateMachine):
         self.event(lambda tx: orders.create_order(tx, SYSTEM, {
             "customer": {"code": code}, "currency": "EUR", "confirm": confirm, "external_ref": self.ref("PO"),
             "coupon": coupon, "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
+
+    @rule(code=st.sampled_from(sorted(CUSTOMERS)), discount=st.sampled_from([D("0"), D("0.05"), D("0.125")]),
+          lines=st.lists(st.tuples(st.sampled_from(sorted(SKUS)), quantity), min_size=1, max_size=3),
+          option=st.sampled_from(sorted(SKUS)), take_option=st.booleans())
+    def quote_accept_order(self, code: str, discount: Decimal, lines: list[tuple[str, int]], option: str,
+                           take_option: bool) -> None:
+        """A quotation sent and accepted becomes an order at the quoted prices
+        (a draft when stock or credit refuse the confirmation)."""
+        q = self.event(lambda tx: quotes.create_quote(tx, SYSTEM, {
+            "customer": {"code": code},
+            "lines": [{"sku": s, "quantity": n, "discount": discount} for s, n in lines]
+            + [{"sku": option, "quantity": 1, "optional": True}]}))
+        self.event(lambda tx: quotes.send_quote(tx, q["id"], SYSTEM))
+        accepted = self.event(lambda tx: quotes.accept_quote(
+            tx, q["id"], SYSTEM, {"accepted_by": "Buyer", "optional_skus": [option] if take_option else []}))
+        order = self.event(lambda tx: orders.get_order(tx, accepted["order_id"], SYSTEM))
+        quoted = D(q["net_total"]) + (D(q["optional_lines"][0]["net"]) if take_option else D(0))
+        assert order["net_total"] == quoted and order["external_ref"] == q["number"]
+        assert order["status"] == ("draft" if accepted["conversion_note"] else "confirmed")
 
     @rule(n=pick)
     def confirm_order(self, n: int) -> None:

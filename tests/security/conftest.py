@@ -85,7 +85,13 @@ def book(engine: Engine, shop: dict[str, Any]) -> dict[str, Any]:
         tx.conn.execute(m.Feedback.__table__.insert(), {
             "customer_id": shop["customer"]["id"], "shipment_id": sh["id"],
             "token_hash": feedback.token_hash(FEEDBACK_TOKEN), "created_at": tx.now})
-    return {"api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
+    # A quotation sent with its acceptance link.
+    from o2c.services.sales import quotes
+    with unit_of_work(engine, "test") as tx:
+        quote = quotes.create_quote(tx, SYSTEM, {"customer": {"code": "C-ROSSI"},
+                                                 "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}]})
+        quote_token = quotes.send_quote(tx, quote["id"], SYSTEM)[1]
+    return {"quote_id": quote["id"], "quote_token": quote_token, "api_key_id": api_key["id"], "shipped": shipped, "invoice_id": sh["invoice_id"], "shipment_id": sh["id"], "packed": packed,
             "pending_shipment": pending["id"], "draft": draft, "customer_id": shop["customer"]["id"],
             "payment_id": pay["id"], "letter_id": letters[0]["id"], "webhook_id": hook["id"],
             "delivery_id": delivery, "return_id": rma["id"], "credit_note_id": rma["credit_note_ids"][0],

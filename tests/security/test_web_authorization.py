@@ -176,6 +176,18 @@ ROUTES: dict[str, str] = {
     "POST /keys":                                        "admin",
     "POST /keys/<id:key_id>/revoke":                     "admin",
     "POST /keys/<id:key_id>/rotate":                     "admin",
+    # quotations; the acceptance link's pages are public (the token is the key)
+    "GET /quotes":                                       STAFF,
+    "GET /quotes/pipeline":                              STAFF,
+    "GET /quotes/<id:quote_id>":                         STAFF,
+    "GET /quotes/<id:quote_id>/pdf":                     STAFF,
+    "POST /quotes/<id:quote_id>/send":                   CLERKS,
+    "POST /quotes/<id:quote_id>/accept":                 CLERKS,
+    "POST /quotes/<id:quote_id>/decline":                CLERKS,
+    "POST /quotes/<id:quote_id>/cancel":                 CLERKS,
+    "GET /q/<token>":                                    PUBLIC,
+    "POST /q/<token>/accept":                            PUBLIC,
+    "POST /q/<token>/decline":                           PUBLIC,
 }
 
 CALLERS = ("anonymous", "webshop_key", "clerk", "accountant", "admin")
@@ -203,6 +215,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
               "message_id": book["message_id"], "statement_id": book["statement_id"], "line_id": book["line_id"],
               "figure": "dso", "task_id": 10**9,
+              "quote_id": book["quote_id"], "token": book["quote_token"],
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
 

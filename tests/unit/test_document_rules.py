@@ -96,9 +96,11 @@ def test_a_customer_without_a_catalog_gets_english_documents(customer: str | Non
 # -- catalogs and formats -----------------------------------------------------------------------
 
 def template_messages() -> set[str | tuple[str, ...]]:
+    """The labels of the document templates and of the e-mails (babel.cfg)."""
     found = set()
-    mail = Path(TEMPLATES).parent / "mail"  # the e-mails' subjects and bodies share the catalogs
-    for path in [*sorted(Path(TEMPLATES).glob("*.html")), *sorted(mail.glob("**/*.html")), *sorted(mail.glob("**/*.txt"))]:
+    mail = Path(TEMPLATES).parent / "mail"
+    paths = [*Path(TEMPLATES).glob("*.html"), *mail.glob("**/*.html"), *mail.glob("**/*.txt")]
+    for path in sorted(paths):
         for _, message, _, _ in extract_from_file("jinja2.ext:babel_extract", str(path)):
             found.add(message if isinstance(message, str) else tuple(message))
     return found

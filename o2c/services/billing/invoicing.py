@@ -99,8 +99,8 @@ def issue_invoice(
 def invoice_order(tx: Tx, order_id: int, principal: Principal) -> int:
     """Invoice what is shipped and not yet invoiced (the ``manual`` policy)."""
     from o2c.domain.numbering import order_number
-    from o2c.services.sales.orders import load_order, order_lines, progress, record_progress
-    o = load_order(tx, order_id, principal, lock=True, extra=[customers.c.payment_terms_days])
+    from o2c.services.sales.orders import DUE_IN_DAYS, load_order, order_lines, progress, record_progress
+    o = load_order(tx, order_id, principal, lock=True, extra=[DUE_IN_DAYS])
     order_transition("invoice", o.status, order_number(o.id, o.created_at))
     tx.check_period_open(tx.today)
     ls = order_lines(tx, order_id)
@@ -109,7 +109,7 @@ def invoice_order(tx: Tx, order_id: int, principal: Principal) -> int:
     if not items:
         raise Conflict(f"Order {order_number(o.id, o.created_at)} has nothing shipped and not yet invoiced.",
                        {"order_id": order_id})
-    issued = issue_invoice(tx, o, items, None, company_settings(tx).invoice_prefix, o.payment_terms_days)
+    issued = issue_invoice(tx, o, items, None, company_settings(tx).invoice_prefix, o.due_in_days)
     tx.conn.execute(_mark_invoiced, [{"lid": i["id"], "qty": i["quantity"]} for i in items])
     invoiced = {i["id"]: i["quantity"] for i in items}
     for l in ls:

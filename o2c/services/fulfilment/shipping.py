@@ -18,7 +18,7 @@ from o2c.domain.states import derive_order_statuses, order_transition, shipment_
 from o2c.ledger.posting import entry_for_shipment
 from o2c.services.billing import invoicing
 from o2c.services.platform.uow import Tx, period_of
-from o2c.services.sales.orders import LINE_COLS, ORDER_COLS, load_order, order_lines, progress, record_progress
+from o2c.services.sales.orders import DUE_IN_DAYS, LINE_COLS, ORDER_COLS, load_order, order_lines, progress, record_progress
 
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
@@ -52,7 +52,7 @@ _insert_shipment_lines = insert(shipment_lines)
 _insert_movements = insert(movements)
 _head_stmt = (
     select(*ORDER_COLS, shipments.c.id.label("shipment_id"), shipments.c.status.label("shipment_status"),
-           shipments.c.created_at.label("shipment_created_at"), customers.c.payment_terms_days,
+           shipments.c.created_at.label("shipment_created_at"), DUE_IN_DAYS,
            Tx.period_closed_column)
     .select_from(shipments.join(orders, orders.c.id == shipments.c.order_id)
                  .join(customers, customers.c.id == orders.c.customer_id))
@@ -194,7 +194,7 @@ def ship(tx: Tx, shipment_id: int, principal: Principal, carrier: str, tracking_
     if invoice_now:
         issued = invoicing.issue_invoice(
             tx, h, [{**i, "quantity": i["ship_qty"]} for i in items], shipment_id,
-            settings.invoice_prefix, h.payment_terms_days)
+            settings.invoice_prefix, h.due_in_days)
     for l in ls:
         if l["ship_qty"]:
             l["shipped_quantity"] += l["ship_qty"]

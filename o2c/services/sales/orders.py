@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, func, insert, select, update
 
 from o2c.db import models as m
 from o2c.db.types import money_sum
@@ -67,8 +67,11 @@ ORDER_COLS = [
     orders.c.currency, orders.c.shipping_address, orders.c.net_total, orders.c.vat_total,
     orders.c.total, orders.c.invoiced_total, orders.c.amount_paid, orders.c.created_at,
     orders.c.confirmed_at, orders.c.allow_backorder, orders.c.tax_treatment, orders.c.tax_country,
-    orders.c.buyer_vat_id, orders.c.coupon_id, orders.c.promised_date,
+    orders.c.buyer_vat_id, orders.c.coupon_id, orders.c.promised_date, orders.c.payment_terms_days,
 ]
+#: Days after issue an order's invoice falls due: the order's agreed terms
+#: (a quotation's), else the customer's (needs ``customers`` joined).
+DUE_IN_DAYS = func.coalesce(orders.c.payment_terms_days, customers.c.payment_terms_days).label("due_in_days")
 LINE_COLS = [
     lines.c.order_id, lines.c.id, lines.c.line_no, lines.c.product_id, lines.c.sku, lines.c.description,
     lines.c.quantity, lines.c.unit_price, lines.c.discount, lines.c.vat_rate, lines.c.vat_category, lines.c.net,
@@ -168,9 +171,11 @@ _mark_confirmed = (
 )
 
 
-def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel: str | None = None) -> dict[str, Any]:
     """Create an order; with ``confirm`` it is created confirmed or not at all.
-    The customer is one this principal may use (``records.resolve_customer``)."""
+    The customer is one this principal may use (``records.resolve_customer``).
+    ``channel`` overrides the principal's (an accepted quotation's order is in
+    channel ``quote``); ``data["payment_terms_days"]`` the customer's terms."""
     customer = records.resolve_customer(tx, principal, data["customer"])
     currency = data.get("currency") or customer.currency
     if currency != FUNCTIONAL_CURRENCY:
@@ -210,7 +215,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         coupon_id = coupons.apply_coupon(tx, data["coupon"], customer.id, line_rows)
     totals = document_totals((r["net"], r["vat_rate"]) for r in line_rows)
 
-    channel = principal.channel
+    channel = channel or principal.channel
     external_ref = data.get("external_ref")
     row = {
         "channel": channel, "external_ref": external_ref, "customer_id": customer.id,
@@ -221,6 +226,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any]) -> dict[str
         "invoiced_total": ZERO, "amount_paid": ZERO, "created_at": tx.now,
         "confirmed_at": tx.now if confirm else None, "allow_backorder": bool(data.get("allow_backorder")),
         "coupon_id": coupon_id, "promised_date": data.get("promised_date"),
+        "payment_terms_days": data.get("payment_terms_days"),
     }
     oid = tx.conn.execute(insert_ignoring_conflicts(tx.conn, orders, ("id",)), row).scalar()
     if oid is None:
