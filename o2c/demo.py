@@ -507,7 +507,10 @@ class _Loader:
                     {"sku": "CUP-ESP-6", "quantity": 4, "optional": True}]
         # Accepted and shipped: negotiated once, accepted with its option.
         t = self.ago(18, 4)
+        # What the accepted quotation takes is on the shelf, however few orders came before it.
         self.run(t, CLERK.actor, lambda tx: stock.receive(tx, "GRINDER-HAND", 6, Decimal("23.90")))
+        self.run(t, CLERK.actor, lambda tx: stock.receive(tx, "MUG-350", 24, Decimal("2.85")))
+        self.run(t, CLERK.actor, lambda tx: stock.receive(tx, "CUP-ESP-6", 4, Decimal("7.45")))
         won = self.run(t, CLERK.actor, lambda tx: new(tx, "C-1001", grinders, 30, payment_terms_days=60,
                                                       delivery_terms="DAP Milano, within 10 days"))
         self.run(self.later(t, 1), CLERK.actor, send(won))
