@@ -37,11 +37,8 @@ from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CouponUnavailable, CreditLimitExceeded, InvalidTransition, OutOfStock
 from o2c.services.books import reconciliation
-from o2c.documents.payment import creditor_reference
-from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
-from o2c.services.cash import bank_import, bankmatch, corrections, payments
+from o2c.services.cash import corrections, payments
 from o2c.services.crm import coupons
-from o2c.services.platform import clock
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
 from o2c.services.platform import company
@@ -260,31 +257,6 @@ class BooksMachine(RuleBasedStateMachine):
         self.event(lambda tx: payments.record_payment(tx, {
             "customer_id": self.ids[code], "amount": amount, "currency": "EUR", "received_on": tx.today,
             "method": "bank_transfer", "reference": self.ref("BANK")}))
-
-    @rule(n=pick, how=st.sampled_from(["reference", "number", "half", "unknown"]))
-    def bank_statement(self, n: int, how: str) -> None:
-        """A statement paying an open invoice (by its creditor reference, its
-        number, half of it by number, or money nobody knows), imported and
-        applied by the cash application rules."""
-        inv = self.choose(select(m.Invoice.id, m.Invoice.number, m.Invoice.total, m.Invoice.amount_paid,
-                                 m.Invoice.credited_amount).where(m.Invoice.status.in_(payments.OPEN))
-                          .order_by(m.Invoice.id), n)
-        account = self.query(select(m.BankAccount.iban).order_by(m.BankAccount.id))[0]
-        last = self.query(select(m.BankStatement.closing_balance).order_by(m.BankStatement.id.desc()).limit(1))
-        opening = last[0][0] if last and last[0][0] is not None else D("0.00")
-        today = clock.now().date()
-        ref = self.ref("STMT")
-        if inv is None or how == "unknown":
-            txn = Txn(today, D("7.77"), "Someone", "", "?", bank_ref=ref)
-        else:
-            owed = inv.total - inv.amount_paid - inv.credited_amount
-            amount = (owed / 2).quantize(D("0.01")) if how == "half" and owed >= D("0.02") else owed
-            txn = Txn(today, amount, "Payer", "", inv.number if how != "reference" else "Payment",
-                      creditor_reference(inv.number) if how == "reference" else None, bank_ref=ref)
-        data = camt053(account.iban, "EUR", [Stmt(ref, today, today, opening, [txn])])
-        if self.event(lambda tx: bank_import.import_file(tx, data, "camt.053")) is not None:
-            Steps.run += 1
-            bankmatch.apply_lines(self.engine, "test:stateful")
 
     @rule(n=pick)
     def reverse_payment(self, n: int) -> None:

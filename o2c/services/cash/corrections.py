@@ -49,6 +49,8 @@ customers = m.Customer.__table__
 _payment = select(payments.c.id, payments.c.customer_id, payments.c.amount, payments.c.unapplied,
                   payments.c.status, payments.c.created_at).where(payments.c.id == bindparam("pid"))
 _lock_payment = _payment.with_for_update()
+_bank_line_of_payment = select(m.BankLineLink.bank_line_id).where(
+    m.BankLineLink.payment_id == bindparam("pid")).limit(1)
 _net_of_payment = (
     select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("amount"))
     .where(allocations.c.payment_id == bindparam("pid")).group_by(allocations.c.invoice_id)
@@ -148,6 +150,14 @@ def reverse_payment(tx: Tx, payment_id: int, reason: str) -> dict[str, Any]:
     if first is None:
         raise NotFound(f"No payment with id {payment_id}.")
     number = payment_number(payment_id, first.created_at)
+    line = tx.conn.execute(_bank_line_of_payment, {"pid": payment_id}).first()
+    if line is not None:
+        # The bank reported this money: undoing the payment alone would leave
+        # the ledger's bank account short of the bank's own statement.
+        raise Conflict(
+            f"Payment {number} is bank statement line {line.bank_line_id}'s money, as the bank reported it; "
+            "it cannot be reversed on its own. Apply a refund, or correct its allocations instead.",
+            {"payment_id": payment_id, "bank_line_id": line.bank_line_id})
     touched = [r.invoice_id for r in tx.conn.execute(_net_of_payment, {"pid": payment_id}) if r.amount]
     if touched:
         tx.conn.execute(_lock_orders_of_invoices, {"ids": touched}).all()
