@@ -9,21 +9,32 @@ from flask import Response, current_app, render_template, request, url_for
 
 from o2c.domain.downloads import content_disposition
 from o2c.ratelimit import client_address
+from o2c.schemas import quotes as qs
+from o2c.services import queries
 from o2c.services.sales import quote_documents, quotes
 from o2c.web import nav
 from o2c.web.core import (
+    Form,
     Problem,
+    amount,
     back_to,
+    blank,
     bp,
     date_arg,
     engine,
     int_arg,
+    integer,
+    load,
+    percent,
     principal,
+    rate_as_percent,
     read,
     requires,
+    rows,
     str_arg,
     submit,
 )
+from o2c.web.lookups import pick_customer
 
 PAGE = 25
 nav.add("Orders", nav.Item("Quotations", "web.quotes", "quotes:read", ("web.quote",)), after="Orders")
@@ -133,3 +144,137 @@ def quotes_needing_attention() -> list[dict[str, Any]]:
     if not can("quotes:read"):
         return []
     return read(quotes.unconverted)  # type: ignore[no-any-return]
+
+
+# -- preparing and revising a quotation ------------------------------------------------
+
+QUOTE_FORM_LINES = 5
+
+
+def _quote_input(form: Form, *, new: bool) -> tuple[dict[str, Any] | None, Problem | None]:
+    """The quotation form as the API's body (create, or the revision's patch),
+    validated by the API's schema; errors keyed by the form's names."""
+    v = form.values
+    lines, index = [], []
+    for i, row in rows(v, "lines"):
+        if all(blank(row.get(k)) for k in ("sku", "quantity", "unit_price", "discount")):
+            continue
+        line: dict[str, Any] = {"sku": (row.get("sku") or "").strip(), "quantity": integer(row.get("quantity")),
+                                "optional": row.get("optional") == "1"}
+        if not blank(row.get("unit_price")):
+            line["unit_price"] = amount(row.get("unit_price"))
+        if not blank(row.get("discount")):
+            line["discount"] = percent(row.get("discount"))
+        lines.append(line)
+        index.append(i)
+    if not lines:
+        return None, Problem("validation_error", "Please correct the fields marked below.",
+                             fields={"lines.0.sku": "Enter at least one line."})
+    body: dict[str, Any] = {"lines": lines}
+    for name in ("valid_until", "requested_delivery_date", "delivery_terms", "note"):
+        if not blank(v.get(name)):
+            body[name] = v[name].strip()
+    if not blank(v.get("payment_terms_days")):
+        body["payment_terms_days"] = integer(v.get("payment_terms_days"))
+    if new:
+        if blank(v.get("customer.code")):
+            return None, Problem("validation_error", "Please correct the fields marked below.",
+                                 fields={"customer.code": "Pick a customer."})
+        body["customer"] = {"code": v["customer.code"].strip()}
+    data, problem = load(qs.QuoteIn() if new else qs.QuotePatch(), body)
+    if problem is not None:
+        problem.fields = _renumbered(problem.fields, index)
+    return data, problem
+
+
+def _renumbered(fields: dict[str, str], index: list[int]) -> dict[str, str]:
+    """Errors on the n-th filled line → the form row it came from."""
+    out = {}
+    for k, msg in fields.items():
+        parts = k.split(".")
+        if len(parts) >= 2 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(index):
+            parts[1] = str(index[int(parts[1])])
+        out[".".join(parts)] = msg
+    return out
+
+
+def _quote_form_page(form: Form, q: dict[str, Any] | None = None, status: int = 200,
+                     customer: dict[str, Any] | None = None,
+                     candidates: list[dict[str, Any]] | None = None) -> Any:
+    n = max([i for i, _ in rows(form.values, "lines")] + [QUOTE_FORM_LINES - 1]) + 1
+    return render_template("web/quotes/form.html", form=form, q=q, customer=customer, candidates=candidates or [],
+                           products=read(queries.product_choices), line_count=n), status
+
+
+def _add_line(form: Form) -> None:
+    n = max([i for i, _ in rows(form.values, "lines")] + [QUOTE_FORM_LINES - 1]) + 1
+    form.values[f"lines.{n}.sku"] = ""
+
+
+@bp.route("/quotes/new", methods=["GET", "POST"], endpoint="new_quote")
+@requires("quotes:write")
+def new_quote() -> Any:
+    """A clerk prepares a proposal: a draft quotation, sent from its page."""
+    if request.method == "GET":
+        form = Form({"customer.code": str_arg("customer", max_len=64)})
+        customer, _, _ = pick_customer(form.values)
+        return _quote_form_page(form, customer=customer)
+    form = Form.posted()
+    customer, candidates, problem = pick_customer(form.values)
+    form.values.pop("customer.pick", None)
+    if customer is not None:
+        form.values["customer.code"] = customer["code"]
+    if request.form.get("action") == "add_line":
+        _add_line(form)
+        return _quote_form_page(form, customer=customer, candidates=candidates)
+    if problem is None:
+        data, problem = _quote_input(form, new=True)
+    if problem is None:
+        def work(tx: Any) -> tuple[str, str]:
+            q = quotes.create_quote(tx, principal(), data, validity_days=_cfg().QUOTE_VALIDITY_DAYS)
+            return url_for("web.quote", quote_id=q["id"]), f"Quotation {q['number']} saved as a draft."
+        outcome = submit(work)
+        if not isinstance(outcome, Problem):
+            return outcome
+        problem = outcome
+    form.problem = problem
+    return _quote_form_page(form, status=422, customer=customer, candidates=candidates)
+
+
+def _values_of(q: dict[str, Any]) -> dict[str, str]:
+    """A quotation's latest revision as the form's values."""
+    values = {k: "" if q.get(k) is None else str(q[k])
+              for k in ("valid_until", "payment_terms_days", "delivery_terms", "requested_delivery_date", "note")}
+    for i, l in enumerate([*q["lines"], *q["optional_lines"]]):
+        values.update({f"lines.{i}.sku": l["sku"], f"lines.{i}.quantity": str(l["quantity"]),
+                       f"lines.{i}.unit_price": str(l["unit_price"]),
+                       f"lines.{i}.discount": rate_as_percent(l["discount"]) if l.get("discount") else "",
+                       f"lines.{i}.optional": "1" if l.get("optional") else ""})
+    return values
+
+
+@bp.route("/quotes/<id:quote_id>/edit", methods=["GET", "POST"], endpoint="edit_quote")
+@requires("quotes:write")
+def edit_quote(quote_id: int) -> Any:
+    """Change a draft in place; a sent quotation gets its next revision (the
+    negotiation's history), a draft again until it is sent."""
+    q = read(lambda tx: quotes.get_quote(tx, quote_id, principal()))
+    if request.method == "GET":
+        return _quote_form_page(Form(_values_of(q)), q=q)
+    form = Form.posted()
+    if request.form.get("action") == "add_line":
+        _add_line(form)
+        return _quote_form_page(form, q=q)
+    data, problem = _quote_input(form, new=False)
+    if problem is None:
+        def work(tx: Any) -> tuple[str, str]:
+            r = quotes.update_quote(tx, quote_id, principal(), data)
+            said = (f"Quotation {r['label']} revised: revision {r['latest_revision']}, a draft until it is sent."
+                    if r["latest_revision"] > q["latest_revision"] else f"Quotation {r['label']} saved.")
+            return url_for("web.quote", quote_id=quote_id), said
+        outcome = submit(work)
+        if not isinstance(outcome, Problem):
+            return outcome
+        problem = outcome
+    form.problem = problem
+    return _quote_form_page(form, q=q, status=422)

@@ -67,3 +67,29 @@ def test_the_dashboard_tells_of_an_accepted_quotation_left_a_draft(admin: Client
     clerk.ok("post", f"/api/v1/quotes/{q['id']}/accept", {"accepted_by": "G"})
     page = clerk_web.get("/").text
     assert "Accepted quotations, order not confirmed" in page and q["number"] in page
+
+
+def test_a_clerk_prepares_a_quotation_on_the_form_and_revises_it_after_sending(
+        admin: Client, clerk: Client, clerk_web: Web, engine: Engine) -> None:  # noqa: F811
+    shelf(admin)
+    form = {"customer.code": "C-ROSSI", "payment_terms_days": "45", "delivery_terms": "DAP Milano",
+            "lines.0.sku": "DESK", "lines.0.quantity": "3", "lines.0.discount": "5",
+            "lines.1.sku": "CHAIR", "lines.1.quantity": "6", "lines.1.unit_price": "85,00",
+            "lines.2.sku": "MAT", "lines.2.quantity": "4", "lines.2.optional": "1"}
+    bad = clerk_web.post("/quotes/new", {**form, "lines.1.sku": "NOPE", "form_token": clerk_web.form_token("/quotes/new")})
+    assert bad.status_code == 422 and "NOPE" in bad.text and count(engine, "quotes") == 0
+    r = clerk_web.post("/quotes/new", {**form, "form_token": clerk_web.form_token("/quotes/new")})
+    assert r.status_code == 303
+    q = clerk.ok("get", "/api/v1/quotes")["items"][0]
+    assert q["status"] == "draft" and q["total"] == "1491.45" and q["payment_terms_days"] == 45
+    assert [l["sku"] for l in q["optional_lines"]] == ["MAT"] and q["delivery_terms"] == "DAP Milano"
+
+    clerk.ok("post", f"/api/v1/quotes/{q['id']}/send", {})
+    edit = f"/quotes/{q['id']}/edit"
+    page = clerk_web.get(edit).text
+    assert 'value="DESK"' in page and "Save as revision 2" in page
+    r = clerk_web.post(edit, {**form, "lines.0.discount": "10", "form_token": clerk_web.form_token(edit)})
+    assert r.status_code == 303
+    again = clerk.ok("get", f"/api/v1/quotes/{q['id']}")
+    assert again["latest_revision"] == 2 and again["status"] == "draft"
+    assert again["total"] != q["total"] and clerk.ok("get", f"/api/v1/quotes/{q['id']}/revisions/1")["total"] == "1491.45"
