@@ -266,6 +266,18 @@ def rows(values: Mapping[str, str], prefix: str) -> list[tuple[int, dict[str, st
     return sorted(found.items())
 
 
+def renumber_rows(fields: dict[str, str], index: list[int]) -> dict[str, str]:
+    """Errors on the n-th filled row (``lines.n.…``, as the schema numbers them) →
+    the form row it came from (``index[n]``): empty rows are skipped before validating."""
+    out = {}
+    for k, msg in fields.items():
+        parts = k.split(".")
+        if len(parts) >= 2 and parts[0] == "lines" and ascii_digits(parts[1]) and int(parts[1]) < len(index):
+            parts[1] = str(index[int(parts[1])])
+        out[".".join(parts)] = msg
+    return out
+
+
 def ascii_digits(text: str) -> bool:
     """Only 0-9: ``str.isdigit`` also admits ``²`` and other digits ``int`` refuses."""
     return text.isascii() and text.isdigit()

@@ -29,6 +29,7 @@ from o2c.web.core import (
     principal,
     rate_as_percent,
     read,
+    renumber_rows,
     requires,
     rows,
     str_arg,
@@ -183,19 +184,8 @@ def _quote_input(form: Form, *, new: bool) -> tuple[dict[str, Any] | None, Probl
         body["customer"] = {"code": v["customer.code"].strip()}
     data, problem = load(qs.QuoteIn() if new else qs.QuotePatch(), body)
     if problem is not None:
-        problem.fields = _renumbered(problem.fields, index)
+        problem.fields = renumber_rows(problem.fields, index)
     return data, problem
-
-
-def _renumbered(fields: dict[str, str], index: list[int]) -> dict[str, str]:
-    """Errors on the n-th filled line → the form row it came from."""
-    out = {}
-    for k, msg in fields.items():
-        parts = k.split(".")
-        if len(parts) >= 2 and parts[0] == "lines" and parts[1].isdigit() and int(parts[1]) < len(index):
-            parts[1] = str(index[int(parts[1])])
-        out[".".join(parts)] = msg
-    return out
 
 
 def _quote_form_page(form: Form, q: dict[str, Any] | None = None, status: int = 200,

@@ -37,6 +37,7 @@ from o2c.web.core import (
     percent,
     principal,
     read,
+    renumber_rows,
     requires,
     rows,
     str_arg,
@@ -131,7 +132,7 @@ def _order_input(form: Form) -> tuple[dict[str, Any] | None, Problem | None]:
         body["promised_date"] = v["promised_date"].strip()
     data, problem = load(s.OrderIn(), body)
     if problem is not None:
-        problem.fields = _renumber(_new_customer_names(problem.fields), index)
+        problem.fields = renumber_rows(_new_customer_names(problem.fields), index)
     return data, problem
 
 
@@ -144,17 +145,6 @@ def _new_customer_names(fields: dict[str, str]) -> dict[str, str]:
         elif k in ("customer.billing_address.country", "customer.billing_address.name"):
             k = k.replace("billing_address.", "")
         out[k] = msg
-    return out
-
-
-def _renumber(fields: dict[str, str], index: list[int]) -> dict[str, str]:
-    """Errors on the n-th non-empty line → the form row it came from."""
-    out = {}
-    for k, msg in fields.items():
-        parts = k.split(".")
-        if len(parts) >= 2 and parts[0] == "lines" and ascii_digits(parts[1]) and int(parts[1]) < len(index):
-            parts[1] = str(index[int(parts[1])])
-        out[".".join(parts)] = msg
     return out
 
 
