@@ -58,6 +58,8 @@ DOWNLOADS: dict[str, tuple[str, ...]] = {
     "returns.credit_note_ubl": ("application/xml",),
     "crm.export_kpi_figure": ("text/csv",),
 }
+#: Reports that answer JSON, and CSV with ``?format=csv``.
+ALSO_CSV = ("books.vat_report", "books.ec_sales_list", "books.oss_return")
 
 #: 409 codes per endpoint where the view's declared 409 does not name them.
 #: Operations not listed here and not naming their codes may answer any of
@@ -315,6 +317,9 @@ def _field_limits() -> Callable[..., dict[str, Any]]:
             out = {"minimum": fields.Quantity.MIN, "maximum": fields.Quantity.MAX}
         elif isinstance(field, fields.Id):
             out = {"minimum": 1, "maximum": fields.MAX_ID}
+        elif isinstance(field, ma_fields.Decimal) and field.as_string:
+            out = {"type": ["string"], "format": "decimal",
+                   "pattern": field.metadata.get("pattern", r"^-?[0-9]+(\.[0-9]+)?$")}
         elif isinstance(field, fields.BookDate):
             out = {"pattern": fields.BookDate.PATTERN}
         elif (isinstance(field, fields.Text) and "pattern" not in field.metadata
@@ -454,6 +459,9 @@ class OperationDocs(BasePlugin):
                 ok = op["responses"].setdefault("200", {"description": "The document"})
                 ok["content"] = {t: {"schema": {"type": "string", "format": "binary"}}
                                  for t in DOWNLOADS[rule.endpoint]}
+            if rule.endpoint in ALSO_CSV:
+                ok = op["responses"]["200"]
+                ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
             for status, codes in _errors(rule.endpoint, method, path or "", op, permission).items():
                 op["responses"][str(status)] = _error(status, codes)
             op["responses"].pop("default", None)

@@ -279,14 +279,14 @@ class VatReportArgs(Schema):
 
 
 class EcSalesListArgs(Schema):
-    period = Str(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
+    period = Str(required=True, validate=validate.Regexp(r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])$",
                                                          error="“{input}” is no month: use YYYY-MM, e.g. 2026-03."),
                  metadata={"description": "The month, YYYY-MM."})
     format = Str(load_default="json", validate=validate.OneOf(TAX_REPORT_FORMATS))
 
 
 class OssArgs(Schema):
-    quarter = Str(required=True, validate=validate.Regexp(r"^\d{4}-Q[1-4]$",
+    quarter = Str(required=True, validate=validate.Regexp(r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-Q[1-4]$",
                                                           error="“{input}” is no quarter: use YYYY-Qn, e.g. 2026-Q1."),
                   metadata={"description": "The calendar quarter, YYYY-Qn."})
     format = Str(load_default="json", validate=validate.OneOf(TAX_REPORT_FORMATS))

@@ -9,12 +9,17 @@ from o2c.schemas.fields import BookDate, Id, Money, Rate, Text
 Str = Text
 
 
+#: A percentage above 0 and at most 100, at most two decimals.
+PERCENT_PATTERN = r"^(100(\.00?)?|[1-9][0-9]?(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?))$"
+
+
 class CouponIn(Schema):
     code = Str(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$",
                                         error="3 to 64 letters, digits, - or _."),
                load_default=None, allow_none=True, metadata={"description": "Made up when left out."})
     percent_off = fields.Decimal(places=2, as_string=True, allow_none=True, load_default=None,
-                                 metadata={"description": "A percentage above 0 and at most 100, e.g. \"10\"."})
+                                 metadata={"description": "A percentage above 0 and at most 100, e.g. \"10\".",
+                                           "pattern": PERCENT_PATTERN})
     amount_off = Money(allow_none=True, load_default=None)
     min_order_net = Money(allow_none=True, load_default=None)
     valid_until = fields.Date(allow_none=True, load_default=None)
@@ -157,6 +162,7 @@ class KpiDocumentsOut(Schema):
 class WinbackArgs(Schema):
     as_of = BookDate(metadata={"description": "The day to judge on; today by default."})
     factor = fields.Decimal(as_string=True, metadata={
+        "pattern": r"^[0-9]{1,2}(\.[0-9]{1,2})?$",
         "description": "Lapsed after the usual interval × this factor (O2C_WINBACK_FACTOR by default)."})
     one_time_days = fields.Integer(validate=validate.Range(1, 3650), metadata={
         "description": "One-time buyers are lapsed after this many days (O2C_WINBACK_ONE_TIME_DAYS)."})
@@ -186,7 +192,8 @@ class WinbackOut(Schema):
 
 class WinbackIn(Schema):
     percent_off = fields.Decimal(places=2, as_string=True, allow_none=True, load_default=None,
-                                 metadata={"description": "10 % when neither this nor amount_off is given."})
+                                 metadata={"description": "10 % when neither this nor amount_off is given.",
+                                           "pattern": PERCENT_PATTERN})
     amount_off = Money(allow_none=True, load_default=None)
     valid_days = fields.Integer(load_default=30, validate=validate.Range(1, 365))
     note = Str(validate=validate.Length(max=1000), load_default="")

@@ -61,21 +61,29 @@ def test_the_demo_s_invoices_and_letters_land_in_the_outbox_as_valid_eml_files(
         mail = _parse(outbox.eml_path(config.OUTBOX_DIR, row))
         assert mail["Message-ID"] == row.message_id and mail["To"] == row.to
         assert mail["Subject"] == row.subject  # RFC 2047-encoded on the wire, decoded equal
-        assert mail.get_content_type() == "multipart/mixed"
+        # Text and HTML, and the documents beside them where there are any.
+        assert mail.get_content_type() == ("multipart/alternative" if row.kind == "follow_up" else "multipart/mixed")
         text, html = mail.get_body(("plain",)), mail.get_body(("html",))
         assert text.get_content_charset() == "utf-8" and text["Content-Transfer-Encoding"] == "quoted-printable"
         assert text.get_content().replace("\r\n", "\n").strip() == row.body_text.strip()
         assert html.get_content().replace("\r\n", "\n").strip() == row.body_html.strip()
         atts = list(mail.iter_attachments())
+        languages.add(row.language)
+        raw = outbox.eml_path(config.OUTBOX_DIR, row).read_bytes()
+        assert all(len(line) <= 998 for line in raw.split(b"\r\n")) and max(raw) < 128  # 7-bit on the wire
+        if row.kind == "quotation":  # the proposal is rendered for the mail, not stored as a document file
+            assert [a.get_content_type() for a in atts] == ["application/pdf"]
+            assert atts[0].get_content().startswith(b"%PDF")
+            continue
+        if row.kind == "follow_up":  # a question with links, nothing attached
+            assert atts == [] and "/f/" in row.body_text
+            continue
         pdf = atts[0]
         assert pdf.get_content_type() == "application/pdf" and pdf["Content-Transfer-Encoding"] == "base64"
         assert pdf.get_content() == files[(row.document_type, row.document_id)]
         if row.kind == "invoice":
             assert [a.get_content_type() for a in atts] == ["application/pdf", "application/xml"]
             assert atts[1].get_content().startswith(b"<?xml")
-        languages.add(row.language)
-        raw = outbox.eml_path(config.OUTBOX_DIR, row).read_bytes()
-        assert all(len(line) <= 998 for line in raw.split(b"\r\n")) and max(raw) < 128  # 7-bit on the wire
         assert hashlib.sha256(pdf.get_content()).hexdigest() == hashlib.sha256(
             files[(row.document_type, row.document_id)]).hexdigest()
     assert {"it", "pl", "ru", "en"} <= languages
