@@ -319,7 +319,8 @@ def _field_limits() -> Callable[..., dict[str, Any]]:
             out = {"minimum": 1, "maximum": fields.MAX_ID}
         elif isinstance(field, ma_fields.Decimal) and field.as_string:
             out = {"type": ["string"], "format": "decimal",
-                   "pattern": field.metadata.get("pattern", r"^-?[0-9]+(\.[0-9]+)?$")}
+                   "pattern": field.metadata.get("pattern", r"^-?[0-9]+(\.[0-9]+)?$"),
+                   "example": field.metadata.get("example", "10")}
         elif isinstance(field, fields.BookDate):
             out = {"pattern": fields.BookDate.PATTERN}
         elif (isinstance(field, fields.Text) and "pattern" not in field.metadata

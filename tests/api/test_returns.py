@@ -47,7 +47,8 @@ def test_a_return_credits_the_lines_at_their_invoiced_prices(admin: Client, good
     cn = admin.ok("get", f"/api/v1/credit-notes/{r['credit_note_ids'][0]}")
     assert [(l["sku"], l["quantity"], l["unit_price"], l["vat_rate"], l["net"]) for l in cn["lines"]] == [
         ("MUG-01", 2, "8.50", "0.10", "17.00"), ("TEA-100", 1, "7.80", "0.22", "7.80")]
-    assert cn["vat"] == [{"rate": "0.10", "net": "17.00", "vat": "1.70"}, {"rate": "0.22", "net": "7.80", "vat": "1.72"}]
+    assert cn["vat"] == [{"category": "S", "rate": "0.10", "net": "17.00", "vat": "1.70"},
+                         {"category": "S", "rate": "0.22", "net": "7.80", "vat": "1.72"}]
     assert (cn["net_total"], cn["vat_total"], cn["total"]) == ("24.80", "3.42", "28.22")
     assert cn["invoice_id"] == o["invoice_ids"][0] and cn["invoice_number"].startswith("INV-")
     assert cn["return_id"] == r["id"]

@@ -229,7 +229,7 @@ def _post_decision(tx: Tx, row: Any, d: cm.Decision) -> None:
         _matched(tx, row, d.rule, [], d.reason, refund_id=d.refund_id)
         return
     assert d.customer_id is not None
-    _settle(tx, row, {d.customer_id: d.allocations}, d.customer_id, d.rule or cm.MANUAL, d.reason,
+    _post_payments(tx, row, {d.customer_id: d.allocations}, d.customer_id, d.rule or cm.MANUAL, d.reason,
             d.write_off, d.write_off_account)
 
 
@@ -263,7 +263,7 @@ def _bank_account_of(tx: Tx, row: Any) -> Account:
     return acc
 
 
-def _settle(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Decimal]]], excess_to: int, rule: str,
+def _post_payments(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Decimal]]], excess_to: int, rule: str,
             reason: str, write_off: Decimal = ZERO, write_off_account: str | None = None) -> list[dict[str, Any]]:
     """Post the line as one payment per customer: each customer's allocations,
     the unallocated rest as credit of ``excess_to``."""
@@ -377,7 +377,7 @@ def match_line(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
                     per_customer[customer_id].append((iid, take))
                     left -= take
     excess_to = customer_id if customer_id is not None else next(iter(per_customer))
-    made = _settle(tx, row, dict(per_customer), excess_to, cm.MANUAL,
+    made = _post_payments(tx, row, dict(per_customer), excess_to, cm.MANUAL,
                    data.get("reason") or "Matched by hand.")
     if len({*per_customer, excess_to}) == 1:
         _learn_iban(tx, row, excess_to)
