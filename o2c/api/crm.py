@@ -154,7 +154,7 @@ def winback_list(args: dict[str, Any]) -> Any:
     def run(tx: Any) -> dict[str, Any]:
         as_of = args.get("as_of") or tx.today
         return {"as_of": as_of, "items": winback.lapsed(
-            tx, principal(), as_of, float(args.get("factor") or cfg.WINBACK_FACTOR),
+            tx, principal(), as_of, args.get("factor") or cfg.WINBACK_FACTOR,
             int(args.get("one_time_days") or cfg.WINBACK_ONE_TIME_DAYS))}
     return read(run, cs.WinbackOut())
 

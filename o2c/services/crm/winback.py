@@ -41,7 +41,7 @@ def _day(v: Any) -> dt.date:
     return v.date() if isinstance(v, dt.datetime) else v
 
 
-def lapsed(tx: Tx, principal: Principal, as_of: dt.date | None = None, factor: float = 2.0,
+def lapsed(tx: Tx, principal: Principal, as_of: dt.date | None = None, factor: Decimal | float = 2.0,
            one_time_days: int = 120) -> list[dict[str, Any]]:
     """The lapsed customers on ``as_of``, longest gone first."""
     as_of = as_of or tx.today
