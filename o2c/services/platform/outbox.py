@@ -342,7 +342,7 @@ def parse_mail_url(url: str) -> MailUrl:
     on = ("1", "true", "yes", "on")
     return MailUrl(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25),
                    unquote(parts.username or ""), unquote(parts.password or ""), parts.scheme == "smtps",
-                   q.get("starttls", "0").lower() in on, float(q["timeout"]) if "timeout" in q else None)
+                   q.get("starttls", "0").lower() in on, float(q["timeout"]) if "timeout" in q else None)  # float ok: seconds
 
 
 def smtp_send(url: str, em: EmailMessage, recipients: list[str], timeout: float) -> str:
