@@ -340,9 +340,10 @@ def parse_mail_url(url: str) -> MailUrl:
         raise ValueError("O2C_MAIL_URL: expected smtp://user:pass@host:587?starttls=1 or smtps://user:pass@host:465")
     q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     on = ("1", "true", "yes", "on")
+    # float ok: the timeout is seconds
     return MailUrl(parts.hostname, parts.port or (465 if parts.scheme == "smtps" else 25),
                    unquote(parts.username or ""), unquote(parts.password or ""), parts.scheme == "smtps",
-                   q.get("starttls", "0").lower() in on, float(q["timeout"]) if "timeout" in q else None)  # float ok: seconds
+                   q.get("starttls", "0").lower() in on, float(q["timeout"]) if "timeout" in q else None)
 
 
 def smtp_send(url: str, em: EmailMessage, recipients: list[str], timeout: float) -> str:
