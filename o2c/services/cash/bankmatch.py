@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from schwifty import IBAN as _Iban
-from sqlalchemy import Engine, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, bindparam, func, insert, select, type_coerce, update
 
 from o2c.db import models as m
 from o2c.db.types import Money
@@ -51,6 +51,7 @@ refunds = m.Refund.__table__
 accounts = m.Account.__table__
 periods = m.Period.__table__
 entries = m.JournalEntry.__table__
+audit = m.AuditLog.__table__
 
 UNDECIDED = ("unmatched", "suggested")
 #: What an invoice still owes, as money (not the raw minor units).
@@ -235,6 +236,19 @@ def _post_decision(tx: Tx, row: Any, d: cm.Decision) -> None:
 
 # -- posting a line -----------------------------------------------------------------------
 
+#: How often a line went back to the worklist because its payment was reversed.
+_times_reopened = select(func.count()).select_from(audit).where(
+    audit.c.object_type == "bank_line", audit.c.object_id == bindparam("lid"),
+    audit.c.action == "bank_line.reopened")
+
+
+def payment_reference(doc: str, reopened: int) -> str:
+    """The reference of the payment a line becomes: the line's number, and
+    after its earlier payment was reversed, the how-manieth time it is posted
+    (payment references are unique)."""
+    return doc if not reopened else f"{doc}-R{reopened}"
+
+
 def _take_line(tx: Tx, line_id: int, status: str, rule: str | None, **values: Any) -> None:
     """Flip an undecided line to ``status``; the UPDATE holds its row until
     commit, so of two racing decisions one finds it decided."""
@@ -280,12 +294,13 @@ def _post_payments(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Dec
     amounts = dict(allocated)
     amounts[excess_to] = amounts.get(excess_to, ZERO) + received - sum(allocated.values(), ZERO)
     doc = line_document(row.id, row.booking_date)
+    again = payment_reference(doc, tx.conn.execute(_times_reopened, {"lid": row.id}).scalar_one())
     made = []
     for cid, amount in amounts.items():
         if amount <= ZERO:
             continue
         allocs = per_customer.get(cid) or []
-        ref = doc if len(amounts) == 1 else f"{doc}-C{cid}"
+        ref = again if len(amounts) == 1 else f"{again}-C{cid}"
         p = pay.record_payment(tx, {
             "customer_id": cid, "amount": amount, "currency": row.currency, "received_on": row.booking_date,
             "method": "bank_transfer", "reference": ref, "bank_account": bank,
