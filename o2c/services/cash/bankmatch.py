@@ -31,7 +31,7 @@ from sqlalchemy import Engine, bindparam, func, insert, select, type_coerce, upd
 from o2c.db import models as m
 from o2c.db.types import Money
 from o2c.domain import cashmatch as cm
-from o2c.domain.errors import Conflict, NotFound, ValidationFailed
+from o2c.domain.errors import Conflict, NotFound, PeriodClosed, ValidationFailed
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
 from o2c.ledger.accounts import Account
@@ -163,10 +163,13 @@ def _closed_periods(tx: Tx) -> set[str]:
 # -- automatic application ------------------------------------------------------------------
 
 def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
-                line_ids: Iterable[int] | None = None) -> dict[str, int]:
+                line_ids: Iterable[int] | None = None, batched: bool = True) -> dict[str, int]:
     """Run the rules over the undecided lines (of one statement, or the given
-    lines, or all). Each decisive line posts in its own transaction; returns
-    counts per resulting status."""
+    lines, or all); returns counts per resulting status.
+
+    Decisive lines post together in one transaction (``bankpost``: all or
+    nothing); what that path hands back, or everything when it fails, posts
+    one line per transaction as ``batched=False`` does for every line."""
     with unit_of_work(engine, actor, readonly=True) as tx:
         q = select(*_LINE_COLS).where(bank_lines.c.status.in_(UNDECIDED)).order_by(bank_lines.c.id)
         if statement_id is not None:
@@ -179,8 +182,12 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
         rules = load_rules(tx)
         items = open_items(tx)
         closed = _closed_periods(tx)
+        today = tx.today
+    from o2c.services.cash import bankpost
+
     counts: dict[str, int] = defaultdict(int)
     undecided: list[dict[str, Any]] = []
+    batch: list[tuple[Any, cm.Decision]] = []
     for row in todo:
         if period_of(row.booking_date) in closed:
             undecided.append(_undecided(row, "unmatched", None, None,
@@ -190,23 +197,25 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
             continue
         d = cm.decide(_facts(row), items, rules)
         if d.status == "matched":
-            try:
-                with unit_of_work(engine, actor) as tx:
-                    _post_decision(tx, row, d)
-            except (Conflict, ValidationFailed, NotFound) as e:
-                # Decided meanwhile, or the payment service refused (a date out
-                # of range…): the line waits in the worklist and says why.
-                undecided.append(_undecided(row, "unmatched", d.rule, None, f"Not posted: {e}"))
-                counts["unmatched"] += 1
-                continue
-            items.settle(d.allocations, d.write_off)
-            if d.refund_id is not None:
-                items.refund_reported(d.refund_id)
-            counts["matched"] += 1
+            if batched and bankpost.postable(row, d, today):
+                batch.append((row, d))
+                items.settle(d.allocations, d.write_off)
+                counts["matched"] += 1
+            else:
+                _post_alone(engine, actor, row, d, items, counts, undecided)
             continue
         undecided.append(_undecided(row, d.status, d.rule if d.status == "suggested" else None,
                                     d.suggestion(), d.reason))
         counts[d.status] += 1
+    if batch:
+        try:
+            with unit_of_work(engine, actor) as tx:
+                _, back = bankpost.post_lines(tx, batch)
+        except (Conflict, ValidationFailed, NotFound, PeriodClosed):
+            back = batch  # refused as a whole (a period closed meanwhile…): line by line, each saying why
+        for row, d in back:
+            counts["matched"] -= 1
+            _post_alone(engine, actor, row, d, None, counts, undecided)
     if undecided:
         with unit_of_work(engine, actor) as tx:
             for u in undecided:
@@ -214,7 +223,27 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
                     update(bank_lines).where(bank_lines.c.id == u["id"], bank_lines.c.status.in_(UNDECIDED))
                     .values(status=u["status"], rule=u["rule"], suggestion=u["suggestion"],
                             unmatched_reason=u["reason"]))
-    return dict(counts)
+    return {k: v for k, v in counts.items() if v}
+
+
+def _post_alone(engine: Engine, actor: str, row: Any, d: cm.Decision, items: cm.OpenItems | None,
+                counts: dict[str, int], undecided: list[dict[str, Any]]) -> None:
+    """Post one decided line in its own transaction (``items``: settle it
+    there once posted, when not settled already)."""
+    try:
+        with unit_of_work(engine, actor) as tx:
+            _post_decision(tx, row, d)
+    except (Conflict, ValidationFailed, NotFound, PeriodClosed) as e:
+        # Decided meanwhile, or the payment service refused (a date out
+        # of range…): the line waits in the worklist and says why.
+        undecided.append(_undecided(row, "unmatched", d.rule, None, f"Not posted: {e}"))
+        counts["unmatched"] += 1
+        return
+    if items is not None:
+        items.settle(d.allocations, d.write_off)
+        if d.refund_id is not None:
+            items.refund_reported(d.refund_id)
+    counts["matched"] += 1
 
 
 def _undecided(row: Any, status: str, rule: str | None, suggestion: dict[str, Any] | None,
