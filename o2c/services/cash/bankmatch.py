@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from schwifty import IBAN as _Iban
-from sqlalchemy import Engine, bindparam, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, type_coerce, update
 
 from o2c.db import models as m
 from o2c.db.types import Money
@@ -136,12 +136,12 @@ def open_items(tx: Tx) -> cm.OpenItems:
     """Every open invoice (with its order's number), the learned IBANs, the
     customers' names and the refunds no statement has reported yet."""
     rows = tx.conn.execute(
-        select(invoices.c.id, invoices.c.number, invoices.c.customer_id, invoices.c.total, invoices.c.amount_paid,
-               invoices.c.credited_amount, invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
+        select(invoices.c.id, invoices.c.number, invoices.c.customer_id, BALANCE.label("balance"),
+               invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
         .join(orders, orders.c.id == invoices.c.order_id)
         .where(invoices.c.status.in_(pay.OPEN)))
-    open_ = [cm.OpenInvoice(r.id, r.number, r.customer_id, r.total - r.amount_paid - r.credited_amount,
-                            r.issue_date, order_number(r.order_id, r.created_at)) for r in rows]
+    open_ = [cm.OpenInvoice(r.id, r.number, r.customer_id, r.balance, r.issue_date,
+                            order_number(r.order_id, r.created_at)) for r in rows]
     ibans = dict(tx.conn.execute(select(ibans_t.c.iban, ibans_t.c.customer_id)).all())
     names = dict(tx.conn.execute(select(customers.c.id, customers.c.name)).all())
     reported = select(links.c.refund_id).where(links.c.refund_id.is_not(None))
@@ -218,11 +218,8 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
             _post_alone(engine, actor, row, d, None, counts, undecided)
     if undecided:
         with unit_of_work(engine, actor) as tx:
-            for u in undecided:
-                tx.conn.execute(
-                    update(bank_lines).where(bank_lines.c.id == u["id"], bank_lines.c.status.in_(UNDECIDED))
-                    .values(status=u["status"], rule=u["rule"], suggestion=u["suggestion"],
-                            unmatched_reason=u["reason"]))
+            tx.conn.execute(_set_undecided, [{"lid": u["id"], "st": u["status"], "rl": u["rule"],
+                                              "sg": u["suggestion"], "why": u["reason"]} for u in undecided])
     return {k: v for k, v in counts.items() if v}
 
 
@@ -244,6 +241,12 @@ def _post_alone(engine: Engine, actor: str, row: Any, d: cm.Decision, items: cm.
         if d.refund_id is not None:
             items.refund_reported(d.refund_id)
     counts["matched"] += 1
+
+
+_set_undecided = (update(bank_lines).where(bank_lines.c.id == bindparam("lid"),
+                                          or_(*(bank_lines.c.status == s for s in UNDECIDED)))
+                  .values(status=bindparam("st"), rule=bindparam("rl"), suggestion=bindparam("sg"),
+                          unmatched_reason=bindparam("why")))
 
 
 def _undecided(row: Any, status: str, rule: str | None, suggestion: dict[str, Any] | None,
