@@ -34,8 +34,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from o2c.db import models as m
 from o2c.domain import cashmatch as cm
 from o2c.domain.money import ZERO
-from o2c.domain.numbering import order_number
-from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
+from o2c.domain.states import invoice_status
 from o2c.ledger.accounts import Account
 from o2c.ledger.posting import build_entry, entry_for_payment
 from o2c.services.cash import payments as pay
@@ -230,26 +229,13 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
 def _orders_paid(tx: Tx, state: dict[int, _Order], plan: list[tuple[Any, Decimal, str]], pid: int,
                  number: str) -> None:
     """What ``payments._update_orders`` does for one payment, on the orders'
-    running state: derived statuses (audited when they change) and events."""
+    running state."""
     per_order: dict[int, Decimal] = defaultdict(lambda: ZERO)
     for i, a, _ in plan:
         per_order[i.order_id] += a
     for oid in sorted(per_order):
         o = state[oid]
-        r = o.row
-        now_paid = o.amount_paid + per_order[oid]
-        new = derive_order_statuses(o.statuses[0], [LineProgress(*(int(x) for x in r[-5:]))], r.invoiced_total,
-                                    now_paid)
-        if tuple(new) != o.statuses:
-            tx.audit("order.statuses", "order", oid,
-                     dict(zip(("status", "fulfillment_status", "payment_status"), o.statuses)), new._asdict())
-        tx.emit("payment.received", r.channel, oid, {
-            "payment_id": pid, "number": number, "order_id": oid, "amount": str(per_order[oid])})
-        for i, _, st in plan:
-            if i.order_id == oid and st == "paid":
-                tx.emit("invoice.paid", r.channel, oid, {"invoice_id": i.id, "number": i.number, "order_id": oid})
-        if new.status == "completed" and o.statuses[0] != "completed":
-            tx.emit("order.completed", r.channel, oid, {"order_id": oid, "number": order_number(oid, r.created_at)})
-        o.amount_paid = now_paid
+        new = pay.order_paid(tx, o.row, o.statuses, o.amount_paid, per_order[oid], plan, pid, number)
+        o.amount_paid += per_order[oid]
         o.paid += per_order[oid]
         o.statuses = (new.status, new.fulfillment_status, new.payment_status)
