@@ -132,9 +132,10 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     # Invoices as they are now, their orders locked in id order (as the payment service locks them).
     touched = {i for ln in todo for i, _ in ln.decision.allocations}
     inv: dict[int, Any] = {}
+    order_ids: set[int] = set()
     for ids in _chunks(touched):
-        inv.update((r.id, r) for r in c.execute(select(*pay._INVOICE_COLS).where(invoices.c.id.in_(ids))))
-    for ids in _chunks(r.order_id for r in inv.values()):
+        order_ids.update(c.execute(select(invoices.c.order_id).where(invoices.c.id.in_(ids))).scalars())
+    for ids in _chunks(order_ids):  # in id order across the chunks too
         c.execute(select(orders.c.id).where(orders.c.id.in_(ids)).order_by(orders.c.id).with_for_update()).all()
     for ids in _chunks(touched):
         inv.update((r.id, r) for r in c.execute(select(*pay._INVOICE_COLS).where(invoices.c.id.in_(ids))))
