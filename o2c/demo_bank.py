@@ -8,7 +8,10 @@ o2c recorded them — and new money o2c has not seen yet: open invoices paid
 quoting their RF reference, one quoting its number, one paid with neither
 (the payer's IBAN is all there is), an account fee, a transfer the size of
 two open invoices from a payer who names neither, and a transfer nobody can
-place. Those arrive unmatched, for cash application and the worklist. The
+place. Those arrive unmatched, for cash application and the worklist; the
+recorded lines teach o2c their payers' IBANs, so the transfer the size of
+two invoices is suggested (oldest first) and the unknown one stays
+unmatched. The
 first statement opens with the GL bank balance of the day before, so the
 bank reconciliation holds whatever is applied later."""
 from __future__ import annotations
@@ -25,7 +28,7 @@ from o2c.db.types import Money
 from o2c.documents.payment import creditor_reference
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
 from o2c.services.cash import bank_import
-from o2c.services.platform.uow import unit_of_work
+from o2c.services.platform.uow import insert_ignoring_conflicts, unit_of_work
 
 DAYS = 28
 #: Payers' IBANs, one per business customer, stable across runs.
@@ -39,6 +42,7 @@ _pay = m.Payment.__table__
 _inv = m.Invoice.__table__
 _cust = m.Customer.__table__
 _lines = m.BankLine.__table__
+_ibans = m.CustomerIban.__table__
 
 
 def payer_iban(customer_code: str) -> str:
@@ -123,9 +127,25 @@ def load_statements(engine: Engine, today: dt.date, actor: str, seed: int = 17) 
             day = last + dt.timedelta(days=1)
         data = camt053(account["iban"], account["currency"], weeks, "08")
         result = bank_import.import_file(tx, data, "camt.053")
+        learned: dict[str, int] = {}
+        payers: dict[str, set[int]] = {}  # IBAN → the customers whose recorded payments came from it
         for ref, (kind, target) in recorded.items():
             values = {"payment_id": target} if kind == "payment" else {"journal_entry_id": target}
             c.execute(update(_lines).where(_lines.c.bank_account_id == account["id"], _lines.c.bank_ref == ref)
                       .values(status="matched", rule="recorded", decided_by=actor, decided_at=tx.now, **values))
+            if kind == "payment":
+                line = c.execute(select(_lines.c.id, _lines.c.counterparty_iban, _pay.c.customer_id)
+                                 .join(_pay, _pay.c.id == _lines.c.payment_id)
+                                 .where(_lines.c.bank_account_id == account["id"], _lines.c.bank_ref == ref)).one()
+                if line.counterparty_iban:
+                    payers.setdefault(line.counterparty_iban, set()).add(line.customer_id)
+                    learned.setdefault(line.counterparty_iban, line.id)
+        # Matching those lines to their payments teaches o2c the payers' IBANs,
+        # as a clerk's match by hand does (an IBAN several customers paid from
+        # teaches nothing).
+        rows = [{"iban": iban, "customer_id": next(iter(who)), "learned_from_line_id": learned[iban],
+                 "created_at": tx.now} for iban, who in sorted(payers.items()) if len(who) == 1]
+        if rows:
+            c.execute(insert_ignoring_conflicts(c, _ibans), rows)
         return {"statements": len(result.statements), "lines": len(every), "recorded": len(recorded),
-                "new": len(new), "file": data}
+                "new": len(new), "learned_ibans": len(rows), "file": data}

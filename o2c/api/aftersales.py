@@ -39,7 +39,9 @@ def list_backorders(args: dict[str, Any]) -> Any:
 def reverse_payment(data: dict[str, Any], payment_id: int) -> Any:
     """Reverse a payment that did not arrive after all: every application of its money is undone (including
     its credit applied to other invoices since), its unapplied credit removed, and a reversal entry posted
-    (Dr receivables and customer credit / Cr bank). The original entry stays as it is."""
+    (Dr receivables and customer credit / Cr the bank account it was booked on). The original entry stays as
+    it is. A payment a bank statement line became sends that line back to the worklist, unmatched, saying
+    why."""
     return mutate(lambda tx: corrections.reverse_payment(tx, payment_id, data["reason"]), s.PaymentOut())
 
 

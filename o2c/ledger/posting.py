@@ -135,16 +135,17 @@ def entry_for_credit_applied(
 
 def entry_for_payment_reversal(
     chart: Mapping[str, Account], date: dt.date, payment_id: int, document: str,
-    amount: Decimal, applied: Decimal, customer_id: int,
+    amount: Decimal, applied: Decimal, customer_id: int, bank: Account | None = None,
 ) -> JournalEntry | None:
     """The payment's entry turned around: the money did not arrive after all.
-    What it had paid is owed again; what it left as credit is gone."""
+    What it had paid is owed again; what it left as credit is gone. ``bank``:
+    the GL account the payment was booked on (the ``bank`` role's otherwise)."""
     return build_entry(
         date, "payment_reversal", payment_id, document, f"Payment reversed {document}",
         [
             (chart["receivables"], applied),
             (chart["customer_credit"], amount - applied),
-            (chart["bank"], -amount),
+            (bank or chart["bank"], -amount),
         ],
         customer_id,
     )

@@ -292,3 +292,48 @@ def test_an_imported_camt_statement_is_applied_at_once(admin: Client, books: dic
     assert again.status_code == 200
     assert balance(admin, c) == "25.00"
     reconciliation_ok(admin)
+
+
+def _bank_check(admin: Client) -> dict[str, Any]:
+    (check,) = [c for c in admin.ok("get", "/api/v1/reconciliation")["checks"] if c["name"] == "bank"]
+    return check
+
+
+def test_a_payment_from_a_statement_line_is_reversed_on_its_bank_account_and_the_line_is_worked_again(
+        admin: Client, books: dict[str, Any], engine: Engine) -> None:
+    """The bank took the money back (a returned transfer): the payment is
+    reversed as a typed one would be, on the GL account it was booked on, and
+    its line returns to the worklist saying why; the bank check stays zero
+    throughout, listing the payment and its reversal as bookings no line
+    reports."""
+    a = books["a"]
+    with unit_of_work(engine, "test") as tx:
+        tx.conn.execute(insert(m.Account), {"code": "1010", "name": "Bank, second account", "type": "asset"})
+    (lid,) = statement(engine, {"amount": "22.00", "ref": creditor_reference(a["number"])})
+    with unit_of_work(engine, "test") as tx:  # our account books on 1010, and its statement has balances
+        tx.conn.execute(update(m.BankAccount).where(m.BankAccount.iban == OUR_IBAN).values(gl_account="1010"))
+        tx.conn.execute(update(m.BankStatement).values(opening_balance=D("0.00"), closing_balance=D("22.00")))
+    assert apply(engine) == {"matched": 1}
+    pid = line(engine, lid)["payment_id"]
+    assert gl(admin, "1010") == D("22.00") and _bank_check(admin)["difference"] == "0.00"
+
+    r = admin.post(f"/api/v1/payments/{pid}/reverse", json={"reason": "Returned by the payer's bank"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["status"] == "reversed" and balance(admin, a) == "22.00"
+    assert gl(admin, "1010") == D("0.00") and gl(admin, "1000") == D("0.00")
+    got = line(engine, lid)
+    assert (got["status"], got["payment_id"], got["payment_ids"]) == ("unmatched", None, [])
+    assert "Returned by the payer's bank" in got["unmatched_reason"]
+    assert lid in [ln["id"] for ln in admin.ok("get", "/api/v1/bank/lines?status=unmatched")["items"]]
+    check = _bank_check(admin)
+    assert check["difference"] == "0.00" and check["details"]["not_applied_total"] == "22.00"
+    assert sorted(e["amount"] for e in check["details"]["not_reported"]) == ["-22.00", "22.00"]
+    reconciliation_ok(admin)
+
+    # Matched again by hand: the line reports the new payment; the old one and its reversal stay listed.
+    admin.ok("post", f"/api/v1/bank/lines/{lid}/match", {"allocations": [{"invoice_id": a["id"], "amount": "22.00"}]},
+             status=201)
+    check = _bank_check(admin)
+    assert check["difference"] == "0.00" and check["details"]["not_applied_total"] == "0.00"
+    assert check["details"]["not_reported_total"] == "0.00" and balance(admin, a) == "0.00"
+    reconciliation_ok(admin)

@@ -6,7 +6,9 @@ packed, shipped and unpacked, open quantities of lines cancelled, orders
 that allow backorders (and receipts that fill them), payments and their
 reversal, returns (restocked or written off, credited or refunded, with or
 without an exchange), refunds of customer credit, credit applied to invoices
-and released from them, orders carrying a coupon — through the services, over a few
+and released from them, orders carrying a coupon, bank statements imported
+and applied (their lines matched, booked or ignored by a clerk, their
+payments reversed) — through the services, over a few
 SKUs and customers, and after every step checks every invariant of SPEC §5:
 each check of the reconciliation report must show a difference of zero.
 
@@ -18,6 +20,7 @@ To add an event, add a ``@rule`` that calls ``self.event(...)``.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import uuid
@@ -37,8 +40,11 @@ from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CouponUnavailable, CreditLimitExceeded, InvalidTransition, OutOfStock
 from o2c.services.books import reconciliation
-from o2c.services.cash import corrections, payments
+from o2c.documents.payment import creditor_reference
+from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
+from o2c.services.cash import bank_import, bankmatch, corrections, payments
 from o2c.services.crm import coupons
+from o2c.services.platform import clock
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
 from o2c.services.platform import company
@@ -258,6 +264,64 @@ class BooksMachine(RuleBasedStateMachine):
             "customer_id": self.ids[code], "amount": amount, "currency": "EUR", "received_on": tx.today,
             "method": "bank_transfer", "reference": self.ref("BANK")}))
 
+    @rule(n=pick, how=st.lists(st.sampled_from(["reference", "number", "half", "typed", "unknown", "fee"]),
+                               min_size=1, max_size=3))
+    def bank_statement(self, n: int, how: list[str]) -> None:
+        """A statement of the company's account, imported and applied by the
+        cash application rules: open invoices paid by their creditor reference,
+        their number or half of it by number, a payment typed in earlier as the
+        bank reports it (o2c cannot tell it from new money: it stays on the
+        worklist), money nobody knows, a bank fee. The first statement opens
+        with the ledger's bank balance of the day before; each later one
+        continues the previous closing balance."""
+        account = self.query(select(m.BankAccount.iban, m.BankAccount.gl_account).order_by(m.BankAccount.id))[0]
+        last = self.query(select(m.BankStatement.closing_balance).order_by(m.BankStatement.id.desc()).limit(1))
+        today = clock.now().date()
+        if last:
+            opening = last[0][0]
+        else:
+            with unit_of_work(self.engine, "test:stateful", readonly=True) as tx:
+                opening = bank_import.gl_balance(tx, account.gl_account, today - dt.timedelta(days=1))
+        txns = []
+        for i, kind in enumerate(how):
+            ref = self.ref("LINE")
+            inv = self.choose(select(m.Invoice.id, m.Invoice.number, m.Invoice.total, m.Invoice.amount_paid,
+                                     m.Invoice.credited_amount).where(m.Invoice.status.in_(payments.OPEN))
+                              .order_by(m.Invoice.id), n + i)
+            typed = self.choose(select(m.Payment.amount, m.Payment.reference)
+                                .where(m.Payment.reference.like("BANK-%")).order_by(m.Payment.id), n + i)
+            if kind == "fee":
+                txns.append(Txn(today, D("-2.50"), "", "", "Account fee", bank_ref=ref, code="ACMT/MDOP/CHRG"))
+            elif kind == "typed" and typed is not None:
+                txns.append(Txn(today, typed.amount, "Payer", "", typed.reference, bank_ref=ref))
+            elif inv is None or kind in ("unknown", "typed"):
+                txns.append(Txn(today, D("7.77"), "Someone", "", "?", bank_ref=ref))
+            else:
+                owed = inv.total - inv.amount_paid - inv.credited_amount
+                amount = (owed / 2).quantize(D("0.01")) if kind == "half" and owed >= D("0.02") else owed
+                txns.append(Txn(today, amount, "Payer", "", inv.number if kind != "reference" else "Payment",
+                                creditor_reference(inv.number) if kind == "reference" else None, bank_ref=ref))
+        data = camt053(account.iban, "EUR", [Stmt(self.ref("STMT"), today, today, opening, txns)])
+        if self.event(lambda tx: bank_import.import_file(tx, data, "camt.053")) is not None:
+            Steps.run += 1
+            bankmatch.apply_lines(self.engine, "test:stateful")
+
+    @rule(n=pick, how=st.sampled_from(["customer", "book", "ignore"]), code=st.sampled_from(sorted(CUSTOMERS)))
+    def work_a_statement_line(self, n: int, how: str, code: str) -> None:
+        """A clerk decides a line of the worklist: money of a customer
+        (oldest invoices first, the rest credit), booked to bank charges, or
+        ignored with a reason."""
+        ln = self.choose(select(m.BankLine.id, m.BankLine.amount)
+                         .where(m.BankLine.status.in_(bankmatch.UNDECIDED)).order_by(m.BankLine.id), n)
+        if ln is None:
+            return
+        if how == "customer" and ln.amount > 0:
+            self.event(lambda tx: bankmatch.match_line(tx, ln.id, {"customer_id": self.ids[code]}))
+        elif how == "ignore":
+            self.event(lambda tx: bankmatch.ignore_line(tx, ln.id, {"reason": "Transfer between own accounts"}))
+        else:
+            self.event(lambda tx: bankmatch.book_line(tx, ln.id, {"account": "6800", "description": "Charges"}))
+
     @rule(n=pick)
     def reverse_payment(self, n: int) -> None:
         p = self.choose(select(m.Payment.id).where(m.Payment.status == "received").order_by(m.Payment.id), n)
@@ -400,6 +464,7 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     assert Steps.run > examples, "the machine hardly ran"
     assert Steps.refused < Steps.run, "every event was refused: the rules drive nothing"
     assert {"domestic", "intra_eu_b2b", "eu_distance_sale", "export"} <= set(Steps.treatments), Steps.treatments
+    assert Steps.documents.get("bank_lines", 0) > 0, "no statement was imported"
 
 
 def test_any_sequence_of_events_keeps_the_books_reconciled(

@@ -186,7 +186,8 @@ def statement(seed: int, n_customers: int, n_invoices: int) -> tuple[list[cm.Ope
 
     The tolerance rule cannot tell a partial payment from the full payment of
     another invoice owing within the tolerance of it; that coincidence is
-    left out (no two amounts within 5.00 of each other)."""
+    left out (no two amounts within 5.00 of each other, the parts of split
+    payments and the rest they leave owing included)."""
     rnd = random.Random(seed)
     ibans = {f"DE{10 + c:02d}3704004405320130{c:02d}": c for c in range(1, n_customers + 1)}
     iban_of = {c: i for i, c in ibans.items()}
@@ -215,13 +216,16 @@ def statement(seed: int, n_customers: int, n_invoices: int) -> tuple[list[cm.Ope
             pool.extend(group[1:])  # the sum is another invoice's amount: paid one by one instead
             group, parts = [first], [first.balance]
         if shape == "split":
-            while True:
+            for _ in range(100):
                 cut = (first.balance * D(rnd.randrange(20, 80)) / 100).quantize(D("0.01"))
                 if not any(abs(p - u) <= 5 for p in (cut, first.balance - cut) for u in used):
+                    parts = [cut, first.balance - cut]
                     break
-            parts = [cut, first.balance - cut]
         if shape == "rounded":
             parts = [parts[0] + D(rnd.choice([-150, -99, -1, 1, 50])) / 100]
+        # A part paid leaves the rest of its invoice owing: later amounts keep
+        # clear of it too (of every amount a line carries).
+        used.update(parts)
         how = rnd.choice(["reference", "number", "iban", "name", "nothing"])
         for amount in parts:
             if how == "reference":

@@ -36,6 +36,11 @@ def test_a_clerk_uploads_a_statement_and_sees_it_beside_the_books(clerk_web: Web
     html = shown.text
     assert "Opening balance" in html and "Closing balance" in html and "Payment INV-2026-000001" in html
     assert "General ledger 1000" in html and "119.50" in html
+    # The bank reconciliation on the statement's day: the lines not applied
+    # explain the whole difference (the payment is no invoice's, the fee unbooked).
+    recon = html[html.index('id="bank-reconciliation"'):]
+    assert "Reported by the bank, not applied yet" in recon and "Booked in o2c, not reported" in recon
+    assert 'id="bank-reconciliation-difference">0.00<' in recon.replace(" ", ""), recon[:3000]
     listing = clerk_web.get("/bank/statements").text
     assert "WEB-1" in listing and COMPANY_IBAN in listing
 

@@ -25,9 +25,21 @@ _NO_REF = {"", "NONREF", "NOTPROVIDED", "NOT PROVIDED"}
 _CHUNK_SIZES = (35, 140)
 
 
+#: Local names by qualified tag: a statement repeats a few dozen tags ten
+#: thousand times, so each is split once.
+_LOCAL: dict[str, str] = {}
+
+
 def _local(el: Any) -> str:
     tag = el.tag
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+    if not isinstance(tag, str):
+        return ""
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = tag.rsplit("}", 1)[-1]
+        if len(_LOCAL) < 4096:  # tags of hostile files do not grow it without end
+            _LOCAL[tag] = name
+    return name
 
 
 def _child(el: Any, *path: str) -> Any:

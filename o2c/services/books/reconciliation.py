@@ -34,6 +34,7 @@ credit_notes = m.CreditNote.__table__
 bank_accounts = m.BankAccount.__table__
 bank_statements = m.BankStatement.__table__
 bank_lines = m.BankLine.__table__
+bank_line_links = m.BankLineLink.__table__
 
 #: How many differing keys a check lists.
 SHOW = 20
@@ -472,64 +473,119 @@ def _report_check(tx: Tx, name: str, gl: Any, books: Any, key: str, description:
     return _check(name, left, right, description, difference=_combined(left, right, per_key), keys=keys)
 #: Statement lines the bank reported that o2c has not booked yet.
 NOT_APPLIED = ("unmatched", "suggested")
+#: Statement lines that are in the ledger: a payment or refund (matched) or an entry (booked).
+APPLIED = ("matched", "booked")
 
 
-def bank_checks(tx: Tx, as_of: dt.date | None) -> list[dict[str, Any]]:
-    """One check named ``bank`` per bank account: its GL account's balance =
-    the bank's last closing balance − the lines of its statements not yet
-    applied in o2c (unmatched or suggested) + what o2c booked on the account
-    after that statement (the bank has not reported it yet; listed).
+def _reported_entries(acct_id: int, cutoff: dt.date) -> Any:
+    """The ids of the journal entries a statement line of the account (up to
+    ``cutoff``) reported: the payments and refunds a matched line became (its
+    links, or ``payment_id`` for a line matched to a payment recorded before),
+    the entry of a booked line, and the entries posted in the line's own name
+    (a booked line, the bank fee written off on a match)."""
+    applied = select(bank_lines.c.id).where(
+        bank_lines.c.bank_account_id == acct_id, bank_lines.c.status.in_(APPLIED),
+        bank_lines.c.booking_date <= cutoff)
+    linked = select(bank_line_links.c.payment_id, bank_line_links.c.refund_id).where(
+        bank_line_links.c.bank_line_id.in_(applied))
+    pays = union_all(
+        select(linked.subquery().c.payment_id),
+        select(bank_lines.c.payment_id).where(bank_lines.c.id.in_(applied), bank_lines.c.payment_id.is_not(None)))
+    refunds = select(bank_line_links.c.refund_id).where(
+        bank_line_links.c.bank_line_id.in_(applied), bank_line_links.c.refund_id.is_not(None))
+    return union_all(
+        select(bank_lines.c.journal_entry_id).where(bank_lines.c.id.in_(applied),
+                                                    bank_lines.c.journal_entry_id.is_not(None)),
+        select(entries.c.id).where(entries.c.source_type == "bank_line", entries.c.source_id.in_(applied)),
+        select(entries.c.id).where(entries.c.source_type == "payment",
+                                   entries.c.source_id.in_(select(pays.subquery().c.payment_id))),
+        select(entries.c.id).where(entries.c.source_type == "refund", entries.c.source_id.in_(refunds)))
 
-    Reads line statuses and the GL only: matched and booked lines are in the
-    GL through their payments and entries, ignored lines are not o2c's to
-    book. Without a statement, everything booked is not reported yet, so the
-    check holds trivially until the first statement arrives."""
+
+def bank_checks(tx: Tx, as_of: dt.date | None, account_id: int | None = None) -> list[dict[str, Any]]:
+    """One check named ``bank`` per bank account, the bank reconciliation:
+    its GL account's balance = the bank's last closing balance
+    + what o2c booked on the account that no statement line reported yet
+      (a payment typed in, a refund paid today, a payment reversed: listed)
+    − lines the bank reported that o2c has not applied (unmatched, suggested)
+    − lines the bank reported that o2c will not book (ignored, with the reason).
+
+    A booking is reported when a matched or booked line of the account, up to
+    the last statement's day, became it. The first statement's opening
+    balance stands for everything booked before its first day: the ledger's
+    balance then is what the bank's history starts from, and a difference
+    there shows as the check's difference. Without a statement, everything
+    booked is not reported yet. Every side is a set-based sum; the lists
+    show the first items."""
     c = tx.conn
     day = as_of or tx.today
     out = []
-    for acct in c.execute(select(bank_accounts).order_by(bank_accounts.c.id)):
+    q = select(bank_accounts).order_by(bank_accounts.c.id)
+    if account_id is not None:
+        q = q.where(bank_accounts.c.id == account_id)
+    for acct in c.execute(q).all():
+        mine = (bank_statements.c.bank_account_id == acct.id, bank_statements.c.closing_balance.is_not(None),
+                bank_statements.c.to_date <= day)
         last = c.execute(
             select(bank_statements.c.to_date, bank_statements.c.closing_balance, bank_statements.c.statement_ref)
-            .where(bank_statements.c.bank_account_id == acct.id, bank_statements.c.closing_balance.is_not(None),
-                   bank_statements.c.to_date <= day)
-            .order_by(bank_statements.c.to_date.desc(), bank_statements.c.id.desc()).limit(1)).first()
+            .where(*mine).order_by(bank_statements.c.to_date.desc(), bank_statements.c.id.desc()).limit(1)).first()
+        first = c.execute(select(bank_statements.c.from_date, bank_statements.c.opening_balance).where(*mine)
+                          .order_by(bank_statements.c.from_date, bank_statements.c.id).limit(1)).first()
         closing = last.closing_balance if last is not None else ZERO
         cutoff = last.to_date if last is not None else None
-        on_account = (select(entries.c.id, entries.c.date, entries.c.document,
+        on_account = (select(entries.c.id, entries.c.date, entries.c.document, entries.c.source_type,
                              (jlines.c.debit - jlines.c.credit).label("amount"))
                       .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
                       .where(jlines.c.account == acct.gl_account, entries.c.date <= day))
         gl_total = _cents(c.execute(select(func.coalesce(func.sum(_raw(jlines.c.debit) - _raw(jlines.c.credit)), 0))
                                     .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
                                     .where(jlines.c.account == acct.gl_account, entries.c.date <= day)).scalar_one())
-        unreported_q = on_account if cutoff is None else on_account.where(entries.c.date > cutoff)
+        unreported_q = on_account
+        carried_in = ZERO
+        if cutoff is not None:
+            unreported_q = on_account.where(entries.c.date >= first.from_date,
+                                            entries.c.id.not_in(_reported_entries(acct.id, cutoff)))
+            carried_in = _cents(c.execute(
+                select(func.coalesce(func.sum(_raw(jlines.c.debit) - _raw(jlines.c.credit)), 0))
+                .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
+                .where(jlines.c.account == acct.gl_account, entries.c.date < first.from_date)).scalar_one())
         urq = unreported_q.subquery()
         unreported = _cents(c.execute(select(func.coalesce(func.sum(_raw(urq.c.amount)), 0))).scalar_one())
-        pending_total = ZERO
-        pending: list[Any] = []
-        if cutoff is not None:
-            pending_where = (bank_lines.c.bank_account_id == acct.id, bank_lines.c.status.in_(NOT_APPLIED),
-                             bank_lines.c.booking_date <= cutoff)
-            pending_total = _cents(c.execute(select(func.coalesce(func.sum(_raw(bank_lines.c.amount)), 0))
-                                             .where(*pending_where)).scalar_one())
-            pending = c.execute(select(bank_lines.c.id, bank_lines.c.booking_date, bank_lines.c.amount,
-                                       bank_lines.c.status).where(*pending_where)
-                                .order_by(bank_lines.c.booking_date, bank_lines.c.id).limit(SHOW)).all()
-        listed = c.execute(select(urq).order_by(urq.c.date, urq.c.id).limit(SHOW)).all() if unreported else []
-        right = closing - pending_total + unreported
-        since = f"after {cutoff.isoformat()}" if cutoff else "(no statement yet)"
+        listed = c.execute(select(urq).order_by(urq.c.date, urq.c.id).limit(SHOW)).all()
+        per_status: dict[str, tuple[Decimal, list[Any]]] = {}
+        for key, statuses in (("not_applied", NOT_APPLIED), ("ignored", ("ignored",))):
+            total, rows = ZERO, []
+            if cutoff is not None:
+                where = (bank_lines.c.bank_account_id == acct.id, bank_lines.c.status.in_(statuses),
+                         bank_lines.c.booking_date <= cutoff)
+                total = _cents(c.execute(select(func.coalesce(func.sum(_raw(bank_lines.c.amount)), 0))
+                                         .where(*where)).scalar_one())
+                rows = c.execute(select(bank_lines.c.id, bank_lines.c.booking_date, bank_lines.c.amount,
+                                        bank_lines.c.status, bank_lines.c.ignore_reason).where(*where)
+                                 .order_by(bank_lines.c.booking_date, bank_lines.c.id).limit(SHOW)).all()
+            per_status[key] = (total, rows)
+        not_applied, pending = per_status["not_applied"]
+        ignored, dropped = per_status["ignored"]
+        right = closing + unreported - not_applied - ignored
         out.append(_check(
             "bank", gl_total, right,
-            f"Bank account {acct.iban}: GL {acct.gl_account} = the bank's closing balance − statement lines not "
-            "yet applied + bookings the bank has not reported yet",
-            kind="bank", iban=acct.iban, gl_account=acct.gl_account,
-            closing_balance=closing, closing_date=cutoff.isoformat() if cutoff else None, statement_ref=last.statement_ref if last else None,
-            not_applied_total=pending_total,
-            not_applied=[{"line_id": r.id, "booking_date": r.booking_date.isoformat(), "amount": r.amount, "status": r.status}
-                         for r in pending],
+            f"Bank account {acct.iban}: GL {acct.gl_account} = the bank's closing balance + bookings no statement "
+            "line reported yet − statement lines not applied − statement lines ignored",
+            kind="bank", iban=acct.iban, bank_account_id=acct.id, gl_account=acct.gl_account,
+            closing_balance=closing, closing_date=cutoff.isoformat() if cutoff else None,
+            statement_ref=last.statement_ref if last else None,
+            opening_date=first.from_date.isoformat() if first else None,
+            opening_balance=first.opening_balance if first else None,
+            ledger_before_opening=carried_in,
+            not_applied_total=not_applied,
+            not_applied=[{"line_id": r.id, "booking_date": r.booking_date.isoformat(), "amount": r.amount,
+                          "status": r.status} for r in pending],
+            ignored_total=ignored,
+            ignored=[{"line_id": r.id, "booking_date": r.booking_date.isoformat(), "amount": r.amount,
+                      "reason": r.ignore_reason} for r in dropped],
             not_reported_total=unreported,
-            not_reported=[{"entry_id": r.id, "date": r.date.isoformat(), "document": r.document, "amount": _cents(r.amount)}
-                          for r in listed],
+            not_reported=[{"entry_id": r.id, "date": r.date.isoformat(), "document": r.document,
+                           "source_type": r.source_type, "amount": _cents(r.amount)} for r in listed],
             left_label=f"General ledger {acct.gl_account}",
-            right_label=f"Bank closing balance − lines not applied + bookings {since}"))
+            right_label="Bank closing balance + bookings not reported − lines not applied − lines ignored"))
     return out

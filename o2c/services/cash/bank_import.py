@@ -401,9 +401,16 @@ def gl_balance(tx: Tx, gl_account: str, as_of: dt.date) -> Decimal:
 
 def statement_reconciliation(tx: Tx, statement_id: int) -> dict[str, Any]:
     """The statement beside the books: the bank's closing balance and the GL
-    bank account's balance at the statement's last day."""
+    bank account's balance at the statement's last day, with the account's
+    bank reconciliation on that day (``o2c.services.books.reconciliation.
+    bank_checks``): the bookings no line reported yet, the lines not applied
+    and the lines ignored that make up the difference."""
+    from o2c.services.books.reconciliation import bank_checks
+
     st = get_statement(tx, statement_id)
     acct = tx.conn.execute(select(accounts).where(accounts.c.id == st["bank_account_id"])).one()
     gl = gl_balance(tx, acct.gl_account, st["to_date"])
+    (check,) = bank_checks(tx, st["to_date"], acct.id)
     return {"statement": st, "gl_account": acct.gl_account, "gl_balance": gl,
-            "difference": None if st["closing_balance"] is None else gl - st["closing_balance"]}
+            "difference": None if st["closing_balance"] is None else gl - st["closing_balance"],
+            "check": check}

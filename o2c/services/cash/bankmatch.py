@@ -26,12 +26,12 @@ from decimal import Decimal
 from typing import Any
 
 from schwifty import IBAN as _Iban
-from sqlalchemy import Engine, func, insert, select, type_coerce, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, type_coerce, update
 
 from o2c.db import models as m
 from o2c.db.types import Money
 from o2c.domain import cashmatch as cm
-from o2c.domain.errors import Conflict, NotFound, ValidationFailed
+from o2c.domain.errors import Conflict, NotFound, PeriodClosed, ValidationFailed
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
 from o2c.ledger.accounts import Account
@@ -51,6 +51,7 @@ refunds = m.Refund.__table__
 accounts = m.Account.__table__
 periods = m.Period.__table__
 entries = m.JournalEntry.__table__
+audit = m.AuditLog.__table__
 
 UNDECIDED = ("unmatched", "suggested")
 #: What an invoice still owes, as money (not the raw minor units).
@@ -135,12 +136,12 @@ def open_items(tx: Tx) -> cm.OpenItems:
     """Every open invoice (with its order's number), the learned IBANs, the
     customers' names and the refunds no statement has reported yet."""
     rows = tx.conn.execute(
-        select(invoices.c.id, invoices.c.number, invoices.c.customer_id, invoices.c.total, invoices.c.amount_paid,
-               invoices.c.credited_amount, invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
+        select(invoices.c.id, invoices.c.number, invoices.c.customer_id, BALANCE.label("balance"),
+               invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
         .join(orders, orders.c.id == invoices.c.order_id)
         .where(invoices.c.status.in_(pay.OPEN)))
-    open_ = [cm.OpenInvoice(r.id, r.number, r.customer_id, r.total - r.amount_paid - r.credited_amount,
-                            r.issue_date, order_number(r.order_id, r.created_at)) for r in rows]
+    open_ = [cm.OpenInvoice(r.id, r.number, r.customer_id, r.balance, r.issue_date,
+                            order_number(r.order_id, r.created_at)) for r in rows]
     ibans = dict(tx.conn.execute(select(ibans_t.c.iban, ibans_t.c.customer_id)).all())
     names = dict(tx.conn.execute(select(customers.c.id, customers.c.name)).all())
     reported = select(links.c.refund_id).where(links.c.refund_id.is_not(None))
@@ -162,10 +163,13 @@ def _closed_periods(tx: Tx) -> set[str]:
 # -- automatic application ------------------------------------------------------------------
 
 def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
-                line_ids: Iterable[int] | None = None) -> dict[str, int]:
+                line_ids: Iterable[int] | None = None, batched: bool = True) -> dict[str, int]:
     """Run the rules over the undecided lines (of one statement, or the given
-    lines, or all). Each decisive line posts in its own transaction; returns
-    counts per resulting status."""
+    lines, or all); returns counts per resulting status.
+
+    Decisive lines post together in one transaction (``bankpost``: all or
+    nothing); what that path hands back, or everything when it fails, posts
+    one line per transaction as ``batched=False`` does for every line."""
     with unit_of_work(engine, actor, readonly=True) as tx:
         q = select(*_LINE_COLS).where(bank_lines.c.status.in_(UNDECIDED)).order_by(bank_lines.c.id)
         if statement_id is not None:
@@ -178,8 +182,12 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
         rules = load_rules(tx)
         items = open_items(tx)
         closed = _closed_periods(tx)
+        today = tx.today
+    from o2c.services.cash import bankpost
+
     counts: dict[str, int] = defaultdict(int)
     undecided: list[dict[str, Any]] = []
+    batch: list[tuple[Any, cm.Decision]] = []
     for row in todo:
         if period_of(row.booking_date) in closed:
             undecided.append(_undecided(row, "unmatched", None, None,
@@ -189,31 +197,56 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
             continue
         d = cm.decide(_facts(row), items, rules)
         if d.status == "matched":
-            try:
-                with unit_of_work(engine, actor) as tx:
-                    _post_decision(tx, row, d)
-            except (Conflict, ValidationFailed, NotFound) as e:
-                # Decided meanwhile, or the payment service refused (a date out
-                # of range…): the line waits in the worklist and says why.
-                undecided.append(_undecided(row, "unmatched", d.rule, None, f"Not posted: {e}"))
-                counts["unmatched"] += 1
-                continue
-            items.settle(d.allocations, d.write_off)
-            if d.refund_id is not None:
-                items.refund_reported(d.refund_id)
-            counts["matched"] += 1
+            if batched and bankpost.postable(row, d, today):
+                batch.append((row, d))
+                items.settle(d.allocations, d.write_off)
+                counts["matched"] += 1
+            else:
+                _post_alone(engine, actor, row, d, items, counts, undecided)
             continue
         undecided.append(_undecided(row, d.status, d.rule if d.status == "suggested" else None,
                                     d.suggestion(), d.reason))
         counts[d.status] += 1
+    if batch:
+        try:
+            with unit_of_work(engine, actor) as tx:
+                _, back = bankpost.post_lines(tx, batch)
+        except (Conflict, ValidationFailed, NotFound, PeriodClosed):
+            back = batch  # refused as a whole (a period closed meanwhile…): line by line, each saying why
+        for row, d in back:
+            counts["matched"] -= 1
+            _post_alone(engine, actor, row, d, None, counts, undecided)
     if undecided:
         with unit_of_work(engine, actor) as tx:
-            for u in undecided:
-                tx.conn.execute(
-                    update(bank_lines).where(bank_lines.c.id == u["id"], bank_lines.c.status.in_(UNDECIDED))
-                    .values(status=u["status"], rule=u["rule"], suggestion=u["suggestion"],
-                            unmatched_reason=u["reason"]))
-    return dict(counts)
+            tx.conn.execute(_set_undecided, [{"lid": u["id"], "st": u["status"], "rl": u["rule"],
+                                              "sg": u["suggestion"], "why": u["reason"]} for u in undecided])
+    return {k: v for k, v in counts.items() if v}
+
+
+def _post_alone(engine: Engine, actor: str, row: Any, d: cm.Decision, items: cm.OpenItems | None,
+                counts: dict[str, int], undecided: list[dict[str, Any]]) -> None:
+    """Post one decided line in its own transaction (``items``: settle it
+    there once posted, when not settled already)."""
+    try:
+        with unit_of_work(engine, actor) as tx:
+            _post_decision(tx, row, d)
+    except (Conflict, ValidationFailed, NotFound, PeriodClosed) as e:
+        # Decided meanwhile, or the payment service refused (a date out
+        # of range…): the line waits in the worklist and says why.
+        undecided.append(_undecided(row, "unmatched", d.rule, None, f"Not posted: {e}"))
+        counts["unmatched"] += 1
+        return
+    if items is not None:
+        items.settle(d.allocations, d.write_off)
+        if d.refund_id is not None:
+            items.refund_reported(d.refund_id)
+    counts["matched"] += 1
+
+
+_set_undecided = (update(bank_lines).where(bank_lines.c.id == bindparam("lid"),
+                                          or_(*(bank_lines.c.status == s for s in UNDECIDED)))
+                  .values(status=bindparam("st"), rule=bindparam("rl"), suggestion=bindparam("sg"),
+                          unmatched_reason=bindparam("why")))
 
 
 def _undecided(row: Any, status: str, rule: str | None, suggestion: dict[str, Any] | None,
@@ -234,6 +267,19 @@ def _post_decision(tx: Tx, row: Any, d: cm.Decision) -> None:
 
 
 # -- posting a line -----------------------------------------------------------------------
+
+#: How often a line went back to the worklist because its payment was reversed.
+_times_reopened = select(func.count()).select_from(audit).where(
+    audit.c.object_type == "bank_line", audit.c.object_id == bindparam("lid"),
+    audit.c.action == "bank_line.reopened")
+
+
+def payment_reference(doc: str, reopened: int) -> str:
+    """The reference of the payment a line becomes: the line's number, and
+    after its earlier payment was reversed, the how-manieth time it is posted
+    (payment references are unique)."""
+    return doc if not reopened else f"{doc}-R{reopened}"
+
 
 def _take_line(tx: Tx, line_id: int, status: str, rule: str | None, **values: Any) -> None:
     """Flip an undecided line to ``status``; the UPDATE holds its row until
@@ -280,12 +326,13 @@ def _post_payments(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Dec
     amounts = dict(allocated)
     amounts[excess_to] = amounts.get(excess_to, ZERO) + received - sum(allocated.values(), ZERO)
     doc = line_document(row.id, row.booking_date)
+    again = payment_reference(doc, tx.conn.execute(_times_reopened, {"lid": row.id}).scalar_one())
     made = []
     for cid, amount in amounts.items():
         if amount <= ZERO:
             continue
         allocs = per_customer.get(cid) or []
-        ref = doc if len(amounts) == 1 else f"{doc}-C{cid}"
+        ref = again if len(amounts) == 1 else f"{again}-C{cid}"
         p = pay.record_payment(tx, {
             "customer_id": cid, "amount": amount, "currency": row.currency, "received_on": row.booking_date,
             "method": "bank_transfer", "reference": ref, "bank_account": bank,

@@ -23,13 +23,14 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import order_number
 from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
+from o2c.ledger.accounts import Account
 from o2c.ledger.posting import entry_for_credit_applied, entry_for_credit_released, entry_for_payment_reversal
 from o2c.services.cash.payments import (
     _given_invoices,
@@ -49,8 +50,26 @@ customers = m.Customer.__table__
 _payment = select(payments.c.id, payments.c.customer_id, payments.c.amount, payments.c.unapplied,
                   payments.c.status, payments.c.created_at).where(payments.c.id == bindparam("pid"))
 _lock_payment = _payment.with_for_update()
-_bank_line_of_payment = select(m.BankLineLink.bank_line_id).where(
-    m.BankLineLink.payment_id == bindparam("pid")).limit(1)
+bank_lines = m.BankLine.__table__
+line_links = m.BankLineLink.__table__
+_jlines = m.JournalLine.__table__
+_entries = m.JournalEntry.__table__
+_accounts = m.Account.__table__
+#: The statement lines a payment came from (its link, or the line matched to it as recorded).
+_lines_of_payment = (
+    select(bank_lines.c.id, bank_lines.c.status).where(
+        bank_lines.c.id.in_(select(line_links.c.bank_line_id).where(line_links.c.payment_id == bindparam("pid")))
+        | (bank_lines.c.payment_id == bindparam("pid")))
+    .order_by(bank_lines.c.id).with_for_update()
+)
+#: The GL account the payment's money was booked on (the debit of its entry).
+_bank_side_of_payment = (
+    select(_accounts.c.code, _accounts.c.name, _accounts.c.type)
+    .select_from(_jlines.join(_entries, _entries.c.id == _jlines.c.entry_id)
+                 .join(_accounts, _accounts.c.code == _jlines.c.account))
+    .where(_entries.c.source_type == "payment", _entries.c.source_id == bindparam("pid"), _jlines.c.debit > 0)
+    .limit(1)
+)
 _net_of_payment = (
     select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("amount"))
     .where(allocations.c.payment_id == bindparam("pid")).group_by(allocations.c.invoice_id)
@@ -150,14 +169,6 @@ def reverse_payment(tx: Tx, payment_id: int, reason: str) -> dict[str, Any]:
     if first is None:
         raise NotFound(f"No payment with id {payment_id}.")
     number = payment_number(payment_id, first.created_at)
-    line = tx.conn.execute(_bank_line_of_payment, {"pid": payment_id}).first()
-    if line is not None:
-        # The bank reported this money: undoing the payment alone would leave
-        # the ledger's bank account short of the bank's own statement.
-        raise Conflict(
-            f"Payment {number} is bank statement line {line.bank_line_id}'s money, as the bank reported it; "
-            "it cannot be reversed on its own. Apply a refund, or correct its allocations instead.",
-            {"payment_id": payment_id, "bank_line_id": line.bank_line_id})
     touched = [r.invoice_id for r in tx.conn.execute(_net_of_payment, {"pid": payment_id}) if r.amount]
     if touched:
         tx.conn.execute(_lock_orders_of_invoices, {"ids": touched}).all()
@@ -184,12 +195,31 @@ def reverse_payment(tx: Tx, payment_id: int, reason: str) -> dict[str, Any]:
     else:
         tx.emit("payment.reversed", "internal", None, {**data, "amount": str(p.amount)})
     tx.conn.execute(_mark_reversed, {"pid": payment_id, "at": tx.now, "reason": reason})
-    tx.post(entry_for_payment_reversal(tx.chart, tx.today, payment_id, number, p.amount, applied, p.customer_id))
+    side = tx.conn.execute(_bank_side_of_payment, {"pid": payment_id}).first()
+    bank = Account(side.code, side.name, side.type) if side is not None else None
+    tx.post(entry_for_payment_reversal(tx.chart, tx.today, payment_id, number, p.amount, applied, p.customer_id,
+                                       bank))
+    _reopen_lines(tx, payment_id, number, reason)
     tx.audit("payment.reversed", "payment", payment_id,
              {"status": p.status, "unapplied": str(p.unapplied),
               "allocations": [{"invoice_id": i, "amount": str(a)} for i, a in sorted(net.items())]},
              {"status": "reversed", "unapplied": "0.00", "reason": reason})
     return get_payment(tx, payment_id)
+
+
+def _reopen_lines(tx: Tx, payment_id: int, number: str, reason: str) -> None:
+    """The statement line a reversed payment came from goes back to the
+    worklist, unmatched and saying why. All of the line's links go: the other
+    payments of a line split across customers stand, and the bank check lists
+    them as bookings no line reports until the line is matched again."""
+    for line in tx.conn.execute(_lines_of_payment, {"pid": payment_id}).all():
+        said = f"Payment {number} reversed: {reason}"[:500]
+        tx.conn.execute(delete(line_links).where(line_links.c.bank_line_id == line.id))
+        tx.conn.execute(update(bank_lines).where(bank_lines.c.id == line.id).values(
+            status="unmatched", rule=None, payment_id=None, journal_entry_id=None, suggestion=None,
+            unmatched_reason=said, decided_by=tx.actor, decided_at=tx.now))
+        tx.audit("bank_line.reopened", "bank_line", line.id, {"status": line.status, "payment_id": payment_id},
+                 {"status": "unmatched", "reason": said})
 
 
 # -- customer credit ---------------------------------------------------------------

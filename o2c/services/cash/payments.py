@@ -14,7 +14,7 @@ from o2c.domain.allocation import oldest_first
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
-from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
+from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, invoice_status
 from o2c.ledger.posting import entry_for_payment
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts, period_of
 from o2c.services.sales.orders import FUNCTIONAL_CURRENCY, ORDER_COLS
@@ -132,22 +132,31 @@ def _update_orders(tx: Tx, plan: list[tuple[Any, Decimal, str]], pid: int, numbe
     rows = tx.conn.execute(_orders_with_sums, {"oids": sorted(per_order)}).all()
     updates = []
     for o in rows:
-        paid = o.amount_paid + per_order[o.id]
-        new = derive_order_statuses(o.status, [LineProgress(*(int(x) for x in o[-5:]))], o.invoiced_total, paid)
+        new = order_paid(tx, o, (o.status, o.fulfillment_status, o.payment_status), o.amount_paid,
+                         per_order[o.id], plan, pid, number)
         updates.append({"oid": o.id, "amt": per_order[o.id], "st": new.status, "fs": new.fulfillment_status,
                         "ps": new.payment_status})
-        old = (o.status, o.fulfillment_status, o.payment_status)
-        if tuple(new) != old:
-            tx.audit("order.statuses", "order", o.id,
-                     dict(zip(("status", "fulfillment_status", "payment_status"), old)), new._asdict())
-        tx.emit("payment.received", o.channel, o.id, {
-            "payment_id": pid, "number": number, "order_id": o.id, "amount": str(per_order[o.id])})
-        for i, _, st in plan:
-            if i.order_id == o.id and st == "paid":
-                tx.emit("invoice.paid", o.channel, o.id, {"invoice_id": i.id, "number": i.number, "order_id": o.id})
-        if new.status == "completed" and o.status != "completed":
-            tx.emit("order.completed", o.channel, o.id, {"order_id": o.id, "number": order_number(o.id, o.created_at)})
     tx.conn.execute(_apply_to_order, updates)
+
+
+def order_paid(tx: Tx, o: Any, before: tuple[str, str, str], paid_before: Decimal, amount: Decimal,
+               plan: list[tuple[Any, Decimal, str]], pid: int, number: str) -> OrderStatuses:
+    """``amount`` of a payment reaching order ``o`` (a row of
+    ``_orders_with_sums``) that had ``before`` statuses and ``paid_before``:
+    its new statuses (audited when they change) and the events."""
+    new = derive_order_statuses(before[0], [LineProgress(*(int(x) for x in o[-5:]))], o.invoiced_total,
+                                paid_before + amount)
+    if tuple(new) != before:
+        tx.audit("order.statuses", "order", o.id,
+                 dict(zip(("status", "fulfillment_status", "payment_status"), before)), new._asdict())
+    tx.emit("payment.received", o.channel, o.id, {
+        "payment_id": pid, "number": number, "order_id": o.id, "amount": str(amount)})
+    for i, _, st in plan:
+        if i.order_id == o.id and st == "paid":
+            tx.emit("invoice.paid", o.channel, o.id, {"invoice_id": i.id, "number": i.number, "order_id": o.id})
+    if new.status == "completed" and before[0] != "completed":
+        tx.emit("order.completed", o.channel, o.id, {"order_id": o.id, "number": order_number(o.id, o.created_at)})
+    return new
 
 
 def _plan_allocations(
