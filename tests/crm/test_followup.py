@@ -67,6 +67,24 @@ def test_the_message_goes_out_once_after_the_configured_days(shipped: dict[str, 
     assert token not in stored and stored == feedback.token_hash(token)  # only the hash is kept
 
 
+@pytest.mark.parametrize(("language", "subject", "said"), [
+    ("it", "com'è andata la consegna", "Quanto è soddisfatto?"),
+    ("pl", "jak oceniają Państwo dostawę", "Jak bardzo są Państwo zadowoleni?"),
+    ("ru", "как прошла доставка", "Насколько Вы довольны?"),
+])
+def test_the_message_is_written_in_the_customers_language(shipped: dict[str, Any], engine: Engine,
+                                                         monkeypatch: pytest.MonkeyPatch, language: str,
+                                                         subject: str, said: str) -> None:
+    with engine.begin() as c:
+        c.execute(update(m.Customer.__table__).where(m.Customer.id == shipped["rossi"]).values(language=language))
+    assert _request(engine, monkeypatch, "2026-03-09") == 1
+    with engine.connect() as c:
+        msg = c.execute(select(m.Message).where(m.Message.kind == "follow_up")).one()
+    assert msg.language == language and subject in msg.subject
+    for body in (msg.body_text, msg.body_html):
+        assert said in body and "How satisfied" not in body and "?score=5" in body
+
+
 def test_one_answer_per_shipment_and_a_task_for_a_low_score(shipped: dict[str, Any], engine: Engine,
                                                             monkeypatch: pytest.MonkeyPatch, app: Any,
                                                             clerk: Client, shop: Client) -> None:
