@@ -1228,6 +1228,9 @@ class QuoteRevision(Base):
     tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
     buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    #: The coupon the lines' discounts include; the order made at acceptance
+    #: carries it and redeems it when confirmed.
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
 
 
 class QuoteLine(Base):
@@ -1254,3 +1257,6 @@ class QuoteLine(Base):
     vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
     optional: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The discount as quoted before the revision's coupon was added to it
+    #: (null without a coupon): what a revision prices again.
+    discount_before_coupon: Mapped[Decimal | None] = mapped_column(Rate())
