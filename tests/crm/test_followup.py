@@ -126,19 +126,3 @@ def test_a_comment_opens_a_task(shipped: dict[str, Any], engine: Engine, monkeyp
     with engine.connect() as c:
         titles = c.execute(select(m.FollowUpTask.title)).scalars().all()
     assert len(titles) == 1 and "a comment" in titles[0]
-
-
-def test_the_demo_shows_segments_a_lapsed_customer_suggestions_and_a_task(engine: Engine) -> None:
-    from o2c.demo import load_demo
-    from o2c.domain.access import SYSTEM
-    from o2c.services.crm import associations, insights, winback
-    load_demo(engine)
-    with unit_of_work(engine, "test", readonly=True) as tx:
-        lapsed = winback.lapsed(tx, SYSTEM, tx.today, 2.0, 120)
-        assert "C-1006" in [w["code"] for w in lapsed]
-        tasks, _ = feedback.list_tasks(tx, status="open")
-        assert [t["score"] for t in tasks] == [2]
-        assert associations.last_run(tx)["rules"] > 0
-        ids = tx.conn.execute(select(m.CustomerRfm.customer_id)).scalars().all()
-        segments = {insights.insights(tx, SYSTEM, cid)["rfm"]["segment"] for cid in ids}
-        assert len(segments) >= 3
