@@ -3,8 +3,10 @@
 comparison), refreshing the RFM figures, one customer's insights, a year of
 KPIs, and serving recommendations. Prints figures; asserts nothing.
 
-    python bench/bulk_load.py --orders 1000000 --db sqlite:////tmp/o2c-1m.sqlite3
-    python bench/after_sale.py --db sqlite:////tmp/o2c-1m.sqlite3 [--apriori]
+    python bench/bulk_load.py --orders 1000000 --no-events --db sqlite:////tmp/o2c-1m.sqlite3
+    python bench/after_sale.py --db sqlite:////tmp/o2c-1m.sqlite3 --add-lines 2 [--apriori]
+
+(``--add-lines 2`` once: the issue's scale is 1M orders with 3M lines.)
 """
 from __future__ import annotations
 
