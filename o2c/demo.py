@@ -43,7 +43,7 @@ from o2c.services.billing import invoicing
 from o2c.services.books import fx
 from o2c.services.books.reconciliation import reconcile
 from o2c.services.cash import dunning, payments
-from o2c.services.crm import associations, coupons, feedback, insights
+from o2c.services.crm import associations, coupons, feedback, insights, winback
 from o2c.services.customers import records
 from o2c.services.fulfilment import returns, shipping, stock
 from o2c.services.platform import apikeys, clock, company
@@ -133,6 +133,8 @@ CUSTOMERS: tuple[dict[str, Any], ...] = (
      "billing_address": _address("Kaffeehaus Lindner GmbH", "Kastanienallee 12", "Berlin", "10435", "DE")},
 )
 CREDIT_LIMITED = "C-1003"
+#: The customer who stopped ordering: the one on the win-back list.
+LAPSED = "C-1006"
 
 # Consumers: the webshop sends the whole customer with their first order.
 CONSUMERS: tuple[dict[str, Any], ...] = (
@@ -394,23 +396,13 @@ class _Loader:
 
     def after_the_sale(self) -> None:
         """Customers after the sale: a regular customer who stopped ordering
-        (the win-back list), satisfaction messages for last week's deliveries
-        with one unhappy answer (a follow-up task), a welcome coupon, and the
+        (the one customer on the win-back list, with the signals that may say
+        why), this morning's orders from everyone else whose rhythm says an
+        order is due, satisfaction messages for last week's deliveries with one
+        unhappy answer (a follow-up task), a welcome coupon, and the
         associations and RFM figures computed as the worker would."""
-        lapsed = {"code": "C-1006", "name": "Trattoria Da Nino", "email": "nino@trattoria-nino.example",
-                  "country": "IT", "language": "it", "payment_terms_days": 30,
-                  "billing_address": _address("Trattoria Da Nino", "Via Toledo 120", "Napoli", "80134", "IT")}
-        start = self.ago(FIRST_RECEIPT_DAYS_AGO - 1, 1)
-        self.run(start, CLERK.actor, lambda tx: records.create_customer(tx, s.CustomerIn().load(lapsed)))
-        sku = ORDERABLE[0].sku
-        for k in range(3):  # every three days, then nothing for seven weeks
-            when = start + dt.timedelta(days=3 * k, hours=1)
-            self.run(when, CLERK.actor, lambda tx: stock.receive(tx, sku, 2, Decimal(ORDERABLE[0].cost)))
-            oid = self.run(when, CLERK.actor, lambda tx: _id(orders.create_order(tx, CLERK, s.OrderIn().load({
-                "customer": {"code": "C-1006"}, "currency": "EUR", "confirm": True,
-                "lines": [{"sku": sku, "quantity": 2}]}))))
-            sid = self.run(when, CLERK.actor, lambda tx, o=oid: _id(shipping.pack(tx, o, CLERK, None)))
-            self.run(when, CLERK.actor, lambda tx, sh=sid: shipping.ship(tx, sh, CLERK, "BRT", f"BRT10000000{k}"))
+        self.lapsed_customer()
+        self.reorders_due()
         self.run(self.ago(1), CLERK.actor, lambda tx: coupons.create_coupon(tx, CLERK, {
             "code": "WELCOME10", "percent_off": Decimal("10"), "max_redemptions": 100}))
         asked = self.run(self.ago(0, 2), "worker", lambda tx: feedback.queue_followups(
@@ -420,6 +412,70 @@ class _Loader:
             self.run(self.ago(0, 1), "customer:feedback",
                      lambda tx, t=token, sc=score, cm=comment: feedback.answer(tx, t, sc, cm))
         self.run(self.ago(0, 0.5), "worker", lambda tx: (associations.recompute(tx), insights.refresh_rfm(tx)))
+
+    def lapsed_customer(self) -> None:
+        """Trattoria Da Nino ordered moka pots every week at a trade price,
+        sent one pot of the last delivery back (its credit note settles part
+        of that invoice), paid the rest, and has not ordered for five weeks
+        since; the list price is above what they paid."""
+        lapsed = {"code": LAPSED, "name": "Trattoria Da Nino", "email": "nino@trattoria-nino.example",
+                  "country": "IT", "language": "it", "payment_terms_days": 30,
+                  "billing_address": _address("Trattoria Da Nino", "Via Toledo 120", "Napoli", "80134", "IT")}
+        start = self.ago(FIRST_RECEIPT_DAYS_AGO - 1, 1)
+        self.run(start, CLERK.actor, lambda tx: records.create_customer(tx, s.CustomerIn().load(lapsed)))
+        pot = ORDERABLE[1]
+        trade_price = str(round_money(Decimal(pot.price) * Decimal("0.90")))
+        for k in range(4):  # weekly, then nothing
+            when = start + dt.timedelta(days=7 * k, hours=1)
+            self.run(when, CLERK.actor, lambda tx: stock.receive(tx, pot.sku, 3, Decimal(pot.cost)))
+            oid = self.run(when, CLERK.actor, lambda tx: _id(orders.create_order(tx, CLERK, s.OrderIn().load({
+                "customer": {"code": LAPSED}, "currency": "EUR", "confirm": True,
+                "lines": [{"sku": pot.sku, "quantity": 3, "unit_price": trade_price}]}))))
+            sid = self.run(when, CLERK.actor, lambda tx, o=oid: _id(shipping.pack(tx, o, CLERK, None)))
+            self.run(self.later(when, 4), CLERK.actor,
+                     lambda tx, sh=sid, n=k: shipping.ship(tx, sh, CLERK, "BRT", f"BRT20000000{n}"))
+            if k == 3:  # a pot of the last delivery comes back: its credit note settles part of the invoice
+                self.run(self.later(when, 24 * 5), CLERK.actor, lambda tx, o=oid: returns.create_return(
+                    tx, o, CLERK, s.ReturnIn().load({"lines": [{"sku": pot.sku, "quantity": 1}], "restock": True,
+                                                     "refund": "credit"})))
+            self.run(self.later(when, 24 * 10), ACCOUNTANT.actor, lambda tx, o=oid: self.pay_all(tx, o))
+
+    def pay_all(self, tx: Tx, order_id: int) -> None:
+        """The order's invoices paid in full by bank transfer today."""
+        order = orders.get_order(tx, order_id, ACCOUNTANT)
+        due = [(iid, invoicing.get_invoice(tx, iid, ACCOUNTANT)["balance_due"]) for iid in order["invoice_ids"]]
+        self.bank_refs += 1
+        payments.record_payment(tx, s.PaymentIn().load({
+            "customer_id": order["customer_id"], "amount": f"{sum(b for _, b in due):.2f}", "currency": "EUR",
+            "received_on": tx.today.isoformat(), "method": "bank_transfer",
+            "reference": f"SEPA-{tx.today:%Y%m%d}-{self.bank_refs:04d}",
+            "allocations": [{"invoice_id": iid, "amount": str(b)} for iid, b in due]}))
+
+    def reorders_due(self) -> None:
+        """This morning's orders: every customer but Da Nino whose time since
+        their last order passed the win-back threshold orders again what they
+        bought last (one unit), so the win-back list shows the one customer
+        who really stopped, whatever the hour the demo is loaded at."""
+        cfg = Config()
+        when = self.ago(0, 1.5)
+        due = self.run(when, CLERK.actor, lambda tx: [
+            w["code"] for w in winback.lapsed(tx, CLERK, tx.today, cfg.WINBACK_FACTOR, cfg.WINBACK_ONE_TIME_DAYS)
+            if w["code"] != LAPSED])
+        consumers = {c["code"]: c for c in CONSUMERS}
+        for n, code in enumerate(due):
+            sku = self.run(when, CLERK.actor, lambda tx, c=code: tx.conn.execute(
+                select(m.OrderLine.sku).join(m.Order, m.Order.id == m.OrderLine.order_id)
+                .join(m.Customer, m.Customer.id == m.Order.customer_id).where(m.Customer.code == c)
+                .order_by(m.OrderLine.id.desc()).limit(1)).scalar_one())
+            cost = next(Decimal(p.restock_cost or p.cost) for p in PRODUCTS if p.sku == sku)
+            self.run(when, CLERK.actor, lambda tx, k=sku, c=cost: stock.receive(tx, k, 1, c))
+            webshop = code in consumers
+            data = s.OrderIn().load({
+                "customer": dict(consumers[code]) if webshop else {"code": code}, "currency": "EUR",
+                "external_ref": f"DS-{20001 + n}" if webshop else None, "confirm": True,
+                "lines": [{"sku": sku, "quantity": 1}]})
+            self.run(when, self.shop.actor if webshop else CLERK.actor,
+                     lambda tx, d=data, p=(self.shop if webshop else CLERK): orders.create_order(tx, p, d))
 
     def receive_stock(self) -> None:
         """Enough for every planned order, then a restock of some lines at a new cost."""

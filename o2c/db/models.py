@@ -218,6 +218,9 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_ref"),
         Index("ix_orders_customer_id_id", "customer_id", "id"),
+        # A customer's confirmed and completed orders without reading the
+        # rows (what they buy, for recommendations).
+        Index("ix_orders_customer_id_status_id", "customer_id", "status", "id"),
         Index("ix_orders_status_id", "status", "id"),
         Index("ix_orders_channel_id", "channel", "id"),
     )
@@ -271,9 +274,12 @@ class OrderLine(Base):
         # The lines waiting for a SKU, found by a goods receipt.
         Index("ix_order_lines_backordered", "product_id", "order_id",
               sqlite_where=text("backordered_quantity > 0"), postgresql_where=text("backordered_quantity > 0")),
+        # An order's lines, and the products of a customer's orders read from
+        # the index alone (recommendations).
+        Index("ix_order_lines_order_id_product_id", "order_id", "product_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     line_no: Mapped[int]
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     sku: Mapped[str] = mapped_column(String(64))
@@ -1228,6 +1234,9 @@ class QuoteRevision(Base):
     tax_country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
     buyer_vat_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     ship_to_country: Mapped[str] = mapped_column(String(2), default="", server_default="")
+    #: The coupon the lines' discounts include; the order made at acceptance
+    #: carries it and redeems it when confirmed.
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
 
 
 class QuoteLine(Base):
@@ -1254,3 +1263,6 @@ class QuoteLine(Base):
     vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
     optional: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The discount as quoted before the revision's coupon was added to it
+    #: (null without a coupon): what a revision prices again.
+    discount_before_coupon: Mapped[Decimal | None] = mapped_column(Rate())

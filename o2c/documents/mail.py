@@ -29,7 +29,7 @@ def environment(lang: str) -> Environment:
                       extensions=["jinja2.ext.i18n"], auto_reload=False, keep_trailing_newline=True)
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     f = formats(lang)
-    env.filters.update(money=f.money, amount=f.amount, date=f.date)
+    env.filters.update(money=f.money, amount=f.amount, percent=f.percent, date=f.date)
     return env
 
 

@@ -31,8 +31,10 @@ class QuoteIn(Schema):
     delivery_terms = Str(validate=validate.Length(max=500), allow_none=True, load_default=None)
     requested_delivery_date = BookDate(allow_none=True, load_default=None)
     note = Str(validate=validate.Length(max=4000), allow_none=True, load_default=None)
-    coupon = Str(validate=validate.Length(max=64), allow_none=True, load_default=None,
-                 metadata={"description": "Accepted and ignored: no coupons are defined."})
+    coupon = Str(validate=validate.Length(min=1, max=64), allow_none=True, load_default=None, metadata={
+        "description": "A coupon code, applied as on an order: its discount is added to the lines' (a percent "
+                       "coupon's to the optional lines too); redeemed when the accepted quotation's order is "
+                       "confirmed. Unknown, used up, expired or another customer's: 409 coupon_unavailable."})
 
 
 class QuotePatch(Schema):
@@ -44,6 +46,9 @@ class QuotePatch(Schema):
     delivery_terms = Str(validate=validate.Length(max=500), allow_none=True)
     requested_delivery_date = BookDate(allow_none=True)
     note = Str(validate=validate.Length(max=4000), allow_none=True)
+    coupon = Str(validate=validate.Length(min=1, max=64), allow_none=True, metadata={
+        "description": "Another coupon code, or null for none; omitted: the revision's coupon is kept (and "
+                       "checked again)."})
 
 
 class QuoteAcceptIn(Schema):
@@ -95,6 +100,7 @@ class QuoteOut(Schema):
     tax_country = Str(metadata={"description": "Whose VAT applies."})
     vat = fields.List(fields.Nested(VatOut), metadata={
         "description": "Per VAT category and rate of the lines that are not optional, as on the invoice."})
+    coupon = Str(allow_none=True, metadata={"description": "The code of the coupon the lines' discounts include."})
     net_total = Money()
     vat_total = Money()
     total = Money()

@@ -177,6 +177,10 @@ def _quote_input(form: Form, *, new: bool) -> tuple[dict[str, Any] | None, Probl
             body[name] = v[name].strip()
     if not blank(v.get("payment_terms_days")):
         body["payment_terms_days"] = integer(v.get("payment_terms_days"))
+    if not blank(v.get("coupon")):
+        body["coupon"] = v["coupon"].strip()
+    elif not new:
+        body["coupon"] = None  # emptied: the revision has no coupon
     if new:
         if blank(v.get("customer.code")):
             return None, Problem("validation_error", "Please correct the fields marked below.",
@@ -234,11 +238,14 @@ def new_quote() -> Any:
 def _values_of(q: dict[str, Any]) -> dict[str, str]:
     """A quotation's latest revision as the form's values."""
     values = {k: "" if q.get(k) is None else str(q[k])
-              for k in ("valid_until", "payment_terms_days", "delivery_terms", "requested_delivery_date", "note")}
+              for k in ("valid_until", "payment_terms_days", "delivery_terms", "requested_delivery_date", "note",
+                        "coupon")}
     for i, l in enumerate([*q["lines"], *q["optional_lines"]]):
+        # The discount as typed: the coupon's share is added again on saving.
+        discount = l["discount"] if l.get("discount_before_coupon") is None else l["discount_before_coupon"]
         values.update({f"lines.{i}.sku": l["sku"], f"lines.{i}.quantity": str(l["quantity"]),
                        f"lines.{i}.unit_price": str(l["unit_price"]),
-                       f"lines.{i}.discount": rate_as_percent(l["discount"]) if l.get("discount") else "",
+                       f"lines.{i}.discount": rate_as_percent(discount) if discount else "",
                        f"lines.{i}.optional": "1" if l.get("optional") else ""})
     return values
 

@@ -67,6 +67,24 @@ def test_the_message_goes_out_once_after_the_configured_days(shipped: dict[str, 
     assert token not in stored and stored == feedback.token_hash(token)  # only the hash is kept
 
 
+@pytest.mark.parametrize(("language", "subject", "said"), [
+    ("it", "com'è andata la consegna", "Quanto è soddisfatto?"),
+    ("pl", "jak oceniają Państwo dostawę", "Jak bardzo są Państwo zadowoleni?"),
+    ("ru", "как прошла доставка", "Насколько Вы довольны?"),
+])
+def test_the_message_is_written_in_the_customers_language(shipped: dict[str, Any], engine: Engine,
+                                                         monkeypatch: pytest.MonkeyPatch, language: str,
+                                                         subject: str, said: str) -> None:
+    with engine.begin() as c:
+        c.execute(update(m.Customer.__table__).where(m.Customer.id == shipped["rossi"]).values(language=language))
+    assert _request(engine, monkeypatch, "2026-03-09") == 1
+    with engine.connect() as c:
+        msg = c.execute(select(m.Message).where(m.Message.kind == "follow_up")).one()
+    assert msg.language == language and subject in msg.subject
+    for body in (msg.body_text, msg.body_html):
+        assert said in body and "How satisfied" not in body and "?score=5" in body
+
+
 def test_one_answer_per_shipment_and_a_task_for_a_low_score(shipped: dict[str, Any], engine: Engine,
                                                             monkeypatch: pytest.MonkeyPatch, app: Any,
                                                             clerk: Client, shop: Client) -> None:
@@ -108,19 +126,3 @@ def test_a_comment_opens_a_task(shipped: dict[str, Any], engine: Engine, monkeyp
     with engine.connect() as c:
         titles = c.execute(select(m.FollowUpTask.title)).scalars().all()
     assert len(titles) == 1 and "a comment" in titles[0]
-
-
-def test_the_demo_shows_segments_a_lapsed_customer_suggestions_and_a_task(engine: Engine) -> None:
-    from o2c.demo import load_demo
-    from o2c.domain.access import SYSTEM
-    from o2c.services.crm import associations, insights, winback
-    load_demo(engine)
-    with unit_of_work(engine, "test", readonly=True) as tx:
-        lapsed = winback.lapsed(tx, SYSTEM, tx.today, 2.0, 120)
-        assert "C-1006" in [w["code"] for w in lapsed]
-        tasks, _ = feedback.list_tasks(tx, status="open")
-        assert [t["score"] for t in tasks] == [2]
-        assert associations.last_run(tx)["rules"] > 0
-        ids = tx.conn.execute(select(m.CustomerRfm.customer_id)).scalars().all()
-        segments = {insights.insights(tx, SYSTEM, cid)["rfm"]["segment"] for cid in ids}
-        assert len(segments) >= 3

@@ -82,9 +82,29 @@ def test_a_winback_message_carries_a_coupon_of_their_own(timeline: dict[str, int
     with engine.connect() as c:
         msg = c.execute(select(m.Message).where(m.Message.id == sent["message_id"])).one()
     assert (msg.kind, msg.customer_id, msg.status, msg.to) == ("winback", cid, "queued", "c-once@example.com")
-    assert "15.00 % off" in msg.subject and coupon["code"] in msg.body_text and coupon["code"] in msg.body_html
+    assert "15% off" in msg.subject and coupon["code"] in msg.body_text and coupon["code"] in msg.body_html
     # The coupon works for them only.
     assert order(clerk, "C-REGULAR", [("MUG-01", 1)], coupon=coupon["code"]).status_code == 409
     assert order(clerk, "C-ONCE", [("MUG-01", 1)], coupon=coupon["code"]).status_code == 201
     assert shop.post(f"/api/v1/customers/{cid}/winback", {}).status_code == 403
     assert shop.get("/api/v1/customers/winback").status_code == 403
+
+
+@pytest.mark.parametrize(("language", "subject", "said"), [
+    ("it", "di sconto sul Suo prossimo ordine", "ci è mancato"),
+    ("pl", "rabatu na następne zamówienie", "brakowało nam Państwa"),
+    ("ru", "на Ваш следующий заказ", "нам Вас не хватало"),
+])
+def test_a_winback_message_is_written_in_the_customers_language(timeline: dict[str, int], clerk: Client,
+                                                                engine: Engine, language: str, subject: str,
+                                                                said: str) -> None:
+    cid = timeline["C-ONCE"]
+    with engine.begin() as c:
+        c.execute(update(m.Customer.__table__).where(m.Customer.id == cid).values(language=language))
+    sent = clerk.ok("post", f"/api/v1/customers/{cid}/winback", {"amount_off": "5.00", "valid_days": 20},
+                    status=201)
+    with engine.connect() as c:
+        msg = c.execute(select(m.Message).where(m.Message.id == sent["message_id"])).one()
+    assert msg.language == language and subject in msg.subject and "5,00" in msg.subject
+    for body in (msg.body_text, msg.body_html):
+        assert said in body and sent["coupon"]["code"] in body and "missed" not in body

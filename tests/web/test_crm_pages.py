@@ -124,3 +124,43 @@ def test_the_task_list_takes_an_owner_and_notes(engine: Engine, clerk_web: Web, 
         row = conn.execute(select(m.FollowUpTask).where(m.FollowUpTask.id == tid)).one()
     assert (row.owner, row.note, row.status) == ("anna", "Called: all fine.", "done")
     assert accountant_web.post(f"/tasks/{tid}", {"status": "open"}).status_code == 403
+
+
+def test_the_demo_shows_segments_one_lapsed_customer_suggestions_a_task_and_kpi_charts(
+        engine: Engine, clerk_web: Web, accountant_web: Web) -> None:
+    from sqlalchemy import select
+
+    from o2c.db import models as m
+    from o2c.demo import LAPSED, load_demo
+    from o2c.domain.access import SYSTEM
+    from o2c.services.crm import feedback, insights, winback
+    from o2c.services.platform.uow import unit_of_work
+    load_demo(engine)
+    with unit_of_work(engine, "test", readonly=True) as tx:
+        lapsed = winback.lapsed(tx, SYSTEM, tx.today, 2.0, 120)
+        tasks, _ = feedback.list_tasks(tx, status="open")
+        assert associations.last_run(tx)["rules"] > 0
+        ids = tx.conn.execute(select(m.CustomerRfm.customer_id)).scalars().all()
+        segments = {insights.insights(tx, SYSTEM, cid)["rfm"]["segment"] for cid in ids}
+        regular = tx.conn.execute(select(m.Customer.id).where(m.Customer.code == "C-1001")).scalar_one()
+        pair = tx.conn.execute(
+            select(m.Product.sku).join(m.ProductAssociation, m.ProductAssociation.x_product_id == m.Product.id)
+            .order_by(m.ProductAssociation.pair_orders.desc(), m.Product.sku).limit(1)).scalar_one()
+        expected = associations.for_basket(tx, [pair], regular)
+    # Exactly one customer stopped ordering, with the signals that may say why.
+    assert [w["code"] for w in lapsed] == [LAPSED]
+    assert {s["type"] for s in lapsed[0]["signals"]} == {"return", "price_increase"}
+    page = clerk_web.get("/customers/winback").text
+    assert "Trattoria Da Nino" in page and page.count("Send win-back message") == 1
+    # A follow-up task from the one low score; segments on the customer pages.
+    assert [t["score"] for t in tasks] == [2]
+    assert "The grinder arrived with a dented lid." in clerk_web.get("/tasks").text
+    assert len(segments) >= 3 and "segment-" in clerk_web.get(f"/customers/{regular}").text
+    # Suggestions on the order form.
+    assert expected
+    form = new_order(clerk_web, {"customer.code": "C-1001", "lines.0.sku": pair, "lines.0.quantity": "1"},
+                     action="preview")
+    assert "Often bought together" in form.text and f'value="suggest:{expected[0]["sku"]}"' in form.text
+    # The KPI charts.
+    kpis = accountant_web.get("/reports/kpis")
+    assert kpis.status_code == 200 and "<svg" in kpis.text and "Gross margin by month" in kpis.text

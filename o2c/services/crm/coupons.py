@@ -13,12 +13,15 @@ A coupon is redeemed by the confirmation of the order carrying it, in that
 transaction, with one conditional ``UPDATE … WHERE redemptions <
 max_redemptions``: concurrent confirmations can never redeem it more often
 than allowed. Cancelling the order before anything ships gives the
-redemption back. Quotations price their lines with :func:`apply_coupon` too.
+redemption back. Quotations price their lines with :func:`apply_coupon` too;
+the order an accepted quotation becomes carries its coupon and lines as
+quoted and redeems the coupon when it is confirmed.
 """
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -125,11 +128,15 @@ def combined_discount(discount: Decimal, fraction: Decimal) -> Decimal:
 
 
 def apply_coupon(tx: Tx, code: str, customer_id: int, line_rows: list[dict[str, Any]],
-                 today: dt.date | None = None) -> int:
+                 today: dt.date | None = None, also: Sequence[dict[str, Any]] = ()) -> int:
     """Check the coupon for this customer and these lines and carry its discount
     into each line's ``discount`` and ``net`` (the dicts need ``quantity``,
     ``unit_price``, ``discount``). Returns the coupon's id. Unknown, used up,
-    expired, another customer's, or over an order too small → ``coupon_unavailable``."""
+    expired, another customer's, or over an order too small → ``coupon_unavailable``.
+    ``also``: lines offered beside the order (a quotation's optional lines),
+    outside the minimum and the base of an amount; a percent coupon takes its
+    percentage off them too, an amount coupon nothing (its amount is spent on
+    ``line_rows``)."""
     today = today or tx.today
     c = tx.conn.execute(_by_code, {"code": normalise_code(code)}).first()
     if c is None or (c.customer_id is not None and c.customer_id != customer_id):
@@ -144,7 +151,7 @@ def apply_coupon(tx: Tx, code: str, customer_id: int, line_rows: list[dict[str, 
             f"Coupon “{code}” needs an order of at least {c.min_order_net} net; this one is {net_before}.",
             {"coupon": code, "min_order_net": str(c.min_order_net), "net": str(net_before)})
     fraction = coupon_fraction(c, net_before)
-    for r in line_rows:
+    for r in [*line_rows, *(also if c.percent_off is not None else ())]:
         r["discount"] = combined_discount(r["discount"] or ZERO, fraction)
         r["net"] = line_net(r["quantity"], r["unit_price"], r["discount"])
     return int(c.id)

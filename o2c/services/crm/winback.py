@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import NotFound
+from o2c.domain.fx import FUNCTIONAL_CURRENCY
 from o2c.services.crm import coupons
 from o2c.services.customers import records
 from o2c.services.platform import outbox
@@ -114,9 +115,10 @@ def send_winback(tx: Tx, principal: Principal, customer_id: int, data: dict[str,
         terms["percent_off"] = Decimal("10")
     coupon = coupons.create_coupon(tx, principal, {**terms, "customer_id": customer_id, "max_redemptions": 1,
                                                    "valid_until": valid_until})
-    offer = (f"{coupon['percent_off']} %" if coupon["percent_off"] is not None else f"{coupon['amount_off']} EUR")
+    percent = coupon["percent_off"]
     message_id = outbox.queue_message(tx, kind="winback", customer_id=customer_id, template="winback", context={
-        "coupon_code": coupon["code"], "offer": offer, "valid_until": valid_until.isoformat(),
+        "coupon_code": coupon["code"], "percent_off": None if percent is None else percent / coupons.HUNDRED,
+        "amount_off": coupon["amount_off"], "currency": FUNCTIONAL_CURRENCY, "valid_until": valid_until,
         "note": (data.get("note") or "").strip()})
     tx.audit("customer.winback_sent", "customer", customer_id, None,
              {"coupon": coupon["code"], "message_id": message_id})

@@ -171,11 +171,14 @@ _mark_confirmed = (
 )
 
 
-def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel: str | None = None) -> dict[str, Any]:
+def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel: str | None = None,
+                 coupon_id: int | None = None) -> dict[str, Any]:
     """Create an order; with ``confirm`` it is created confirmed or not at all.
     The customer is one this principal may use (``records.resolve_customer``).
     ``channel`` overrides the principal's (an accepted quotation's order is in
-    channel ``quote``); ``data["payment_terms_days"]`` the customer's terms."""
+    channel ``quote``); ``data["payment_terms_days"]`` the customer's terms.
+    ``coupon_id``: a coupon the lines' discounts include already (an accepted
+    quotation's), redeemed at confirmation like ``data["coupon"]``."""
     customer = records.resolve_customer(tx, principal, data["customer"])
     currency = data.get("currency") or customer.currency
     if currency != FUNCTIONAL_CURRENCY:
@@ -210,7 +213,6 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
             "shipped_quantity": 0, "invoiced_quantity": 0, "returned_quantity": 0, "cancelled_quantity": 0,
             "backordered_quantity": 0,
         })
-    coupon_id = None
     if data.get("coupon"):
         coupon_id = coupons.apply_coupon(tx, data["coupon"], customer.id, line_rows)
     totals = document_totals((r["net"], r["vat_rate"]) for r in line_rows)

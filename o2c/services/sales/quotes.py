@@ -41,6 +41,7 @@ from o2c.domain.errors import (
 )
 from o2c.domain.money import ZERO, Totals, document_totals
 from o2c.domain.tax import vat_rows
+from o2c.services.crm import coupons
 from o2c.services.customers import records
 from o2c.services.platform.company import company_settings
 from o2c.services.sales import orders as order_service
@@ -53,6 +54,7 @@ qlines = m.QuoteLine.__table__
 products = m.Product.__table__
 customers = m.Customer.__table__
 orders_t = m.Order.__table__
+coupons_t = m.Coupon.__table__
 
 STATUSES = ("draft", "sent", "accepted", "declined", "expired", "cancelled")
 OPEN = ("draft", "sent")
@@ -83,15 +85,17 @@ def hash_token(token: str) -> str:
 TAX_FIELDS = ("tax_treatment", "tax_country", "buyer_vat_id", "ship_to_country")
 
 
-def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]]) -> tuple[dict[str, Any],
-                                                                                    list[dict[str, Any]]]:
-    """The revision's tax columns and its lines, priced and taxed by the
-    order's function (``tax.price_lines``): the product's price unless one is
-    given, the discount, the treatment, VAT category and rate. The goods go
-    where an order of the customer's would send them (no address is quoted).
-    One treatment for the whole offer, optional lines included, so an order
-    with or without them is taxed alike. Unknown and inactive products are
-    refused (422)."""
+def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]],
+                coupon: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
+    """The revision's tax columns, its lines and its coupon's id: priced and
+    taxed by the order's function (``tax.price_lines``): the product's price
+    unless one is given, the discount, the treatment, VAT category and rate.
+    The goods go where an order of the customer's would send them (no address
+    is quoted). One treatment for the whole offer, optional lines included, so
+    an order with or without them is taxed alike. Unknown and inactive
+    products are refused (422). A ``coupon`` is applied as on an order
+    (``coupons.apply_coupon``) to the lines that are not optional; a percent
+    coupon discounts the optional lines too."""
     found = {r.sku: r for r in tx.conn.execute(
         order_service._products_by_sku, {"skus": sorted({l["sku"] for l in req_lines})})}
     errors: dict[str, Any] = {}
@@ -112,9 +116,15 @@ def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]]) -> t
                                {"lines": ["At least one line must not be optional."]})
     ship_to = tax.ship_to_of(customer, None)
     decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, list(req_lines))
-    rows = [{"line_no": i, **r, "optional": bool(l.get("optional"))}
+    rows = [{"line_no": i, **r, "optional": bool(l.get("optional")), "discount_before_coupon": None}
             for i, (l, r) in enumerate(zip(req_lines, priced), start=1)]
-    return tax.tax_columns(decision, ship_to), rows
+    coupon_id = None
+    if coupon:
+        for r in rows:
+            r["discount_before_coupon"] = r["discount"] or ZERO
+        coupon_id = coupons.apply_coupon(tx, coupon, customer.id, [r for r in rows if not r["optional"]],
+                                         also=[r for r in rows if r["optional"]])
+    return tax.tax_columns(decision, ship_to), rows, coupon_id
 
 
 def quote_totals(line_rows: Iterable[dict[str, Any]]) -> Totals:
@@ -131,8 +141,9 @@ def quote_vat(line_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _requested(line_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored lines as a request, to price them again."""
-    return [{"sku": l["sku"], "quantity": l["quantity"], "unit_price": l["unit_price"], "discount": l["discount"],
+    """Stored lines as a request, to price them again (without their coupon)."""
+    return [{"sku": l["sku"], "quantity": l["quantity"], "unit_price": l["unit_price"],
+             "discount": l["discount"] if l["discount_before_coupon"] is None else l["discount_before_coupon"],
              "optional": l["optional"]} for l in line_rows]
 
 
@@ -160,7 +171,7 @@ def _revision(tx: Tx, quote_id: int, revision: int) -> Row[Any]:
 def _lines_of(tx: Tx, revision_id: int) -> list[dict[str, Any]]:
     cols = [qlines.c.line_no, qlines.c.product_id, qlines.c.sku, qlines.c.description, qlines.c.quantity,
             qlines.c.unit_price, qlines.c.discount, qlines.c.vat_rate, qlines.c.vat_category, qlines.c.net,
-            qlines.c.optional]
+            qlines.c.optional, qlines.c.discount_before_coupon]
     return [r._asdict() for r in tx.conn.execute(
         select(*cols).where(qlines.c.revision_id == revision_id).order_by(qlines.c.line_no))]
 
@@ -175,6 +186,8 @@ def _view(tx: Tx, q: Row[Any], revision: int | None = None) -> dict[str, Any]:
         .where(revisions.c.quote_id == q.id).order_by(revisions.c.revision)).all()
     customer = tx.conn.execute(select(customers.c.id, customers.c.name, customers.c.code, customers.c.country)
                                .where(customers.c.id == q.customer_id)).one()
+    coupon = None if rev.coupon_id is None else tx.conn.execute(
+        select(coupons_t.c.code).where(coupons_t.c.id == rev.coupon_id)).scalar_one()
     d = q._asdict()
     d.update({
         "revision": n, "latest_revision": q.revision, "label": revision_label(q.number, n),
@@ -182,7 +195,7 @@ def _view(tx: Tx, q: Row[Any], revision: int | None = None) -> dict[str, Any]:
         "lines": [l for l in ls if not l["optional"]],
         "optional_lines": [l for l in ls if l["optional"]],
         "tax_treatment": rev.tax_treatment, "tax_country": rev.tax_country,
-        "vat": quote_vat(ls),
+        "vat": quote_vat(ls), "coupon": coupon,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         **{f: getattr(rev, f) for f in TERM_FIELDS},
         "revision_created_at": rev.created_at, "revision_sent_at": rev.sent_at,
@@ -228,10 +241,11 @@ def _check_terms(tx: Tx, terms: dict[str, Any]) -> None:
 
 
 def _write_revision(tx: Tx, quote_id: int, revision: int, terms: dict[str, Any], taxed: dict[str, Any],
-                    line_rows: list[dict[str, Any]]) -> int:
+                    line_rows: list[dict[str, Any]], coupon_id: int | None) -> int:
     totals = quote_totals(line_rows)
     rid = tx.conn.execute(insert(revisions).returning(revisions.c.id), {
         "quote_id": quote_id, "revision": revision, **{f: terms.get(f) for f in TERM_FIELDS}, **taxed,
+        "coupon_id": coupon_id,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
         "created_at": tx.now, "created_by": tx.actor,
     }).scalar_one()
@@ -256,14 +270,14 @@ def create_quote(tx: Tx, principal: Principal, data: dict[str, Any], *,
         "note": data.get("note"),
     }
     _check_terms(tx, terms)
-    taxed, line_rows = price_lines(tx, customer, data["lines"])
+    taxed, line_rows, coupon_id = price_lines(tx, customer, data["lines"], data.get("coupon"))
     number = quote_number(tx.today.year, tx.take_number("QT", tx.today.year))
     qid = tx.conn.execute(insert(quotes).returning(quotes.c.id), {
         "number": number, "channel": principal.channel, "created_by": tx.actor, "customer_id": customer.id,
         "currency": customer.currency, "status": "draft", "revision": 1, "valid_until": terms["valid_until"],
         "created_at": tx.now, "updated_at": tx.now,
     }).scalar_one()
-    _write_revision(tx, qid, 1, terms, taxed, line_rows)
+    _write_revision(tx, qid, 1, terms, taxed, line_rows, coupon_id)
     result = get_quote(tx, qid, principal)
     tx.audit("quote.created", "quote", qid, None, {"number": number, "total": str(result["total"])})
     return result
@@ -290,18 +304,22 @@ def update_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     # have been checked since, a rate changed).
     customer = tx.conn.execute(select(customers).where(customers.c.id == q.customer_id)).one()
     req = data["lines"] if data.get("lines") is not None else _requested(_lines_of(tx, rev.id))
-    taxed, line_rows = price_lines(tx, customer, req)
+    # The coupon is kept unless the change names another or none; kept, it
+    # is checked again (it may have been used up or have expired since).
+    coupon = data["coupon"] if "coupon" in data else (None if rev.coupon_id is None else tx.conn.execute(
+        select(coupons_t.c.code).where(coupons_t.c.id == rev.coupon_id)).scalar_one())
+    taxed, line_rows, coupon_id = price_lines(tx, customer, req, coupon)
     if q.status == "draft" and rev.sent_at is None:
         tx.conn.execute(qlines.delete().where(qlines.c.revision_id == rev.id))
         totals = quote_totals(line_rows)
         tx.conn.execute(update(revisions).where(revisions.c.id == rev.id).values(
-            **terms, **taxed, net_total=totals.net, vat_total=totals.vat, total=totals.gross))
+            **terms, **taxed, coupon_id=coupon_id, net_total=totals.net, vat_total=totals.vat, total=totals.gross))
         tx.conn.execute(insert(qlines), [{**r, "revision_id": rev.id} for r in line_rows])
         new_revision = q.revision
     else:
         new_revision = q.revision + 1
         tx.conn.execute(update(revisions).where(revisions.c.id == rev.id).values(superseded_at=tx.now))
-        _write_revision(tx, q.id, new_revision, terms, taxed, line_rows)
+        _write_revision(tx, q.id, new_revision, terms, taxed, line_rows, coupon_id)
     tx.conn.execute(update(quotes).where(quotes.c.id == q.id).values(
         revision=new_revision, valid_until=terms["valid_until"], status="draft", updated_at=tx.now))
     after = get_quote(tx, q.id, principal)
@@ -402,12 +420,14 @@ def accept_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     # invalid), the order and its invoice carry today's tax: the nets stay
     # as quoted, the VAT and the total follow the law; the audit row of the
     # acceptance records the quoted and the charged treatment and total.
+    # The coupon's discount is in the lines already; the order carries the
+    # coupon and redeems it when confirmed, below or later by a clerk.
     order = order_service.create_order(tx, SYSTEM, {
         "customer": {"id": q.customer_id}, "currency": q.currency, "external_ref": q.number,
         "payment_terms_days": rev.payment_terms_days,
         "lines": [{"sku": l["sku"], "quantity": l["quantity"], "unit_price": l["unit_price"],
                    "discount": l["discount"]} for l in taken],
-    }, channel=ORDER_CHANNEL)
+    }, channel=ORDER_CHANNEL, coupon_id=rev.coupon_id)
     oid = order["id"]
     # Confirm as any order is confirmed; if stock or credit refuse, the
     # acceptance stands and the order stays a draft for the clerk.
