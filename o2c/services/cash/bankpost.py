@@ -55,6 +55,9 @@ lines_t = m.OrderLine.__table__
 
 #: Ids per IN list: well within SQLite's and PostgreSQL's parameter limits.
 CHUNK = 5000
+#: Lines per slice of a run: their rows are written before the next slice is
+#: built, so memory stays flat however long the statement (one transaction still).
+BATCH = 2000
 
 _insert_payments = insert(payments).returning(payments.c.id, sort_by_parameter_order=True)
 _pay_invoice = (update(invoices).where(invoices.c.id == bindparam("iid"))
