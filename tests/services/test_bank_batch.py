@@ -163,15 +163,16 @@ def test_a_batch_failing_half_way_leaves_no_trace_and_can_run_again(
     real = bankpost.entry_for_payment
     calls = []
 
-    def breaks_on_the_third(*args: Any, **kw: Any) -> Any:
+    def breaks_on_the_fifth(*args: Any, **kw: Any) -> Any:
         calls.append(args)
-        if len(calls) == 3:
+        if len(calls) == 5:
             raise RuntimeError("the database went away")
         return real(*args, **kw)
-    monkeypatch.setattr(bankpost, "entry_for_payment", breaks_on_the_third)
+    monkeypatch.setattr(bankpost, "entry_for_payment", breaks_on_the_fifth)
+    monkeypatch.setattr(bankpost, "BATCH", 2)  # two slices written (flushed) before the third breaks
     with pytest.raises(RuntimeError):
         bankmatch.apply_lines(engine, "test:cash", statement_id=sid)
-    assert len(calls) == 3
+    assert len(calls) == 5
     assert snapshot(engine) == before  # no payment, allocation, entry, event, audit row or line touched
     monkeypatch.setattr(bankpost, "entry_for_payment", real)
     counts = bankmatch.apply_lines(engine, "test:cash", statement_id=sid)

@@ -168,7 +168,7 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
     lines, or all); returns counts per resulting status.
 
     Decisive lines post together in one transaction (``bankpost``: all or
-    nothing); what that path hands back, or everything when it fails, posts
+    nothing, written a slice of lines at a time); what that path hands back, or everything when it fails, posts
     one line per transaction as ``batched=False`` does for every line."""
     with unit_of_work(engine, actor, readonly=True) as tx:
         q = select(*_LINE_COLS).where(bank_lines.c.status.in_(UNDECIDED)).order_by(bank_lines.c.id)
@@ -209,8 +209,11 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
         counts[d.status] += 1
     if batch:
         try:
+            back = []
             with unit_of_work(engine, actor) as tx:
-                _, back = bankpost.post_lines(tx, batch)
+                for i in range(0, len(batch), bankpost.BATCH):
+                    back += bankpost.post_lines(tx, batch[i:i + bankpost.BATCH])[1]
+                    tx.flush()  # what is written leaves memory; the transaction stays open
         except (Conflict, ValidationFailed, NotFound, PeriodClosed):
             back = batch  # refused as a whole (a period closed meanwhile…): line by line, each saying why
         for row, d in back:

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from o2c.db import models as m
 from o2c.domain import cashmatch as cm
@@ -54,6 +55,9 @@ lines_t = m.OrderLine.__table__
 
 #: Ids per IN list: well within SQLite's and PostgreSQL's parameter limits.
 CHUNK = 5000
+#: Lines per slice of a run: their rows are written before the next slice is
+#: built, so memory stays flat however long the statement (one transaction still).
+BATCH = 2000
 
 _insert_payments = insert(payments).returning(payments.c.id, sort_by_parameter_order=True)
 _pay_invoice = (update(invoices).where(invoices.c.id == bindparam("iid"))
@@ -84,7 +88,15 @@ class _Line:
     plan: list[tuple[Any, Decimal, str]] = field(default_factory=list)
 
 
-def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+def _among(c: Connection, col: Any, ids: list[Any]) -> Any:
+    """``col IN ids``; on PostgreSQL one array parameter (``= ANY``), which
+    the driver does not have to take apart as it does thousands of them."""
+    if c.dialect.name == "postgresql":
+        return col == any_(bindparam(None, ids, type_=ARRAY(col.type)))
+    return col.in_(ids)
+
+
+def _chunks(ids: Iterable[Any]) -> Iterator[list[Any]]:
     ids = sorted(set(ids))
     for i in range(0, len(ids), CHUNK):
         yield ids[i:i + CHUNK]
@@ -109,7 +121,7 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     # The lines, still undecided, held until commit (as _take_line's UPDATE holds one).
     free: set[int] = set()
     for ids in _chunks(by_id):
-        free.update(c.execute(select(bank_lines.c.id).where(bank_lines.c.id.in_(ids),
+        free.update(c.execute(select(bank_lines.c.id).where(_among(c, bank_lines.c.id, ids),
                                                             bank_lines.c.status.in_(UNDECIDED))
                               .order_by(bank_lines.c.id).with_for_update()).scalars())
     todo = [_Line(*by_id[i]) for i in sorted(by_id) if i in free]
@@ -118,15 +130,13 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     reopened: dict[int, int] = {}
     for ids in _chunks(ln.row.id for ln in todo):
         reopened.update(c.execute(select(audit.c.object_id, func.count()).where(
-            audit.c.object_type == "bank_line", audit.c.object_id.in_(ids), audit.c.action == "bank_line.reopened")
+            audit.c.object_type == "bank_line", _among(c, audit.c.object_id, ids), audit.c.action == "bank_line.reopened")
             .group_by(audit.c.object_id)).all())
     for ln in todo:
         ln.reference = payment_reference(line_document(ln.row.id, ln.row.booking_date), reopened.get(ln.row.id, 0))
     taken: set[str] = set()
-    refs = [ln.reference for ln in todo]
-    for i in range(0, len(refs), CHUNK):
-        taken.update(c.execute(select(payments.c.reference).where(payments.c.reference.in_(refs[i:i + CHUNK])))
-                     .scalars())
+    for refs in _chunks(ln.reference for ln in todo):
+        taken.update(c.execute(select(payments.c.reference).where(_among(c, payments.c.reference, refs))).scalars())
     back += [(ln.row, ln.decision) for ln in todo if ln.reference in taken]
     todo = [ln for ln in todo if ln.reference not in taken]
     # Invoices as they are now, their orders locked in id order (as the payment service locks them).
@@ -134,11 +144,11 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     inv: dict[int, Any] = {}
     order_ids: set[int] = set()
     for ids in _chunks(touched):
-        order_ids.update(c.execute(select(invoices.c.order_id).where(invoices.c.id.in_(ids))).scalars())
+        order_ids.update(c.execute(select(invoices.c.order_id).where(_among(c, invoices.c.id, ids))).scalars())
     for ids in _chunks(order_ids):  # in id order across the chunks too
-        c.execute(select(orders.c.id).where(orders.c.id.in_(ids)).order_by(orders.c.id).with_for_update()).all()
+        c.execute(select(orders.c.id).where(_among(c, orders.c.id, ids)).order_by(orders.c.id).with_for_update()).all()
     for ids in _chunks(touched):
-        inv.update((r.id, r) for r in c.execute(select(*pay._INVOICE_COLS).where(invoices.c.id.in_(ids))))
+        inv.update((r.id, r) for r in c.execute(select(*pay._INVOICE_COLS).where(_among(c, invoices.c.id, ids))))
     paid = {i: r.amount_paid for i, r in inv.items()}
     kept = []
     for ln in todo:
