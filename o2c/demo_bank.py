@@ -94,22 +94,33 @@ def load_statements(engine: Engine, today: dt.date, actor: str, seed: int = 17) 
             return Txn(day, inv.total - inv.settled, name, payer_iban(code), remittance,
                        creditor_ref=creditor_reference(inv.number) if rf else None,
                        end_to_end_id=f"E2E-{inv.number}", bank_ref=f"DEMO-N-{inv.id}")
-        used: set[int] = set()
-        for inv in business[:3]:  # by the RF reference printed on the invoice
+        # The payer's IBAN names a customer only once o2c has learned it: from
+        # a customer whose payments this month's statements report. Those
+        # lines are chosen first, the rest are paid by reference and number.
+        known = {e.customer_id for e in booked if e.source_type == "payment" and e.customer_id is not None}
+        theirs: dict[int, list[Any]] = {}
+        for i in business:
+            if i.customer_id in known:
+                theirs.setdefault(i.customer_id, []).append(i)
+        pair = next((v[:2] for v in theirs.values() if len(v) >= 2), [])
+        by_iban = next((i for i in business if i.customer_id in known and i not in pair
+                        and (not pair or i.customer_id != pair[0].customer_id)), None)
+        rest = [i for i in business if i not in pair and i is not by_iban]
+        for inv in rest[:3]:  # by the RF reference printed on the invoice
             new.append(paid(inv, "Pagamento fattura", True))
-            used.add(inv.id)
-        rest = [i for i in business if i.id not in used]
-        if rest:  # by the number, written the way people write it
-            inv = rest.pop(0)
+        if len(rest) > 3:  # by the number, written the way people write it
+            inv = rest[3]
             new.append(paid(inv, f"Saldo fatt. {inv.number.replace('-', ' ')}", False))
-        if rest:  # by the payer's IBAN alone
-            inv = rest.pop(0)
-            new.append(paid(inv, "Bonifico", False))
-        if len(rest) >= 2:  # two open invoices in one transfer that names neither: ambiguous
-            a, b = rest[0], rest[1]
+        if by_iban is not None:  # by the payer's IBAN alone
+            new.append(paid(by_iban, "Bonifico", False))
+        if pair:  # one transfer for two invoices that names neither, short of all they owe: ambiguous
+            a, b = pair
             code, name = names[a.customer_id]
-            new.append(Txn(end, (a.total - a.settled) + (b.total - b.settled), name, payer_iban(code),
-                           "Pagamento fatture ottobre", bank_ref="DEMO-AMBIGUOUS"))
+            amount = (a.total - a.settled) + (b.total - b.settled)
+            if len(theirs[a.customer_id]) == 2:
+                amount -= Decimal("10.00")
+            new.append(Txn(end, amount, name, payer_iban(code), "Pagamento fatture ottobre",
+                           bank_ref="DEMO-AMBIGUOUS"))
         new.append(Txn(end - dt.timedelta(days=2), Decimal("-4.50"), "", "", "Canone conto corrente",
                        bank_ref="DEMO-FEE", code="ACMT/MDOP/CHRG"))
         new.append(Txn(end - dt.timedelta(days=5), Decimal("230.00"), "Studio Bianchi", "IT40S0542811101000000123456",

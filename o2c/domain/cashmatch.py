@@ -25,6 +25,7 @@ from typing import Any
 from stdnum import iso11649
 
 from o2c.domain.money import ZERO
+from o2c.domain.numbering import document_number
 
 #: The rules o2c knows, in the order they are seeded. ``name`` is what the
 #: administrator sees and reorders; ``params`` are theirs to change.
@@ -34,6 +35,8 @@ IBAN = "payer_iban"
 AMOUNT = "amount_tolerance"
 REFUND = "refund"  # outgoing lines: o2c's own refunds (always on, not a cash rule)
 MANUAL = "manual"
+#: The statuses of a line no one has decided yet.
+UNDECIDED = ("unmatched", "suggested")
 
 DEFAULT_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
     (REFERENCE, {}),
@@ -406,3 +409,16 @@ def decide(line: LineFacts, items: OpenItems, rules: Sequence[Rule]) -> Decision
         return fallback
     return Decision("unmatched", reason="No reference, invoice number, known IBAN or customer name "
                                         "points to an open invoice.")
+
+
+def line_document(line_id: int, booking_date: dt.date) -> str:
+    """A statement line's own number (``BL-2026-000042``): the reference of
+    what it is booked as."""
+    return document_number("BL", booking_date.year, line_id)
+
+
+def payment_reference(doc: str, reopened: int) -> str:
+    """The reference of the payment a line becomes: the line's number, and
+    after its earlier payment was reversed, the how-manieth time it is posted
+    (payment references are unique)."""
+    return doc if not reopened else f"{doc}-R{reopened}"

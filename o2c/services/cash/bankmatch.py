@@ -31,6 +31,7 @@ from sqlalchemy import Engine, bindparam, func, insert, or_, select, type_coerce
 from o2c.db import models as m
 from o2c.db.types import Money
 from o2c.domain import cashmatch as cm
+from o2c.domain.cashmatch import UNDECIDED, line_document, payment_reference
 from o2c.domain.errors import Conflict, NotFound, PeriodClosed, ValidationFailed
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
@@ -53,17 +54,12 @@ periods = m.Period.__table__
 entries = m.JournalEntry.__table__
 audit = m.AuditLog.__table__
 
-UNDECIDED = ("unmatched", "suggested")
 #: What an invoice still owes, as money (not the raw minor units).
 BALANCE = type_coerce(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount, Money())
 _LINE_COLS = [bank_lines.c.id, bank_lines.c.statement_id, bank_lines.c.bank_account_id, bank_lines.c.booking_date,
               bank_lines.c.amount, bank_lines.c.currency, bank_lines.c.counterparty_name,
               bank_lines.c.counterparty_iban, bank_lines.c.remittance, bank_lines.c.creditor_ref,
               bank_lines.c.status, bank_lines.c.rule, bank_lines.c.suggestion]
-
-
-def line_document(line_id: int, booking_date: dt.date) -> str:
-    return document_number("BL", booking_date.year, line_id)
 
 
 # -- rules ---------------------------------------------------------------------------
@@ -275,13 +271,6 @@ def _post_decision(tx: Tx, row: Any, d: cm.Decision) -> None:
 _times_reopened = select(func.count()).select_from(audit).where(
     audit.c.object_type == "bank_line", audit.c.object_id == bindparam("lid"),
     audit.c.action == "bank_line.reopened")
-
-
-def payment_reference(doc: str, reopened: int) -> str:
-    """The reference of the payment a line becomes: the line's number, and
-    after its earlier payment was reversed, the how-manieth time it is posted
-    (payment references are unique)."""
-    return doc if not reopened else f"{doc}-R{reopened}"
 
 
 def _take_line(tx: Tx, line_id: int, status: str, rule: str | None, **values: Any) -> None:

@@ -34,12 +34,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from o2c.db import models as m
 from o2c.domain import cashmatch as cm
+from o2c.domain.cashmatch import UNDECIDED, line_document, payment_reference
 from o2c.domain.money import ZERO
 from o2c.domain.states import invoice_status
 from o2c.ledger.accounts import Account
 from o2c.ledger.posting import build_entry, entry_for_payment
 from o2c.services.cash import payments as pay
-from o2c.services.cash.bankmatch import UNDECIDED, line_document, payment_reference
 from o2c.services.platform.uow import Tx
 
 bank_lines = m.BankLine.__table__
