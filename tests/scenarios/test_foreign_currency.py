@@ -200,3 +200,56 @@ def test_the_invoice_of_an_italian_seller_states_its_vat_in_euro_too(admin: Clie
     assert (cn["functional"]["net_total"], cn["functional"]["vat_total"]) == (Decimal("46.78"), Decimal("10.29"))
     assert "10,29" in document_html(cn)
     assert admin.get(f"/api/v1/invoices/{iid}/pdf").status_code == 200
+
+
+def test_a_paid_zloty_invoice_credited_and_refunded_at_the_days_rate(admin: Client, day: Any) -> None:
+    """A credit note on a paid invoice gives the money back to the payment as
+    credit (at the payment's rate), and the refund pays it out at today's."""
+    day(D0)
+    enable(admin, "PLN", {D0: "4.2750", D1: "4.3010", D2: "4.2580"})
+    c = customer(admin, "C-WAWA", currency="PLN")
+    product(admin, "RETRO-CLOCK", "47.00", "0.22", stock=10, cost="20.00")
+    admin.ok("post", "/api/v1/fx/prices", {"sku": "RETRO-CLOCK", "currency": "PLN", "unit_price": "199.99"},
+             status=201)
+    o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-WAWA"}, "confirm": True,
+                                            "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}]}, status=201)
+    ship_all(admin, o["id"])  # 399.98 + 88.00 = 487.98 PLN at 4.2750: 93.56 + 20.58 = 114.14
+    day(D1)
+    pay(admin, c["id"], "487.98", "PLN", D1, "PKO-1")  # 113.46 at 4.3010: 0.68 lost
+    assert balances(admin)["6900"] == "0.68"
+    day(D2)
+    admin.ok("post", f"/api/v1/orders/{o['id']}/returns",
+             {"lines": [{"sku": "RETRO-CLOCK", "quantity": 1}], "refund": "bank"}, status=201)
+    reconciliation_ok(admin)
+    # The note: 243.99 PLN, 46.78 + 10.29 = 57.07 at the invoice's rate; back to
+    # the payment as credit worth 243.99 / 487.98 of its 113.46 = 56.73 (0.34
+    # gained); paid out at 4.2580: 57.30 (0.57 lost).
+    b = balances(admin)
+    assert (b["1000"], b["2200"], b["4000"], b["4900"], b["6900"]) == ("56.16", "-10.29", "-46.78", "-0.34", "1.25")
+    assert "1100" not in b and "2300" not in b
+
+
+def test_zloty_credit_released_applied_and_the_payment_reversed_leave_no_exchange_difference(
+        admin: Client, day: Any) -> None:
+    day(D0)
+    enable(admin, "PLN", {D0: "4.2750", D1: "4.3010"})
+    c = customer(admin, "C-WAWA", currency="PLN")
+    product(admin, "RETRO-CLOCK", "47.00", "0.22", stock=10, cost="20.00")
+    o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-WAWA"}, "confirm": True,
+                                            "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}]}, status=201)
+    inv = admin.ok("get", f"/api/v1/invoices/{ship_all(admin, o['id'])['invoice_id']}")
+    booked = balances(admin)["1100"]
+    day(D1)
+    p = pay(admin, c["id"], "300.00", "PLN", D1, "PKO-1")
+    credit = f"/api/v1/customers/{c['id']}/credit"
+    admin.ok("post", credit + "/release", {"invoice_id": inv["id"], "amount": "100.00"})
+    reconciliation_ok(admin)
+    admin.ok("post", credit + "/apply", {"invoice_id": inv["id"], "amount": "60.00"})
+    reconciliation_ok(admin)
+    admin.ok("post", f"/api/v1/payments/{p['id']}/reverse", {"reason": "returned by the bank"})
+    reconciliation_ok(admin)
+    b = balances(admin)
+    assert b["1100"] == booked and "1000" not in b and "2300" not in b
+    # Every difference realised along the way is taken back with the money.
+    assert Decimal(b.get("4900", "0")) + Decimal(b.get("6900", "0")) == 0
+    assert admin.ok("get", f"/api/v1/invoices/{inv['id']}")["balance_due"] == inv["total"]
