@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import missing
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from o2c.domain.currencies import ISO_4217
 from o2c.domain.mailaddr import address_error, addresses_error
 from o2c.schemas.fields import BookDate, ExchangeRate, Id, Money, Quantity, Rate, Text, Whole
 
@@ -611,12 +613,22 @@ class ApplyCreditIn(Schema):
     amount = Money(positive=True, load_default=None, allow_none=True)
 
 
+def signed_amount(amount: Decimal | None, currency: str | None) -> str | None:
+    """A signed amount with its currency's decimals (``-975.95``, ``-14896``)."""
+    if amount is None:
+        return None
+    places = ISO_4217.get(currency or "", 2)
+    return f"{amount.quantize(Decimal(1).scaleb(-places)):f}"
+
+
 class JournalLineOut(Schema):
     account = Str()
     debit = Money()
     credit = Money()
     currency = Str(metadata={"description": "The document's currency (the functional one for most lines)."})
-    amount = Money(metadata={"description": "The document's amount in its currency, signed: debit positive."})
+    amount = fields.Function(lambda line: signed_amount(line.get("amount"), line.get("currency")), metadata={
+        "type": "string", "example": "-975.95",
+        "description": "The document's amount in its currency, signed (debit positive), with its decimals."})
 
 
 class JournalEntryOut(Schema):
