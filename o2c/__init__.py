@@ -84,11 +84,14 @@ def create_app(config: Config | None = None) -> Flask:
     )
     app.extensions["o2c.engine"] = make_engine(
         config.DATABASE_URL, config.SQLITE_BUSY_TIMEOUT_MS, config.DB_POOL_SIZE)
+    from o2c.services.books import fx as fx_service
+    fx_service.configure(fallback_days=config.FX_RATE_FALLBACK_DAYS)
 
     api = parts["ContractApi"](app, spec_kwargs={"extra_plugins": [openapi.OperationDocs(app)],
                                                  "security": [{"bearer": []}]})
     api.register_field(fields.Money, "string", "decimal")
     api.register_field(fields.Rate, "string", "decimal")
+    api.register_field(fields.ExchangeRate, "string", "decimal")
     openapi.init_app(app, api)
     for blp in (catalog.blp, sales.blp, documents.blp, books.blp, receivables.blp, events.blp, aftersales.blp,
                 returns.blp, apikeys.blp, tax.blp, messages.blp, fx.blp, bank.blp, bankmatch.blp, crm.blp,

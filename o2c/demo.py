@@ -135,6 +135,11 @@ CUSTOMERS: tuple[dict[str, Any], ...] = (
 CREDIT_LIMITED = "C-1003"
 #: The customer who stopped ordering: the one on the win-back list.
 LAPSED = "C-1006"
+#: A business customer invoiced in złoty (the other Polish one stays in EUR).
+ZLOTY_CUSTOMER: dict[str, Any] = {
+    "code": "C-1007", "name": "Kawiarnia Pod Arkadami Sp. z o.o.", "email": "biuro@podarkadami.example",
+    "country": "PL", "language": "pl", "tax_id": "PL1234567883", "payment_terms_days": 30, "currency": "PLN",
+    "billing_address": _address("Kawiarnia Pod Arkadami Sp. z o.o.", "ul. Długa 18", "Gdańsk", "80-827", "PL")}
 
 # Consumers: the webshop sends the whole customer with their first order.
 CONSUMERS: tuple[dict[str, Any], ...] = (
@@ -337,6 +342,7 @@ class _Loader:
         self.credit_review()
         self.chase_overdue()
         self.after_the_sale()
+        self.zloty_sales()
 
     def master_data(self) -> None:
         when = self.ago(MASTER_DATA_DAYS_AGO, 3)
@@ -377,6 +383,32 @@ class _Loader:
                 self.run(published, ADMINISTRATOR.actor,
                          lambda tx, c=code, d=day, r=rate: fx.record_rate(tx, c, d, r, "ecb"))
         self.run(when, ADMINISTRATOR.actor, lambda tx: fx.set_price(tx, "MOKA-3", "PLN", Decimal("129.00")))
+
+    def zloty_sales(self) -> None:
+        """A Polish café that buys in złoty: two invoices in PLN at their
+        days' rates (the moka pot at its złoty list price), the first paid in
+        part a few days later at that day's rate, so the ledger shows a
+        realised exchange difference; the second still open."""
+        code, sku = ZLOTY_CUSTOMER["code"], "MOKA-3"
+        cost = Decimal(next(p.cost for p in PRODUCTS if p.sku == sku))
+        data = s.CustomerIn().load(ZLOTY_CUSTOMER)
+        cid = self.run(self.ago(16, 2), CLERK.actor, lambda tx: records.create_customer(tx, data))["id"]
+        invoice_ids = []
+        for k, days in enumerate((15, 6)):
+            when = self.ago(days, 3)
+            self.run(when, CLERK.actor, lambda tx: stock.receive(tx, sku, 4, cost))
+            oid = self.run(when, CLERK.actor, lambda tx: _id(orders.create_order(tx, CLERK, s.OrderIn().load({
+                "customer": {"code": code}, "confirm": True, "lines": [{"sku": sku, "quantity": 4 - k}]}))))
+            sid = self.run(when, CLERK.actor, lambda tx, o=oid: _id(shipping.pack(tx, o, CLERK, None)))
+            shipped = self.run(self.later(when, 1), CLERK.actor,
+                               lambda tx, sh=sid: shipping.ship(tx, sh, CLERK, "InPost", f"INP6200000{k}"))
+            invoice_ids.append(shipped["invoice_id"])
+        paid = self.ago(10, 4)
+        payment = s.PaymentIn().load({
+            "customer_id": cid, "amount": "300.00", "currency": "PLN", "received_on": paid.date().isoformat(),
+            "method": "bank_transfer", "reference": f"PKO-{paid:%Y%m%d}-0001",
+            "allocations": [{"invoice_id": invoice_ids[0], "amount": "300.00"}]})
+        self.run(paid, ACCOUNTANT.actor, lambda tx: payments.record_payment(tx, payment))
 
     def credit_review(self) -> None:
         """Credit limits are agreed after the first months of trading (planning

@@ -82,7 +82,7 @@ def load_statements(engine: Engine, today: dt.date, actor: str, seed: int = 17) 
         open_invoices = c.execute(
             select(_inv.c.id, _inv.c.number, _inv.c.customer_id, _inv.c.issue_date, _inv.c.total,
                    type_coerce(_inv.c.amount_paid + _inv.c.credited_amount, Money()).label("settled"))
-            .where(_inv.c.total > _inv.c.amount_paid + _inv.c.credited_amount,
+            .where(_inv.c.total > _inv.c.amount_paid + _inv.c.credited_amount, _inv.c.currency == "EUR",
                    _inv.c.issue_date <= end - dt.timedelta(days=1))
             .order_by(_inv.c.issue_date, _inv.c.id)).all()
         business = [i for i in open_invoices if names[i.customer_id][0].startswith("C-1")]

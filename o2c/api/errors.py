@@ -26,6 +26,7 @@ STATUS_OF: dict[str, int] = {
     "period_closed": 409,
     "coupon_unavailable": 409,
     "rate_missing": 409,
+    "currency_mismatch": 422,
 }
 
 HTTP_CODES: dict[int, str] = {

@@ -86,6 +86,7 @@ ERROR_MESSAGES = {
     "credit_limit_exceeded": "The order would exceed the customer's credit limit.",
     "period_closed": "The period 2026-01 is closed.",
     "rate_missing": "No PLN rate for 2026-12-06 nor for the 4 days before; record one first.",
+    "currency_mismatch": "Payment PAY-2026-000012 is in PLN; invoice INV-2026-000045 is in EUR.",
     "bad_request": "The request body is not valid JSON.",
     "unsupported_media_type": "Send the request body as JSON with Content-Type: application/json.",
     "payload_too_large": "The request body is too large.",
@@ -386,9 +387,14 @@ def _errors(endpoint: str, method: str, path: str, op: dict[str, Any], permissio
     # Every operation can be a 422: a query parameter with a control
     # character (o2c.inputs), an unknown one, an invalid Idempotency-Key.
     errors[422] = ["validation_error", "idempotency_key_reused"] if method == "post" else ["validation_error"]
+    if method == "post" and path in CURRENCY_MISMATCH_PATHS:
+        errors[422].append("currency_mismatch")
     errors[429] = ["rate_limited"]
     return errors
 
+
+#: Where money in one currency meets a document in another.
+CURRENCY_MISMATCH_PATHS = frozenset({"/api/v1/payments"})
 
 IDEMPOTENCY_KEY = {
     "description": "Makes a POST safe to retry: at most one effect per key and API key. The same key with "

@@ -364,6 +364,12 @@ class Invoice(Base):
     net_total: Mapped[Decimal]
     vat_total: Mapped[Decimal]
     total: Mapped[Decimal]
+    #: Units of the currency per unit of the functional currency, frozen at issue (1 in the functional currency).
+    exchange_rate: Mapped[Decimal] = mapped_column(ExchangeRate(), server_default="10000000000")
+    #: The figures in the functional currency: Σ of the VAT rows converted one by one (what the ledger posts).
+    functional_net_total: Mapped[Decimal] = mapped_column(server_default="0")
+    functional_vat_total: Mapped[Decimal] = mapped_column(server_default="0")
+    functional_total: Mapped[Decimal] = mapped_column(server_default="0")
     amount_paid: Mapped[Decimal] = mapped_column(default=Decimal(0))
     credited_amount: Mapped[Decimal] = mapped_column(default=Decimal(0))
     created_at: Mapped[dt.datetime]
@@ -389,6 +395,8 @@ class InvoiceLine(Base):
     #: UNCL 5305 VAT category: S, Z, E, K, G, AE, O.
     vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
+    #: The line's share of the functional net (largest remainder: the lines add up to it).
+    functional_net: Mapped[Decimal] = mapped_column(server_default="0")
 
 
 class InvoiceVat(Base):
@@ -398,6 +406,9 @@ class InvoiceVat(Base):
     rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
     net: Mapped[Decimal]
     vat: Mapped[Decimal]
+    #: Net and VAT in the functional currency, each converted and rounded on its own.
+    functional_net: Mapped[Decimal] = mapped_column(server_default="0")
+    functional_vat: Mapped[Decimal] = mapped_column(server_default="0")
     #: The VATEX code of an exempt or zero-rated category (the text is rendered per language).
     exemption_reason_code: Mapped[str | None] = mapped_column(String(32))
     exemption_reason: Mapped[str | None] = mapped_column(String(255))
@@ -433,6 +444,9 @@ class Payment(Base):
     method: Mapped[str] = mapped_column(String(32))
     reference: Mapped[str] = mapped_column(String(128), unique=True)
     unapplied: Mapped[Decimal]
+    #: The rate of the day it was received (1 in the functional currency) and its value in the functional currency.
+    exchange_rate: Mapped[Decimal] = mapped_column(ExchangeRate(), server_default="10000000000")
+    functional_amount: Mapped[Decimal] = mapped_column(server_default="0")
     created_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(16), default="received")  # received, reversed
     reversed_at: Mapped[dt.datetime | None]
@@ -510,6 +524,12 @@ class CreditNote(Base):
     net_total: Mapped[Decimal]
     vat_total: Mapped[Decimal]
     total: Mapped[Decimal]
+    #: Units of the currency per unit of the functional currency, frozen at issue (1 in the functional currency).
+    exchange_rate: Mapped[Decimal] = mapped_column(ExchangeRate(), server_default="10000000000")
+    #: The figures in the functional currency: Σ of the VAT rows converted one by one (what the ledger posts).
+    functional_net_total: Mapped[Decimal] = mapped_column(server_default="0")
+    functional_vat_total: Mapped[Decimal] = mapped_column(server_default="0")
+    functional_total: Mapped[Decimal] = mapped_column(server_default="0")
     applied: Mapped[Decimal]
     to_credit: Mapped[Decimal]
     refunded: Mapped[Decimal]
@@ -536,6 +556,8 @@ class CreditNoteLine(Base):
     #: UNCL 5305 VAT category: S, Z, E, K, G, AE, O.
     vat_category: Mapped[str] = mapped_column(String(2), default="S", server_default="S")
     net: Mapped[Decimal]
+    #: The line's share of the functional net (largest remainder: the lines add up to it).
+    functional_net: Mapped[Decimal] = mapped_column(server_default="0")
 
 
 class CreditNoteVat(Base):
@@ -545,6 +567,9 @@ class CreditNoteVat(Base):
     rate: Mapped[Decimal] = mapped_column(Rate(), primary_key=True)
     net: Mapped[Decimal]
     vat: Mapped[Decimal]
+    #: Net and VAT in the functional currency, each converted and rounded on its own.
+    functional_net: Mapped[Decimal] = mapped_column(server_default="0")
+    functional_vat: Mapped[Decimal] = mapped_column(server_default="0")
     exemption_reason_code: Mapped[str | None] = mapped_column(String(32))
     exemption_reason: Mapped[str | None] = mapped_column(String(255))
 
@@ -631,12 +656,17 @@ class JournalLine(Base):
         # the index alone (reconciliation, trial balance).
         Index("ix_journal_lines_account_amounts", "account", "entry_id", "debit", "credit"),
         Index("ix_journal_lines_entry_amounts", "entry_id", "debit", "credit"),
+        Index("ix_journal_lines_currency_account", "currency", "account"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("journal_entries.id"))
     account: Mapped[str] = mapped_column(ForeignKey("accounts.code"))
     debit: Mapped[Decimal]
     credit: Mapped[Decimal]
+    #: The document's currency and its signed amount in it (debit positive); in the
+    #: functional currency the amount is debit − credit.
+    currency: Mapped[str] = mapped_column(String(3), server_default="EUR")
+    amount: Mapped[Decimal] = mapped_column(CurrencyAmount(), server_default="0")
 
 
 class AuditLog(Base):

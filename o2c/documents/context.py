@@ -37,6 +37,7 @@ from o2c.db import models as m
 from o2c.documents.i18n import document_language
 from o2c.documents.payment import creditor_reference
 from o2c.domain.errors import Conflict, NotFound
+from o2c.domain.fx import FUNCTIONAL_CURRENCY, minor_units
 from o2c.domain.money import ZERO, document_totals
 from o2c.domain.numbering import document_number
 from o2c.domain.tax import CATEGORIES, vat_rows
@@ -114,8 +115,10 @@ def build_document(
         "vat_rate": l["vat_rate"], "net": l["net"],
         "vat_category": l.get("vat_category") or ("S" if l["vat_rate"] > 0 else "Z"),
     } for i, l in enumerate(lines, start=1)]
-    totals = document_totals((l["net"], l["vat_rate"]) for l in doc_lines)
-    computed = [v._asdict() for v in vat_rows((l["net"], l["vat_category"], l["vat_rate"]) for l in doc_lines)]
+    places = minor_units(currency)
+    totals = document_totals(((l["net"], l["vat_rate"]) for l in doc_lines), places)
+    computed = [v._asdict() for v in vat_rows(((l["net"], l["vat_category"], l["vat_rate"]) for l in doc_lines),
+                                              places)]
     if vat is not None:
         stored = sorted(({"category": v.get("category") or ("S" if v["rate"] > 0 else "Z"), "rate": v["rate"],
                           "net": v["net"], "vat": v["vat"]} for v in vat), key=_vat_key)
@@ -149,11 +152,28 @@ def _vat_key(v: Mapping[str, Any]) -> tuple[int, Any]:
     return (CATEGORIES.index(v["category"]), v["rate"])
 
 
+def functional_view(head: Mapping[str, Any], vat: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """A document in another currency than the functional one: its rate and
+    its VAT summary and totals in the functional currency, as stored (what
+    the ledger holds). EU sellers state the VAT in their own currency too
+    (VAT directive, art. 230; Italy: DPR 633/72, art. 21); ``None`` for a
+    document in the functional currency."""
+    if head["currency"] == FUNCTIONAL_CURRENCY:
+        return None
+    rows = sorted(({"category": v["category"], "rate": v["rate"], "net": v["functional_net"],
+                    "vat": v["functional_vat"]} for v in vat), key=_vat_key)
+    return {"currency": FUNCTIONAL_CURRENCY, "rate": head["exchange_rate"], "vat": rows,
+            "net_total": head["functional_net_total"], "vat_total": head["functional_vat_total"],
+            "total": head["functional_total"]}
+
+
 # -- invoices --------------------------------------------------------------------------
 
 _invoice_head = (
     select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.due_date, invoices.c.currency,
            invoices.c.net_total, invoices.c.vat_total, invoices.c.total, invoices.c.order_id,
+           invoices.c.exchange_rate, invoices.c.functional_net_total, invoices.c.functional_vat_total,
+           invoices.c.functional_total,
            invoices.c.shipment_id, invoices.c.tax_treatment, invoices.c.tax_country, invoices.c.buyer_vat_id,
            customers.c.code.label("customer_code"), customers.c.name.label("customer_name"),
            customers.c.email.label("customer_email"), customers.c.tax_id.label("customer_tax_id"),
@@ -175,7 +195,8 @@ _invoice_lines = (
                  .join(products, products.c.id == order_lines.c.product_id))
     .where(invoice_lines.c.invoice_id == bindparam("iid")).order_by(invoice_lines.c.id)
 )
-_invoice_vat = select(invoice_vat.c.category, invoice_vat.c.rate, invoice_vat.c.net, invoice_vat.c.vat).where(
+_invoice_vat = select(invoice_vat.c.category, invoice_vat.c.rate, invoice_vat.c.net, invoice_vat.c.vat,
+                      invoice_vat.c.functional_net, invoice_vat.c.functional_vat).where(
     invoice_vat.c.invoice_id == bindparam("iid"))
 _company = select(company.c.name, company.c.address, company.c.tax_id, company.c.bank_name, company.c.iban,
                   company.c.bic).order_by(company.c.id).limit(1)
@@ -200,13 +221,14 @@ def invoice_document(conn: Any, invoice_id: int) -> dict[str, Any]:
     buyer = {"code": h["customer_code"], "name": h["customer_name"], "email": h["customer_email"] or None,
              "tax_id": h["buyer_vat_id"] or h["customer_tax_id"] or None,
              "address": stored_address(h["billing_address"], h["customer_country"])}
+    vat = conn.execute(_invoice_vat, {"iid": invoice_id}).mappings().all()
     doc = build_document(
         kind="invoice", tax_treatment=h["tax_treatment"], tax_country=h["tax_country"], number=h["number"], issue_date=h["issue_date"], due_date=h["due_date"],
         delivery_date=h["shipped_at"].date() if h["shipped_at"] else None,
         currency=h["currency"], language=h["language"], seller=company_seller(conn), buyer=buyer,
         ship_to=stored_address(h["shipping_address"], h["customer_country"]) if h["shipping_address"] else None,
         lines=conn.execute(_invoice_lines, {"iid": invoice_id}).mappings(),
-        vat=conn.execute(_invoice_vat, {"iid": invoice_id}).mappings(), terms_days=h["payment_terms_days"],
+        vat=vat, terms_days=h["payment_terms_days"],
         references={"order": _number("SO", h["order_created_at"], h["order_id"]),
                     "customer_reference": h["external_ref"],
                     "shipment": _number("SH", h["shipment_created_at"], h["shipment_id"]),
@@ -214,6 +236,9 @@ def invoice_document(conn: Any, invoice_id: int) -> dict[str, Any]:
     )
     if (doc["net_total"], doc["vat_total"], doc["total"]) != (h["net_total"], h["vat_total"], h["total"]):
         raise Conflict(f"Invoice {h['number']}: its totals do not follow from its lines.", {"invoice_id": invoice_id})
+    functional = functional_view(h, vat)
+    if functional is not None:
+        doc["functional"] = functional
     return doc
 
 
@@ -228,6 +253,8 @@ returns = m.Return.__table__
 _cn_head = (
     select(credit_notes.c.id, credit_notes.c.number, credit_notes.c.issue_date, credit_notes.c.currency,
            credit_notes.c.net_total, credit_notes.c.vat_total, credit_notes.c.total, credit_notes.c.order_id,
+           credit_notes.c.exchange_rate, credit_notes.c.functional_net_total, credit_notes.c.functional_vat_total,
+           credit_notes.c.functional_total,
            credit_notes.c.return_id, returns.c.created_at.label("return_created_at"),
            credit_notes.c.tax_treatment, credit_notes.c.tax_country, credit_notes.c.buyer_vat_id,
            orders.c.shipping_address,
@@ -250,6 +277,8 @@ _cn_lines = (
     .where(cn_lines.c.credit_note_id == bindparam("cid")).order_by(cn_lines.c.id)
 )
 _cn_vat = select(cn_vat.c.category, cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat).where(cn_vat.c.credit_note_id == bindparam("cid"))
+_cn_functional_vat = select(cn_vat.c.category, cn_vat.c.rate, cn_vat.c.functional_net, cn_vat.c.functional_vat).where(
+    cn_vat.c.credit_note_id == bindparam("cid"))
 
 
 def credit_note_document(conn: Any, credit_note_id: int) -> dict[str, Any]:
@@ -279,4 +308,6 @@ def credit_note_document(conn: Any, credit_note_id: int) -> dict[str, Any]:
     doc["vat"] = [{**v, "exemption_reason_code": reasons.get(v["category"], {}).get("exemption_reason_code"),
                    "exemption_reason": reasons.get(v["category"], {}).get("exemption_reason")} for v in stored]
     doc["net_total"], doc["vat_total"], doc["total"] = h["net_total"], h["vat_total"], h["total"]
+    if h["currency"] != FUNCTIONAL_CURRENCY:
+        doc["functional"] = functional_view(h, conn.execute(_cn_functional_vat, {"cid": credit_note_id}).mappings())
     return doc

@@ -23,7 +23,7 @@ def environment(lang: str) -> Environment:
                       extensions=["jinja2.ext.i18n"], auto_reload=False)
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     f = formats(lang)
-    env.filters.update(money=f.money, amount=f.amount, quantity=f.quantity, percent=f.percent,
+    env.filters.update(money=f.money, amount=f.amount, rate=f.rate, quantity=f.quantity, percent=f.percent,
                        date=f.date, country=f.country, grouped=grouped)
     return env
 

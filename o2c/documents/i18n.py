@@ -70,6 +70,10 @@ class Formats:
         """An amount in a column whose currency is stated once: ``1.234,50``."""
         return format_decimal(amount, "#,##0.00", locale=self.locale)
 
+    def rate(self, rate: Decimal) -> str:
+        """An exchange rate with at least four decimals, as the ECB writes them: ``4,2750``."""
+        return format_decimal(rate.normalize(), "#,##0.0000######", locale=self.locale)
+
     def quantity(self, quantity: int | Decimal) -> str:
         return format_decimal(quantity, locale=self.locale)
 

@@ -53,6 +53,12 @@ class RateMissing(DomainError):
     code = "rate_missing"
 
 
+class CurrencyMismatch(DomainError):
+    """Money in one currency put against a document in another (converting is explicit, not implied)."""
+
+    code = "currency_mismatch"
+
+
 class Forbidden(DomainError):
     code = "forbidden"
 

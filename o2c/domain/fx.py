@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from collections.abc import Sequence
 from typing import NamedTuple
 
 from o2c.domain.currencies import ISO_4217
 from o2c.domain.errors import ValidationFailed
-from o2c.domain.money import round_money
+from o2c.domain.money import ZERO, round_money, spread
 
 FUNCTIONAL_CURRENCY = "EUR"
 #: A rate has at most this many significant digits (the ECB's have 4 to 6)...
@@ -122,3 +123,46 @@ class RateUsed(NamedTuple):
     @property
     def fallback(self) -> bool:
         return self.date != self.requested
+
+
+# -- a document in the functional currency ----------------------------------------------
+
+class Functional(NamedTuple):
+    """A document's figures in the functional currency: per VAT row its net
+    and VAT, the totals (Σ rows: what the ledger posts) and the line nets
+    (spread over the lines so that they add up to the functional net)."""
+
+    rows: tuple[tuple[Decimal, Decimal], ...]
+    net: Decimal
+    vat: Decimal
+    total: Decimal
+    lines: tuple[Decimal, ...]
+
+
+def functional_figures(rows: Sequence[tuple[Decimal, Decimal]], line_nets: Sequence[Decimal],
+                       rate: Decimal, currency: str) -> Functional:
+    """The functional figures of a document in ``currency`` at ``rate``.
+
+    The rule: each VAT row's net and VAT are converted and rounded to the
+    cent on their own (``to_functional``); the functional net, VAT and total
+    are the sums of the rows, so the ledger, which posts exactly these, and
+    the document agree to the cent; the line nets share the functional net
+    in proportion to their own nets by the largest remainder method, so
+    they add up to it exactly."""
+    conv = tuple((to_functional(n, rate, currency), to_functional(v, rate, currency)) for n, v in rows)
+    net = sum((n for n, _ in conv), ZERO)
+    vat = sum((v for _, v in conv), ZERO)
+    return Functional(conv, net, vat, net + vat, tuple(spread(net, list(line_nets))))
+
+
+def settled_value(functional_total: Decimal, total: Decimal, settled: Decimal) -> Decimal:
+    """The functional value of the part ``settled`` of a document of
+    ``total`` (in its currency) booked at ``functional_total``: in
+    proportion, rounded to the cent. It depends only on how much is settled,
+    not on the steps it took: all of it is worth exactly the booked figure
+    (the last settlement takes what is left), none of it nothing."""
+    if settled == total:
+        return functional_total
+    if total == 0 or settled == 0:
+        return ZERO
+    return round_money(functional_total * settled / total)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
 CENT = Decimal("0.01")
@@ -29,9 +29,10 @@ def round_money(value: Decimal, places: int = 2) -> Decimal:
     return value.quantize(_QUANTUM[places], rounding=ROUND_HALF_UP)
 
 
-def line_net(quantity: int, unit_price: Decimal, discount: Decimal = ZERO) -> Decimal:
-    """round(quantity × unit price × (1 − discount), 2), half-up."""
-    return round_money(Decimal(quantity) * unit_price * (Decimal(1) - discount))
+def line_net(quantity: int, unit_price: Decimal, discount: Decimal = ZERO, places: int = 2) -> Decimal:
+    """round(quantity × unit price × (1 − discount), 2), half-up; ``places``:
+    the decimals of the document currency's minor unit (0 for JPY)."""
+    return round_money(Decimal(quantity) * unit_price * (Decimal(1) - discount), places)
 
 
 class VatLine(NamedTuple):
@@ -47,17 +48,18 @@ class Totals(NamedTuple):
     by_rate: tuple[VatLine, ...]
 
 
-def document_totals(lines: Iterable[tuple[Decimal, Decimal]]) -> Totals:
+def document_totals(lines: Iterable[tuple[Decimal, Decimal]], places: int = 2) -> Totals:
     """Totals of a document from ``(net, vat_rate)`` pairs.
 
     VAT is computed once per rate on the sum of the nets at that rate
-    (EN 16931 BR-CO-17), so invoice, ledger and reconciliation agree.
+    (EN 16931 BR-CO-17), so invoice, ledger and reconciliation agree;
+    rounded to ``places`` decimals (the document currency's minor unit).
     """
     nets: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
     for net, rate in lines:
         nets[rate] += net
     by_rate = tuple(
-        VatLine(rate, net, round_money(net * rate)) for rate, net in sorted(nets.items())
+        VatLine(rate, net, round_money(net * rate, places)) for rate, net in sorted(nets.items())
     )
     net_total = sum((v.net for v in by_rate), ZERO)
     vat_total = sum((v.vat for v in by_rate), ZERO)
@@ -75,6 +77,28 @@ def share_of_value(value: Decimal, part: int, whole: int) -> Decimal:
     if part >= whole:
         return value
     return round_money(value * part / whole)
+
+
+def spread(total: Decimal, weights: list[Decimal], places: int = 2) -> list[Decimal]:
+    """``total`` divided in proportion to ``weights`` so that the parts add up
+    to it exactly (the largest remainder method): every part is first cut
+    down to the minor unit, and the units left over go one each to the parts
+    that lost the most, the first of equal ones first. Used where a rounded
+    total must be carried by rounded parts (an invoice's functional net over
+    its lines)."""
+    whole = sum(weights, ZERO)
+    if not weights:
+        return []
+    if whole == 0:
+        return [total, *([round_money(ZERO, places)] * (len(weights) - 1))]
+    unit = _QUANTUM[places]
+    exact = [total * w / whole for w in weights]
+    parts = [e.quantize(unit, rounding=ROUND_FLOOR) for e in exact]
+    left = int((total - sum(parts, ZERO)) / unit)
+    order = sorted(range(len(parts)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[:left]:
+        parts[i] += unit
+    return parts
 
 
 def to_cents(amount: Decimal) -> int:

@@ -174,7 +174,7 @@ class VatRow(NamedTuple):
     exemption_reason: str | None
 
 
-def vat_rows(lines: Iterable[tuple[Decimal, str, Decimal]]) -> tuple[VatRow, ...]:
+def vat_rows(lines: Iterable[tuple[Decimal, str, Decimal]], places: int = 2) -> tuple[VatRow, ...]:
     """The VAT breakdown per category and rate from ``(net, category, rate)``:
     VAT once per row on the sum of its nets (EN 16931 BR-CO-17). For the same
     lines, the totals equal ``money.document_totals`` by rate: every category
@@ -185,7 +185,7 @@ def vat_rows(lines: Iterable[tuple[Decimal, str, Decimal]]) -> tuple[VatRow, ...
     rows = []
     for (category, rate), net in sorted(nets.items(), key=lambda kv: (CATEGORIES.index(kv[0][0]), kv[0][1])):
         code, reason = EXEMPTIONS.get(category, (None, None))
-        rows.append(VatRow(category, rate, net, round_money(net * rate), code, reason))
+        rows.append(VatRow(category, rate, net, round_money(net * rate, places), code, reason))
     return tuple(rows)
 
 

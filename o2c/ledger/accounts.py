@@ -50,6 +50,10 @@ DEFAULT_CHART: dict[str, Account] = {
     # to businesses (reverse charged) and exports out of the EU.
     "revenue_intra_eu": Account("4060", "Revenue, intra-EU supplies", "revenue"),
     "revenue_export": Account("4070", "Revenue, exports", "revenue"),
+    # Realised exchange differences: a foreign-currency receivable settled at
+    # another rate than the one it was booked at.
+    "fx_gain": Account("4900", "Realised exchange gains", "revenue"),
+    "fx_loss": Account("6900", "Realised exchange losses", "expense"),
     # One-Stop Shop: the destination VAT of EU distance sales, one payable per member state.
     **{oss_role(cc): Account(str(2410 + i), f"OSS VAT payable {cc}", "liability")
        for i, cc in enumerate(EU_MEMBER_STATES)},
@@ -73,6 +77,8 @@ ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "inventory_write_off": ("expense",),
     "revenue_intra_eu": ("revenue",),
     "revenue_export": ("revenue",),
+    "fx_gain": ("revenue",),
+    "fx_loss": ("expense",),
     **{r: ("liability",) for r in OSS_ROLES},
 }
 

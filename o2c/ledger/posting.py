@@ -10,14 +10,21 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
+from o2c.domain.fx import FUNCTIONAL_CURRENCY
 from o2c.domain.money import ZERO
 from o2c.ledger.accounts import Account
 
 
 class JournalLine(NamedTuple):
+    """Debit and credit in the functional currency; ``currency`` and
+    ``amount`` (signed, debit positive) the document's, where the line comes
+    from a document in another currency (``None``: debit − credit)."""
+
     account: str
     debit: Decimal
     credit: Decimal
+    currency: str = FUNCTIONAL_CURRENCY
+    amount: Decimal | None = None
 
 
 class JournalEntry(NamedTuple):
@@ -42,11 +49,21 @@ class UnbalancedEntry(AssertionError):
     pass
 
 
-def _line(account: Account, amount: Decimal) -> JournalLine:
+#: A signed functional amount on an account, optionally with the document's
+#: currency and signed amount in it.
+Posting = tuple[Account, Decimal] | tuple[Account, Decimal, str, Decimal]
+
+
+def _line(account: Account, amount: Decimal, currency: str = FUNCTIONAL_CURRENCY,
+          document_amount: Decimal | None = None) -> JournalLine:
     """Positive amounts debit, negative credit: the sign rule lives only here."""
     if amount >= 0:
-        return JournalLine(account.code, amount, ZERO)
-    return JournalLine(account.code, ZERO, -amount)
+        return JournalLine(account.code, amount, ZERO, currency, document_amount)
+    return JournalLine(account.code, ZERO, -amount, currency, document_amount)
+
+
+def _nonzero(p: Posting) -> bool:
+    return p[1] != 0 or (len(p) == 4 and p[3] != 0)
 
 
 def build_entry(
@@ -55,15 +72,16 @@ def build_entry(
     source_id: int,
     document: str,
     description: str,
-    amounts: Iterable[tuple[Account, Decimal]],
+    amounts: Iterable[Posting],
     customer_id: int | None = None,
 ) -> JournalEntry | None:
-    """A balanced entry from signed amounts per account (debit positive).
+    """A balanced entry from signed amounts per account (debit positive),
+    each optionally with its document currency and amount.
 
     Zero amounts are dropped; an entry of nothing but zeros is ``None``.
     This check cannot be skipped: an unbalanced entry raises.
     """
-    lines = tuple(_line(acc, amt) for acc, amt in amounts if amt != 0)
+    lines = tuple(_line(*p) for p in amounts if _nonzero(p))
     debit = sum((l.debit for l in lines), ZERO)
     credit = sum((l.credit for l in lines), ZERO)
     if debit != credit:
@@ -92,18 +110,30 @@ def entry_for_shipment(
     )
 
 
+#: A document in another currency: (currency, its net, its VAT).
+InCurrency = tuple[str, Decimal, Decimal]
+
+
+def _in(account: Account, amount: Decimal, currency: str, document_amount: Decimal) -> Posting:
+    return (account, amount, currency, document_amount)
+
+
 def entry_for_invoice(
     chart: Mapping[str, Account], date: dt.date, invoice_id: int, document: str,
     net: Decimal, vat: Decimal, customer_id: int,
-    revenue_role: str = "revenue", vat_role: str = "vat_payable",
+    revenue_role: str = "revenue", vat_role: str = "vat_payable", *, foreign: InCurrency | None = None,
 ) -> JournalEntry | None:
     """Net to the revenue role of the document's tax treatment, VAT to its
-    payable (``o2c.domain.tax.posting_roles``)."""
-    return build_entry(
-        date, "invoice", invoice_id, document, f"Invoice {document}",
-        [(chart["receivables"], net + vat), (chart[revenue_role], -net), (chart[vat_role], -vat)],
-        customer_id,
-    )
+    payable (``o2c.domain.tax.posting_roles``). ``net`` and ``vat`` are
+    functional; an invoice in another currency gives its own in ``foreign``."""
+    if foreign is None:
+        amounts: list[Posting] = [(chart["receivables"], net + vat), (chart[revenue_role], -net),
+                                  (chart[vat_role], -vat)]
+    else:
+        cur, dnet, dvat = foreign
+        amounts = [_in(chart["receivables"], net + vat, cur, dnet + dvat), _in(chart[revenue_role], -net, cur, -dnet),
+                   _in(chart[vat_role], -vat, cur, -dvat)]
+    return build_entry(date, "invoice", invoice_id, document, f"Invoice {document}", amounts, customer_id)
 
 
 def entry_for_payment(
@@ -208,3 +238,55 @@ def entry_for_refund(
         date, "refund", refund_id, document, f"Refund paid {document}",
         [(chart["customer_credit"], amount), (chart["bank"], -amount)], customer_id,
     )
+
+
+def entry_in_currency(
+    chart: Mapping[str, Account], date: dt.date, source_type: str, source_id: int, document: str,
+    description: str, currency: str, amounts: Iterable[tuple[str, Decimal, Decimal]], customer_id: int | None,
+    bank: Account | None = None,
+) -> JournalEntry | None:
+    """An entry of a document in ``currency``: per posting role its
+    functional amount and its amount in the currency (both signed, debit
+    positive). The document amounts balance by themselves; what the
+    functional ones leave over is the realised exchange difference, a
+    credit to ``fx_gain`` or a debit to ``fx_loss``. ``bank``: the GL account
+    of the bank account the money moved on (the ``bank`` role's otherwise)."""
+    lines = list(amounts)
+    if sum((d for _, _, d in lines), ZERO) != 0:
+        raise UnbalancedEntry(f"{document}: the {currency} amounts do not balance")
+    postings: list[Posting] = [_in(bank if role == "bank" and bank is not None else chart[role], f, currency, d)
+                               for role, f, d in lines]
+    difference = -sum((f for _, f, _ in lines), ZERO)
+    if difference:
+        postings.append((chart["fx_gain" if difference < 0 else "fx_loss"], difference))
+    return build_entry(date, source_type, source_id, document, description, postings, customer_id)
+
+
+def entry_for_credit_note_in_currency(
+    chart: Mapping[str, Account], date: dt.date, credit_note_id: int, document: str, customer_id: int,
+    currency: str, net: tuple[Decimal, Decimal], vat: tuple[Decimal, Decimal], applied: tuple[Decimal, Decimal],
+    released: tuple[Decimal, Decimal], revenue_role: str = "revenue", vat_role: str = "vat_payable",
+) -> JournalEntry | None:
+    """A credit note of an invoice in ``currency`` (each pair: amount in the
+    currency, functional value): revenue and VAT reversed at the note's
+    functional figures, the receivable reduced by the value of what it
+    settles (``applied``), the customer's credit raised by the value of what
+    it gives back (``released``), the exchange difference between them."""
+    return entry_in_currency(chart, date, "credit_note", credit_note_id, document, f"Credit note {document}",
+                             currency, [(revenue_role, net[1], net[0]), (vat_role, vat[1], vat[0]),
+                                        ("receivables", -applied[1], -applied[0]),
+                                        ("customer_credit", -released[1], -released[0])], customer_id)
+
+
+def entry_for_payment_in_currency(
+    chart: Mapping[str, Account], date: dt.date, payment_id: int, document: str, customer_id: int,
+    currency: str, amount: tuple[Decimal, Decimal], applied: tuple[Decimal, Decimal],
+    unapplied: tuple[Decimal, Decimal], bank: Account | None = None,
+) -> JournalEntry | None:
+    """A payment in ``currency`` (each pair: amount in the currency,
+    functional value): the bank at the day's rate, the receivables it
+    settles at the values they were booked at, the rest as customer credit at
+    the day's rate; the difference is the realised exchange gain or loss."""
+    return entry_in_currency(chart, date, "payment", payment_id, document, f"Payment received {document}",
+                             currency, [("bank", amount[1], amount[0]), ("receivables", -applied[1], -applied[0]),
+                                        ("customer_credit", -unapplied[1], -unapplied[0])], customer_id, bank)

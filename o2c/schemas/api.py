@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import missing
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from o2c.domain.currencies import ISO_4217
 from o2c.domain.mailaddr import address_error, addresses_error
-from o2c.schemas.fields import BookDate, Id, Money, Quantity, Rate, Text, Whole
+from o2c.schemas.fields import BookDate, ExchangeRate, Id, Money, Quantity, Rate, Text, Whole
 
 Str = Text
 LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
@@ -388,6 +390,10 @@ class VatOut(Schema):
     rate = Rate()
     net = Money()
     vat = Money()
+    functional_net = Money(metadata={"description": "In a document of another currency: the net in the "
+                                                    "functional currency (converted and rounded)."})
+    functional_vat = Money(metadata={"description": "In a document of another currency: the VAT in the "
+                                                    "functional currency (where the law asks for it: Italy)."})
     exemption_reason_code = Str(metadata={"description": "VATEX code, for categories E, K, G."})
     exemption_reason = Str()
 
@@ -413,6 +419,15 @@ class InvoiceOut(Schema):
     amount_paid = Money()
     credited_amount = Money()
     balance_due = Money()
+    exchange_rate = ExchangeRate(metadata={
+        "description": "Units of the currency per 1 unit of the functional currency, frozen at issue (1 in it).",
+        "example": "4.2750"})
+    functional_currency = Str(metadata={"example": "EUR"})
+    functional_net_total = Money(metadata={"description": "Σ of the VAT rows' nets, each converted at the rate "
+                                                          "and rounded to the cent."})
+    functional_vat_total = Money(metadata={"description": "Σ of the VAT rows' VAT, each converted and rounded."})
+    functional_total = Money(metadata={"description": "functional_net_total + functional_vat_total: what the "
+                                                      "ledger posts as receivable."})
 
 
 class AllocationIn(Schema):
@@ -561,6 +576,11 @@ class CreditNoteOut(Schema):
     to_credit = Money()
     refunded = Money()
     created_at = fields.DateTime()
+    exchange_rate = ExchangeRate(metadata={"description": "The invoice's frozen rate.", "example": "4.2750"})
+    functional_currency = Str(metadata={"example": "EUR"})
+    functional_net_total = Money()
+    functional_vat_total = Money()
+    functional_total = Money()
 
 
 class RefundIn(Schema):
@@ -593,10 +613,22 @@ class ApplyCreditIn(Schema):
     amount = Money(positive=True, load_default=None, allow_none=True)
 
 
+def signed_amount(amount: Decimal | None, currency: str | None) -> str | None:
+    """A signed amount with its currency's decimals (``-975.95``, ``-14896``)."""
+    if amount is None:
+        return None
+    places = ISO_4217.get(currency or "", 2)
+    return f"{amount.quantize(Decimal(1).scaleb(-places)):f}"
+
+
 class JournalLineOut(Schema):
     account = Str()
     debit = Money()
     credit = Money()
+    currency = Str(metadata={"description": "The document's currency (the functional one for most lines)."})
+    amount = fields.Function(lambda line: signed_amount(line.get("amount"), line.get("currency")), metadata={
+        "type": "string", "example": "-975.95",
+        "description": "The document's amount in its currency, signed (debit positive), with its decimals."})
 
 
 class JournalEntryOut(Schema):
@@ -870,6 +902,8 @@ class TaxRateList(Schema):
 
 class TaxPreviewIn(Schema):
     customer = fields.Nested(CustomerRef, required=True)
+    currency = Str(validate=validate.Regexp(r"^[A-Z]{3}$"), load_default=None, metadata={
+        "description": "Any enabled currency; default: the customer's."})
     lines = fields.List(fields.Nested(OrderLineIn), required=True, validate=validate.Length(min=1, max=500))
     shipping_address = fields.Nested(Address, allow_none=True, load_default=None)
 
@@ -885,6 +919,7 @@ class TaxPreviewLine(Schema):
 
 
 class TaxPreviewOut(Schema):
+    currency = Str()
     tax_treatment = Str()
     tax_country = Str()
     lines = fields.List(fields.Nested(TaxPreviewLine))

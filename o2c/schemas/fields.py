@@ -104,6 +104,22 @@ class Rate(fields.Field):
 MAX_ID = 2**63 - 1
 
 
+def rate_text(rate: Decimal | None) -> str | None:
+    """A rate with at least four decimals, as the ECB writes them (``4.2750``)."""
+    if rate is None:
+        return None
+    exponent = rate.normalize().as_tuple().exponent
+    places = max(4, -exponent if isinstance(exponent, int) else 0)
+    return f"{rate.quantize(Decimal(1).scaleb(-places)):f}"
+
+
+class ExchangeRate(fields.Field):
+    """An exchange rate, sent as a string with at least four decimals (``"4.2750"``)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return rate_text(value)
+
+
 class Whole(fields.Integer):
     """A whole number sent as a JSON number: ``3`` or ``3.0`` (JSON, and the
     OpenAPI document's ``integer``, do not tell them apart), never ``"3"``,

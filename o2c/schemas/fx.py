@@ -11,9 +11,9 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from o2c.domain.currencies import ISO_4217
-from o2c.domain.fx import RATE_DECIMALS, RATE_SIGNIFICANT_DIGITS, decimals_of
+from o2c.domain.fx import RATE_DECIMALS, RATE_SIGNIFICANT_DIGITS
 from o2c.schemas.api import PageArgs
-from o2c.schemas.fields import BookDate, Text
+from o2c.schemas.fields import BookDate, Text, rate_text
 
 CODE_ERROR = "A currency is its three-letter ISO 4217 code in capitals, such as PLN."
 
@@ -41,12 +41,6 @@ def _code(**kw: Any) -> Text:
     return Text(validate=validate.OneOf(list(ISO_4217), error=CODE_ERROR), metadata={"example": "PLN"}, **kw)
 
 
-def rate_text(rate: Decimal | None) -> str | None:
-    """A rate with at least four decimals, as the ECB writes them (``4.2750``)."""
-    if rate is None:
-        return None
-    places = max(4, decimals_of(rate))
-    return f"{rate.quantize(Decimal(1).scaleb(-places)):f}"
 
 
 def amount_text(amount: Decimal | None, minor_units: int) -> str | None:

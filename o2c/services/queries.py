@@ -441,14 +441,16 @@ def invoice_page(tx: Tx, invoice_id: int, principal: Principal) -> dict[str, Any
             "audit": audit_trail(tx, [("invoice", [invoice_id])], principal=principal)}
 
 
-def open_invoices(tx: Tx, customer_id: int) -> list[dict[str, Any]]:
-    """The customer's open invoices, oldest first (the order payments are applied in)."""
-    rows = tx.conn.execute(
-        select(invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.issue_date, invoices.c.due_date,
-               invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.status)
-        .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(OPEN))
-        .order_by(invoices.c.issue_date, invoices.c.id)
-    ).all()
+def open_invoices(tx: Tx, customer_id: int, currency: str | None = None) -> list[dict[str, Any]]:
+    """The customer's open invoices (in ``currency``, when given), oldest first
+    (the order payments are applied in)."""
+    q = (select(invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.issue_date, invoices.c.due_date,
+                invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.status)
+         .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(OPEN))
+         .order_by(invoices.c.issue_date, invoices.c.id))
+    if currency is not None:
+        q = q.where(invoices.c.currency == currency)
+    rows = tx.conn.execute(q).all()
     out = []
     for r in rows:
         d = r._asdict()
@@ -476,11 +478,12 @@ def order_number_of(tx: Tx, order_id: int | None) -> str | None:
     return order_number(row.id, row.created_at) if row else None
 
 
-def customer_credit(tx: Tx, customer_id: int) -> Decimal:
-    """The customer's unapplied credit: what payments left over."""
+def customer_credit(tx: Tx, customer_id: int, currency: str = "EUR") -> Decimal:
+    """The customer's unapplied credit in ``currency``: what payments in it left over
+    (credit is kept per currency)."""
     return tx.conn.execute(
         select(money_sum(payments.c.unapplied)).where(payments.c.customer_id == customer_id,
-                                                      payments.c.unapplied > 0)
+                                                      payments.c.unapplied > 0, payments.c.currency == currency)
     ).scalar_one()
 
 
@@ -527,7 +530,7 @@ def customer_choices(tx: Tx, limit: int = 1000) -> list[dict[str, Any]]:
 
 
 def customer_by_code(tx: Tx, code: str) -> dict[str, Any] | None:
-    row = tx.conn.execute(select(customers.c.id, customers.c.code, customers.c.name)
+    row = tx.conn.execute(select(customers.c.id, customers.c.code, customers.c.name, customers.c.currency)
                           .where(customers.c.code == code)).first()
     return row._asdict() if row else None
 

@@ -123,7 +123,7 @@ def _order_input(form: Form) -> tuple[dict[str, Any] | None, Problem | None]:
     if not order_lines:
         return None, Problem("validation_error", "Please correct the fields marked below.",
                              fields={"lines.0.sku": "Enter at least one line."})
-    body = {"customer": ref, "currency": "EUR", "lines": order_lines,
+    body = {"customer": ref, "lines": order_lines,  # in the customer's currency
             "external_ref": None if blank(v.get("external_ref")) else v["external_ref"].strip(),
             "confirm": v.get("confirm") == "1", "allow_backorder": v.get("allow_backorder") == "1"}
     if not blank(v.get("coupon")):
@@ -412,11 +412,12 @@ def _payment_context(code: str, invoice_id: int | None = None, order_id: int | N
         ctx: dict[str, Any] = {"customer": customer, "customers": queries.customer_choices(tx),
                                "invoices": [], "credit": Decimal("0.00"), "for_invoice": None, "for_order": None}
         if customer:
-            invoices = queries.open_invoices(tx, customer["id"])
+            # A payment is in the customer's currency and pays invoices in it.
+            invoices = queries.open_invoices(tx, customer["id"], customer["currency"])
             for inv in invoices:
                 inv["target"] = inv["id"] == invoice_id or (order_id is not None and inv["order_id"] == order_id)
             ctx["invoices"] = [i for i in invoices if i["target"]] + [i for i in invoices if not i["target"]]
-            ctx["credit"] = queries.customer_credit(tx, customer["id"])
+            ctx["credit"] = queries.customer_credit(tx, customer["id"], customer["currency"])
             target = [i for i in invoices if i["target"]]
             if target and invoice_id is not None:
                 ctx["for_invoice"] = target[0]
@@ -509,7 +510,8 @@ def new_payment() -> Any:
         _suggest(form, ctx["invoices"])  # a new customer or amount: suggest afresh
         return _payment_page(form, ctx)
     data, problem = load(s.PaymentIn(), {
-        "customer_id": ctx["customer"]["id"], "amount": amount(form.value("amount")), "currency": "EUR",
+        "customer_id": ctx["customer"]["id"], "amount": amount(form.value("amount")),
+        "currency": ctx["customer"]["currency"],
         "received_on": form.value("received_on").strip(), "method": form.value("method") or "bank_transfer",
         "reference": form.value("reference").strip()})
     allocations = []

@@ -1,7 +1,8 @@
 """The three books agree after any sequence of business events.
 
 A hypothesis state machine drives random sequences of the order-to-cash and
-after-sales events — goods received, orders created, confirmed and cancelled,
+after-sales events — goods received, orders created, confirmed and cancelled
+(in EUR and in PLN, at rates that change between events),
 packed, shipped and unpacked, open quantities of lines cancelled, orders
 that allow backorders (and receipts that fill them), payments and their
 reversal, returns (restocked or written off, credited or refunded, with or
@@ -39,7 +40,7 @@ from o2c.db import models as m
 from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CouponUnavailable, CreditLimitExceeded, InvalidTransition, OutOfStock
-from o2c.services.books import reconciliation
+from o2c.services.books import fx, reconciliation
 from o2c.documents.payment import creditor_reference
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
 from o2c.services.cash import bank_import, bankmatch, corrections, payments
@@ -56,13 +57,18 @@ D = Decimal
 SKUS = {"RETRO-CLOCK": ("49.90", "0.22"), "MUG-01": ("8.50", "0.10"), "BOOK-ESPRESSO": ("32.00", "0.04"),
         "COURSE": ("40.00", "0")}
 TAX_CLASS = {"0.22": "standard", "0.10": "reduced", "0.04": "super_reduced", "0": "exempt"}
-CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00"), "C-LINDNER": None, "C-SAMOVAR": None, "C-NOWAK": None}
+CUSTOMERS = {"C-ROSSI": None, "C-LIMIT": D("400.00"), "C-LINDNER": None, "C-SAMOVAR": None, "C-NOWAK": None,
+             "C-WAWA": None}
 #: Who buys, for every tax treatment: domestic (Italy), intra-EU B2B (a German
 #: business), export (a Russian company), distance sales (a Polish consumer,
 #: over a low threshold after the first sales; she may become a business).
 TAX_DATA = {"C-LINDNER": {"country": "DE", "tax_id": "DE287451934"},
             "C-SAMOVAR": {"country": "RU", "tax_id": "7714512839"},
-            "C-NOWAK": {"country": "PL", "customer_type": "consumer"}}
+            "C-NOWAK": {"country": "PL", "customer_type": "consumer"},
+            # An Italian firm that buys in zloty (and sometimes in euro).
+            "C-WAWA": {"country": "IT", "currency": "PLN"}}
+#: The zloty's rates the day may have (units per euro).
+PLN_RATES = [D("4.2750"), D("4.3010"), D("4.2580"), D("4.3333")]
 COSTS = [D("3.00"), D("12.35"), D("20.01")]
 #: Business refusals a random sequence may meet; anything else fails the test.
 REFUSALS = (Conflict, OutOfStock, InvalidTransition, CreditLimitExceeded, CouponUnavailable)
@@ -83,6 +89,7 @@ class Steps:
     handed_over = 0  # units reserved for waiting orders by hand-over jobs
     documents: dict[str, int] = {}
     treatments: dict[str, int] = {}  # invoices made per tax treatment
+    currencies: dict[str, int] = {}  # invoices made per currency
 
 
 class BooksMachine(RuleBasedStateMachine):
@@ -102,6 +109,8 @@ class BooksMachine(RuleBasedStateMachine):
             Steps.documents[table] = Steps.documents.get(table, 0) + n
         for treatment, n in self.query(select(m.Invoice.tax_treatment, func.count()).group_by(m.Invoice.tax_treatment)):
             Steps.treatments[treatment] = Steps.treatments.get(treatment, 0) + n
+        for currency, n in self.query(select(m.Invoice.currency, func.count()).group_by(m.Invoice.currency)):
+            Steps.currencies[currency] = Steps.currencies.get(currency, 0) + n
         self.engine.dispose()
 
     # -- plumbing ------------------------------------------------------------------------
@@ -131,6 +140,8 @@ class BooksMachine(RuleBasedStateMachine):
     @initialize()
     def master_data(self) -> None:
         def setup(tx: Tx) -> None:
+            fx.set_currency(tx, "PLN", True)
+            fx.record_rate(tx, "PLN", tx.today, PLN_RATES[0])
             for code, limit in CUSTOMERS.items():
                 tax = TAX_DATA.get(code, {"country": "IT"})
                 self.ids[code] = records.create_customer(tx, {
@@ -160,6 +171,11 @@ class BooksMachine(RuleBasedStateMachine):
                                              "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 1}]})
             for code, terms in COUPONS.items():
                 coupons.create_coupon(tx, SYSTEM, {"code": code, **terms})
+            # A zloty invoice from the first step on.
+            zloty = orders.create_order(tx, SYSTEM, {
+                "customer": {"code": "C-WAWA"}, "confirm": True,
+                "lines": [{"sku": "BOOK-ESPRESSO", "quantity": 2}, {"sku": "COURSE", "quantity": 1}]})
+            shipping.ship(tx, shipping.pack(tx, zloty["id"], SYSTEM, None)["id"], SYSTEM, "BRT", "T-PLN")
         with unit_of_work(self.engine, "test:stateful") as tx:
             setup(tx)
 
@@ -182,6 +198,25 @@ class BooksMachine(RuleBasedStateMachine):
             "customer": {"code": code}, "currency": "EUR", "confirm": confirm, "external_ref": self.ref("PO"),
             "allow_backorder": backorder, "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
 
+    @rule(code=st.sampled_from(sorted(CUSTOMERS)), confirm=st.booleans(),
+          lines=st.lists(st.tuples(st.sampled_from(sorted(SKUS)), quantity), min_size=1, max_size=3))
+    def create_order_in_zloty(self, code: str, confirm: bool, lines: list[tuple[str, int]]) -> None:
+        self.event(lambda tx: orders.create_order(tx, SYSTEM, {
+            "customer": {"code": code}, "currency": "PLN", "confirm": confirm, "external_ref": self.ref("PO"),
+            "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
+
+    @rule(rate=st.sampled_from(PLN_RATES))
+    def zloty_moves(self, rate: Decimal) -> None:
+        """The day's rate changes: later documents freeze the new one."""
+        self.event(lambda tx: fx.record_rate(tx, "PLN", tx.today, rate))
+
+    @rule(code=st.sampled_from(sorted(CUSTOMERS)),
+          amount=st.sampled_from([D("21.37"), D("100.00"), D("231.17"), D("1000.00")]))
+    def pay_in_zloty(self, code: str, amount: Decimal) -> None:
+        self.event(lambda tx: payments.record_payment(tx, {
+            "customer_id": self.ids[code], "amount": amount, "currency": "PLN", "received_on": tx.today,
+            "method": "bank_transfer", "reference": self.ref("PKO")}))
+
     @rule(code=st.sampled_from(sorted(CUSTOMERS)), confirm=st.booleans(), coupon=st.sampled_from(sorted(COUPONS)),
           lines=st.lists(st.tuples(st.sampled_from(sorted(SKUS)), quantity), min_size=1, max_size=3))
     def create_order_with_coupon(self, code: str, confirm: bool, coupon: str, lines: list[tuple[str, int]]) -> None:
@@ -189,7 +224,8 @@ class BooksMachine(RuleBasedStateMachine):
             "customer": {"code": code}, "currency": "EUR", "confirm": confirm, "external_ref": self.ref("PO"),
             "coupon": coupon, "lines": [{"sku": s, "quantity": q} for s, q in lines]}))
 
-    @rule(code=st.sampled_from(sorted(CUSTOMERS)), discount=st.sampled_from([D("0"), D("0.05"), D("0.125")]),
+    @rule(code=st.sampled_from(sorted(set(CUSTOMERS) - {"C-WAWA"})),  # quotations are in EUR
+          discount=st.sampled_from([D("0"), D("0.05"), D("0.125")]),
           lines=st.lists(st.tuples(st.sampled_from(sorted(SKUS)), quantity), min_size=1, max_size=3),
           option=st.sampled_from(sorted(SKUS)), take_option=st.booleans())
     def quote_accept_order(self, code: str, discount: Decimal, lines: list[tuple[str, int]], option: str,
@@ -350,13 +386,16 @@ class BooksMachine(RuleBasedStateMachine):
                 body["exchange"] = {"lines": [{"sku": line.sku, "quantity": 1}], "confirm": True}
             self.event(lambda tx: returns.create_return(tx, line.order_id, SYSTEM, body))
 
-    @rule(code=st.sampled_from(sorted(CUSTOMERS)), part=st.sampled_from([D("0.25"), D("1")]))
-    def refund_credit(self, code: str, part: Decimal) -> None:
+    @rule(code=st.sampled_from(sorted(CUSTOMERS)), part=st.sampled_from([D("0.25"), D("1")]),
+          currency=st.sampled_from(["EUR", "PLN"]))
+    def refund_credit(self, code: str, part: Decimal, currency: str) -> None:
         credit = sum((r.unapplied for r in self.query(
-            select(m.Payment.unapplied).where(m.Payment.customer_id == self.ids[code]))), D(0))
+            select(m.Payment.unapplied).where(m.Payment.customer_id == self.ids[code],
+                                              m.Payment.currency == currency))), D(0))
         amount = (credit * part).quantize(D("0.01"))
         if amount > 0:
-            self.event(lambda tx: returns.refund_credit(tx, {"customer_id": self.ids[code], "amount": amount}))
+            self.event(lambda tx: returns.refund_credit(tx, {"customer_id": self.ids[code], "amount": amount,
+                                                             "currency": currency}))
 
     @rule(n=pick)
     def apply_credit(self, n: int) -> None:
@@ -451,6 +490,7 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     Steps.steps = Steps.run = Steps.refused = Steps.handed_over = 0
     Steps.documents = {}
     Steps.treatments = {}
+    Steps.currencies = {}
     run_state_machine_as_test(BooksMachine, settings=settings(
         max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
@@ -459,12 +499,13 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     record("refused", Steps.refused)
     print(f"\nstateful books: {examples} runs, {Steps.steps} reconciliations, {Steps.run} business events "
           f"({Steps.refused} refused by the rules); documents made: {Steps.documents}; "
-          f"invoices per tax treatment: {Steps.treatments}; "
+          f"invoices per tax treatment: {Steps.treatments}; invoices per currency: {Steps.currencies}; "
           f"units handed to waiting orders by hand-over jobs: {Steps.handed_over}")
     assert Steps.run > examples, "the machine hardly ran"
     assert Steps.refused < Steps.run, "every event was refused: the rules drive nothing"
     assert {"domestic", "intra_eu_b2b", "eu_distance_sale", "export"} <= set(Steps.treatments), Steps.treatments
     assert Steps.documents.get("bank_lines", 0) > 0, "no statement was imported"
+    assert {"EUR", "PLN"} <= set(Steps.currencies), Steps.currencies
 
 
 def test_any_sequence_of_events_keeps_the_books_reconciled(

@@ -104,11 +104,12 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         def rows(q: Any) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in c.execute(q)]
         journal = rows(select(je.id, je.date, je.source_type, je.source_id, je.document, je.customer_id,
-                              je.description, jl.account, jl.debit, jl.credit)
+                              je.description, jl.account, jl.debit, jl.credit, jl.currency, jl.amount)
                        .join(jl, jl.entry_id == je.id).order_by(je.id, jl.account))
         return {
             "payments": rows(select(m.Payment.id, m.Payment.customer_id, m.Payment.amount, m.Payment.unapplied,
-                                    m.Payment.received_on, m.Payment.reference, m.Payment.method, m.Payment.status)
+                                    m.Payment.received_on, m.Payment.reference, m.Payment.method, m.Payment.status,
+                                    m.Payment.currency, m.Payment.exchange_rate, m.Payment.functional_amount)
                              .order_by(m.Payment.id)),
             "allocations": rows(select(m.PaymentAllocation.payment_id, m.PaymentAllocation.invoice_id,
                                        m.PaymentAllocation.amount, m.PaymentAllocation.date)

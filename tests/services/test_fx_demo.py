@@ -27,3 +27,25 @@ def test_the_demo_enables_pln_and_usd_with_rates_and_keeps_russia_in_eur(app: An
     assert (pln.requested - pln.date).days <= 2  # the last working day's
     assert moka["basis"] == "price_list" and str(moka["unit_price"].normalize()) == "129"
     assert russians and set(russians) == {"EUR"}
+
+
+def test_the_demo_sells_in_zloty_and_its_books_reconcile(app: Any, engine: Engine) -> None:
+    """A Polish café invoiced in PLN, paid in part at another day's rate: an
+    exchange difference in the ledger, every reconciliation check zero."""
+    from o2c.services.books.reconciliation import reconcile
+    load_demo(engine, 4)
+    with unit_of_work(engine, "test", readonly=True) as tx:
+        zloty = tx.conn.execute(select(m.Invoice.total, m.Invoice.amount_paid, m.Invoice.exchange_rate,
+                                       m.Invoice.functional_total).where(m.Invoice.currency == "PLN")
+                                .order_by(m.Invoice.id)).all()
+        paid = tx.conn.execute(select(m.Payment.amount, m.Payment.exchange_rate)
+                               .where(m.Payment.currency == "PLN")).all()
+        fx_lines = tx.conn.execute(select(m.JournalLine.account).where(m.JournalLine.account.in_(("4900", "6900"))
+                                                                      )).scalars().all()
+        report = reconcile(tx)
+    assert len(zloty) == 2 and zloty[0].amount_paid == 300 and zloty[1].amount_paid == 0
+    assert all(4 < z.exchange_rate < 5 and z.functional_total < z.total for z in zloty)
+    assert len(paid) == 1 and paid[0].exchange_rate != zloty[0].exchange_rate
+    assert fx_lines
+    assert report["ok"], [c for c in report["checks"] if c["difference"] != 0]
+    assert {c["name"] for c in report["checks"]} >= {"receivables_PLN", "customer_credit_PLN"}

@@ -251,3 +251,32 @@ def test_a_return_shows_in_the_order_s_trail_in_words_and_without_its_cost_for_a
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", clerk), clerk
     accountant = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", _audit(accountant_web.get(f"/orders/{o['id']}").text)))
     assert "Cost of goods: 15.00" in accountant  # what the returned clock cost, for the books
+
+
+def test_a_zloty_customers_payment_is_in_zloty_and_pays_their_zloty_invoices(
+        engine: Engine, shop: Any, clerk_web: Web) -> None:
+    """The form takes the customer's currency: a EUR invoice of the same
+    customer is not offered to money in PLN."""
+    from o2c.services.books import fx
+    with unit_of_work(engine, "test") as tx:
+        fx.set_currency(tx, "PLN", True)
+        fx.record_rate(tx, "PLN", tx.today, "4.2750")
+    add_customer(engine, "C-WAWA", currency="PLN")
+    with unit_of_work(engine, "test") as tx:
+        o = orders.create_order(tx, SYSTEM, {"customer": {"code": "C-WAWA"}, "confirm": True,
+                                             "lines": [{"sku": "DESK-LAMP", "quantity": 1}]})
+    zloty = pack_and_ship(engine, o["id"])["invoice_id"]
+    euro = pack_and_ship(engine, add_order(engine, "C-WAWA", [("DESK-LAMP", 1)])["id"])["invoice_id"]
+    page = clerk_web.get(f"/payments/new?invoice={zloty}").text
+    assert "Amount (PLN)" in page
+    assert [inv for inv, _ in allocation_rows(page)] == [str(zloty)] and str(euro) not in [
+        inv for inv, _ in allocation_rows(page)]
+    total = str(balance(engine, zloty))
+    token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+    r = clerk_web.post("/payments/new", {
+        "form_token": token, "customer.code": "C-WAWA", "customer_shown": "C-WAWA", "amount": total,
+        "received_on": o["created_at"].date().isoformat(), "method": "bank_transfer", "reference": "PKO-WEB-1",
+        "for_invoice": str(zloty), "allocations.0.invoice_id": str(zloty), "allocations.0.amount": total,
+        "action": "save"})
+    assert r.status_code == 303, flashes(r.text)
+    assert balance(engine, zloty) == Decimal("0.00") and balance(engine, euro) > 0

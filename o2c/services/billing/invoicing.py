@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, insert, select, update
@@ -11,10 +12,12 @@ from sqlalchemy import Row, bindparam, insert, select, update
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound
+from o2c.domain.fx import FUNCTIONAL_CURRENCY, Functional, functional_figures, minor_units
 from o2c.domain.money import Totals, document_totals, line_net
 from o2c.domain.states import derive_order_statuses, order_transition
 from o2c.domain.tax import posting_roles, vat_rows
 from o2c.ledger.posting import entry_for_invoice
+from o2c.services.books import fx
 from o2c.services.customers import records
 from o2c.services.platform import jobs
 from o2c.services.platform.company import Settings, company_settings, forget_settings  # noqa: F401
@@ -55,14 +58,30 @@ def issue_invoice(
 ) -> Issued:
     """Invoice ``items`` (order lines with the ``quantity`` to invoice) and post it.
 
-    The caller holds the order's lock and records the invoiced quantities."""
+    The caller holds the order's lock and records the invoiced quantities.
+    An invoice in another currency than the functional one freezes the
+    issue date's rate (``fx.document_rate``) and carries its figures in the
+    functional currency (``o2c.domain.fx.functional_figures``): the entry
+    posts exactly those."""
+    currency = order.currency
+    places = 2 if currency == FUNCTIONAL_CURRENCY else minor_units(currency)
     inv_lines = [{
         "order_line_id": i["id"], "sku": i["sku"], "description": i["description"],
         "quantity": i["quantity"], "unit_price": i["unit_price"], "discount": i["discount"],
         "vat_rate": i["vat_rate"], "vat_category": i["vat_category"],
-        "net": line_net(i["quantity"], i["unit_price"], i["discount"]),
+        "net": line_net(i["quantity"], i["unit_price"], i["discount"], places),
     } for i in items]
-    totals = document_totals((l["net"], l["vat_rate"]) for l in inv_lines)
+    totals = document_totals(((l["net"], l["vat_rate"]) for l in inv_lines), places)
+    rows = vat_rows(((l["net"], l["vat_category"], l["vat_rate"]) for l in inv_lines), places)
+    if currency == FUNCTIONAL_CURRENCY:
+        rate = Decimal(1)
+        func = Functional(tuple((v.net, v.vat) for v in rows), totals.net, totals.vat, totals.gross,
+                          tuple(l["net"] for l in inv_lines))
+    else:
+        rate = fx.document_rate(tx, currency, tx.today).rate
+        func = functional_figures([(v.net, v.vat) for v in rows], [l["net"] for l in inv_lines], rate, currency)
+    for l, fnet in zip(inv_lines, func.lines):
+        l["functional_net"] = fnet
     year = tx.today.year
     seq = tx.take_number(prefix, year)
     number = f"{prefix}-{year}-{seq:06d}"
@@ -72,6 +91,8 @@ def issue_invoice(
         "customer_id": order.customer_id, "shipment_id": shipment_id, "status": "open",
         "issue_date": tx.today, "due_date": due, "currency": order.currency,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
+        "exchange_rate": rate, "functional_net_total": func.net, "functional_vat_total": func.vat,
+        "functional_total": func.total,
         "amount_paid": 0, "credited_amount": 0, "created_at": tx.now,
         "tax_treatment": order.tax_treatment, "tax_country": order.tax_country, "buyer_vat_id": order.buyer_vat_id,
     }).scalar_one()
@@ -79,12 +100,16 @@ def issue_invoice(
         l["invoice_id"] = iid
     tx.conn.execute(_insert_invoice_lines, inv_lines)
     tx.conn.execute(_insert_invoice_vat, [
-        {"invoice_id": iid, **v._asdict()}
-        for v in vat_rows((l["net"], l["vat_category"], l["vat_rate"]) for l in inv_lines)
+        {"invoice_id": iid, **v._asdict(), "functional_net": fn, "functional_vat": fv}
+        for v, (fn, fv) in zip(rows, func.rows)
     ])
     roles = posting_roles(order.tax_treatment, order.tax_country)
-    tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, totals.net, totals.vat, order.customer_id,
-                              roles.revenue, roles.vat))
+    if currency == FUNCTIONAL_CURRENCY:
+        tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, totals.net, totals.vat, order.customer_id,
+                                  roles.revenue, roles.vat))
+    else:
+        tx.post(entry_for_invoice(tx.chart, tx.today, iid, number, func.net, func.vat, order.customer_id,
+                                  roles.revenue, roles.vat, foreign=(currency, totals.net, totals.vat)))
     tx.emit("invoice.issued", order.channel, order.id, {
         "invoice_id": iid, "number": number, "order_id": order.id, "total": str(totals.gross),
         "due_date": due.isoformat(),
@@ -124,7 +149,8 @@ INVOICE_COLS = [
     invoices.c.shipment_id, invoices.c.status, invoices.c.issue_date, invoices.c.due_date,
     invoices.c.currency, invoices.c.net_total, invoices.c.vat_total, invoices.c.total,
     invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.tax_treatment, invoices.c.tax_country,
-    invoices.c.buyer_vat_id,
+    invoices.c.buyer_vat_id, invoices.c.exchange_rate, invoices.c.functional_net_total,
+    invoices.c.functional_vat_total, invoices.c.functional_total,
 ]
 
 
@@ -144,13 +170,15 @@ def _assemble(rows: list[Row[Any]], tx: Tx) -> list[dict[str, Any]]:
     raw: dict[int, list[Any]] = {i: [] for i in ids}
     for v in tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id.in_(ids))):
         raw[v.invoice_id].append(v)
-    vat = {i: vat_view(rs) for i, rs in raw.items()}
+    foreign = {r.id for r in rows if r.currency != FUNCTIONAL_CURRENCY}
+    vat = {i: vat_view(rs, i in foreign) for i, rs in raw.items()}
     out = []
     for r in rows:
         d = r._asdict()
         d["lines"] = ls[r.id]
         d["vat"] = vat[r.id]
         d["balance_due"] = r.total - r.amount_paid - r.credited_amount
+        d["functional_currency"] = FUNCTIONAL_CURRENCY
         out.append(d)
     return out
 

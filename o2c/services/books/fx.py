@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 from babel.numbers import get_currency_name
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 
 from o2c.db import models as m
 from o2c.domain import fx as dfx
@@ -39,6 +39,12 @@ periods = m.Period.__table__
 DEFAULT_FALLBACK_DAYS = 4
 #: Rates are written in batches of this many rows by an import.
 BATCH = 1000
+#: What documents use (``O2C_FX_RATE_FALLBACK_DAYS``, set by the app).
+_settings = {"fallback_days": DEFAULT_FALLBACK_DAYS}
+
+
+def configure(*, fallback_days: int) -> None:
+    _settings["fallback_days"] = fallback_days
 
 
 # -- currencies -----------------------------------------------------------------------
@@ -204,6 +210,48 @@ def rate_on(tx: Tx, currency: str, on: dt.date, *, fallback_days: int = DEFAULT_
              "latest": None if latest is None else {"date": latest.date.isoformat(), "rate": str(latest.rate)}})
     if use and row.used_at is None:
         tx.conn.execute(update(rates).where(rates.c.id == row.id).values(used_at=tx.now))
+    return RateUsed(currency, row.rate, row.date, row.source, on)
+
+
+def _document_rate_stmt(dialect: str) -> Any:
+    """Pick the day's (or the latest earlier) rate and mark it used, in one
+    statement. PostgreSQL marks it only the first time (a data-modifying
+    CTE), so concurrent documents of one day do not queue on the rate's row;
+    SQLite serialises writers anyway."""
+    stmt = _DOCUMENT_RATE.get(dialect)
+    if stmt is not None:
+        return stmt
+    pick = (select(rates.c.id).where(rates.c.currency == bindparam("cur"), rates.c.date <= bindparam("on"),
+                                     rates.c.date >= bindparam("since"))
+            .order_by(rates.c.date.desc()).limit(1))
+    if dialect == "postgresql":
+        chosen = select(rates.c.id, rates.c.rate, rates.c.date, rates.c.source, rates.c.used_at).where(
+            rates.c.id == pick.scalar_subquery()).cte("chosen")
+        mark = (update(rates).where(rates.c.id.in_(select(chosen.c.id).where(chosen.c.used_at.is_(None))))
+                .values(used_at=bindparam("now")).cte("mark"))
+        stmt = select(chosen.c.rate, chosen.c.date, chosen.c.source).add_cte(mark)
+    else:
+        stmt = (update(rates).where(rates.c.id == pick.scalar_subquery())
+                .values(used_at=func.coalesce(rates.c.used_at, bindparam("now")))
+                .returning(rates.c.rate, rates.c.date, rates.c.source))
+    _DOCUMENT_RATE[dialect] = stmt
+    return stmt
+
+
+_DOCUMENT_RATE: dict[str, Any] = {}
+
+
+def document_rate(tx: Tx, currency: str, on: dt.date) -> RateUsed:
+    """The rate a document freezes: ``rate_on`` with ``use``, in one
+    statement (the configured fallback days); 409 ``rate_missing`` without one."""
+    if currency == FUNCTIONAL_CURRENCY:
+        return RateUsed(currency, Decimal(1), on, "functional", on)
+    days = _settings["fallback_days"]
+    row = tx.conn.execute(_document_rate_stmt(tx.conn.dialect.name), {
+        "cur": currency, "on": on, "since": on - dt.timedelta(days=days), "now": tx.now}).first()
+    if row is None:  # say why: not a currency, not enabled, or no rate (rate_missing)
+        require_enabled(tx, currency)
+        return rate_on(tx, currency, on, fallback_days=days)
     return RateUsed(currency, row.rate, row.date, row.source, on)
 
 
@@ -387,3 +435,67 @@ def price_for(tx: Tx, sku: str, currency: str, on: dt.date, *,
     return {**base, "unit_price": dfx.to_currency(product.unit_price, used.rate, currency), "basis": "converted",
             "rate": rate_used_view(used)}
 
+
+
+# -- documents in a currency ----------------------------------------------------------------
+
+def _products_in_stmt() -> Any:
+    """Products by SKU with their fixed price in ``:cur`` (if any), the
+    currency's state and the day's rate, in one statement: a foreign-currency
+    order reads no more than a functional one."""
+    rate_of_day = (select(rates.c.rate).where(rates.c.currency == bindparam("cur"), rates.c.date <= bindparam("on"),
+                                              rates.c.date >= bindparam("since"))
+                   .order_by(rates.c.date.desc()).limit(1).scalar_subquery())
+    cur = select(currencies.c.enabled).where(currencies.c.code == bindparam("cur")).scalar_subquery()
+    return (select(products.c.id, products.c.sku, products.c.name, products.c.unit_price.label("functional_price"),
+                   products.c.vat_rate, products.c.tax_class, products.c.active,
+                   prices.c.unit_price.label("list_price"), cur.label("currency_enabled"),
+                   rate_of_day.label("rate"))
+            .select_from(products.outerjoin(prices, and_(prices.c.product_id == products.c.id,
+                                                         prices.c.currency == bindparam("cur"))))
+            .where(products.c.sku.in_(bindparam("skus", expanding=True))))
+
+
+_PRODUCTS_IN = _products_in_stmt()
+
+
+class PricedProduct(NamedTuple):
+    id: int
+    sku: str
+    name: str
+    vat_rate: Decimal
+    tax_class: str
+    active: bool
+    #: In the order's currency: the fixed price, else the functional price at the day's rate (None: no rate).
+    unit_price: Decimal | None
+
+
+def products_in(tx: Tx, currency: str, skus: list[str], on: dt.date) -> dict[str, PricedProduct]:
+    """Products by SKU priced in ``currency`` (not the functional one) on
+    ``on``: a price list's price, else the EUR price converted at the day's
+    rate (or the latest within the fallback days) rounded to the currency's
+    minor unit. An unknown or disabled currency is a 422 on ``currency``."""
+    days = _settings["fallback_days"]
+    rows = tx.conn.execute(_PRODUCTS_IN, {"cur": currency, "on": on, "since": on - dt.timedelta(days=days),
+                                          "skus": skus}).all()
+    if rows and not rows[0].currency_enabled:
+        require_enabled(tx, currency)  # says why: unknown or disabled
+    if not rows:
+        require_enabled(tx, currency)
+    out = {}
+    for r in rows:
+        price = r.list_price
+        if price is None and r.rate is not None:
+            price = dfx.to_currency(r.functional_price, r.rate, currency)
+        out[r.sku] = PricedProduct(r.id, r.sku, r.name, r.vat_rate, r.tax_class, r.active, price)
+    return out
+
+
+def priced(tx: Tx, currency: str, found: dict[str, PricedProduct], req_lines: list[dict[str, Any]],
+           on: dt.date) -> dict[str, PricedProduct]:
+    """``found``, once every line has a price: a line without a price of its
+    own whose product has neither a fixed price nor a rate of the day is a
+    409 ``rate_missing``."""
+    if any(l.get("unit_price") is None and found[l["sku"]].unit_price is None for l in req_lines):
+        rate_on(tx, currency, on, fallback_days=_settings["fallback_days"])
+    return found

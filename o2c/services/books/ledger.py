@@ -71,10 +71,12 @@ def _with_lines(tx: Tx, rows: Sequence[Any]) -> list[dict[str, Any]]:
     by_entry: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if rows:
         for l in tx.conn.execute(
-            select(jlines.c.entry_id, jlines.c.account, jlines.c.debit, jlines.c.credit)
+            select(jlines.c.entry_id, jlines.c.account, jlines.c.debit, jlines.c.credit, jlines.c.currency,
+                   jlines.c.amount)
             .where(jlines.c.entry_id.in_([r.id for r in rows])).order_by(jlines.c.id)
         ):
-            by_entry[l.entry_id].append({"account": l.account, "debit": l.debit, "credit": l.credit})
+            by_entry[l.entry_id].append({"account": l.account, "debit": l.debit, "credit": l.credit,
+                                         "currency": l.currency, "amount": l.amount})
     return [{**r._asdict(), "lines": by_entry[r.id]} for r in rows]
 
 

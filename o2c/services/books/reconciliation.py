@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Integer, case, func, literal, or_, select, type_coerce, union_all
 
 from o2c.db import models as m
+from o2c.domain.fx import FUNCTIONAL_CURRENCY, settled_value
 from o2c.domain.money import ZERO
 from o2c.ledger.accounts import REVENUE_ROLES, VAT_ROLES
 from o2c.services.platform.uow import Tx
@@ -54,6 +55,8 @@ SIDES: dict[str, tuple[str | tuple[str, str], str | tuple[str, str]]] = {
     "vat": (("gl", "vat_payable"), "Invoices − credit notes (VAT)"),
     "receivables": (("gl", "receivables"), "Open invoice balances"),
     "customer_credit": (("gl", "customer_credit"), "Unapplied payments"),
+    "receivables_currency": (("gl", "receivables"), "Open invoice balances in the currency, at booked values"),
+    "customer_credit_currency": (("gl", "customer_credit"), "Unapplied payments in the currency, at booked values"),
     "fulfilment": ("Shipped less returned", "Invoiced"),
     "numbering": ("Numbers used", "Highest number"),
     "vat_report": ("General ledger: revenue and VAT accounts", "VAT report (net and VAT by posting role)"),
@@ -89,6 +92,62 @@ def _name_sides(tx: Tx, checks: list[dict[str, Any]]) -> None:
         ch["left_label"], ch["right_label"] = text(left), text(right)
 
 
+def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None,
+                            ) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
+    """(Σ debit, Σ credit, Σ document amount) per posting role and document currency."""
+    q = (select(account_roles.c.role, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
+                func.sum(jlines.c.amount))
+         .join(account_roles, account_roles.c.account == jlines.c.account)
+         .group_by(account_roles.c.role, jlines.c.currency))
+    if as_of is not None:
+        q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    return {(r, cur): (d or ZERO, c or ZERO, a or ZERO) for r, cur, d, c, a in tx.conn.execute(q)}
+
+
+def currency_checks(tx: Tx, as_of: dt.date | None,
+                    gl: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]) -> list[dict[str, Any]]:
+    """Per currency other than the functional one: the receivables and the
+    customer credit in it, in the currency (GL document amounts = Σ open
+    balances, Σ unapplied credit) and in the functional currency (GL = Σ of
+    the open parts at the values they were booked at: an invoice's or a
+    payment's functional figure less the value of what is settled,
+    ``o2c.domain.fx.settled_value``). The documents are taken as they stand
+    now, so these checks are made for today only."""
+    if as_of is not None and as_of < tx.today:
+        return []
+    inv_q = (select(invoices.c.currency, invoices.c.total, invoices.c.functional_total,
+                    (invoices.c.amount_paid + invoices.c.credited_amount).label("settled"))
+             .where(invoices.c.currency != FUNCTIONAL_CURRENCY,
+                    invoices.c.total != invoices.c.amount_paid + invoices.c.credited_amount))
+    pay_q = (select(payments.c.currency, payments.c.amount, payments.c.functional_amount, payments.c.unapplied)
+             .where(payments.c.currency != FUNCTIONAL_CURRENCY, payments.c.unapplied != 0))
+    books: dict[tuple[str, str], list[Decimal]] = {}
+    for r in tx.conn.execute(inv_q):
+        settled = _cents(r.settled)  # a sum of money columns comes back in cents
+        side = books.setdefault(("receivables", r.currency), [ZERO, ZERO])
+        side[0] += r.total - settled
+        side[1] += r.functional_total - settled_value(r.functional_total, r.total, settled)
+    for r in tx.conn.execute(pay_q):
+        side = books.setdefault(("customer_credit", r.currency), [ZERO, ZERO])
+        side[0] += r.unapplied
+        side[1] += settled_value(r.functional_amount, r.amount, r.unapplied)
+    currencies = sorted({cur for (role, cur) in gl if cur != FUNCTIONAL_CURRENCY
+                         and role in ("receivables", "customer_credit")} | {cur for _, cur in books})
+    out = []
+    for cur in currencies:
+        for role, sign in (("receivables", 1), ("customer_credit", -1)):
+            d, cr, amount = gl.get((role, cur), (ZERO, ZERO, ZERO))
+            gl_functional, gl_amount = sign * (d - cr), sign * amount
+            bk_amount, bk_functional = books.get((role, cur), [ZERO, ZERO])
+            out.append(_check(
+                f"{role}_{cur}", gl_functional, bk_functional,
+                f"{cur}: GL {role.replace('_', ' ')} = Σ open {cur} amounts, in {cur} and at their booked values",
+                difference=abs(gl_functional - bk_functional) + abs(gl_amount - bk_amount),
+                currency=cur, gl_amount=gl_amount, books_amount=bk_amount, kind=f"{role}_currency",
+                role=role))
+    return out
+
+
 def gl_by_role(tx: Tx, as_of: dt.date | None) -> dict[str, tuple[Decimal, Decimal]]:
     """(Σ debit, Σ credit) per posting role, over every account that served it."""
     q = (select(account_roles.c.role, func.sum(jlines.c.debit), func.sum(jlines.c.credit))
@@ -112,12 +171,16 @@ def _cents(v: Any) -> Decimal:
     return Decimal(int(v or 0)).scaleb(-2)
 
 
-def _role_lines(tx: Tx, role: str, as_of: dt.date | None, *keys: Any, sign: int = 1) -> Any:
-    """Select ``keys``, amount (debit − credit, times ``sign``) of the lines on a role's accounts."""
+def _role_lines(tx: Tx, role: str, as_of: dt.date | None, *keys: Any, sign: int = 1,
+                currency: str | None = None) -> Any:
+    """Select ``keys``, amount (debit − credit, times ``sign``) of the lines on
+    a role's accounts (only those of documents in ``currency``, when given)."""
     q = (select(*keys, (sign * (jlines.c.debit - jlines.c.credit)).label("amount"))
          .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id)
                       .join(account_roles, account_roles.c.account == jlines.c.account))
          .where(account_roles.c.role.in_(_family(role))))
+    if currency is not None:
+        q = q.where(jlines.c.currency == currency)
     if as_of is not None:
         q = q.where(entries.c.date <= as_of)
     return q
@@ -160,9 +223,9 @@ def _documents_agree(tx: Tx, as_of: dt.date | None) -> bool:
           .where(role.in_(("inventory", *REVENUE_ROLES, *VAT_ROLES))))
     # The documents' side enters negated: each key's sums are GL − books.
     inv = select(invoices.c.number, _month(tx, invoices.c.issue_date), literal(0),
-                 -_raw(invoices.c.net_total), -_raw(invoices.c.vat_total))
+                 -_raw(invoices.c.functional_net_total), -_raw(invoices.c.functional_vat_total))
     cns = select(credit_notes.c.number, _month(tx, credit_notes.c.issue_date), literal(0),
-                 _raw(credit_notes.c.net_total), _raw(credit_notes.c.vat_total))
+                 _raw(credit_notes.c.functional_net_total), _raw(credit_notes.c.functional_vat_total))
     moved = select(movements.c.document, literal(""), -_raw(movements.c.value), literal(0), literal(0))
     if as_of is not None:
         gl = gl.where(entries.c.date <= as_of)
@@ -195,7 +258,11 @@ def _raw(col: Any) -> Any:
 
 def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
     c = tx.conn
-    bal = gl_by_role(tx, as_of)
+    by_currency = gl_by_role_and_currency(tx, as_of)
+    bal: dict[str, tuple[Decimal, Decimal]] = {}
+    for (role, _), (d, cr, _) in by_currency.items():
+        old_d, old_c = bal.get(role, (ZERO, ZERO))
+        bal[role] = (old_d + d, old_c + cr)
 
     def gl(role: str) -> Decimal:
         total = ZERO
@@ -203,6 +270,11 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
             d, cr = bal.get(r, (ZERO, ZERO))
             total += d - cr
         return total
+
+    def gl_functional(role: str) -> Decimal:
+        """The role's balance over its lines in the functional currency only."""
+        d, cr, _ = by_currency.get((role, FUNCTIONAL_CURRENCY), (ZERO, ZERO, ZERO))
+        return d - cr
 
     checks = []
     # 1. Debits equal credits, in total and per entry: one pass over the
@@ -301,20 +373,25 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
             cn_q = cn_q.where(credit_notes.c.issue_date <= as_of)
         return union_all(inv_q, cn_q).subquery()
 
-    inv = select(func.coalesce(func.sum(invoices.c.net_total), 0), func.coalesce(func.sum(invoices.c.vat_total), 0),
-                 func.coalesce(func.sum(invoices.c.total), 0))
-    cns = select(func.coalesce(func.sum(credit_notes.c.net_total), 0),
-                 func.coalesce(func.sum(credit_notes.c.vat_total), 0),
-                 func.coalesce(func.sum(credit_notes.c.total), 0))
+    # In the functional currency (a document in another one by its functional
+    # figures); the gross of the documents in it for the receivables below.
+    in_functional = invoices.c.currency == FUNCTIONAL_CURRENCY
+    cn_in_functional = credit_notes.c.currency == FUNCTIONAL_CURRENCY
+    inv = select(func.coalesce(func.sum(invoices.c.functional_net_total), 0),
+                 func.coalesce(func.sum(invoices.c.functional_vat_total), 0),
+                 func.coalesce(func.sum(case((in_functional, invoices.c.total), else_=0)), 0))
+    cns = select(func.coalesce(func.sum(credit_notes.c.functional_net_total), 0),
+                 func.coalesce(func.sum(credit_notes.c.functional_vat_total), 0),
+                 func.coalesce(func.sum(case((cn_in_functional, credit_notes.c.total), else_=0)), 0))
     if as_of is not None:
         inv = inv.where(invoices.c.issue_date <= as_of)
         cns = cns.where(credit_notes.c.issue_date <= as_of)
     nets, vats, gross = (Decimal(x) for x in c.execute(inv).one())
     cn_nets, cn_vats, cn_gross = (Decimal(x) for x in c.execute(cns).one())
     for name, role, column, cn_column, figure, text in (
-        ("revenue", "revenue", invoices.c.net_total, credit_notes.c.net_total, nets - cn_nets,
+        ("revenue", "revenue", invoices.c.functional_net_total, credit_notes.c.functional_net_total, nets - cn_nets,
          "GL revenue = Σ invoice nets − Σ credit note nets"),
-        ("vat", "vat_payable", invoices.c.vat_total, credit_notes.c.vat_total, vats - cn_vats,
+        ("vat", "vat_payable", invoices.c.functional_vat_total, credit_notes.c.functional_vat_total, vats - cn_vats,
          "GL VAT payable = Σ invoice VAT − Σ credit note VAT"),
     ):
         per_doc, docs, per_period, by_period = ZERO, [], ZERO, []
@@ -334,38 +411,48 @@ def reconcile(tx: Tx, as_of: dt.date | None = None) -> dict[str, Any]:
 
     # 6. Receivables and customer credit, per customer. An invoice's open
     # balance is its total less its credit notes and its (net) allocations.
-    alloc = select(func.coalesce(func.sum(allocations.c.amount), 0))
+    alloc = (select(func.coalesce(func.sum(allocations.c.amount), 0))
+             .join(invoices, invoices.c.id == allocations.c.invoice_id).where(in_functional))
     if as_of is not None:
         alloc = alloc.where(allocations.c.date <= as_of)
     allocated = Decimal(c.execute(alloc).scalar_one())
     open_balances = _money(gross) - _money(cn_gross) - _money(allocated)
-    owed_inv = select(invoices.c.customer_id.label("k"), _raw(invoices.c.total).label("amount"))
-    owed_cn = select(credit_notes.c.customer_id.label("k"), (-_raw(credit_notes.c.total)).label("amount"))
+    owed_inv = select(invoices.c.customer_id.label("k"), _raw(invoices.c.total).label("amount")).where(in_functional)
+    owed_cn = select(credit_notes.c.customer_id.label("k"),
+                     (-_raw(credit_notes.c.total)).label("amount")).where(cn_in_functional)
     owed_paid = (select(invoices.c.customer_id.label("k"), (-_raw(allocations.c.amount)).label("amount"))
-                 .join(invoices, invoices.c.id == allocations.c.invoice_id))
+                 .join(invoices, invoices.c.id == allocations.c.invoice_id).where(in_functional))
     if as_of is not None:
         owed_inv = owed_inv.where(invoices.c.issue_date <= as_of)
         owed_cn = owed_cn.where(credit_notes.c.issue_date <= as_of)
         owed_paid = owed_paid.where(allocations.c.date <= as_of)
     per_customer, who = _differences(
-        tx, "customer_id", _role_lines(tx, "receivables", as_of, entries.c.customer_id.label("k")).subquery(),
+        tx, "customer_id", _role_lines(tx, "receivables", as_of, entries.c.customer_id.label("k"),
+                                       currency=FUNCTIONAL_CURRENCY).subquery(),
         union_all(owed_inv, owed_cn, owed_paid).subquery())
-    checks.append(_check("receivables", gl("receivables"), open_balances,
+    checks.append(_check("receivables", gl_functional("receivables"), open_balances,
                          "GL receivables = Σ open invoice balances, per customer",
-                         difference=_combined(gl("receivables"), open_balances, per_customer), customers=who))
-    credit = select(func.coalesce(func.sum(payments.c.unapplied), 0))
-    unapplied_q = select(payments.c.customer_id.label("k"), _raw(payments.c.unapplied).label("amount"))
+                         difference=_combined(gl_functional("receivables"), open_balances, per_customer),
+                         customers=who))
+    pay_in_functional = payments.c.currency == FUNCTIONAL_CURRENCY
+    credit = select(func.coalesce(func.sum(payments.c.unapplied), 0)).where(pay_in_functional)
+    unapplied_q = select(payments.c.customer_id.label("k"),
+                         _raw(payments.c.unapplied).label("amount")).where(pay_in_functional)
     if as_of is not None:
         credit = credit.where(payments.c.received_on <= as_of)
         unapplied_q = unapplied_q.where(payments.c.received_on <= as_of)
     unapplied = _money(Decimal(c.execute(credit).scalar_one()))
     per_customer, who = _differences(
         tx, "customer_id",
-        _role_lines(tx, "customer_credit", as_of, entries.c.customer_id.label("k"), sign=-1).subquery(),
+        _role_lines(tx, "customer_credit", as_of, entries.c.customer_id.label("k"), sign=-1,
+                    currency=FUNCTIONAL_CURRENCY).subquery(),
         unapplied_q.subquery())
-    checks.append(_check("customer_credit", -gl("customer_credit"), unapplied,
+    checks.append(_check("customer_credit", -gl_functional("customer_credit"), unapplied,
                          "GL customer credit = Σ unapplied credit, per customer",
-                         difference=_combined(-gl("customer_credit"), unapplied, per_customer), customers=who))
+                         difference=_combined(-gl_functional("customer_credit"), unapplied, per_customer),
+                         customers=who))
+    # 11. Per foreign currency, receivables and customer credit in it.
+    checks.extend(currency_checks(tx, as_of, by_currency))
 
     # 7. Fulfilment: shipped not invoiced, invoiced not shipped.
     shipped, invoiced = c.execute(select(

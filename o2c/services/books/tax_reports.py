@@ -3,7 +3,9 @@ per treatment, country, category and rate), the EC sales list (intra-EU
 supplies per customer VAT id) and the One-Stop-Shop return (distance sales
 per member state and rate).
 
-Invoices count positive, credit notes negative, each on its issue date. The
+Invoices count positive, credit notes negative, each on its issue date, in
+the functional currency (a document in another currency with its rows'
+functional figures: the return is filed in it). The
 documents' rows are selected by ``vat_rows`` and ``intra_eu_rows``, which the
 reconciliation groups by posting role to prove each report equals the ledger.
 Sums are computed by the database on the stored cents.
@@ -58,7 +60,8 @@ def vat_rows(date_from: dt.date | None = None, date_to: dt.date | None = None,
                                  (credit_notes, credit_note_vat, credit_note_vat.c.credit_note_id, -1)):
         q = (select(doc.c.tax_treatment.label("treatment"), doc.c.tax_country.label("country"),
                     rows.c.category.label("category"), _raw(rows.c.rate).label("rate"),
-                    (sign * _raw(rows.c.net)).label("net"), (sign * _raw(rows.c.vat)).label("vat"),
+                    (sign * _raw(rows.c.functional_net)).label("net"),
+                    (sign * _raw(rows.c.functional_vat)).label("vat"),
                     doc.c.issue_date.label("day"))
              .select_from(rows.join(doc, doc.c.id == key)))
         if date_from is not None:
@@ -77,7 +80,7 @@ def intra_eu_rows(date_from: dt.date | None = None, date_to: dt.date | None = No
     parts = []
     for doc, sign in ((invoices, 1), (credit_notes, -1)):
         q = select(doc.c.buyer_vat_id.label("vat_id"), doc.c.tax_country.label("country"),
-                   (sign * _raw(doc.c.net_total)).label("net"), doc.c.issue_date.label("day")
+                   (sign * _raw(doc.c.functional_net_total)).label("net"), doc.c.issue_date.label("day")
                    ).where(doc.c.tax_treatment == "intra_eu_b2b")
         if date_from is not None:
             q = q.where(doc.c.issue_date >= date_from)

@@ -135,7 +135,7 @@ def open_items(tx: Tx) -> cm.OpenItems:
         select(invoices.c.id, invoices.c.number, invoices.c.customer_id, BALANCE.label("balance"),
                invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
         .join(orders, orders.c.id == invoices.c.order_id)
-        .where(invoices.c.status.in_(pay.OPEN)))
+        .where(invoices.c.status.in_(pay.OPEN), invoices.c.currency == pay.FUNCTIONAL_CURRENCY))
     open_ = [cm.OpenInvoice(r.id, r.number, r.customer_id, r.balance, r.issue_date,
                             order_number(r.order_id, r.created_at)) for r in rows]
     ibans = dict(tx.conn.execute(select(ibans_t.c.iban, ibans_t.c.customer_id)).all())
@@ -405,7 +405,8 @@ def match_line(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
         if not requested:
             open_ = tx.conn.execute(
                 select(invoices.c.id, BALANCE)
-                .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(pay.OPEN))
+                .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(pay.OPEN),
+                       invoices.c.currency == pay.FUNCTIONAL_CURRENCY)
                 .order_by(invoices.c.issue_date, invoices.c.id)).all()
             left = row.amount
             for iid, bal in open_:
@@ -496,7 +497,8 @@ def search_open_invoices(tx: Tx, q: str, limit: int = 25) -> list[dict[str, Any]
     query = (select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.customer_id, balance,
                     customers.c.name.label("customer_name"), customers.c.code.label("customer_code"))
              .join(customers, customers.c.id == invoices.c.customer_id)
-             .where(invoices.c.status.in_(pay.OPEN)).order_by(invoices.c.issue_date, invoices.c.id).limit(limit))
+             .where(invoices.c.status.in_(pay.OPEN), invoices.c.currency == pay.FUNCTIONAL_CURRENCY)
+             .order_by(invoices.c.issue_date, invoices.c.id).limit(limit))
     q = (q or "").strip()
     if q:
         try:

@@ -19,6 +19,9 @@ transaction, saying why it was not posted). A line the batch cannot post as
 decided — decided meanwhile, an invoice paid or credited meanwhile, a
 payment reference already taken, a currency or date the payment service
 refuses, a refund — is handed back for that path before anything is written.
+The batch posts money in the functional currency to invoices in it only (a
+payment's rate 1, its functional amount its own): an invoice in another
+currency goes the long way too, where the payment service says why not.
 """
 from __future__ import annotations
 
@@ -156,7 +159,7 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
         for iid, amount in ln.decision.allocations:
             r = inv.get(iid)
             if (r is None or r.customer_id != ln.decision.customer_id or amount <= ZERO
-                    or amount > r.total - paid[iid] - r.credited_amount):
+                    or r.currency != pay.FUNCTIONAL_CURRENCY or amount > r.total - paid[iid] - r.credited_amount):
                 ok = False
                 break
             plan.append((r, amount, invoice_status(r.total, paid[iid] + amount, r.credited_amount)))
@@ -191,7 +194,8 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     pids = c.execute(_insert_payments, [{
         "customer_id": ln.decision.customer_id, "amount": ln.row.amount + ln.decision.write_off,
         "currency": ln.row.currency, "received_on": ln.row.booking_date, "method": "bank_transfer",
-        "reference": ln.reference, "created_at": tx.now,
+        "reference": ln.reference, "created_at": tx.now, "exchange_rate": Decimal(1),
+        "functional_amount": ln.row.amount + ln.decision.write_off,
         "unapplied": ln.row.amount + ln.decision.write_off - sum((a for _, a, _ in ln.plan), ZERO)}
         for ln in todo]).scalars().all()
     alloc_rows, invoice_rows, link_rows, line_rows = [], [], [], []

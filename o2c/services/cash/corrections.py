@@ -26,16 +26,24 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from o2c.db import models as m
-from o2c.domain.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from o2c.domain.errors import Conflict, CurrencyMismatch, InvalidTransition, NotFound, ValidationFailed
+from o2c.domain.fx import FUNCTIONAL_CURRENCY, settled_value
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import order_number
 from o2c.domain.states import LineProgress, derive_order_statuses, invoice_status
 from o2c.ledger.accounts import Account
-from o2c.ledger.posting import entry_for_credit_applied, entry_for_credit_released, entry_for_payment_reversal
+from o2c.ledger.posting import (
+    entry_for_credit_applied,
+    entry_for_credit_released,
+    entry_for_payment_reversal,
+    entry_in_currency,
+)
 from o2c.services.cash.payments import (
     _given_invoices,
     _lock_orders_of_invoices,
     _orders_with_sums,
+    cleared_value,
+    credit_value_change,
     get_payment,
     payment_number,
 )
@@ -48,7 +56,8 @@ orders = m.Order.__table__
 customers = m.Customer.__table__
 
 _payment = select(payments.c.id, payments.c.customer_id, payments.c.amount, payments.c.unapplied,
-                  payments.c.status, payments.c.created_at).where(payments.c.id == bindparam("pid"))
+                  payments.c.status, payments.c.created_at, payments.c.currency,
+                  payments.c.functional_amount).where(payments.c.id == bindparam("pid"))
 _lock_payment = _payment.with_for_update()
 bank_lines = m.BankLine.__table__
 line_links = m.BankLineLink.__table__
@@ -62,12 +71,14 @@ _lines_of_payment = (
         | (bank_lines.c.payment_id == bindparam("pid")))
     .order_by(bank_lines.c.id).with_for_update()
 )
-#: The GL account the payment's money was booked on (the debit of its entry).
+#: The GL account the payment's money was booked on (the debit of its entry in
+#: the payment's currency: an exchange loss beside it is a functional line).
 _bank_side_of_payment = (
     select(_accounts.c.code, _accounts.c.name, _accounts.c.type)
     .select_from(_jlines.join(_entries, _entries.c.id == _jlines.c.entry_id)
                  .join(_accounts, _accounts.c.code == _jlines.c.account))
-    .where(_entries.c.source_type == "payment", _entries.c.source_id == bindparam("pid"), _jlines.c.debit > 0)
+    .where(_entries.c.source_type == "payment", _entries.c.source_id == bindparam("pid"), _jlines.c.debit > 0,
+           _jlines.c.currency == bindparam("cur"))
     .limit(1)
 )
 _net_of_payment = (
@@ -83,14 +94,16 @@ _net_on_invoice = (
 )
 _credit_payments = (
     select(payments.c.id, payments.c.unapplied, payments.c.received_on, payments.c.created_at)
-    .where(payments.c.customer_id == bindparam("cid"), payments.c.unapplied > 0, payments.c.status == "received")
+    .where(payments.c.customer_id == bindparam("cid"), payments.c.unapplied > 0, payments.c.status == "received",
+           payments.c.currency == bindparam("cur"))
     .order_by(payments.c.id).with_for_update()
 )
 
 
-def credit_payments(tx: Tx, customer_id: int) -> list[Any]:
-    """The customer's received payments with unapplied credit, oldest first, locked."""
-    return tx.conn.execute(_credit_payments, {"cid": customer_id}).all()
+def credit_payments(tx: Tx, customer_id: int, currency: str = FUNCTIONAL_CURRENCY) -> list[Any]:
+    """The customer's received payments with unapplied credit in ``currency``
+    (credit is kept per currency), oldest first, locked."""
+    return tx.conn.execute(_credit_payments, {"cid": customer_id, "cur": currency}).all()
 
 
 _lock_payments = (select(payments.c.id).where(payments.c.id.in_(bindparam("ids", expanding=True)))
@@ -187,6 +200,12 @@ def reverse_payment(tx: Tx, payment_id: int, reason: str) -> dict[str, Any]:
             {"payment_id": payment_id, "amount": str(p.amount), "applied": str(applied),
              "unapplied": str(p.unapplied)})
     data = {"payment_id": payment_id, "number": number, "reason": reason}
+    # In another currency, the receivables come back at the values they were
+    # settled at (read before the settling changes them).
+    owed_again = ZERO
+    if p.currency != FUNCTIONAL_CURRENCY and net:
+        before = {r.id: r for r in tx.conn.execute(_given_invoices, {"ids": sorted(net)})}
+        owed_again = sum((-cleared_value(before[iid], -a) for iid, a in net.items()), ZERO)
     if net:
         tx.conn.execute(_insert_allocations, [
             {"payment_id": payment_id, "invoice_id": iid, "amount": -a, "date": tx.today}
@@ -195,10 +214,17 @@ def reverse_payment(tx: Tx, payment_id: int, reason: str) -> dict[str, Any]:
     else:
         tx.emit("payment.reversed", "internal", None, {**data, "amount": str(p.amount)})
     tx.conn.execute(_mark_reversed, {"pid": payment_id, "at": tx.now, "reason": reason})
-    side = tx.conn.execute(_bank_side_of_payment, {"pid": payment_id}).first()
+    side = tx.conn.execute(_bank_side_of_payment, {"pid": payment_id, "cur": p.currency}).first()
     bank = Account(side.code, side.name, side.type) if side is not None else None
-    tx.post(entry_for_payment_reversal(tx.chart, tx.today, payment_id, number, p.amount, applied, p.customer_id,
-                                       bank))
+    if p.currency == FUNCTIONAL_CURRENCY:
+        tx.post(entry_for_payment_reversal(tx.chart, tx.today, payment_id, number, p.amount, applied,
+                                           p.customer_id, bank))
+    else:
+        tx.post(entry_in_currency(
+            tx.chart, tx.today, "payment_reversal", payment_id, number, f"Payment reversed {number}", p.currency,
+            [("receivables", owed_again, applied),
+             ("customer_credit", settled_value(p.functional_amount, p.amount, p.unapplied), p.unapplied),
+             ("bank", -p.functional_amount, -p.amount)], p.customer_id, bank))
     _reopen_lines(tx, payment_id, number, reason)
     tx.audit("payment.reversed", "payment", payment_id,
              {"status": p.status, "unapplied": str(p.unapplied),
@@ -244,7 +270,7 @@ def _apply(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal,
     if amount > balance:
         raise Conflict(f"Invoice {inv.number} has {balance} open; cannot apply {amount} of credit to it.",
                        {"invoice_id": invoice_id, "balance_due": str(balance), "requested": str(amount)})
-    rows = credit_payments(tx, customer_id)
+    rows = credit_payments(tx, customer_id, inv.currency)
     rank = {pid: i for i, pid in enumerate(prefer)}
     rows.sort(key=lambda r: (rank.get(r.id, len(rank)), r.received_on, r.id))
     available = sum((r.unapplied for r in rows), ZERO)
@@ -264,7 +290,15 @@ def _apply(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal,
     data = {"invoice_id": invoice_id, "invoice_number": inv.number,
             "payments": [{"payment_id": u["payment_id"], "amount": str(u["amount"])} for u in used]}
     view = _settle(tx, {invoice_id: amount}, "customer_credit.applied", data)[0]
-    tx.post(entry_for_credit_applied(tx.chart, tx.today, invoice_id, inv.number, amount, customer_id))
+    if inv.currency == FUNCTIONAL_CURRENCY:
+        tx.post(entry_for_credit_applied(tx.chart, tx.today, invoice_id, inv.number, amount, customer_id))
+    else:
+        used_value = -credit_value_change(tx, [(u["payment_id"], u["amount"]) for u in used], -1)
+        tx.post(entry_in_currency(
+            tx.chart, tx.today, "credit_application", invoice_id, inv.number,
+            f"Customer credit applied {inv.number}", inv.currency,
+            [("customer_credit", used_value, amount), ("receivables", -cleared_value(inv, amount), -amount)],
+            customer_id))
     tx.audit("customer_credit.applied", "invoice", invoice_id, {"amount_paid": str(inv.amount_paid)},
              {"amount_paid": str(inv.amount_paid + amount), **data})
     return view, used
@@ -292,7 +326,15 @@ def _release(tx: Tx, customer_id: int, invoice_id: int, amount: Decimal) -> tupl
     data = {"invoice_id": invoice_id, "invoice_number": inv.number,
             "payments": [{"payment_id": u["payment_id"], "amount": str(u["amount"])} for u in used]}
     view = _settle(tx, {invoice_id: -amount}, "customer_credit.released", data)[0]
-    tx.post(entry_for_credit_released(tx.chart, tx.today, invoice_id, inv.number, amount, customer_id))
+    if inv.currency == FUNCTIONAL_CURRENCY:
+        tx.post(entry_for_credit_released(tx.chart, tx.today, invoice_id, inv.number, amount, customer_id))
+    else:
+        credit_value = credit_value_change(tx, [(u["payment_id"], u["amount"]) for u in used], +1)
+        tx.post(entry_in_currency(
+            tx.chart, tx.today, "credit_release", invoice_id, inv.number,
+            f"Customer credit released from {inv.number}", inv.currency,
+            [("receivables", -cleared_value(inv, -amount), amount), ("customer_credit", -credit_value, -amount)],
+            customer_id))
     tx.audit("customer_credit.released", "invoice", invoice_id, {"amount_paid": str(inv.amount_paid)},
              {"amount_paid": str(inv.amount_paid - amount), **data})
     return view, used
@@ -326,6 +368,12 @@ def reallocate_credit(tx: Tx, customer_id: int, from_invoice_id: int, to_invoice
     if from_invoice_id == to_invoice_id:
         raise ValidationFailed("Pick two different invoices.", {"to_invoice_id": ["Must differ from from_invoice_id."]})
     _lock_for(tx, customer_id, from_invoice_id, to_invoice_id)  # both orders, in id order, before any payment
+    source_currency = _invoice_of(tx, customer_id, from_invoice_id).currency
+    target_currency = _invoice_of(tx, customer_id, to_invoice_id).currency
+    if source_currency != target_currency:
+        raise CurrencyMismatch(
+            f"Money paid in {source_currency} cannot move to an invoice in {target_currency}.",
+            {"from_currency": source_currency, "to_currency": target_currency})
     source, used = _release(tx, customer_id, from_invoice_id, amount)
     target, _ = _apply(tx, customer_id, to_invoice_id, amount, prefer=tuple(u["payment_id"] for u in used))
     return credit_view(tx, customer_id, [source, target])
@@ -338,12 +386,14 @@ _credit_of = (
 )
 
 
-def credit_view(tx: Tx, customer_id: int, changed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The customer's credit: the payments with money left, and the invoices a
-    correction just changed."""
+def credit_view(tx: Tx, customer_id: int, changed: list[dict[str, Any]] | None = None,
+                currency: str | None = None) -> dict[str, Any]:
+    """The customer's credit (in ``currency`` only, when given): the payments
+    with money left, and the invoices a correction just changed."""
     if changed is None:
         _check_customer(tx, customer_id)
-    rows = tx.conn.execute(_credit_of, {"cid": customer_id}).all()
+    q = _credit_of if currency is None else _credit_of.where(payments.c.currency == currency)
+    rows = tx.conn.execute(q, {"cid": customer_id}).all()
     return {
         "customer_id": customer_id,
         "credit": sum((r.unapplied for r in rows), ZERO),

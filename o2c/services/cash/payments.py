@@ -11,11 +11,13 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from o2c.db import models as m
 from o2c.domain.allocation import oldest_first
-from o2c.domain.errors import Conflict, NotFound, ValidationFailed
+from o2c.domain.errors import Conflict, CurrencyMismatch, NotFound, ValidationFailed
+from o2c.domain.fx import check_amount, settled_value, to_functional
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, invoice_status
-from o2c.ledger.posting import entry_for_payment
+from o2c.ledger.posting import entry_for_payment, entry_for_payment_in_currency
+from o2c.services.books import fx
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts, period_of
 from o2c.services.sales.orders import FUNCTIONAL_CURRENCY, ORDER_COLS
 
@@ -38,7 +40,8 @@ _apply_to_order = (
 OPEN = ("open", "partially_paid")
 EARLIEST_PAYMENT = dt.date(2000, 1, 1)
 _INVOICE_COLS = [invoices.c.id, invoices.c.number, invoices.c.order_id, invoices.c.customer_id, invoices.c.status,
-                 invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.issue_date]
+                 invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.issue_date,
+                 invoices.c.currency, invoices.c.functional_total]
 _head = select(customers.c.id, Tx.period_closed_column).where(customers.c.id == bindparam("cid"))
 _open_of_customer = (invoices.c.customer_id == bindparam("cid")) & invoices.c.status.in_(OPEN)
 _given = invoices.c.id.in_(bindparam("ids", expanding=True))
@@ -50,7 +53,8 @@ _lock_orders_of_invoices = (
     select(orders.c.id).where(orders.c.id.in_(select(invoices.c.order_id).where(_given)))
     .order_by(orders.c.id).with_for_update()
 )
-_open_invoices = select(*_INVOICE_COLS).where(_open_of_customer).order_by(invoices.c.issue_date, invoices.c.id)
+_open_invoices = (select(*_INVOICE_COLS).where(_open_of_customer, invoices.c.currency == bindparam("cur"))
+                  .order_by(invoices.c.issue_date, invoices.c.id))
 _given_invoices = select(*_INVOICE_COLS).where(_given)
 _insert_allocations = insert(allocations)
 _sums = (
@@ -75,9 +79,7 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     head = tx.conn.execute(_head, {"cid": customer_id, "period": period_of(received_on)}).first()
     if head is None:
         raise ValidationFailed("Unknown customer.", {"customer_id": [f"No customer with id {customer_id}."]})
-    if data["currency"] != FUNCTIONAL_CURRENCY:
-        raise ValidationFailed(f"Payments in {data['currency']} are not supported.",
-                               {"currency": [f"Must be {FUNCTIONAL_CURRENCY}."]})
+    currency = data["currency"]
     if not EARLIEST_PAYMENT <= received_on <= tx.today + dt.timedelta(days=1):
         raise ValidationFailed(
             f"A payment received on {received_on.isoformat()} is out of range: not in the future, "
@@ -85,12 +87,21 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
             {"received_on": ["Must not be in the future."]})
     tx.note_period(received_on, head.period_closed_at)
     amount: Decimal = data["amount"]
+    rate, functional = Decimal(1), amount
+    if currency != FUNCTIONAL_CURRENCY:
+        # The day's rate (one statement), and amounts the currency can hold.
+        amount = check_amount(amount, currency)
+        for i, a in enumerate(data.get("allocations") or ()):
+            check_amount(a["amount"], currency, f"allocations.{i}.amount")
+        rate = fx.document_rate(tx, currency, received_on).rate
+        functional = to_functional(amount, rate, currency)
 
-    plan = _plan_allocations(tx, customer_id, amount, data.get("allocations"))
+    plan = _plan_allocations(tx, customer_id, amount, data.get("allocations"), currency)
     applied = sum((a for _, a, _ in plan), ZERO)
     pid = tx.conn.execute(insert_ignoring_conflicts(tx.conn, payments, ("id",)), {
-        "customer_id": customer_id, "amount": amount, "currency": data["currency"], "received_on": received_on,
+        "customer_id": customer_id, "amount": amount, "currency": currency, "received_on": received_on,
         "method": data["method"], "reference": data["reference"], "unapplied": amount - applied, "created_at": tx.now,
+        "exchange_rate": rate, "functional_amount": functional,
     }).scalar()
     if pid is None:
         existing = tx.conn.execute(
@@ -110,14 +121,20 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
         _update_orders(tx, plan, pid, number)
     else:
         tx.emit("payment.received", "internal", None, {"payment_id": pid, "number": number, "amount": str(amount)})
-    tx.post(entry_for_payment(tx.chart, received_on, pid, number, amount, applied, customer_id,
-                              data.get("bank_account")))
+    if currency == FUNCTIONAL_CURRENCY:
+        tx.post(entry_for_payment(tx.chart, received_on, pid, number, amount, applied, customer_id,
+                                  data.get("bank_account")))
+    else:
+        tx.post(entry_for_payment_in_currency(
+            tx.chart, received_on, pid, number, customer_id, currency, (amount, functional),
+            (applied, sum((cleared_value(i, a) for i, a, _ in plan), ZERO)),
+            (amount - applied, settled_value(functional, amount, amount - applied)), data.get("bank_account")))
     allocs = [{"invoice_id": i.id, "amount": a} for i, a, _ in plan]
     tx.audit("payment.received", "payment", pid, None, {
         "number": number, "amount": str(amount), "applied": str(applied), "unapplied": str(amount - applied),
         "allocations": [{"invoice_id": x["invoice_id"], "amount": str(x["amount"])} for x in allocs],
     })
-    return {"id": pid, "number": number, "customer_id": customer_id, "amount": amount, "currency": data["currency"],
+    return {"id": pid, "number": number, "customer_id": customer_id, "amount": amount, "currency": currency,
             "received_on": received_on, "method": data["method"], "reference": data["reference"],
             "allocations": allocs, "unapplied": amount - applied, "created_at": tx.now, "status": "received",
             "reversed_at": None, "reversal_reason": None}
@@ -159,15 +176,45 @@ def order_paid(tx: Tx, o: Any, before: tuple[str, str, str], paid_before: Decima
     return new
 
 
+def cleared_value(invoice: Any, amount: Decimal) -> Decimal:
+    """The functional value by which paying ``amount`` more of an invoice
+    lowers its receivable: the value of what is settled after, less the
+    value of what was settled before (``o2c.domain.fx.settled_value``)."""
+    settled = invoice.amount_paid + invoice.credited_amount
+    return (settled_value(invoice.functional_total, invoice.total, settled + amount)
+            - settled_value(invoice.functional_total, invoice.total, settled))
+
+
+def credit_value_change(tx: Tx, changes: list[tuple[int, Decimal]], sign: int) -> Decimal:
+    """The functional change of customer credit when the unapplied credit of
+    payments changed by ``sign × amount`` each (read after the change): each
+    payment's credit is worth its share of the payment's functional value."""
+    if not changes:
+        return ZERO
+    rows = {r.id: r for r in tx.conn.execute(_credit_values, {"ids": sorted({p for p, _ in changes})})}
+    total = ZERO
+    for pid, amt in changes:
+        r = rows[pid]
+        total += (settled_value(r.functional_amount, r.amount, r.unapplied)
+                  - settled_value(r.functional_amount, r.amount, r.unapplied - sign * amt))
+    return total
+
+
+_credit_values = select(payments.c.id, payments.c.amount, payments.c.functional_amount, payments.c.unapplied).where(
+    payments.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _plan_allocations(
-    tx: Tx, customer_id: int, amount: Decimal, requested: list[dict[str, Any]] | None
+    tx: Tx, customer_id: int, amount: Decimal, requested: list[dict[str, Any]] | None,
+    currency: str = FUNCTIONAL_CURRENCY,
 ) -> list[tuple[Any, Decimal, str]]:
-    """(invoice, amount applied, new invoice status) per invoice paid."""
+    """(invoice, amount applied, new invoice status) per invoice paid: only
+    invoices in the payment's currency (another's, named: 422 ``currency_mismatch``)."""
     plan = []
     if requested is None:
         # Lock, in id order, the orders of the invoices this payment may touch.
         tx.conn.execute(_lock_orders_of_customer, {"cid": customer_id}).all()
-        rows = tx.conn.execute(_open_invoices, {"cid": customer_id}).all()
+        rows = tx.conn.execute(_open_invoices, {"cid": customer_id, "cur": currency}).all()
         return [(r, take, invoice_status(r.total, r.amount_paid + take, r.credited_amount))
                 for r, take in oldest_first(((r, r.total - r.amount_paid - r.credited_amount) for r in rows), amount)]
 
@@ -189,6 +236,10 @@ def _plan_allocations(
         if r is None or r.customer_id != customer_id:
             raise NotFound(f"No invoice with id {a['invoice_id']} for customer {customer_id}.",
                            {"invoice_id": a["invoice_id"]})
+        if r.currency != currency:
+            raise CurrencyMismatch(
+                f"Invoice {r.number} is in {r.currency}, the payment in {currency}: a payment pays invoices "
+                "in its own currency.", {"invoice_id": r.id, "invoice_currency": r.currency, "currency": currency})
         balance = r.total - r.amount_paid - r.credited_amount
         if a["amount"] > balance:
             problems.append({"invoice_id": r.id, "number": r.number, "requested": str(a["amount"]),

@@ -128,7 +128,8 @@ def combined_discount(discount: Decimal, fraction: Decimal) -> Decimal:
 
 
 def apply_coupon(tx: Tx, code: str, customer_id: int, line_rows: list[dict[str, Any]],
-                 today: dt.date | None = None, also: Sequence[dict[str, Any]] = ()) -> int:
+                 today: dt.date | None = None, also: Sequence[dict[str, Any]] = (),
+                 currency: str = "EUR", places: int = 2) -> int:
     """Check the coupon for this customer and these lines and carry its discount
     into each line's ``discount`` and ``net`` (the dicts need ``quantity``,
     ``unit_price``, ``discount``). Returns the coupon's id. Unknown, used up,
@@ -145,7 +146,10 @@ def apply_coupon(tx: Tx, code: str, customer_id: int, line_rows: list[dict[str, 
         raise _unavailable(code, f"it expired on {c.valid_until.isoformat()}")
     if c.redemptions >= c.max_redemptions:
         raise _unavailable(code, "it has been used up")
-    net_before = sum((line_net(r["quantity"], r["unit_price"], r["discount"] or ZERO) for r in line_rows), ZERO)
+    if currency != "EUR" and (c.amount_off is not None or c.min_order_net is not None):
+        raise _unavailable(code, f"its amounts are in EUR and this order is in {currency}")
+    net_before = sum((line_net(r["quantity"], r["unit_price"], r["discount"] or ZERO, places)
+                      for r in line_rows), ZERO)
     if c.min_order_net is not None and net_before < c.min_order_net:
         raise CouponUnavailable(
             f"Coupon “{code}” needs an order of at least {c.min_order_net} net; this one is {net_before}.",
@@ -153,7 +157,7 @@ def apply_coupon(tx: Tx, code: str, customer_id: int, line_rows: list[dict[str, 
     fraction = coupon_fraction(c, net_before)
     for r in [*line_rows, *(also if c.percent_off is not None else ())]:
         r["discount"] = combined_discount(r["discount"] or ZERO, fraction)
-        r["net"] = line_net(r["quantity"], r["unit_price"], r["discount"])
+        r["net"] = line_net(r["quantity"], r["unit_price"], r["discount"], places)
     return int(c.id)
 
 

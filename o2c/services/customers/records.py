@@ -73,7 +73,7 @@ def unsaved_customer(data: dict[str, Any]) -> Any:
         id=None, country=data["country"], tax_id=data.get("tax_id") or "",
         customer_type=data.get("customer_type") or ("business" if data.get("tax_id") else "consumer"),
         vat_id_check_status="unchecked", billing_address=data.get("billing_address") or {},
-        shipping_address=data.get("shipping_address"))
+        shipping_address=data.get("shipping_address"), currency=data.get("currency") or "EUR")
 
 
 def _channels_of(tx: Tx, ids: list[int]) -> dict[int, list[str]]:

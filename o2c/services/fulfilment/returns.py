@@ -29,17 +29,22 @@ from sqlalchemy import Row, bindparam, func, insert, select, update
 from o2c.db import models as m
 from o2c.domain.access import Principal
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
-from o2c.domain.money import ZERO, Totals, line_net, share_of_value
+from o2c.domain.fx import check_amount, minor_units, settled_value, to_functional
+from o2c.domain.money import ZERO, Totals, line_net, share_of_value, spread
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import derive_order_statuses, invoice_status
 from o2c.domain.tax import posting_roles, vat_rows
 from o2c.ledger.posting import (
     entry_for_credit_note,
+    entry_for_credit_note_in_currency,
     entry_for_credit_note_released,
+    entry_in_currency,
     entry_for_refund,
     entry_for_return,
 )
+from o2c.services.books import fx
 from o2c.services.cash import corrections
+from o2c.services.cash import payments as cash
 from o2c.services.customers import records
 from o2c.services.platform import jobs
 from o2c.services.platform.uow import Tx
@@ -250,7 +255,8 @@ def _credit_notes(tx: Tx, o: Row[Any], return_id: int, credited: dict[int, int],
     inv_rows = tx.conn.execute(
         select(invoices.c.id, invoices.c.number, invoices.c.total, invoices.c.amount_paid,
                invoices.c.credited_amount, invoices.c.currency, invoices.c.tax_treatment,
-               invoices.c.tax_country, invoices.c.buyer_vat_id)
+               invoices.c.tax_country, invoices.c.buyer_vat_id, invoices.c.exchange_rate,
+               invoices.c.functional_total)
         .where(invoices.c.order_id == o.id).order_by(invoices.c.id.desc())).all()
     ids = [r.id for r in inv_rows]
     # Payments a credit note may give money back to, locked now, before the
@@ -296,14 +302,20 @@ def _credited_so_far(tx: Tx, invoice_ids: list[int]) -> dict[str, dict[Any, Any]
         net[(r[0], r[1])] += r[3]
     rate_net: dict[tuple[int, Decimal], Decimal] = defaultdict(lambda: ZERO)
     rate_vat: dict[tuple[int, Decimal], Decimal] = defaultdict(lambda: ZERO)
+    rate_fnet: dict[tuple[int, Decimal], Decimal] = defaultdict(lambda: ZERO)
+    rate_fvat: dict[tuple[int, Decimal], Decimal] = defaultdict(lambda: ZERO)
     for r in tx.conn.execute(
-        select(credit_notes.c.invoice_id, cn_vat.c.category, cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat)
+        select(credit_notes.c.invoice_id, cn_vat.c.category, cn_vat.c.rate, cn_vat.c.net, cn_vat.c.vat,
+               cn_vat.c.functional_net, cn_vat.c.functional_vat)
         .join(credit_notes, credit_notes.c.id == cn_vat.c.credit_note_id)
         .where(credit_notes.c.invoice_id.in_(invoice_ids))
     ):
         rate_net[(r[0], (r[1], r[2]))] += r[3]
         rate_vat[(r[0], (r[1], r[2]))] += r[4]
-    return {"qty": qty, "net": net, "rate_net": rate_net, "rate_vat": rate_vat}
+        rate_fnet[(r[0], (r[1], r[2]))] += r[5]
+        rate_fvat[(r[0], (r[1], r[2]))] += r[6]
+    return {"qty": qty, "net": net, "rate_net": rate_net, "rate_vat": rate_vat, "rate_fnet": rate_fnet,
+            "rate_fvat": rate_fvat}
 
 
 def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any, int]],
@@ -311,29 +323,44 @@ def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any
                        prefix: str) -> dict[str, Any]:
     """Credit ``items`` (invoice line, quantity) of one invoice. A line or a
     rate credited in full takes exactly what is left of the invoice's figure,
-    so crediting a whole invoice in parts leaves no cent behind."""
+    so crediting a whole invoice in parts leaves no cent behind — in the
+    functional currency too: a credit note of an invoice in another currency
+    takes the invoice's frozen rate, and a VAT row credited in full the rest
+    of the row's functional figures."""
+    foreign = inv.currency != FUNCTIONAL_CURRENCY
+    places = minor_units(inv.currency) if foreign else 2
     rows = []
     for il, q in items:
         if before["qty"][(inv.id, il.id)] + q == il.quantity:
             net = il.net - before["net"][(inv.id, il.id)]
         else:
-            net = line_net(q, il.unit_price, il.discount)
+            net = line_net(q, il.unit_price, il.discount, places)
         rows.append({"order_line_id": il.order_line_id, "sku": il.sku, "description": il.description,
                      "quantity": q, "unit_price": il.unit_price, "discount": il.discount,
                      "vat_rate": il.vat_rate, "vat_category": il.vat_category, "net": net})
     # A credit note follows its invoice: the same treatment, categories and rates.
     invoice_rates = {(r.category, r.rate): r for r in
                      tx.conn.execute(select(invoice_vat).where(invoice_vat.c.invoice_id == inv.id))}
-    by_rate = []
-    for v in vat_rows((r["net"], r["vat_category"], r["vat_rate"]) for r in rows):
+    by_rate, functional = [], []
+    for v in vat_rows(((r["net"], r["vat_category"], r["vat_rate"]) for r in rows), places):
         key = (v.category, v.rate)
         done = before["rate_net"][(inv.id, key)] + v.net
         full = key in invoice_rates and done == invoice_rates[key].net
         vat = invoice_rates[key].vat - before["rate_vat"][(inv.id, key)] if full else v.vat
         by_rate.append(v._replace(vat=vat))
+        if full:
+            functional.append((invoice_rates[key].functional_net - before["rate_fnet"][(inv.id, key)],
+                               invoice_rates[key].functional_vat - before["rate_fvat"][(inv.id, key)]))
+        else:
+            functional.append((to_functional(v.net, inv.exchange_rate, inv.currency),
+                               to_functional(vat, inv.exchange_rate, inv.currency)))
     net_total = sum((v.net for v in by_rate), ZERO)
     vat_total = sum((v.vat for v in by_rate), ZERO)
     totals = Totals(net_total, vat_total, net_total + vat_total, ())
+    fnet = sum((n for n, _ in functional), ZERO)
+    fvat = sum((v for _, v in functional), ZERO)
+    for r, share in zip(rows, spread(fnet, [r["net"] for r in rows])):
+        r["functional_net"] = share
 
     open_balance = inv.total - inv.amount_paid - inv.credited_amount
     applied = min(totals.gross, open_balance)
@@ -346,18 +373,33 @@ def _issue_credit_note(tx: Tx, o: Row[Any], inv: Row[Any], items: list[tuple[Any
         "number": number, "series": prefix, "year": year, "seq": seq, "invoice_id": inv.id, "order_id": o.id,
         "customer_id": o.customer_id, "return_id": return_id, "issue_date": tx.today, "currency": inv.currency,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross, "applied": applied,
-        "to_credit": released, "refunded": refunded, "created_at": tx.now,
+        "to_credit": released, "refunded": refunded, "created_at": tx.now, "exchange_rate": inv.exchange_rate,
+        "functional_net_total": fnet, "functional_vat_total": fvat, "functional_total": fnet + fvat,
         "tax_treatment": inv.tax_treatment, "tax_country": inv.tax_country, "buyer_vat_id": inv.buyer_vat_id,
     }).scalar_one()
     tx.conn.execute(insert(cn_lines), [{**r, "credit_note_id": cid} for r in rows])
-    tx.conn.execute(insert(cn_vat), [{"credit_note_id": cid, **v._asdict()} for v in by_rate])
+    tx.conn.execute(insert(cn_vat), [{"credit_note_id": cid, **v._asdict(), "functional_net": fn,
+                                      "functional_vat": fv} for v, (fn, fv) in zip(by_rate, functional)])
     new_status = invoice_status(inv.total, inv.amount_paid - released, inv.credited_amount + totals.gross)
     tx.conn.execute(_credit_invoice, {"iid": inv.id, "cn": totals.gross, "released": released, "st": new_status})
     roles = posting_roles(inv.tax_treatment, inv.tax_country)
-    tx.post(entry_for_credit_note(tx.chart, tx.today, cid, number, totals.net, totals.vat, o.customer_id,
-                                  roles.revenue, roles.vat))
+    if not foreign:
+        tx.post(entry_for_credit_note(tx.chart, tx.today, cid, number, totals.net, totals.vat, o.customer_id,
+                                      roles.revenue, roles.vat))
     sources = _release_payments(tx, inv.id, released) if released else []
-    tx.post(entry_for_credit_note_released(tx.chart, tx.today, cid, number, released, o.customer_id))
+    if not foreign:
+        tx.post(entry_for_credit_note_released(tx.chart, tx.today, cid, number, released, o.customer_id))
+    else:
+        # The receivable falls by the value of what the note settles at the
+        # invoice's booked figures, the customer's credit rises by the value
+        # of what it gives back at its payments' rates; what is left between
+        # those and the note's own functional figures is an exchange difference.
+        settled = inv.amount_paid + inv.credited_amount
+        cleared = (settled_value(inv.functional_total, inv.total, settled + applied)
+                   - settled_value(inv.functional_total, inv.total, settled))
+        tx.post(entry_for_credit_note_in_currency(
+            tx.chart, tx.today, cid, number, o.customer_id, inv.currency, (totals.net, fnet), (totals.vat, fvat),
+            (applied, cleared), (released, cash.credit_value_change(tx, sources, +1)), roles.revenue, roles.vat))
     tx.emit("credit_note.issued", o.channel, o.id, {
         "credit_note_id": cid, "number": number, "invoice_id": inv.id, "invoice_number": inv.number,
         "order_id": o.id, "return_id": return_id, "total": str(totals.gross), "applied": str(applied), "to_credit": str(released)})
@@ -418,7 +460,14 @@ def _pay_refund(tx: Tx, customer_id: int, order_id: int | None, credit_note_id: 
             .values(unapplied=payments.c.unapplied - a)).rowcount
         if done != 1:
             raise Conflict(f"Payment {p} no longer has {a} of unapplied credit.", {"payment_id": p})
-    tx.post(entry_for_refund(tx.chart, tx.today, fid, number, amount, customer_id))
+    if currency == FUNCTIONAL_CURRENCY:
+        tx.post(entry_for_refund(tx.chart, tx.today, fid, number, amount, customer_id))
+    else:
+        # Paid out at today's rate, the credit taken at the values it was booked at.
+        paid_out = to_functional(amount, fx.document_rate(tx, currency, tx.today).rate, currency)
+        taken = -cash.credit_value_change(tx, sources, -1)
+        tx.post(entry_in_currency(tx.chart, tx.today, "refund", fid, number, f"Refund paid {number}", currency,
+                                  [("customer_credit", taken, amount), ("bank", -paid_out, -amount)], customer_id))
     payload = {"refund_id": fid, "number": number, "customer_id": customer_id, "order_id": order_id,
                "credit_note_id": credit_note_id, "amount": str(amount)}
     tx.emit("refund.paid", channel, order_id, payload)
@@ -443,16 +492,17 @@ def refund_credit(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     customer_id, amount = data["customer_id"], data["amount"]
     if tx.conn.execute(select(customers.c.id).where(customers.c.id == customer_id)).first() is None:
         raise ValidationFailed("Unknown customer.", {"customer_id": [f"No customer with id {customer_id}."]})
-    if data.get("currency", FUNCTIONAL_CURRENCY) != FUNCTIONAL_CURRENCY:
-        raise ValidationFailed(f"Refunds in {data['currency']} are not supported.",
-                               {"currency": [f"Must be {FUNCTIONAL_CURRENCY}."]})
+    currency = data.get("currency", FUNCTIONAL_CURRENCY)
+    if currency != FUNCTIONAL_CURRENCY:
+        fx.require_enabled(tx, currency)
+        check_amount(amount, currency)
     tx.check_period_open(tx.today)
-    credit = corrections.credit_payments(tx, customer_id)
+    credit = corrections.credit_payments(tx, customer_id, currency)
     available = sum((p.unapplied for p in credit), ZERO)
     if amount > available:
         raise Conflict(f"Customer {customer_id} has {available} of unapplied credit, less than {amount}.",
                        {"available": str(available), "requested": str(amount)})
-    made = _pay_refund(tx, customer_id, None, None, amount, FUNCTIONAL_CURRENCY,
+    made = _pay_refund(tx, customer_id, None, None, amount, currency,
                        data.get("method") or "bank_transfer", "internal", _take(credit, amount))
     return get_refund(tx, made["id"])
 
@@ -463,14 +513,14 @@ def apply_credit(tx: Tx, invoice_id: int, principal: Principal, amount: Decimal 
     correction of ``o2c.services.cash.corrections``, by default for as much as
     both the balance and the credit allow. Returns the invoice id."""
     row = tx.conn.execute(select(invoices.c.order_id, invoices.c.customer_id, invoices.c.number, invoices.c.total,
-                                 invoices.c.amount_paid, invoices.c.credited_amount)
+                                 invoices.c.amount_paid, invoices.c.credited_amount, invoices.c.currency)
                           .where(invoices.c.id == invoice_id)).first()
     if row is None:
         raise NotFound(f"No invoice with id {invoice_id}.")
     load_order(tx, row.order_id, principal)  # a webshop key sees its own channel's only
     if amount is None:
         balance = row.total - row.amount_paid - row.credited_amount
-        available = corrections.credit_view(tx, row.customer_id)["credit"]
+        available = corrections.credit_view(tx, row.customer_id, currency=row.currency)["credit"]
         amount = min(balance, available)
         if amount <= 0:
             raise Conflict(f"Invoice {row.number} has nothing to pay from credit (balance {balance}, "
@@ -563,13 +613,15 @@ def _cn_views(tx: Tx, rows: list[Row[Any]]) -> list[dict[str, Any]]:
     raw: dict[int, list[Any]] = defaultdict(list)
     for v in tx.conn.execute(select(cn_vat).where(cn_vat.c.credit_note_id.in_(ids))):
         raw[v.credit_note_id].append(v)
-    vat = {i: vat_view(raw[i]) for i in ids}
+    foreign = {r.id for r in rows if r.currency != FUNCTIONAL_CURRENCY}
+    vat = {i: vat_view(raw[i], i in foreign) for i in ids}
     inv_numbers = dict(tx.conn.execute(select(invoices.c.id, invoices.c.number).where(
         invoices.c.id.in_({r.invoice_id for r in rows}))).all())
     out = []
     for r in rows:
         d = {c.name: getattr(r, c.name) for c in CN_COLS}
         d["invoice_number"] = inv_numbers.get(r.invoice_id)
+        d["functional_currency"] = FUNCTIONAL_CURRENCY
         d["lines"] = ls[r.id]
         d["vat"] = vat[r.id]
         out.append(d)

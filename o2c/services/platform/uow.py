@@ -169,7 +169,8 @@ class Tx:
                   "created_at": self.now} for e in self._journal],
             ).scalars().all()
             self.conn.execute(_insert_jlines, [
-                {"entry_id": eid, "account": l.account, "debit": l.debit, "credit": l.credit}
+                {"entry_id": eid, "account": l.account, "debit": l.debit, "credit": l.credit,
+                 "currency": l.currency, "amount": l.debit - l.credit if l.amount is None else l.amount}
                 for eid, e in zip(ids, self._journal) for l in e.lines
             ])
             self._journal = []

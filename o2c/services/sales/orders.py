@@ -27,9 +27,12 @@ from o2c.domain.errors import (
     OutOfStock,
     ValidationFailed,
 )
+from o2c.domain import fx as dfx
+from o2c.domain.fx import minor_units
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
+from o2c.services.books import fx
 from o2c.services.crm import coupons
 from o2c.services.customers import records
 from o2c.services.platform import jobs
@@ -45,7 +48,7 @@ customers = m.Customer.__table__
 invoices = m.Invoice.__table__
 shipments = m.Shipment.__table__
 
-FUNCTIONAL_CURRENCY = "EUR"
+FUNCTIONAL_CURRENCY = dfx.FUNCTIONAL_CURRENCY
 
 # Reserve only what is available, in one conditional statement: two
 # confirmations racing for the last units cannot both succeed.
@@ -181,13 +184,15 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
     quotation's), redeemed at confirmation like ``data["coupon"]``."""
     customer = records.resolve_customer(tx, principal, data["customer"])
     currency = data.get("currency") or customer.currency
-    if currency != FUNCTIONAL_CURRENCY:
-        raise ValidationFailed(
-            f"Orders in {currency} are not supported; use {FUNCTIONAL_CURRENCY}.",
-            {"currency": [f"Must be {FUNCTIONAL_CURRENCY}."]},
-        )
     req_lines = data["lines"]
-    found = {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": sorted({l["sku"] for l in req_lines})})}
+    skus = sorted({l["sku"] for l in req_lines})
+    places = 2
+    if currency == FUNCTIONAL_CURRENCY:
+        found: dict[str, Any] = {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": skus})}
+    else:
+        # Priced in the order's currency in the same one read.
+        found = fx.products_in(tx, currency, skus, tx.today)
+        places = minor_units(currency)
     errors: dict[str, Any] = {}
     for i, l in enumerate(req_lines):
         p = found.get(l["sku"])
@@ -197,6 +202,8 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
             errors[str(i)] = {"sku": [f"Product “{l['sku']}” is not active."]}
     if errors:
         raise ValidationFailed("Some order lines are invalid.", {"lines": errors})
+    if currency != FUNCTIONAL_CURRENCY:
+        found = fx.priced(tx, currency, found, req_lines, tx.today)
 
     confirm = bool(data.get("confirm"))
     # The tax treatment is decided with the prices, from what is read already
@@ -204,7 +211,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
     # frozen on the order: later invoices and credit notes copy it.
     shipping_address = data.get("shipping_address") or customer.shipping_address or customer.billing_address
     ship_to = tax.ship_to_of(customer, shipping_address)
-    decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, req_lines)
+    decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, req_lines, currency)
     line_rows = []
     for i, r in enumerate(priced, start=1):
         line_rows.append({
@@ -214,8 +221,9 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
             "backordered_quantity": 0,
         })
     if data.get("coupon"):
-        coupon_id = coupons.apply_coupon(tx, data["coupon"], customer.id, line_rows)
-    totals = document_totals((r["net"], r["vat_rate"]) for r in line_rows)
+        coupon_id = coupons.apply_coupon(tx, data["coupon"], customer.id, line_rows, currency=currency,
+                                         places=places)
+    totals = document_totals(((r["net"], r["vat_rate"]) for r in line_rows), places)
 
     channel = channel or principal.channel
     external_ref = data.get("external_ref")
@@ -558,9 +566,10 @@ def _cancel_lines(tx: Tx, order_id: int, principal: Principal, requested: list[d
     hand_over_freed_stock(tx, [r["pid"] for r in to_release])
 
     # The order's totals are what is still ordered; the statuses follow.
-    remaining = [(line_net(l["quantity"] - l["cancelled_quantity"], l["unit_price"], l["discount"]), l["vat_rate"])
-                 for l in ls]
-    totals = document_totals(remaining)
+    places = minor_units(o.currency)
+    remaining = [(line_net(l["quantity"] - l["cancelled_quantity"], l["unit_price"], l["discount"], places),
+                  l["vat_rate"]) for l in ls]
+    totals = document_totals(remaining, places)
     tx.conn.execute(_set_totals, {"oid": order_id, "net": totals.net, "vat": totals.vat, "gross": totals.gross})
     everything_cancelled = all(l["cancelled_quantity"] >= l["quantity"] for l in ls)
     if everything_cancelled:

@@ -12,7 +12,9 @@ from sqlalchemy import and_, bindparam, case, insert, or_, select, update
 from o2c.db import models as m
 from o2c.db.types import money_sum
 from o2c.domain.access import Principal
+from o2c.domain import fx as dfx
 from o2c.domain.errors import ValidationFailed
+from o2c.domain.fx import FUNCTIONAL_CURRENCY
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.tax import (
     CATEGORIES,
@@ -74,13 +76,22 @@ def buyer_of(customer: Any) -> Buyer:
 
 
 def price_lines(tx: Tx, settings: Settings, customer: Any, ship_to: str, found: dict[str, Any],
-                req_lines: list[dict[str, Any]]) -> tuple[Decision, list[dict[str, Any]]]:
+                req_lines: list[dict[str, Any]], currency: str = FUNCTIONAL_CURRENCY,
+                ) -> tuple[Decision, list[dict[str, Any]]]:
     """The treatment of a sale and its lines (sku, description, quantity,
     unit_price, discount, vat_rate, vat_category, net), from the products
-    already read (``found``: SKU → row with tax_class and vat_rate). Reads the
-    database only for a consumer sale into another member state (the distance
-    sales so far, the destination's rates)."""
+    already read (``found``: SKU → row with tax_class, vat_rate and the
+    unit price in ``currency``). Reads the database only for a consumer sale
+    into another member state (the distance sales so far, the destination's
+    rates). A price given with more decimals than the currency has is a 422."""
     seller, buyer = settings.seller, buyer_of(customer)
+    places = 2 if currency == FUNCTIONAL_CURRENCY else dfx.minor_units(currency)
+    if places != 2:
+        bad = {str(i): {"unit_price": [f"{currency} amounts have {places} decimals at most."]}
+               for i, l in enumerate(req_lines)
+               if l.get("unit_price") is not None and dfx.decimals_of(l["unit_price"]) > places}
+        if bad:
+            raise ValidationFailed(f"Some prices have more decimals than {currency} allows.", {"lines": bad})
     priced = []
     for l in req_lines:
         p = found[l["sku"]]
@@ -88,7 +99,7 @@ def price_lines(tx: Tx, settings: Settings, customer: Any, ship_to: str, found: 
         discount = l.get("discount") or ZERO
         priced.append({"product_id": p.id, "sku": p.sku, "description": p.name, "quantity": l["quantity"],
                        "unit_price": price, "discount": discount,
-                       "net": line_net(l["quantity"], price, discount), "_class": p.tax_class,
+                       "net": line_net(l["quantity"], price, discount, places), "_class": p.tax_class,
                        "_rate": p.vat_rate})
     sales = None
     order_net = sum((r["net"] for r in priced), ZERO)
@@ -116,12 +127,15 @@ def tax_columns(decision: Decision, ship_to: str) -> dict[str, Any]:
             "buyer_vat_id": decision.buyer_vat_id, "ship_to_country": ship_to}
 
 
-def vat_view(rows: Any) -> list[dict[str, Any]]:
+def vat_view(rows: Any, functional: bool = False) -> list[dict[str, Any]]:
     """VAT summary rows as the API shows them, in category order (S, Z, E, K,
-    G…) then by rate; the reason only where there is one."""
+    G…) then by rate; the reason only where there is one; with
+    ``functional`` (a document in another currency) the row's functional net and VAT."""
     out = []
     for v in sorted(rows, key=lambda v: (CATEGORIES.index(v.category), v.rate)):
         d = {"category": v.category, "rate": v.rate, "net": v.net, "vat": v.vat}
+        if functional:
+            d["functional_net"], d["functional_vat"] = v.functional_net, v.functional_vat
         if v.exemption_reason_code:
             d["exemption_reason_code"] = v.exemption_reason_code
             d["exemption_reason"] = v.exemption_reason
@@ -147,20 +161,30 @@ def preview(tx: Tx, principal: Principal, settings: Settings, data: dict[str, An
         customer = records.resolve_customer(tx, principal, ref)
     else:
         customer = records.unsaved_customer(ref)
-    found = {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": sorted({l["sku"] for l in data["lines"]})})}
+    from o2c.services.books import fx
+    currency = data.get("currency") or customer.currency or FUNCTIONAL_CURRENCY
+    skus = sorted({l["sku"] for l in data["lines"]})
+    if currency == FUNCTIONAL_CURRENCY:
+        found = {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": skus})}
+    else:
+        found = fx.products_in(tx, currency, skus, tx.today)
     errors = {str(i): {"sku": [f"Unknown SKU “{l['sku']}”."]} for i, l in enumerate(data["lines"])
               if l["sku"] not in found or not found[l["sku"]].active}
     if errors:
         raise ValidationFailed("Some lines are invalid.", {"lines": errors})
+    if currency != FUNCTIONAL_CURRENCY:
+        found = fx.priced(tx, currency, found, data["lines"], tx.today)
+    places = 2 if currency == FUNCTIONAL_CURRENCY else dfx.minor_units(currency)
     ship_to = ship_to_of(customer, data.get("shipping_address"))
-    decision, priced = price_lines(tx, settings, customer, ship_to, found, data["lines"])
-    totals = document_totals((r["net"], r["vat_rate"]) for r in priced)
+    decision, priced = price_lines(tx, settings, customer, ship_to, found, data["lines"], currency)
+    totals = document_totals(((r["net"], r["vat_rate"]) for r in priced), places)
     return {
+        "currency": currency,
         "tax_treatment": decision.treatment, "tax_country": decision.tax_country,
         "lines": [{"sku": r["sku"], "quantity": r["quantity"], "unit_price": r["unit_price"],
                    "discount": r["discount"], "net": r["net"], "vat_category": r["vat_category"],
                    "vat_rate": r["vat_rate"]} for r in priced],
-        "vat": vat_view(vat_rows((r["net"], r["vat_category"], r["vat_rate"]) for r in priced)),
+        "vat": vat_view(vat_rows(((r["net"], r["vat_category"], r["vat_rate"]) for r in priced), places)),
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross, "notes": list(decision.notes),
     }
 
