@@ -21,7 +21,7 @@ from o2c.db.engine import make_engine
 from o2c.documents.payment import creditor_reference
 from o2c.domain.access import SYSTEM
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
-from o2c.services.books import reconciliation
+from o2c.services.books import fx, reconciliation
 from o2c.services.cash import bank_import, bankmatch, bankpost
 from o2c.services.customers import records
 from o2c.services.fulfilment import shipping, stock
@@ -203,3 +203,33 @@ def test_lines_decided_or_paid_meanwhile_go_the_long_way(fresh: Callable[[], Eng
     with unit_of_work(engine, "test:cash") as tx:
         posted, back = bankpost.post_lines(tx, twice)
     assert posted == [first.id] and [r.id for r, _ in back] == [rows[5].id]
+
+
+def test_a_line_decided_onto_an_invoice_in_another_currency_goes_the_long_way(fresh: Callable[[], Engine]) -> None:
+    """The batch posts euros to invoices in euros only: a line put on a złoty
+    invoice is handed back, and the payment service refuses it there (the
+    line waits in the worklist saying why, nothing written)."""
+    engine = fresh()
+    data, ids = books(engine)
+    with unit_of_work(engine, "test") as tx:
+        fx.set_currency(tx, "PLN", True)
+        fx.record_rate(tx, "PLN", tx.today, D("4.2750"))
+        o = orders.create_order(tx, SYSTEM, {"customer": {"code": "C-ROSSI"}, "currency": "PLN", "confirm": True,
+                                             "lines": [{"sku": "MUG-01", "quantity": 9}]})
+        sh = shipping.ship(tx, shipping.pack(tx, o["id"], SYSTEM, None)["id"], SYSTEM, "BRT", f"T{o['id']}")
+        sid = bank_import.import_file(tx, data, "camt.053").statements[0]["id"]
+        first = tx.conn.execute(select(*bankmatch._LINE_COLS).where(m.BankLine.statement_id == sid)
+                                .order_by(m.BankLine.id)).first()
+    from o2c.domain import cashmatch as cm
+    d = cm.Decision("matched", "creditor_reference", ids["C-ROSSI"], [(sh["invoice_id"], first.amount)])
+    assert bankpost.postable(first, d, dt.date.today())
+    before = snapshot(engine)
+    with unit_of_work(engine, "test:cash") as tx:
+        posted, back = bankpost.post_lines(tx, [(first, d)])
+    assert posted == [] and [r.id for r, _ in back] == [first.id]
+    counts: dict[str, int] = {"matched": 0, "unmatched": 0}
+    undecided: list[dict[str, Any]] = []
+    bankmatch._post_alone(engine, "test:cash", first, d, None, counts, undecided)
+    assert counts == {"matched": 0, "unmatched": 1}
+    assert "PLN" in undecided[0]["reason"], undecided
+    assert snapshot(engine) == before
