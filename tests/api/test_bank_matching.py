@@ -24,9 +24,9 @@ PAYER_IBAN = "DE89370400440532013000"
 OTHER_IBAN = "GB82WEST12345698765432"
 
 
-def invoiced(admin: Client, code: str, qty: int) -> dict[str, Any]:
-    """``qty`` mugs at 10.00 + 10 % VAT, shipped and invoiced: 11.00 a mug."""
-    r = order(admin, code, [("MUG-01", qty)])
+def invoiced(admin: Client, code: str, qty: int, currency: str = "EUR") -> dict[str, Any]:
+    """``qty`` mugs at 10.00 + 10 % VAT, shipped and invoiced: 11.00 a mug (in EUR)."""
+    r = order(admin, code, [("MUG-01", qty)], currency=currency)
     assert r.status_code == 201, r.get_json()
     sh = admin.ok("post", f"/api/v1/orders/{r.get_json()['id']}/shipments", {}, status=201)
     sh = admin.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": "T"})
@@ -336,4 +336,25 @@ def test_a_payment_from_a_statement_line_is_reversed_on_its_bank_account_and_the
     check = _bank_check(admin)
     assert check["difference"] == "0.00" and check["details"]["not_applied_total"] == "0.00"
     assert check["details"]["not_reported_total"] == "0.00" and balance(admin, a) == "0.00"
+    reconciliation_ok(admin)
+
+
+def test_statement_lines_in_euros_leave_invoices_in_zloty_alone(
+        admin: Client, books: dict[str, Any], engine: Engine) -> None:
+    """Cash application offers a EUR line the open EUR invoices only; put by
+    hand on a złoty invoice it is 422 ``currency_mismatch``, nothing written."""
+    admin.ok("post", "/api/v1/currencies", {"code": "PLN", "enabled": True})
+    admin.ok("post", "/api/v1/fx/rates", {"currency": "PLN", "date": TODAY.isoformat(), "rate": "4.2750"}, status=201)
+    customer(admin, "C-BANKWAWA", name="Kawiarnia Wawa", currency="PLN", channels=["shop-a"])
+    z = invoiced(admin, "C-BANKWAWA", 2, "PLN")
+    assert z["currency"] == "PLN"
+    (lid,) = statement(engine, {"amount": z["total"], "ref": creditor_reference(z["number"]),
+                                "text": z["number"], "name": "Kawiarnia Wawa"})
+    apply(engine)
+    assert line(engine, lid)["status"] != "matched" and balance(admin, z) == z["total"]
+    r = admin.post(f"/api/v1/bank/lines/{lid}/match", json={"allocations": [{"invoice_id": z["id"],
+                                                                             "amount": z["total"]}]})
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "currency_mismatch", r.get_json()
+    got = line(engine, lid)
+    assert got["status"] != "matched" and got["payment_ids"] == [] and balance(admin, z) == z["total"]
     reconciliation_ok(admin)
