@@ -56,6 +56,8 @@ DEFAULT_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
     (AMOUNT, {"tolerance": "2.00", "difference": "write_off", "write_off_account": "6800"}),
 )
 RULE_NAMES = tuple(name for name, _ in DEFAULT_RULES)
+#: A rule's number in audit rows (``object_id``), stable as rules are added.
+RULE_IDS = {REFERENCE: 1, NUMBERS: 2, IBAN: 3, AMOUNT: 4, BOOKED: 5}
 
 _SEP = r"[\s\-/_.]*"
 #: A document number as people type it: ``INV-2026-000045``, ``INV2026000045``,

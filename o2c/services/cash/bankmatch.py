@@ -108,7 +108,7 @@ def update_rule(tx: Tx, name: str, data: dict[str, Any]) -> dict[str, Any]:
         values["params"] = {**before["params"], **params}
     tx.conn.execute(update(rules_t).where(rules_t.c.name == name).values(**values))
     after = next(r for r in list_rules(tx) if r["name"] == name)
-    tx.audit("bank_rule.updated", "bank_rule", cm.RULE_NAMES.index(name) + 1 if name in cm.RULE_NAMES else 0,
+    tx.audit("bank_rule.updated", "bank_rule", cm.RULE_IDS.get(name, 0),
              before, {k: after[k] for k in ("position", "enabled", "params")})
     return after
 
