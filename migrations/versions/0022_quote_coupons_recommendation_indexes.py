@@ -8,7 +8,7 @@ indexes alone: orders by (customer_id, status, id), and order lines by
 (order_id, product_id), which replaces the index on order_id.
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from alembic import op
 import o2c.db.types
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

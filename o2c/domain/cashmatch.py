@@ -29,6 +29,7 @@ from o2c.domain.numbering import document_number
 
 #: The rules o2c knows, in the order they are seeded. ``name`` is what the
 #: administrator sees and reorders; ``params`` are theirs to change.
+BOOKED = "booked_payment"
 REFERENCE = "creditor_reference"
 NUMBERS = "document_numbers"
 IBAN = "payer_iban"
@@ -39,6 +40,10 @@ MANUAL = "manual"
 UNDECIDED = ("unmatched", "suggested")
 
 DEFAULT_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
+    # A payment typed in before the statement came: a line of exactly its
+    # amount, of the customer it names, received within ``days`` of the
+    # line's booking date, is that payment's report (linked, nothing posted).
+    (BOOKED, {"days": 5}),
     (REFERENCE, {}),
     # Invoice/order numbers in the text. Decisive when the amount equals what
     # the named invoices owe; otherwise a suggestion (a typo can name another
@@ -54,6 +59,8 @@ DEFAULT_RULES: tuple[tuple[str, dict[str, Any]], ...] = (
     (AMOUNT, {"tolerance": "2.00", "difference": "write_off", "write_off_account": "6800"}),
 )
 RULE_NAMES = tuple(name for name, _ in DEFAULT_RULES)
+#: A rule's number in audit rows (``object_id``), stable as rules are added.
+RULE_IDS = {REFERENCE: 1, NUMBERS: 2, IBAN: 3, AMOUNT: 4, BOOKED: 5}
 
 _SEP = r"[\s\-/_.]*"
 #: A document number as people type it: ``INV-2026-000045``, ``INV2026000045``,
@@ -132,12 +139,28 @@ class OpenRefund:
 
 
 @dataclass(frozen=True)
+class BookedPayment:
+    """A payment booked on a bank account's GL account that no statement
+    line has reported yet (typed in by a clerk)."""
+    id: int
+    number: str
+    customer_id: int
+    amount: Decimal
+    received_on: dt.date
+    gl_account: str
+    reference: str = ""
+    #: Number keys of the invoices it settled (``number_key``).
+    invoice_keys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class LineFacts:
     amount: Decimal  # signed: credits (money in) positive
     booking_date: dt.date
     counterparty_name: str = ""
     counterparty_iban: str = ""
     remittance: str = ""
+    bank_account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +186,8 @@ class Decision:
     write_off: Decimal = ZERO
     write_off_account: str | None = None
     refund_id: int | None = None
+    #: Booked payments the line reports (matched: the one; suggested: the candidates).
+    payment_ids: list[int] = field(default_factory=list)
 
     @property
     def invoice_ids(self) -> list[int]:
@@ -171,8 +196,11 @@ class Decision:
     def suggestion(self) -> dict[str, Any] | None:
         if self.status != "suggested":
             return None
-        return {"invoice_ids": self.invoice_ids, "customer_id": self.customer_id, "reason": self.reason,
-                "allocations": [{"invoice_id": i, "amount": str(a)} for i, a in self.allocations]}
+        out = {"invoice_ids": self.invoice_ids, "customer_id": self.customer_id, "reason": self.reason,
+               "allocations": [{"invoice_id": i, "amount": str(a)} for i, a in self.allocations]}
+        if self.payment_ids:
+            out["payment_ids"] = list(self.payment_ids)
+        return out
 
 
 class OpenItems:
@@ -181,7 +209,8 @@ class OpenItems:
     balance twice."""
 
     def __init__(self, invoices: Iterable[OpenInvoice], ibans: dict[str, int] | None = None,
-                 names: dict[int, str] | None = None, refunds: Iterable[OpenRefund] = ()):
+                 names: dict[int, str] | None = None, refunds: Iterable[OpenRefund] = (),
+                 booked: Iterable[BookedPayment] = (), bank_gl: dict[int, str] | None = None):
         self.invoices: dict[int, OpenInvoice] = {}
         self.by_number: dict[str, int] = {}
         self.by_order: dict[str, list[int]] = defaultdict(list)
@@ -201,6 +230,9 @@ class OpenItems:
             self.by_name[normal_name(name)].add(cid)
         self.refunds: dict[int, OpenRefund] = {r.id: r for r in refunds}
         self.refund_by_number = {number_key(r.number): r.id for r in self.refunds.values()}
+        self.booked: dict[int, BookedPayment] = {p.id: p for p in booked}
+        #: Bank account id → its GL account.
+        self.bank_gl = dict(bank_gl or {})
 
     def open_of(self, customer_id: int) -> list[OpenInvoice]:
         return [self.invoices[i] for i in self.by_customer.get(customer_id, ()) if self.invoices[i].balance > ZERO]
@@ -227,6 +259,9 @@ class OpenItems:
 
     def refund_reported(self, refund_id: int) -> None:
         self.refunds.pop(refund_id, None)
+
+    def payment_reported(self, payment_id: int) -> None:
+        self.booked.pop(payment_id, None)
 
     def customer_of_payer(self, line: LineFacts) -> tuple[int | None, str]:
         """The customer the payer's IBAN (learned from earlier matches) or,
@@ -264,6 +299,41 @@ def _fill(named: Sequence[OpenInvoice], rest: Sequence[OpenInvoice], amount: Dec
 
 def _nums(invs: Sequence[OpenInvoice]) -> str:
     return ", ".join(i.number for i in invs)
+
+
+def _rule_booked(line: LineFacts, items: OpenItems, params: dict[str, Any]) -> Decision | None:
+    if not items.booked:
+        return None
+    gl = items.bank_gl.get(line.bank_account_id) if line.bank_account_id is not None else None
+    try:
+        days = int(params.get("days", 5))
+    except (TypeError, ValueError):
+        days = 5
+    same = [p for p in items.booked.values()
+            if p.amount == line.amount and (gl is None or p.gl_account == gl)
+            and abs((p.received_on - line.booking_date).days) <= days]
+    if not same:
+        return None
+    keys = set(numbers_in(line.remittance))
+    for r in creditor_references_in(line.remittance):
+        m = re.fullmatch(r"([A-Z]{2,6})(20\d\d)(\d{1,9})", r[4:])
+        if m:
+            keys.add(_key(m))
+    payer = items.ibans.get(compact_iban(line.counterparty_iban)) if line.counterparty_iban else None
+    text = re.sub(r"\s+", "", line.remittance).upper()
+    named = [p for p in same if (keys & p.invoice_keys) or (payer is not None and payer == p.customer_id)
+             or (len(p.reference) >= 4 and re.sub(r"\s+", "", p.reference).upper() in text)]
+    if not named:
+        return None
+    named.sort(key=lambda p: (abs((p.received_on - line.booking_date).days), p.id))
+    if len(named) == 1:
+        p = named[0]
+        return Decision("matched", BOOKED, p.customer_id, [], f"Reports payment {p.number} of {p.amount} "
+                        f"received {p.received_on.isoformat()}, booked before the statement came.",
+                        payment_ids=[p.id])
+    return Decision("suggested", BOOKED, named[0].customer_id, [],
+                    f"{len(named)} booked payments of {line.amount} no statement reported yet: "
+                    f"{', '.join(p.number for p in named)}.", payment_ids=[p.id for p in named])
 
 
 def _rule_reference(line: LineFacts, items: OpenItems, params: dict[str, Any]) -> Decision | None:
@@ -362,7 +432,7 @@ def _rule_amount(line: LineFacts, items: OpenItems, params: dict[str, Any]) -> D
                     f"Payer found by {how}; {inv.number} owes {inv.balance}, within {tolerance} of {line.amount}.")
 
 
-RULES = {REFERENCE: _rule_reference, NUMBERS: _rule_numbers, IBAN: _rule_iban, AMOUNT: _rule_amount}
+RULES = {BOOKED: _rule_booked, REFERENCE: _rule_reference, NUMBERS: _rule_numbers, IBAN: _rule_iban, AMOUNT: _rule_amount}
 
 
 def _refund(line: LineFacts, items: OpenItems) -> Decision:
@@ -399,7 +469,9 @@ def decide(line: LineFacts, items: OpenItems, rules: Sequence[Rule]) -> Decision
         d = fn(line, items, rule.params)
         if d is None:
             continue
-        if d.status == "matched":
+        if d.status == "matched" or d.rule == BOOKED:
+            # Cash that may already be booked is never posted a second time:
+            # candidates wait for a clerk to say which payment the line reports.
             return d
         if fallback is None or (fallback.status == "unmatched" and d.status == "suggested"):
             fallback = d

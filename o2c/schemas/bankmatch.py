@@ -17,11 +17,19 @@ class MatchIn(Schema):
     customer_id = Id(load_default=None, metadata={
         "description": "Alone: the customer's open invoices oldest first, the rest credit. With allocations: "
                        "who gets what the allocations leave over (else the first allocation's customer)."})
+    payment_id = Id(load_default=None, metadata={
+        "description": "Alone: a payment booked before (typed in) that this line is the bank's report of; "
+                       "the line is linked to it and nothing is posted."})
 
     @validates_schema
     def _one(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("payment_id") is not None:
+            if data.get("allocations") or data.get("customer_id") is not None:
+                raise ValidationError("A payment_id stands alone: no allocations or customer_id with it.",
+                                      "payment_id")
+            return
         if not data.get("allocations") and data.get("customer_id") is None:
-            raise ValidationError("Give allocations or a customer_id.", "allocations")
+            raise ValidationError("Give allocations or a customer_id (or a payment_id).", "allocations")
 
 
 class MatchOut(PaymentOut):

@@ -99,6 +99,10 @@ def bank_confirm(line_id: int) -> Any:
     def work(tx: Any) -> tuple[str, str]:
         line = bankmatch.get_line(tx, line_id)
         s = line["suggestion"] or {}
+        if s.get("payment_ids"):
+            # The line reports a payment booked before: linked to it (the closest in date), nothing posted.
+            bankmatch.match_line(tx, line_id, {"payment_id": s["payment_ids"][0]})
+            return url_for("web.bank_worklist"), "Suggestion confirmed; the line reports the payment booked before."
         if s.get("allocations"):
             data = {"allocations": [{"invoice_id": a["invoice_id"], "amount": Decimal(a["amount"])}
                                     for a in s["allocations"]], "customer_id": s.get("customer_id")}

@@ -212,7 +212,8 @@ def test_rules_can_be_reordered_and_switched_off_by_admins_only(
         admin: Client, clerk: Client, accountant: Client, shop: Client, books: dict[str, Any],
         engine: Engine) -> None:
     rules = admin.ok("get", "/api/v1/bank/rules")["items"]
-    assert [r["name"] for r in rules] == ["creditor_reference", "document_numbers", "payer_iban", "amount_tolerance"]
+    assert [r["name"] for r in rules] == ["booked_payment", "creditor_reference", "document_numbers", "payer_iban",
+                                          "amount_tolerance"]
     moved = admin.ok("patch", "/api/v1/bank/rules/amount_tolerance", {"position": 1, "enabled": False})
     assert (moved["position"], moved["enabled"]) == (1, False)
     assert [r["name"] for r in admin.ok("get", "/api/v1/bank/rules")["items"]][0] == "amount_tolerance"

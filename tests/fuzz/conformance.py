@@ -61,6 +61,7 @@ STATE_DEPENDENT = re.compile(
     # rules no schema states: the country and IBAN registers, e-mail syntax, one of two fields, an order of dates,
     # a customer's stored address, and what a key inside a free-form object (a CSV mapping) may be
     r"Unknown country|Not a valid IBAN|“[^”]*” is not an e-mail address|Give allocations or a customer_id|"
+    r"A payment_id stands alone|Payment [A-Z]+-\d+-\d+ (is of|was not booked)|"
     r"Give exactly one of|“[^”]*” is before “|No address to send to|Control characters are not allowed|"
     r"Length must be|Must be today or later|Overlaps the validity)")
 #: Operations whose body is a file: what the schema admits is any bytes, and

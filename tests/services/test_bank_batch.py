@@ -22,7 +22,7 @@ from o2c.documents.payment import creditor_reference
 from o2c.domain.access import SYSTEM
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
 from o2c.services.books import fx, reconciliation
-from o2c.services.cash import bank_import, bankmatch, bankpost
+from o2c.services.cash import bank_import, bankmatch, bankpost, payments
 from o2c.services.customers import records
 from o2c.services.fulfilment import shipping, stock
 from o2c.services.platform import clock
@@ -56,7 +56,8 @@ def fresh(_template: str, tmp_path: Path) -> Iterator[Callable[[], Engine]]:
 
 def books(engine: Engine) -> tuple[bytes, dict[str, int]]:
     """Three customers with shipped, invoiced orders (one with two orders),
-    a learned IBAN, and a statement paying them every way the rules know."""
+    a learned IBAN, a payment typed in before the statement, and a statement
+    paying them every way the rules know."""
     today = clock.now().date()
     with unit_of_work(engine, "test") as tx:
         ids = {}
@@ -81,6 +82,9 @@ def books(engine: Engine) -> tuple[bytes, dict[str, int]]:
                 m.Invoice.id == sh["invoice_id"])).one())
         tx.conn.execute(insert(m.CustomerIban), {"iban": IBAN, "customer_id": ids["C-VERDI"],
                                                  "learned_from_line_id": None, "created_at": tx.now})
+        payments.record_payment(tx, {"customer_id": ids["C-VERDI"], "amount": D("12.34"), "currency": "EUR",
+                                     "received_on": today, "method": "bank_transfer", "reference": "TYPED-1",
+                                     "allocations": []})
     n = [i.number for i in inv]
     t = [i.total for i in inv]
     txns = [
@@ -93,6 +97,7 @@ def books(engine: Engine) -> tuple[bytes, dict[str, int]]:
         Txn(today, D("230.00"), "Studio Bianchi", "", "Rimborso spese", bank_ref="B7"),           # nobody
         Txn(today, t[3], "Bianchi Srl", "", f"Invoice {n[3]}", bank_ref="B8"),                    # number
         Txn(today, D("-4.50"), "", "", "Account fee", bank_ref="B9", code="ACMT/MDOP/CHRG"),
+        Txn(today, D("12.34"), "Verdi Sas", IBAN, "On account", bank_ref="B10"),                  # typed before
     ]
     return camt053(OURS, "EUR", [Stmt("BATCH-1", today, today, D("0.00"), txns)]), ids
 
@@ -147,7 +152,8 @@ def test_the_batched_path_leaves_the_ledger_the_one_by_one_path_leaves(fresh: Ca
     assert one_counts == batch_counts
     assert one_counts["matched"] >= 6 and one_counts.get("unmatched", 0) >= 2, one_counts
     rules = {r[2] for r in one["lines"] if r[1] == "matched"}
-    assert {"creditor_reference", "document_numbers", "payer_iban", "amount_tolerance"} <= rules, rules
+    assert {"booked_payment", "creditor_reference", "document_numbers", "payer_iban", "amount_tolerance"} <= rules, rules
+    assert len(one["payments"]) == len({r[3] for r in one["lines"] if r[3]}), "a line posted a second payment"
     assert any(r[3] > 0 for r in one["payments"]), "no line left credit"
     assert any(r[7] == "6800" for r in one["journal"]), "no bank fee written off"
     for key in one:

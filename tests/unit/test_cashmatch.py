@@ -59,6 +59,47 @@ def test_creditor_references_are_found_grouped_and_checked():
 
 # -- each rule on its own ---------------------------------------------------------
 
+def booked(id_: int, cid: int, amount: str, days: int = 0, settled: tuple[int, ...] = (),
+           reference: str = "", gl: str = "1000") -> cm.BookedPayment:
+    return cm.BookedPayment(id_, f"PAY-2026-{id_:06d}", cid, D(amount), DAY + dt.timedelta(days=days), gl,
+                            reference, frozenset(f"INV2026{i:06d}" for i in settled))
+
+
+def test_a_line_reporting_a_payment_booked_before_links_to_it_and_posts_nothing():
+    # INV 45 is paid already (by payment 7, typed in); the statement line for that money comes later.
+    book = cm.OpenItems([inv(46, 1, "80.00")], {IBAN_A: 1}, {}, (),
+                        [booked(7, 1, "100.00", days=-2, settled=(45,)), booked(8, 2, "100.00")], {3: "1000"})
+    by_ref = replace(line("100.00", creditor_reference("INV-2026-000045")), bank_account_id=3)
+    d = cm.decide(by_ref, book, RULES)
+    assert (d.status, d.rule, d.payment_ids, d.allocations, d.customer_id) == ("matched", cm.BOOKED, [7], [], 1)
+    assert cm.decide(replace(line("100.00", "INV 2026 45"), bank_account_id=3), book, RULES).payment_ids == [7]
+    assert cm.decide(replace(line("100.00", iban=IBAN_A), bank_account_id=3), book, RULES).payment_ids == [7]
+    # Another amount, or a line that names neither customer: the ordinary rules.
+    assert cm.decide(replace(line("80.00", iban=IBAN_A), bank_account_id=3), book, RULES).rule == cm.IBAN
+    assert cm.decide(replace(line("100.00", "thanks"), bank_account_id=3), book, RULES).status == "unmatched"
+    # The payment's own reference in the remittance names it; another bank account's GL does not hold it.
+    book.booked[8] = booked(8, 2, "100.00", reference="ABC-778899")
+    assert cm.decide(replace(line("100.00", "ref abc-778899"), bank_account_id=3), book, RULES).payment_ids == [8]
+    other = cm.OpenItems([], {}, {}, (), [booked(8, 2, "100.00", reference="ABC-778899")], {3: "1000", 4: "1010"})
+    assert cm.decide(replace(line("100.00", "ref abc-778899"), bank_account_id=4), other, RULES).rule is None
+
+
+def test_booked_payments_outside_the_window_or_two_of_them():
+    book = cm.OpenItems([], {IBAN_A: 1}, {}, (), [booked(7, 1, "100.00", days=-6)], {3: "1000"})
+    far = replace(line("100.00", iban=IBAN_A), bank_account_id=3)
+    assert cm.decide(far, book, RULES).rule == cm.IBAN  # six days apart: not within 5
+    wider = [cm.Rule(cm.BOOKED, True, {"days": 6}), *RULES[1:]]
+    assert cm.decide(far, book, wider).payment_ids == [7]
+    book.booked[7] = booked(7, 1, "100.00", days=-2)
+    book.booked[9] = booked(9, 1, "100.00", days=1)
+    d = cm.decide(replace(line("100.00", iban=IBAN_A), bank_account_id=3), book, RULES)
+    # Two candidates: a suggestion (the closest first), and no later rule posts the cash again.
+    assert (d.status, d.rule, d.payment_ids) == ("suggested", cm.BOOKED, [9, 7])
+    assert d.suggestion()["payment_ids"] == [9, 7]
+    book.payment_reported(9)
+    assert cm.decide(replace(line("100.00", iban=IBAN_A), bank_account_id=3), book, RULES).payment_ids == [7]
+
+
 def test_reference_pays_that_invoice_and_the_excess_is_credit():
     book = items(inv(45, 1, "100.00"), inv(46, 1, "50.00", days=-5))
     d = cm.decide(line("130.00", creditor_reference("INV-2026-000045")), book, only(cm.REFERENCE))
@@ -159,7 +200,7 @@ def test_first_decisive_rule_wins_and_a_suggestion_lets_later_rules_try():
     d = cm.decide(line("99.00", "INV-2026-000046", iban=IBAN_A), book, RULES)
     assert (d.rule, d.allocations, d.write_off) == (cm.AMOUNT, [(45, D("100.00"))], D("1.00"))
     # Reordered: tolerance before numbers.
-    order = [RULES[3], RULES[1], RULES[0], RULES[2]]
+    order = [RULES[4], RULES[2], RULES[1], RULES[3]]
     assert cm.decide(line("99.00", "INV-2026-000046", iban=IBAN_A), book, order).rule == cm.AMOUNT
 
 

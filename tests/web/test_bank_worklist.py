@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from o2c.documents.payment import creditor_reference
-from tests.api.test_bank_matching import apply, balance, books, line, statement  # noqa: F401 (fixture)
+from tests.api.test_bank_booked import learn, payments, typed
+from tests.api.test_bank_matching import PAYER_IBAN, apply, balance, books, line, statement  # noqa: F401 (fixture)
 from tests.conftest import Client, reconciliation_ok
 from tests.web.conftest import Web
 
@@ -53,4 +54,20 @@ def test_book_and_ignore_from_the_page(accountant_web: Web, admin: Client, books
     assert r.status_code == 303 and line(engine, fee)["status"] == "booked"
     r = accountant_web.post(f"/bank/lines/{junk}/ignore", {"form_token": "t-i-1", "reason": "Test transfer"})
     assert r.status_code == 303 and line(engine, junk)["ignore_reason"] == "Test transfer"
+    reconciliation_ok(admin)
+
+
+def test_confirming_a_booked_payment_suggestion_links_the_line_and_posts_nothing(
+        clerk_web: Web, admin: Client, books: dict[str, Any], engine: Engine) -> None:  # noqa: F811
+    rossi = books["rossi"]["id"]
+    learn(engine, rossi)
+    near, far = typed(admin, rossi, "40.00", "WIRE-1", days_ago=1), typed(admin, rossi, "40.00", "WIRE-2", days_ago=2)
+    (sug,) = statement(engine, {"amount": "40.00", "iban": PAYER_IBAN, "text": "thanks"})
+    apply(engine)
+    assert "2 booked payments of 40.00" in clerk_web.get("/bank/worklist").text
+    r = clerk_web.post(f"/bank/lines/{sug}/confirm", {"form_token": "t-confirm-booked"})
+    assert r.status_code == 303, r.text
+    got = line(engine, sug)
+    assert (got["status"], got["rule"], got["payment_ids"]) == ("matched", "booked_payment", [near["id"]])
+    assert payments(engine) == 2 and far["id"] != near["id"]
     reconciliation_ok(admin)

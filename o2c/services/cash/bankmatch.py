@@ -52,6 +52,9 @@ refunds = m.Refund.__table__
 accounts = m.Account.__table__
 periods = m.Period.__table__
 entries = m.JournalEntry.__table__
+jlines = m.JournalLine.__table__
+payments_t = m.Payment.__table__
+allocations_t = m.PaymentAllocation.__table__
 audit = m.AuditLog.__table__
 
 #: What an invoice still owes, as money (not the raw minor units).
@@ -101,7 +104,7 @@ def update_rule(tx: Tx, name: str, data: dict[str, Any]) -> dict[str, Any]:
         values["params"] = {**before["params"], **params}
     tx.conn.execute(update(rules_t).where(rules_t.c.name == name).values(**values))
     after = next(r for r in list_rules(tx) if r["name"] == name)
-    tx.audit("bank_rule.updated", "bank_rule", cm.RULE_NAMES.index(name) + 1 if name in cm.RULE_NAMES else 0,
+    tx.audit("bank_rule.updated", "bank_rule", cm.RULE_IDS.get(name, 0),
              before, {k: after[k] for k in ("position", "enabled", "params")})
     return after
 
@@ -112,6 +115,9 @@ def _check_params(tx: Tx, name: str, params: dict[str, Any]) -> None:
     if unknown:
         raise ValidationFailed(f"Rule “{name}” has no parameter “{unknown[0]}”.",
                                {"params": [f"Known: {', '.join(sorted(allowed)) or 'none'}."]})
+    if "days" in params:
+        if isinstance(params["days"], bool) or not isinstance(params["days"], int) or not 0 <= params["days"] <= 90:
+            raise ValidationFailed("“days” is a whole number of days from 0 to 90.", {"params": ["days"]})
     if "tolerance" in params:
         try:
             ok = Decimal(str(params["tolerance"])) >= 0
@@ -128,9 +134,11 @@ def _check_params(tx: Tx, name: str, params: dict[str, Any]) -> None:
 
 # -- what is open -----------------------------------------------------------------------
 
-def open_items(tx: Tx) -> cm.OpenItems:
+def open_items(tx: Tx, since: dt.date | None = None) -> cm.OpenItems:
     """Every open invoice (with its order's number), the learned IBANs, the
-    customers' names and the refunds no statement has reported yet."""
+    customers' names, the refunds no statement has reported yet and the
+    payments booked on a bank account no statement line reported yet
+    (received on or after ``since``)."""
     rows = tx.conn.execute(
         select(invoices.c.id, invoices.c.number, invoices.c.customer_id, BALANCE.label("balance"),
                invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
@@ -144,12 +152,57 @@ def open_items(tx: Tx) -> cm.OpenItems:
     rf = [cm.OpenRefund(r.id, document_number("RF", r.created_at.year, r.id), r.customer_id, r.amount)
           for r in tx.conn.execute(select(refunds.c.id, refunds.c.customer_id, refunds.c.amount, refunds.c.created_at)
                                    .where(refunds.c.id.not_in(reported)))]
-    return cm.OpenItems(open_, ibans, names, rf)
+    bank_gl = dict(tx.conn.execute(select(bank_accounts.c.id, bank_accounts.c.gl_account)).all())
+    return cm.OpenItems(open_, ibans, names, rf, booked_payments(tx, since, set(bank_gl.values())), bank_gl)
+
+
+def _reported_payments() -> Any:
+    """Payments a statement line reported: the ones it became or was linked to."""
+    return select(links.c.payment_id).where(links.c.payment_id.is_not(None)).union(
+        select(bank_lines.c.payment_id).where(bank_lines.c.payment_id.is_not(None)))
+
+
+def booked_payments(tx: Tx, since: dt.date | None, gl_accounts: set[str]) -> list[cm.BookedPayment]:
+    """Payments received (not reversed) whose entry debits a bank account's
+    GL account and that no statement line reported yet: typed in by a clerk."""
+    if not gl_accounts:
+        return []
+    q = (select(payments_t.c.id, payments_t.c.customer_id, payments_t.c.amount, payments_t.c.received_on,
+                payments_t.c.reference, payments_t.c.created_at, jlines.c.account)
+         .join(entries, (entries.c.source_type == "payment") & (entries.c.source_id == payments_t.c.id))
+         .join(jlines, jlines.c.entry_id == entries.c.id)
+         .where(payments_t.c.status == "received", jlines.c.account.in_(sorted(gl_accounts)),
+                payments_t.c.currency == pay.FUNCTIONAL_CURRENCY,  # statements are matched in it alone
+                jlines.c.debit > 0, payments_t.c.id.not_in(_reported_payments()))
+         .order_by(payments_t.c.id))
+    if since is not None:
+        q = q.where(payments_t.c.received_on >= since)
+    rows = tx.conn.execute(q).all()
+    if not rows:
+        return []
+    settled: dict[int, set[str]] = defaultdict(set)
+    for pid, number in tx.conn.execute(
+            select(allocations_t.c.payment_id, invoices.c.number)
+            .join(invoices, invoices.c.id == allocations_t.c.invoice_id)
+            .where(allocations_t.c.payment_id.in_([r.id for r in rows]), allocations_t.c.amount > 0)):
+        key = cm.number_key(number)
+        if key:
+            settled[pid].add(key)
+    seen: set[int] = set()
+    out = []
+    for r in rows:
+        if r.id in seen:
+            continue
+        seen.add(r.id)
+        out.append(cm.BookedPayment(r.id, pay.payment_number(r.id, r.created_at), r.customer_id, r.amount,
+                                    r.received_on, r.account, r.reference or "", frozenset(settled[r.id])))
+    return out
 
 
 def _facts(row: Any) -> cm.LineFacts:
     text = " ".join(x for x in (row.creditor_ref or "", row.remittance or "") if x)
-    return cm.LineFacts(row.amount, row.booking_date, row.counterparty_name or "", row.counterparty_iban or "", text)
+    return cm.LineFacts(row.amount, row.booking_date, row.counterparty_name or "", row.counterparty_iban or "", text,
+                        row.bank_account_id)
 
 
 def _closed_periods(tx: Tx) -> set[str]:
@@ -176,7 +229,9 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
         if not todo:
             return {}
         rules = load_rules(tx)
-        items = open_items(tx)
+        days = max((int(r.params.get("days", 0) or 0) for r in rules if r.name == cm.BOOKED and r.enabled),
+                   default=0)
+        items = open_items(tx, min(r.booking_date for r in todo) - dt.timedelta(days=days))
         closed = _closed_periods(tx)
         today = tx.today
     from o2c.services.cash import bankpost
@@ -196,6 +251,8 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
             if batched and bankpost.postable(row, d, today):
                 batch.append((row, d))
                 items.settle(d.allocations, d.write_off)
+                for pid in d.payment_ids:
+                    items.payment_reported(pid)
                 counts["matched"] += 1
             else:
                 _post_alone(engine, actor, row, d, items, counts, undecided)
@@ -240,6 +297,8 @@ def _post_alone(engine: Engine, actor: str, row: Any, d: cm.Decision, items: cm.
         items.settle(d.allocations, d.write_off)
         if d.refund_id is not None:
             items.refund_reported(d.refund_id)
+        for pid in d.payment_ids:
+            items.payment_reported(pid)
     counts["matched"] += 1
 
 
@@ -260,6 +319,9 @@ def _post_decision(tx: Tx, row: Any, d: cm.Decision) -> None:
         tx.conn.execute(insert(links), {"bank_line_id": row.id, "payment_id": None, "refund_id": d.refund_id,
                                         "amount": -row.amount})
         _matched(tx, row, d.rule, [], d.reason, refund_id=d.refund_id)
+        return
+    if d.payment_ids:
+        _link_payment(tx, row, d.payment_ids[0], d.rule or cm.BOOKED, d.reason)
         return
     assert d.customer_id is not None
     _post_payments(tx, row, {d.customer_id: d.allocations}, d.customer_id, d.rule or cm.MANUAL, d.reason,
@@ -346,6 +408,45 @@ def _post_payments(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Dec
     return made
 
 
+def _link_payment(tx: Tx, row: Any, payment_id: int, rule: str, reason: str) -> dict[str, Any]:
+    """The line is the bank's report of a payment booked before: linked to
+    it, nothing posted. The payment must be received on the line's bank
+    account, of the line's amount, and reported by no other line."""
+    p = tx.conn.execute(select(payments_t.c.id, payments_t.c.customer_id, payments_t.c.amount,
+                               payments_t.c.currency, payments_t.c.status, payments_t.c.created_at)
+                        .where(payments_t.c.id == payment_id).with_for_update()).first()
+    if p is None:
+        raise NotFound(f"No payment with id {payment_id}.", {"payment_id": payment_id})
+    number = pay.payment_number(p.id, p.created_at)
+    if p.status != "received":
+        raise Conflict(f"Payment {number} is {p.status}.", {"payment_id": payment_id})
+    if p.currency != row.currency:
+        raise CurrencyMismatch(f"Payment {number} is in {p.currency}, the line in {row.currency}.",
+                               {"payment_id": [f"Currency {p.currency}."]})
+    if p.amount != row.amount:
+        raise ValidationFailed(f"Payment {number} is of {p.amount}, the line of {row.amount}.",
+                               {"payment_id": [f"Amount {p.amount}."]})
+    bank = _bank_account_of(tx, row)
+    on_bank = tx.conn.execute(
+        select(jlines.c.id).join(entries, entries.c.id == jlines.c.entry_id)
+        .where(entries.c.source_type == "payment", entries.c.source_id == p.id, jlines.c.account == bank.code,
+               jlines.c.debit > 0).limit(1)).first()
+    if on_bank is None:
+        raise ValidationFailed(f"Payment {number} was not booked on bank account {bank.code}.",
+                               {"payment_id": [f"Not on {bank.code}."]})
+    # The payment's row is held (above): of two lines racing for it, the second sees the first's link.
+    if tx.conn.execute(select(payments_t.c.id).where(payments_t.c.id == p.id,
+                                                     payments_t.c.id.in_(_reported_payments()))).first():
+        raise Conflict(f"Payment {number} is already reported by another statement line.",
+                       {"payment_id": payment_id})
+    _take_line(tx, row.id, "matched", rule, payment_id=p.id)
+    tx.conn.execute(insert(links), {"bank_line_id": row.id, "payment_id": p.id, "refund_id": None,
+                                    "amount": row.amount})
+    made = {"id": p.id, "number": number}
+    _matched(tx, row, rule, [made], reason)
+    return made
+
+
 def _matched(tx: Tx, row: Any, rule: str | None, made: list[dict[str, Any]], reason: str, *,
              refund_id: int | None = None, write_off: Decimal = ZERO) -> None:
     data = {"line_id": row.id, "statement_id": row.statement_id, "rule": rule, "amount": str(row.amount),
@@ -385,6 +486,10 @@ def match_line(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
     if row.amount <= ZERO:
         raise ValidationFailed("Only money received can be matched to invoices; book or ignore a line paid out.",
                                {"amount": [str(row.amount)]})
+    if data.get("payment_id") is not None:
+        made = _link_payment(tx, row, data["payment_id"], cm.BOOKED if row.rule == cm.BOOKED else cm.MANUAL,
+                             data.get("reason") or "Linked by hand to a payment booked before.")
+        return get_line(tx, line_id) | {"payments": [made]}
     requested = data.get("allocations") or []
     customer_id = data.get("customer_id")
     if not requested and customer_id is None:

@@ -54,6 +54,8 @@ payments = m.Payment.__table__
 allocations = m.PaymentAllocation.__table__
 accounts = m.Account.__table__
 audit = m.AuditLog.__table__
+entries = m.JournalEntry.__table__
+jlines = m.JournalLine.__table__
 lines_t = m.OrderLine.__table__
 
 #: Ids per IN list: well within SQLite's and PostgreSQL's parameter limits.
@@ -108,7 +110,10 @@ def _chunks(ids: Iterable[Any]) -> Iterator[list[Any]]:
 def postable(row: Any, d: cm.Decision, today: dt.date) -> bool:
     """Whether a decided line can go the batched way (a payment of one
     customer, allocations to distinct invoices, in the functional currency,
-    dated as the payment service takes it)."""
+    dated as the payment service takes it), or a line linked to a payment
+    booked before."""
+    if d.status == "matched" and d.payment_ids:
+        return len(d.payment_ids) == 1 and row.amount > ZERO
     return (d.status == "matched" and d.refund_id is None and d.customer_id is not None
             and row.amount > ZERO and row.currency == pay.FUNCTIONAL_CURRENCY
             and pay.EARLIEST_PAYMENT <= row.booking_date <= today + dt.timedelta(days=1)
@@ -129,6 +134,8 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
                               .order_by(bank_lines.c.id).with_for_update()).scalars())
     todo = [_Line(*by_id[i]) for i in sorted(by_id) if i in free]
     back += [by_id[i] for i in sorted(by_id) if i not in free]
+    linked, numbers = _linkable(tx, [ln for ln in todo if ln.decision.payment_ids], back)
+    todo = [ln for ln in todo if not ln.decision.payment_ids]
     # References: the line's number (again after a reversal); one taken already goes the long way.
     reopened: dict[int, int] = {}
     for ids in _chunks(ln.row.id for ln in todo):
@@ -172,7 +179,7 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
         ln.plan = plan
         kept.append(ln)
     todo = kept
-    if not todo:
+    if not todo and not linked:
         return [], back
 
     # Orders with their lines' progress, for the derived statuses.
@@ -197,10 +204,18 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
         "reference": ln.reference, "created_at": tx.now, "exchange_rate": Decimal(1),
         "functional_amount": ln.row.amount + ln.decision.write_off,
         "unapplied": ln.row.amount + ln.decision.write_off - sum((a for _, a, _ in ln.plan), ZERO)}
-        for ln in todo]).scalars().all()
+        for ln in todo]).scalars().all() if todo else []
+    pid_of = {ln.row.id: pid for ln, pid in zip(todo, pids)}
     alloc_rows, invoice_rows, link_rows, line_rows = [], [], [], []
-    for ln, pid in zip(todo, pids):
+    for ln in sorted([*todo, *linked], key=lambda ln: ln.row.id):
         row, d = ln.row, ln.decision
+        if d.payment_ids:  # the report of a payment booked before: linked, nothing posted
+            pid = d.payment_ids[0]
+            link_rows.append({"bank_line_id": row.id, "payment_id": pid, "refund_id": None, "amount": row.amount})
+            line_rows.append({"lid": row.id, "rl": d.rule or cm.BOOKED, "by": tx.actor, "at": tx.now, "pid": pid})
+            _emit_matched(tx, row, d, pid, numbers[pid])
+            continue
+        pid = pid_of[row.id]
         amount = row.amount + d.write_off
         applied = sum((a for _, a, _ in ln.plan), ZERO)
         number = pay.payment_number(pid, tx.now)
@@ -224,11 +239,7 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
                                 [(fees[d.write_off_account or ""], d.write_off), (bank, -d.write_off)],
                                 d.customer_id))
         line_rows.append({"lid": row.id, "rl": d.rule or cm.MANUAL, "by": tx.actor, "at": tx.now, "pid": pid})
-        data = {"line_id": row.id, "statement_id": row.statement_id, "rule": d.rule, "amount": str(row.amount),
-                "payment_ids": [pid], "refund_id": None}
-        tx.emit("bank_line.matched", "internal", None, data)
-        tx.audit("bank_line.matched", "bank_line", row.id, {"status": row.status}, {
-            **data, "status": "matched", "reason": d.reason, "write_off": str(d.write_off), "payments": [number]})
+        _emit_matched(tx, row, d, pid, number)
     if alloc_rows:
         c.execute(insert(allocations), alloc_rows)
         c.execute(_pay_invoice, invoice_rows)
@@ -238,7 +249,52 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
                                 "ps": o.statuses[2]} for o in changed])
     c.execute(insert(links), link_rows)
     c.execute(_line_matched, line_rows)
-    return [ln.row.id for ln in todo], back
+    return sorted(ln.row.id for ln in [*todo, *linked]), back
+
+
+def _emit_matched(tx: Tx, row: Any, d: cm.Decision, pid: int, number: str) -> None:
+    data = {"line_id": row.id, "statement_id": row.statement_id, "rule": d.rule, "amount": str(row.amount),
+            "payment_ids": [pid], "refund_id": None}
+    tx.emit("bank_line.matched", "internal", None, data)
+    tx.audit("bank_line.matched", "bank_line", row.id, {"status": row.status}, {
+        **data, "status": "matched", "reason": d.reason, "write_off": str(d.write_off), "payments": [number]})
+
+
+def _linkable(tx: Tx, lines: list[_Line], back: list[tuple[Any, cm.Decision]]) -> tuple[list[_Line], dict[int, str]]:
+    """Of the lines reporting a payment booked before, those whose payment is
+    (still) received, of the line's amount, booked on the line's bank account
+    and reported by no other line; their payments held until commit. The
+    others are handed back (``bankmatch._link_payment`` says why)."""
+    if not lines:
+        return [], {}
+    c = tx.conn
+    pays: dict[int, Any] = {}
+    for ids in _chunks(ln.decision.payment_ids[0] for ln in lines):
+        pays.update((r.id, r) for r in c.execute(
+            select(payments.c.id, payments.c.amount, payments.c.status, payments.c.created_at)
+            .where(_among(c, payments.c.id, ids)).order_by(payments.c.id).with_for_update()))
+    gl = dict(c.execute(select(bank_accounts.c.id, bank_accounts.c.gl_account)).all())
+    on_bank: set[tuple[int, str]] = set()
+    reported: set[int] = set()
+    for ids in _chunks(pays):
+        on_bank.update((r.source_id, r.account) for r in c.execute(
+            select(entries.c.source_id, jlines.c.account).join(jlines, jlines.c.entry_id == entries.c.id)
+            .where(entries.c.source_type == "payment", _among(c, entries.c.source_id, ids), jlines.c.debit > 0)))
+        reported.update(c.execute(select(links.c.payment_id).where(_among(c, links.c.payment_id, ids))).scalars())
+        reported.update(c.execute(select(bank_lines.c.payment_id).where(_among(c, bank_lines.c.payment_id, ids)))
+                        .scalars())
+    kept, numbers, taken = [], {}, set()
+    for ln in lines:
+        pid = ln.decision.payment_ids[0]
+        p = pays.get(pid)
+        if (p is None or p.status != "received" or p.amount != ln.row.amount or pid in reported or pid in taken
+                or (pid, gl.get(ln.row.bank_account_id)) not in on_bank):
+            back.append((ln.row, ln.decision))
+            continue
+        taken.add(pid)
+        numbers[pid] = pay.payment_number(pid, p.created_at)
+        kept.append(ln)
+    return kept, numbers
 
 
 def _orders_paid(tx: Tx, state: dict[int, _Order], plan: list[tuple[Any, Decimal, str]], pid: int,
