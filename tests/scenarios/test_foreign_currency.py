@@ -47,13 +47,19 @@ def pay(api: Client, customer_id: int, amount: str, currency: str, on: dt.date, 
                                                "reference": ref}, status=201)
 
 
-def test_a_pln_invoice_paid_in_two_parts_at_other_rates_with_a_credit_note_in_between(admin: Client, day: Any) -> None:
-    day(D0)
+def zloty_shop(admin: Client) -> dict[str, Any]:
+    """PLN at 4.2750, 4.3010 and 4.2580 on D0, D1, D2; a Warsaw customer in
+    PLN; a clock at 47.00 EUR priced 199.99 PLN by the price list."""
     enable(admin, "PLN", {D0: "4.2750", D1: "4.3010", D2: "4.2580"})
     c = customer(admin, "C-WAWA", currency="PLN")
     product(admin, "RETRO-CLOCK", "47.00", "0.22", stock=10, cost="20.00")
     admin.ok("post", "/api/v1/fx/prices", {"sku": "RETRO-CLOCK", "currency": "PLN", "unit_price": "199.99"},
              status=201)
+    return c
+
+def test_a_pln_invoice_paid_in_two_parts_at_other_rates_with_a_credit_note_in_between(admin: Client, day: Any) -> None:
+    day(D0)
+    c = zloty_shop(admin)
 
     # The customer's currency by default; the price list's price.
     o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-WAWA"}, "confirm": True,
@@ -206,11 +212,7 @@ def test_a_paid_zloty_invoice_credited_and_refunded_at_the_days_rate(admin: Clie
     """A credit note on a paid invoice gives the money back to the payment as
     credit (at the payment's rate), and the refund pays it out at today's."""
     day(D0)
-    enable(admin, "PLN", {D0: "4.2750", D1: "4.3010", D2: "4.2580"})
-    c = customer(admin, "C-WAWA", currency="PLN")
-    product(admin, "RETRO-CLOCK", "47.00", "0.22", stock=10, cost="20.00")
-    admin.ok("post", "/api/v1/fx/prices", {"sku": "RETRO-CLOCK", "currency": "PLN", "unit_price": "199.99"},
-             status=201)
+    c = zloty_shop(admin)
     o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-WAWA"}, "confirm": True,
                                             "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}]}, status=201)
     ship_all(admin, o["id"])  # 399.98 + 88.00 = 487.98 PLN at 4.2750: 93.56 + 20.58 = 114.14
