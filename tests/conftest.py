@@ -210,8 +210,8 @@ def D(x: str) -> Decimal:
     return Decimal(x)
 
 
-def reconciliation_ok(api: Client) -> dict[str, Any]:
-    rep = api.ok("get", "/api/v1/reconciliation")
+def reconciliation_ok(api: Client, as_of: dt.date | None = None) -> dict[str, Any]:
+    rep = api.ok("get", "/api/v1/reconciliation" + ("" if as_of is None else f"?as_of={as_of.isoformat()}"))
     bad = [c for c in rep["checks"] if c["difference"] not in ("0", "0.00")]
     assert rep["ok"] and not bad, bad
     return rep

@@ -6,11 +6,11 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from o2c.api.common import decode_cursor, mutate, page, read, requires, str_cursor
+from o2c.api.common import decode_cursor, int_cursor, mutate, page, read, requires, str_cursor
 from o2c.domain.errors import ValidationFailed
 from o2c.schemas import api as s
 from o2c.schemas import fx as f
-from o2c.services.books import fx
+from o2c.services.books import fx, revaluation
 
 blp = Blueprint("fx", __name__, url_prefix="/api/v1", description="Currencies, exchange rates and price lists")
 
@@ -108,3 +108,39 @@ def price_for(args: dict[str, Any], sku: str) -> Any:
     def run(tx: Any) -> dict[str, Any]:
         return fx.price_for(tx, sku, args["currency"], args.get("on") or tx.today, fallback_days=_fallback_days())
     return read(run, f.PriceQuoteOut())
+
+
+RevaluationPage = s.page_of(f.RevaluationOut)
+
+
+@blp.route("/fx/revaluation", methods=["POST"])
+@requires("ledger:write")
+@blp.arguments(f.RevaluationIn)
+@blp.response(201, f.RevaluationOut)
+@blp.alt_response(409, schema=s.ErrorResponse,
+                  description="rate_missing: no rate for the day; conflict: the day was revalued already; "
+                              "period_closed: its month (or the next, where the reversal goes) is closed")
+def revalue(data: dict[str, Any]) -> Any:
+    """Revalue the open foreign-currency receivables and customer credit at a day's rates.
+
+    Posts the unrealised exchange gain or loss dated `as_of` and its reversal
+    dated the first day of the next month, in one transaction; answers with
+    both entries and the balances revalued. Once per day."""
+    return mutate(lambda tx: revaluation.revalue(tx, data["as_of"]), f.RevaluationOut(), 201)
+
+
+@blp.route("/fx/revaluations", methods=["GET"])
+@requires("ledger:read")
+@blp.arguments(s.PageArgs, location="query")
+@blp.response(200, RevaluationPage)
+def list_revaluations(args: dict[str, Any]) -> Any:
+    """Revaluations, the latest day first, with their entries."""
+    return page(lambda tx: revaluation.list_revaluations(tx, int_cursor(args), args["limit"]), RevaluationPage())
+
+
+@blp.route("/fx/revaluations/<id:revaluation_id>", methods=["GET"])
+@requires("ledger:read")
+@blp.response(200, f.RevaluationOut)
+def get_revaluation(revaluation_id: int) -> Any:
+    """One revaluation with its entries."""
+    return read(lambda tx: revaluation.get_revaluation(tx, revaluation_id), f.RevaluationOut())

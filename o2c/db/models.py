@@ -953,6 +953,43 @@ class PriceListEntry(Base):
     unit_price: Mapped[Decimal] = mapped_column(CurrencyAmount())
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+
+
+class FxRevaluation(Base):
+    """A period-end revaluation of the open foreign-currency receivables and
+    customer credit at one day's rates (o2c.services.books.revaluation): the
+    entry dated ``as_of`` and its reversal dated ``reversal_on``, the first day
+    of the next month, both with source ``fx_revaluation`` and this id. One
+    per day."""
+
+    __tablename__ = "fx_revaluations"
+    __table_args__ = (UniqueConstraint("as_of"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    reversal_on: Mapped[dt.date] = mapped_column(Date)
+    created_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class FxRevaluationLine(Base):
+    """One balance revalued: a posting role's balance in one currency
+    (``amount``), its functional value as booked, at the day's ``rate``, and
+    the ``difference`` posted (debit positive on the role's account)."""
+
+    __tablename__ = "fx_revaluation_lines"
+    __table_args__ = (UniqueConstraint("revaluation_id", "currency", "role"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    revaluation_id: Mapped[int] = mapped_column(ForeignKey("fx_revaluations.id"))
+    currency: Mapped[str] = mapped_column(ForeignKey("currencies.code"))
+    role: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(CurrencyAmount())
+    rate: Mapped[Decimal] = mapped_column(ExchangeRate())
+    rate_date: Mapped[dt.date] = mapped_column(Date)
+    booked: Mapped[Decimal] = mapped_column(Money())
+    revalued: Mapped[Decimal] = mapped_column(Money())
+    difference: Mapped[Decimal] = mapped_column(Money())
+
+
 # --- bank ---
 
 

@@ -54,6 +54,10 @@ DEFAULT_CHART: dict[str, Account] = {
     # another rate than the one it was booked at.
     "fx_gain": Account("4900", "Realised exchange gains", "revenue"),
     "fx_loss": Account("6900", "Realised exchange losses", "expense"),
+    # Unrealised ones: open foreign-currency balances revalued at a period's
+    # end, reversed on the first day of the next.
+    "fx_unrealised_gain": Account("4910", "Unrealised exchange gains", "revenue"),
+    "fx_unrealised_loss": Account("6910", "Unrealised exchange losses", "expense"),
     # One-Stop Shop: the destination VAT of EU distance sales, one payable per member state.
     **{oss_role(cc): Account(str(2410 + i), f"OSS VAT payable {cc}", "liability")
        for i, cc in enumerate(EU_MEMBER_STATES)},
@@ -79,6 +83,8 @@ ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "revenue_export": ("revenue",),
     "fx_gain": ("revenue",),
     "fx_loss": ("expense",),
+    "fx_unrealised_gain": ("revenue",),
+    "fx_unrealised_loss": ("expense",),
     **{r: ("liability",) for r in OSS_ROLES},
 }
 

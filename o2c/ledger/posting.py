@@ -290,3 +290,26 @@ def entry_for_payment_in_currency(
     return entry_in_currency(chart, date, "payment", payment_id, document, f"Payment received {document}",
                              currency, [("bank", amount[1], amount[0]), ("receivables", -applied[1], -applied[0]),
                                         ("customer_credit", -unapplied[1], -unapplied[0])], customer_id, bank)
+
+
+def entry_for_revaluation(
+    chart: Mapping[str, Account], date: dt.date, source_id: int, document: str, description: str,
+    differences: Iterable[tuple[str, str, Decimal]], reversal: bool = False,
+) -> JournalEntry | None:
+    """Open balances in foreign currencies revalued (``differences``: per
+    posting role and currency, what the role's functional balance moves by,
+    debit positive): each role's account in its currency with no document
+    amount (the money owed is unchanged, only its value), against the
+    unrealised exchange gain (a credit) or loss (a debit), netted per
+    currency. The ``reversal`` turns every line over, on the same accounts."""
+    postings: list[Posting] = []
+    per_currency: dict[str, Decimal] = {}
+    for role, currency, difference in differences:
+        postings.append((chart[role], difference, currency, ZERO))
+        per_currency[currency] = per_currency.get(currency, ZERO) + difference
+    for net in per_currency.values():
+        if net:
+            postings.append((chart["fx_unrealised_gain" if net > 0 else "fx_unrealised_loss"], -net))
+    if reversal:
+        postings = [(p[0], -p[1], *p[2:]) for p in postings]  # type: ignore[misc]
+    return build_entry(date, "fx_revaluation", source_id, document, description, postings)

@@ -85,6 +85,14 @@ class PeriodOut(Schema):
     chain_hash = Str(allow_none=True)
     reopened_at = fields.DateTime(allow_none=True)
     reopened_by = Str(allow_none=True)
+    #: Only in a close's answer: what was left undone, e.g. ``revaluation_missing``.
+    warnings = fields.List(fields.Nested(lambda: PeriodWarning()))
+
+
+class PeriodWarning(Schema):
+    code = Str()
+    message = Str()
+    currencies = fields.List(Str())
 
 
 class PeriodList(Schema):

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 from o2c.domain.currencies import ISO_4217
 from o2c.domain.fx import RATE_DECIMALS, RATE_SIGNIFICANT_DIGITS
 from o2c.schemas.api import PageArgs
-from o2c.schemas.fields import BookDate, Text, rate_text
+from o2c.schemas.fields import BookDate, Money, Text, rate_text
 
 CODE_ERROR = "A currency is its three-letter ISO 4217 code in capitals, such as PLN."
 
@@ -140,3 +140,54 @@ class PriceQuoteOut(Schema):
     functional_price = fields.Function(lambda r: amount_text(r["functional_price"], 2))
     date = fields.Date()
     rate = fields.Nested(RateUsedOut, allow_none=True)
+
+
+class RevaluationIn(Schema):
+    as_of = BookDate(required=True, metadata={
+        "description": "The day whose rates value the open balances, usually a month's last day; not in the future."})
+
+
+class RevaluedBalance(Schema):
+    currency = Text()
+    role = Text(metadata={"description": "`receivables` or `customer_credit`."})
+    amount = fields.Function(lambda b: amount_text(b["amount"], ISO_4217.get(b["currency"], 2)), metadata={
+        "type": "string", "example": "575.95",
+        "description": "The balance in the currency, signed as the ledger keeps it (debit positive)."})
+    rate = fields.Function(lambda b: rate_text(b["rate"]), metadata={"type": "string", "example": "4.3200"})
+    rate_date = fields.Date()
+    booked = Money(metadata={"description": "Its value in the ledger before: as booked (debit positive)."})
+    revalued = Money(metadata={"description": "Its value at the day's rate."})
+    difference = Money(metadata={"description": "What the entry moves the balance by (debit positive)."})
+
+
+class RevaluationLineOut(Schema):
+    account = Text()
+    account_name = Text()
+    debit = Money()
+    credit = Money()
+    currency = Text()
+
+
+class RevaluationEntryOut(Schema):
+    id = fields.Integer()
+    date = fields.Date()
+    document = Text()
+    description = Text()
+    lines = fields.List(fields.Nested(RevaluationLineOut))
+
+
+class RevaluationOut(Schema):
+    id = fields.Integer()
+    object = Text()
+    as_of = fields.Date()
+    reversal_on = fields.Date(metadata={"description": "The first day of the next month: the reversal's date."})
+    document = Text(metadata={"example": "FXR-2026-11-30"})
+    created_at = fields.DateTime()
+    created_by = Text()
+    balances = fields.List(fields.Nested(RevaluedBalance))
+    gain = Money(metadata={"description": "The net unrealised gain posted (4910), or 0."})
+    loss = Money(metadata={"description": "The net unrealised loss posted (6910), or 0."})
+    entry = fields.Nested(RevaluationEntryOut, allow_none=True,
+                          metadata={"description": "The entry posted on `as_of`; null when nothing moved."})
+    reversal = fields.Nested(RevaluationEntryOut, allow_none=True,
+                             metadata={"description": "Its reversal on `reversal_on`."})

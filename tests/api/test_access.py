@@ -345,6 +345,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/fx/prices"): "fx:read",
     ("POST", "/api/v1/fx/prices"): "fx:admin",
     ("GET", "/api/v1/fx/prices/<id>"): "fx:read",
+    # revaluation (tests/scenarios/test_fx_revaluation.py goes through every role)
+    ("POST", "/api/v1/fx/revaluation"): "ledger:write",
+    ("GET", "/api/v1/fx/revaluations"): "ledger:read",
+    ("GET", "/api/v1/fx/revaluations/<id>"): "ledger:read",
     # bank statements (tests/api/test_bank_statements.py goes through every role)
     ("GET", "/api/v1/bank/accounts"): "bank:read",
     ("POST", "/api/v1/bank/accounts"): "ledger:write",

@@ -259,12 +259,12 @@ def test_the_lists_tested_are_every_cursor_list_of_the_api(admin: Client) -> Non
     lists = {path for path, ops in spec["paths"].items() if "get" in ops and paged(ops["get"])}
     tested = {p.replace("/accounts/1200/", "/accounts/{code}/") for p in LISTS}
     # the feed (positioned by event id) and a webhook's deliveries have tests of their own below; the lists of
-    # the outbox, bank statements and currencies are paged in their own tests (test_messages_api, test_bank_statements,
-    # test_fx)
+    # the outbox, bank statements, currencies and revaluations are paged in their own tests (test_messages_api,
+    # test_bank_statements, test_fx, test_fx_revaluation)
     assert lists - tested == {
         "/api/v1/events", "/api/v1/webhooks/{webhook_id}/deliveries",
         "/api/v1/messages", "/api/v1/bank/statements", "/api/v1/bank/lines", "/api/v1/currencies", "/api/v1/fx/rates",
-        "/api/v1/fx/prices",
+        "/api/v1/fx/prices", "/api/v1/fx/revaluations",
     }, lists - tested
 
 

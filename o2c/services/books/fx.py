@@ -47,6 +47,11 @@ def configure(*, fallback_days: int) -> None:
     _settings["fallback_days"] = fallback_days
 
 
+def fallback_days() -> int:
+    """How many days back documents may take a missing day's rate from."""
+    return _settings["fallback_days"]
+
+
 # -- currencies -----------------------------------------------------------------------
 
 def _currency_view(row: Any) -> dict[str, Any]:

@@ -126,8 +126,12 @@ def close_period(tx: Tx, period: str) -> dict[str, Any]:
     Only a month whose last day is past can close, so a business event that
     happens now always has an open period (today's). Closing seals the journal
     and records where the chain stands (sequence number and hash), an anchor
-    that ``verify`` checks from then on."""
+    that ``verify`` checks from then on. The answer's ``warnings`` say what
+    an accountant usually does first and was not done: foreign-currency
+    balances open at the month's end that no revaluation of its last day
+    valued (the close goes ahead: revaluing is a choice)."""
     from o2c.services.books.chain import seal_pending
+    from o2c.services.books.revaluation import missing_at
     _, last_day = _period_bounds(period)
     if last_day >= tx.today:
         raise Conflict(f"Period {period} has not ended yet; it can be closed from {last_day + dt.timedelta(days=1)}.",
@@ -144,9 +148,15 @@ def close_period(tx: Tx, period: str) -> dict[str, Any]:
     values = {"closed_at": tx.now, "closed_by": tx.actor, "chain_seq": head.seq, "chain_hash": head.hash}
     stmt = dialect_insert(tx.conn)(periods).values(period=period, **values)
     tx.conn.execute(stmt.on_conflict_do_update(index_elements=["period"], set_=values))
+    unrevalued = missing_at(tx, last_day)
+    warnings = [{"code": "revaluation_missing", "currencies": unrevalued,
+                 "message": f"{', '.join(unrevalued)} balances were open on {last_day.isoformat()} and were not "
+                            f"revalued at that day's rate (POST /api/v1/fx/revaluation, Books → Revaluation); "
+                            f"the period is closed at their booked values."}] if unrevalued else []
     tx.audit("period.closed", "period", int(period.replace("-", "")), {"closed": False},
-             {"closed": True, "chain_seq": head.seq, "chain_hash": head.hash})
-    return get_period(tx, period)
+             {"closed": True, "chain_seq": head.seq, "chain_hash": head.hash,
+              **({"warnings": [w["code"] for w in warnings]} if warnings else {})})
+    return {**get_period(tx, period), "warnings": warnings}
 
 
 def reopen_period(tx: Tx, period: str, reason: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from o2c.db import models as m
 from o2c.domain.fx import FUNCTIONAL_CURRENCY, settled_value
 from o2c.domain.money import ZERO
 from o2c.ledger.accounts import REVENUE_ROLES, VAT_ROLES
+from o2c.services.books import revaluation
 from o2c.services.platform.uow import Tx
 
 entries = m.JournalEntry.__table__
@@ -111,8 +112,9 @@ def currency_checks(tx: Tx, as_of: dt.date | None,
     balances, Σ unapplied credit) and in the functional currency (GL = Σ of
     the open parts at the values they were booked at: an invoice's or a
     payment's functional figure less the value of what is settled,
-    ``o2c.domain.fx.settled_value``). The documents are taken as they stand
-    now, so these checks are made for today only."""
+    ``o2c.domain.fx.settled_value``) plus what the revaluations in force
+    moved it by (``o2c.services.books.revaluation``). The documents are taken
+    as they stand now, so these checks are made for today only."""
     if as_of is not None and as_of < tx.today:
         return []
     inv_q = (select(invoices.c.currency, invoices.c.total, invoices.c.functional_total,
@@ -131,6 +133,8 @@ def currency_checks(tx: Tx, as_of: dt.date | None,
         side = books.setdefault(("customer_credit", r.currency), [ZERO, ZERO])
         side[0] += r.unapplied
         side[1] += settled_value(r.functional_amount, r.amount, r.unapplied)
+    for (role, cur), moved in revaluation.in_force(tx, as_of).items():
+        books.setdefault((role, cur), [ZERO, ZERO])[1] += moved if role == "receivables" else -moved
     currencies = sorted({cur for (role, cur) in gl if cur != FUNCTIONAL_CURRENCY
                          and role in ("receivables", "customer_credit")} | {cur for _, cur in books})
     out = []
@@ -141,7 +145,8 @@ def currency_checks(tx: Tx, as_of: dt.date | None,
             bk_amount, bk_functional = books.get((role, cur), [ZERO, ZERO])
             out.append(_check(
                 f"{role}_{cur}", gl_functional, bk_functional,
-                f"{cur}: GL {role.replace('_', ' ')} = Σ open {cur} amounts, in {cur} and at their booked values",
+                f"{cur}: GL {role.replace('_', ' ')} = Σ open {cur} amounts, in {cur} and at their booked values "
+                "(plus revaluations in force)",
                 difference=abs(gl_functional - bk_functional) + abs(gl_amount - bk_amount),
                 currency=cur, gl_amount=gl_amount, books_amount=bk_amount, kind=f"{role}_currency",
                 role=role))
