@@ -40,7 +40,7 @@ from o2c.db import models as m
 from o2c.db.engine import make_engine
 from o2c.domain.access import SYSTEM
 from o2c.domain.errors import Conflict, CouponUnavailable, CreditLimitExceeded, InvalidTransition, OutOfStock
-from o2c.services.books import fx, reconciliation
+from o2c.services.books import fx, reconciliation, revaluation
 from o2c.documents.payment import creditor_reference
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
 from o2c.services.cash import bank_import, bankmatch, corrections, payments
@@ -104,7 +104,7 @@ class BooksMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         for table in ("orders", "shipments", "invoices", "payments", "returns", "credit_notes", "refunds",
-                      "bank_lines"):
+                      "bank_lines", "fx_revaluations"):
             n = self.query(select(func.count()).select_from(m.Base.metadata.tables[table]))[0][0]
             Steps.documents[table] = Steps.documents.get(table, 0) + n
         for treatment, n in self.query(select(m.Invoice.tax_treatment, func.count()).group_by(m.Invoice.tax_treatment)):
@@ -209,6 +209,16 @@ class BooksMachine(RuleBasedStateMachine):
     def zloty_moves(self, rate: Decimal) -> None:
         """The day's rate changes: later documents freeze the new one."""
         self.event(lambda tx: fx.record_rate(tx, "PLN", tx.today, rate))
+
+    @rule(days_back=st.integers(min_value=0, max_value=3), rate=st.sampled_from(PLN_RATES))
+    def revalue(self, days_back: int, rate: Decimal) -> None:
+        """The zloty balances revalued at a recent day's rate (once a day: again is refused)."""
+        day = clock.now().date() - dt.timedelta(days=days_back)
+
+        def work(tx: Tx) -> None:
+            fx.record_rate(tx, "PLN", day, rate)
+            revaluation.revalue(tx, day)
+        self.event(work)
 
     @rule(code=st.sampled_from(sorted(CUSTOMERS)),
           amount=st.sampled_from([D("21.37"), D("100.00"), D("231.17"), D("1000.00")]))
@@ -437,6 +447,11 @@ class BooksMachine(RuleBasedStateMachine):
         Steps.steps += 1
         with unit_of_work(self.engine, "test:stateful", readonly=True) as tx:
             report = reconciliation.reconcile(tx)
+            # The whole journal counts every revaluation with its reversal; as
+            # of today, the ones in force count too.
+            report["checks"] += reconciliation.currency_checks(
+                tx, tx.today, reconciliation.gl_by_role_and_currency(tx, tx.today))
+            report["ok"] = report["ok"] and all(c["difference"] == 0 for c in report["checks"])
         bad = [(c["name"], str(c["left"]), str(c["right"]), str(c["difference"]),
                 c.get("documents") or c.get("customers") or c.get("lines"))
                for c in report["checks"] if c["difference"] != 0]
@@ -506,6 +521,7 @@ def _run(fresh: Callable[[], Engine], record: Callable[[str, Any], None], exampl
     assert {"domestic", "intra_eu_b2b", "eu_distance_sale", "export"} <= set(Steps.treatments), Steps.treatments
     assert Steps.documents.get("bank_lines", 0) > 0, "no statement was imported"
     assert {"EUR", "PLN"} <= set(Steps.currencies), Steps.currencies
+    assert Steps.documents.get("fx_revaluations", 0) > 0, "nothing was revalued"
 
 
 def test_any_sequence_of_events_keeps_the_books_reconciled(
