@@ -142,6 +142,7 @@ def init_app(app: Flask) -> None:
         quotes,
         receivables,
         returns,
+        revaluation,
         sales,
         settings,
         tax_reports,

@@ -127,8 +127,9 @@ def periods() -> Any:
 @requires("ledger:write")
 def close_period(period: str) -> Any:
     def work(tx: Any) -> tuple[str, str]:
-        ledger.close_period(tx, period)
-        return url_for("web.periods"), f"Period {period} closed: nothing more can be posted into it."
+        closed = ledger.close_period(tx, period)
+        said = "".join(f" Note: {w['message']}" for w in closed["warnings"])
+        return url_for("web.periods"), f"Period {period} closed: nothing more can be posted into it.{said}"
     return back_to(url_for("web.periods"), submit(work))
 
 
