@@ -40,7 +40,7 @@ from o2c.domain.access import Principal
 from o2c.domain.money import document_totals, line_net, round_money
 from o2c.schemas import api as s
 from o2c.services.billing import invoicing
-from o2c.services.books import fx
+from o2c.services.books import fx, revaluation
 from o2c.services.books.reconciliation import reconcile
 from o2c.services.cash import dunning, payments
 from o2c.services.crm import associations, coupons, feedback, insights, winback
@@ -409,6 +409,16 @@ class _Loader:
             "method": "bank_transfer", "reference": f"PKO-{paid:%Y%m%d}-0001",
             "allocations": [{"invoice_id": invoice_ids[0], "amount": "300.00"}]})
         self.run(paid, ACCOUNTANT.actor, lambda tx: payments.record_payment(tx, payment))
+        self.revalue(self.ago(14))
+
+    def revalue(self, owed_since: dt.datetime) -> None:
+        """The accountant revalues the złoty owed at last month's end (the day
+        after it, as accountants do), or three days ago when the café owed
+        nothing yet then: an unrealised difference and its reversal."""
+        month_end = self.now.date().replace(day=1) - dt.timedelta(days=1)
+        as_of = month_end if month_end >= owed_since.date() else (self.now - dt.timedelta(days=3)).date()
+        when = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(9), tzinfo=dt.timezone.utc)
+        self.run(min(when, self.ago(0, 1)), ACCOUNTANT.actor, lambda tx: revaluation.revalue(tx, as_of))
 
     def credit_review(self) -> None:
         """Credit limits are agreed after the first months of trading (planning
