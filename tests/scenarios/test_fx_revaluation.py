@@ -163,3 +163,27 @@ def test_accountants_and_administrators_revalue_clerks_and_webshops_may_not_even
     assert [x["as_of"] for x in accountant.ok("get", "/api/v1/fx/revaluations")["items"]] == [
         NEXT.isoformat(), END.isoformat()]
     assert clerk.get(f"/api/v1/fx/revaluations/{done['id']}").status_code == 403
+
+
+def test_accountants_revaluing_the_same_day_at_once_post_it_once(app: Any, admin: Client, keys: dict[str, str],
+                                                                  day: Any) -> None:
+    from tests.services.test_races import Answer, race
+    day(D0)
+    c = zloty_shop(admin)
+    o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-WAWA"}, "confirm": True,
+                                            "lines": [{"sku": "RETRO-CLOCK", "quantity": 2}]}, status=201)
+    ship_all(admin, o["id"])
+    day(D1)
+    # Three for each of two days: one of each posts, the others find it done.
+    answers = race(6, lambda i: Answer(Client(app.test_client(), keys["accountant"]).post(
+        "/api/v1/fx/revaluation", {"as_of": (D1 if i % 2 else D0).isoformat()})))
+    assert sorted(a.status for a in answers) == [201, 201, 409, 409, 409, 409], answers
+    assert {a.code for a in answers if a.status == 409} == {"conflict"}
+    assert sorted(a.body["as_of"] for a in answers if a.status == 201) == [D0.isoformat(), D1.isoformat()]
+    entries = admin.ok("get", "/api/v1/ledger/entries?source_type=fx_revaluation")["items"]
+    # Each an entry and its reversal (at the invoice's own rate too: 487.98 PLN
+    # is 114.15 at 4.2750 as a whole, booked as 93.56 + 20.58 = 114.14 by rows).
+    assert sorted((e["source_id"], e["date"]) for e in entries) == sorted(
+        (a.body["id"], day) for a in answers if a.status == 201 for day in (a.body["as_of"], "2026-12-01"))
+    assert c["currency"] == "PLN"
+    reconciliation_ok(admin)

@@ -79,10 +79,8 @@ def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
     reversal_on = first_of_next_month(as_of)
     tx.check_period_open(as_of)
     tx.check_period_open(reversal_on)
-    if tx.conn.dialect.name == "postgresql":
-        # The balances read below must be the ones the entry corrects: postings
-        # in flight finish first, new ones wait for this (short) transaction.
-        tx.conn.exec_driver_sql("LOCK TABLE journal_entries IN SHARE MODE")
+    # The day first: a second revaluation of it waits here for the first to
+    # commit, then finds it (and holds no lock the first needs).
     claimed = tx.conn.execute(
         dialect_insert(tx.conn)(revaluations)
         .values(as_of=as_of, reversal_on=reversal_on, created_at=tx.now, created_by=tx.actor)
@@ -90,6 +88,12 @@ def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
     if claimed is None:
         raise Conflict(f"The foreign-currency balances were already revalued at {as_of.isoformat()}; "
                        "its entry and reversal stand.", {"as_of": as_of.isoformat()})
+    if tx.conn.dialect.name == "postgresql":
+        # The balances read below must be the ones the entry corrects: postings
+        # in flight finish first, new ones wait for this (short) transaction.
+        # SHARE ROW EXCLUSIVE conflicts with itself, so two revaluations of
+        # different days never both hold it and then both insert entries.
+        tx.conn.exec_driver_sql("LOCK TABLE journal_entries IN SHARE ROW EXCLUSIVE MODE")
     rows = []
     for (role, currency), (amount, booked) in sorted(foreign_balances(tx, as_of).items()):
         if amount == 0 and booked == 0:
