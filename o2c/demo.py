@@ -173,10 +173,12 @@ AGE = {"completed_overpaid": (35, 55), "completed": (18, 58), "partially_paid": 
        "cancelled": (3, 40), "returned": (30, 55)}
 MASTER_DATA_DAYS_AGO = 62
 DEMO_CURRENCIES = ("PLN", "USD")
-#: ECB-like reference rates (units per euro), one a working day, repeated as needed.
+#: ECB-like reference rates (units per euro), one a working day, repeated as
+#: needed. The złoty weakens over the weeks, so the café's payment realises a
+#: difference and the month-end revaluation shows one.
 DEMO_RATES = {
-    "PLN": ("4.2811", "4.2790", "4.2750", "4.2698", "4.2733", "4.2805", "4.2862", "4.2840", "4.2779", "4.2750",
-            "4.2716", "4.2744", "4.2801", "4.2810", "4.2768"),
+    "PLN": ("4.2412", "4.2450", "4.2496", "4.2531", "4.2577", "4.2610", "4.2652", "4.2693", "4.2731", "4.2770",
+            "4.2815", "4.2853", "4.2890", "4.2931", "4.2975"),
     "USD": ("1.1631", "1.1602", "1.1654", "1.1689", "1.1672", "1.1640", "1.1598", "1.1611", "1.1650", "1.1664",
             "1.1702", "1.1695", "1.1671", "1.1648", "1.1659"),
 }
