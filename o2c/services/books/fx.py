@@ -213,6 +213,13 @@ def rate_on(tx: Tx, currency: str, on: dt.date, *, fallback_days: int = DEFAULT_
     return RateUsed(currency, row.rate, row.date, row.source, on)
 
 
+def day_rate(tx: Tx, currency: str, on: dt.date) -> RateUsed:
+    """The rate a figure that is on no document is valued at (a credit check,
+    a threshold): ``rate_on`` with the configured fallback days, not marked
+    as used; 409 ``rate_missing`` without one."""
+    return rate_on(tx, currency, on, fallback_days=_settings["fallback_days"])
+
+
 def _document_rate_stmt(dialect: str) -> Any:
     """Pick the day's (or the latest earlier) rate and mark it used, in one
     statement. PostgreSQL marks it only the first time (a data-modifying

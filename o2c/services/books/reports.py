@@ -102,6 +102,44 @@ def account_ledger(tx: Tx, code: str, date_from: dt.date | None, date_to: dt.dat
 
 # -- receivables --------------------------------------------------------------------------
 
+OPEN_STATUSES = ("open", "partially_paid")
+
+
+def open_receivables(tx: Tx, *where: Any, overdue_before: dt.date | None = None) -> dict[str, Any]:
+    """What is open on the invoices matching ``where`` (open or partly paid),
+    as they stand now, and the part due before ``overdue_before``: per
+    currency in it, and in the functional currency with foreign balances at
+    their booked values (``o2c.domain.fx.open_value``) — ``open`` and
+    ``overdue`` are these functional totals, the plain sums for EUR-only books.
+
+    One statement: functional-currency invoices are summed by the database,
+    foreign ones come back one per invoice, as each is valued on its own."""
+    balance = invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount
+    late = invoices.c.due_date < overdue_before if overdue_before is not None else literal(False)
+    key = case((invoices.c.currency == FUNCTIONAL_CURRENCY, literal(0)), else_=invoices.c.id)
+    q = (select(invoices.c.currency, key.label("k"), money_sum(balance).label("open"),
+                money_sum(case((late, balance), else_=0)).label("overdue"),
+                money_sum(invoices.c.total).label("total"), money_sum(invoices.c.functional_total).label("ft"),
+                func.count().label("n"), func.count(case((late, 1))).label("late"))
+         .where(invoices.c.status.in_(OPEN_STATUSES), *where).group_by(invoices.c.currency, key))
+    per: dict[str, dict[str, Any]] = {}
+    for r in tx.conn.execute(q):
+        c = per.setdefault(r.currency, {"currency": r.currency, "open_invoices": 0, "overdue_invoices": 0,
+                                        **dict.fromkeys(("open", "overdue", "functional_open",
+                                                         "functional_overdue"), ZERO)})
+        c["open_invoices"] += int(r.n)
+        c["overdue_invoices"] += int(r.late)
+        c["open"] += r.open
+        c["overdue"] += r.overdue
+        c["functional_open"] += open_value(r.currency, r.ft, r.total, r.open)
+        c["functional_overdue"] += open_value(r.currency, r.ft, r.total, r.overdue) if r.overdue else ZERO
+    rows = sorted(per.values(), key=lambda c: (c["currency"] != FUNCTIONAL_CURRENCY, c["currency"]))
+    return {"open": _sum(c["functional_open"] for c in rows), "overdue": _sum(c["functional_overdue"] for c in rows),
+            "open_invoices": sum(c["open_invoices"] for c in rows),
+            "overdue_invoices": sum(c["overdue_invoices"] for c in rows),
+            "functional_currency": FUNCTIONAL_CURRENCY, "by_currency": rows}
+
+
 def _paid_as_of(as_of: dt.date) -> Any:
     return (select(allocations.c.invoice_id, func.sum(allocations.c.amount).label("paid"))
             .where(allocations.c.date <= as_of).group_by(allocations.c.invoice_id).subquery())
