@@ -131,6 +131,8 @@ def price_lines(tx: Tx, settings: Settings, customer: Any, ship_to: str, found: 
     order_net = sum((r["net"] for r in priced), ZERO)
     if needs_distance_sales(seller, buyer, ship_to):
         sales = distance_sales(tx, seller.country, tx.today)
+        if currency != FUNCTIONAL_CURRENCY:  # the threshold is in the functional currency
+            order_net = dfx.to_functional(order_net, fx.day_rate(tx, currency, tx.today).rate, currency)
     decision = settle(decide(seller, buyer, ship_to, order_net, sales), [r["_class"] for r in priced])
     dest_rates: dict[str, Decimal] = {}
     if decision.treatment in ("eu_distance_sale", "exempt") and decision.tax_country != seller.country:
