@@ -121,7 +121,9 @@ def open_receivables(tx: Tx, *where: Any, overdue_before: dt.date | None = None)
                 money_sum(case((late, balance), else_=0)).label("overdue"),
                 money_sum(invoices.c.total).label("total"), money_sum(invoices.c.functional_total).label("ft"),
                 func.count().label("n"), func.count(case((late, 1))).label("late"))
-         .where(invoices.c.status.in_(OPEN_STATUSES), *where).group_by(invoices.c.currency, key))
+         # By the label: the expression's bound parameters would not match
+         # the select's on PostgreSQL.
+         .where(invoices.c.status.in_(OPEN_STATUSES), *where).group_by(invoices.c.currency, "k"))
     per: dict[str, dict[str, Any]] = {}
     for r in tx.conn.execute(q):
         c = per.setdefault(r.currency, {"currency": r.currency, "open_invoices": 0, "overdue_invoices": 0,
