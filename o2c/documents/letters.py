@@ -130,8 +130,9 @@ class Formatter:
         self.locale = LOCALES[language]
         self.currency = currency
 
-    def money(self, value: Decimal) -> str:
-        return format_currency(value, self.currency, locale=self.locale)
+    def money(self, value: Decimal, currency: str | None = None) -> str:
+        """``value`` in ``currency`` (the formatter's by default), with its minor units."""
+        return format_currency(value, currency or self.currency, locale=self.locale)
 
     def date(self, value: dt.date | None) -> str:
         return "" if value is None else format_date(value, format="medium", locale=self.locale)
@@ -169,7 +170,7 @@ def statement_pdf(statement: dict[str, Any], company: dict[str, Any], today: dt.
 def dunning_html(letter: dict[str, Any], customer: dict[str, Any], company: dict[str, Any]) -> str:
     lang = language_of(letter["language"])
     return _env.get_template("dunning/letter.html").render(**{
-        "t": TEXTS[lang], "lang": lang, "f": Formatter(lang, company.get("currency", "EUR")),
+        "t": TEXTS[lang], "lang": lang, "f": Formatter(lang, letter.get("currency") or company.get("currency", "EUR")),
         "letter": letter, "customer": customer, "address": _address_lines(customer.get("billing_address")),
         "company": _company_context(company), "body": TEXTS[lang][f"body_{letter['level']}"],
         "title": TEXTS[lang][letter["level_name"]],

@@ -166,3 +166,27 @@ def settled_value(functional_total: Decimal, total: Decimal, settled: Decimal) -
     if total == 0 or settled == 0:
         return ZERO
     return round_money(functional_total * settled / total)
+
+
+def open_value(currency: str, functional_total: Decimal, total: Decimal, open_amount: Decimal) -> Decimal:
+    """The functional value of the part still open (``open_amount``, in the
+    document's currency) of a document of ``total`` booked at
+    ``functional_total``: its booked value less the value of what is settled
+    (:func:`settled_value`), the figure the ledger carries for it and the
+    reconciliation compares. In the functional currency it is the amount."""
+    if currency == FUNCTIONAL_CURRENCY:
+        return open_amount
+    return functional_total - settled_value(functional_total, total, total - open_amount)
+
+
+def by_currency(items: Sequence[tuple[str, Decimal, Decimal]]) -> list[dict[str, object]]:
+    """Per currency (the functional first, then alphabetical) the sum of the
+    amounts in it and of their functional values, from ``(currency, amount,
+    functional)`` items: what a report shows instead of adding currencies."""
+    sums: dict[str, list[Decimal]] = {}
+    for currency, amount, functional in items:
+        s = sums.setdefault(currency, [ZERO, ZERO])
+        s[0] += amount
+        s[1] += functional
+    order = sorted(sums, key=lambda c: (c != FUNCTIONAL_CURRENCY, c))
+    return [{"currency": c, "total": sums[c][0], "functional_total": sums[c][1]} for c in order]

@@ -170,17 +170,34 @@ class AgingTotals(Schema):
 
 
 class AgingRow(AgingTotals):
+    """One customer's open balances in one currency (a customer owing in two
+    currencies has two rows)."""
     customer_id = fields.Integer()
     code = Str()
     name = Str()
+    currency = Str(metadata={"description": "The invoices' currency: the row's amounts are in it."})
     open_invoices = fields.Integer()
+    functional = fields.Nested(AgingTotals, metadata={
+        "description": "The same buckets in the functional currency: open foreign balances at their booked values."})
+    functional_total = Money(metadata={"description": "functional.total"})
+
+
+class AgingCurrency(AgingTotals):
+    currency = Str()
+    open_invoices = fields.Integer()
+    functional_total = Money(metadata={"description": "The open balances in the currency at their booked values."})
 
 
 class AgingOut(Schema):
     as_of = BookDate()
     buckets = fields.List(Str())
     customers = fields.List(fields.Nested(AgingRow))
-    totals = fields.Nested(AgingTotals)
+    totals = fields.Nested(AgingTotals, metadata={
+        "description": "In the functional currency (EUR): Σ of the rows' functional figures; currencies are never "
+                       "added together."})
+    functional_currency = Str(metadata={"example": "EUR"})
+    by_currency = fields.List(fields.Nested(AgingCurrency), metadata={
+        "description": "Per currency the buckets in that currency, and their functional value."})
 
 
 class StatementLine(Schema):
@@ -188,9 +205,10 @@ class StatementLine(Schema):
     document = Str()
     description = Str()
     kind = Str()
+    currency = Str(metadata={"description": "Debit, credit and the running balance are in this currency."})
     debit = Money()
     credit = Money()
-    balance = SignedMoney()
+    balance = SignedMoney(metadata={"description": "The running balance in the line's currency."})
 
 
 class OpenInvoice(Schema):
@@ -198,9 +216,22 @@ class OpenInvoice(Schema):
     number = Str()
     issue_date = BookDate()
     due_date = BookDate()
+    currency = Str()
     total = Money()
     balance_due = Money()
+    functional_balance_due = Money(metadata={"description": "balance_due at its booked value in the functional "
+                                                            "currency."})
     days_overdue = fields.Integer()
+
+
+class StatementCurrency(Schema):
+    currency = Str()
+    opening_balance = SignedMoney()
+    closing_balance = SignedMoney()
+    open_total = Money()
+    overdue_total = Money()
+    functional_closing_balance = SignedMoney(metadata={"description": "The ledger's value of closing_balance."})
+    functional_open_total = Money()
 
 
 class StatementCustomer(Schema):
@@ -220,6 +251,11 @@ class StatementOut(Schema):
     open_invoices = fields.List(fields.Nested(OpenInvoice))
     open_total = Money()
     overdue_total = Money()
+    functional_currency = Str(metadata={
+        "example": "EUR", "description": "The currency of opening_balance, closing_balance, open_total and "
+                                         "overdue_total: functional values, foreign ones at their booked values."})
+    by_currency = fields.List(fields.Nested(StatementCurrency), metadata={
+        "description": "The balances and totals per document currency, in it."})
 
 
 class DunningRunIn(Schema):
@@ -233,11 +269,20 @@ class DunningItem(Schema):
     number = Str()
     issue_date = BookDate()
     due_date = BookDate()
+    currency = Str()
     total = Money()
     level = fields.Integer()
     level_name = Str()
     days_overdue = fields.Integer()
     balance_due = Money()
+    functional_balance_due = Money(metadata={"description": "balance_due at its booked value in the functional "
+                                                            "currency."})
+
+
+class CurrencyTotal(Schema):
+    currency = Str()
+    total = Money()
+    functional_total = Money()
 
 
 class DunningLetterOut(Schema):
@@ -250,7 +295,10 @@ class DunningLetterOut(Schema):
     level = fields.Integer()
     level_name = Str()
     language = Str()
+    currency = Str(metadata={"description": "A letter chases invoices of one currency: total is in it."})
     total = Money()
+    functional_currency = Str(metadata={"example": "EUR"})
+    functional_total = Money(metadata={"description": "total at its booked value in the functional currency."})
     created_at = fields.DateTime()
     created_by = Str()
     invoices = fields.List(fields.Nested(DunningItem))
@@ -261,6 +309,10 @@ class DunningRunOut(Schema):
     thresholds = fields.List(fields.Integer())
     notices = fields.Integer()
     letters = fields.List(fields.Nested(DunningLetterOut))
+    by_currency = fields.List(fields.Nested(CurrencyTotal), metadata={
+        "description": "What the run chases per currency, in it and at its booked value."})
+    functional_currency = Str(metadata={"example": "EUR"})
+    functional_total = Money()
 
 
 class DunningListArgs(Schema):

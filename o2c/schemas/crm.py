@@ -86,6 +86,12 @@ class InsightsArgs(Schema):
     as_of = fields.Date(metadata={"description": "The day recency is counted to; today by default."})
 
 
+class OpenBalanceOut(Schema):
+    currency = Str()
+    open_balance = Money()
+    functional_open_balance = Money()
+
+
 class InsightsOut(Schema):
     customer_id = fields.Integer()
     first_order_on = fields.Date(allow_none=True)
@@ -99,7 +105,9 @@ class InsightsOut(Schema):
     returns_rate = fields.Decimal(as_string=True, allow_none=True)
     satisfaction_average = fields.Decimal(as_string=True, allow_none=True)
     satisfaction_answers = fields.Integer()
-    open_balance = Money()
+    open_balance = Money(metadata={"description": "In the functional currency: foreign balances at their booked "
+                                                  "values (open_balance_by_currency sets out each currency)."})
+    open_balance_by_currency = fields.List(fields.Nested(OpenBalanceOut))
     average_days_to_pay = fields.Decimal(as_string=True, allow_none=True)
     rfm = fields.Nested(RfmOut, allow_none=True)
 

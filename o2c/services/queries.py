@@ -22,7 +22,7 @@ from o2c.domain.money import ZERO, unit_cost
 from o2c.domain.numbering import order_number
 from o2c.ledger.accounts import REVENUE_ROLES
 from o2c.services.billing import invoicing
-from o2c.services.books import ledger
+from o2c.services.books import ledger, reports
 from o2c.services.cash.payments import OPEN, payment_number
 from o2c.services.fulfilment import shipping
 from o2c.services.platform.uow import Tx, period_of
@@ -550,14 +550,12 @@ def search_customers(tx: Tx, q: str = "", *, next_: int | None = None, prev: int
 
 
 def customer_summary(tx: Tx, customer_id: int) -> dict[str, Any]:
-    """Open receivables, overdue part and unapplied credit of a customer."""
-    row = tx.conn.execute(
-        select(money_sum(_balance).label("open"),
-               money_sum(case((invoices.c.due_date < tx.today, _balance), else_=0)).label("overdue"),
-               func.count().label("n"))
-        .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(OPEN))
-    ).one()
-    return {"open": row.open, "overdue": row.overdue, "open_invoices": int(row.n),
+    """Open receivables, overdue part and unapplied credit of a customer:
+    ``open`` and ``overdue`` in the functional currency (foreign balances at
+    their booked values), ``by_currency`` in each invoice currency."""
+    ar = reports.open_receivables(tx, invoices.c.customer_id == customer_id, overdue_before=tx.today)
+    return {"open": ar["open"], "overdue": ar["overdue"], "open_invoices": ar["open_invoices"],
+            "by_currency": ar["by_currency"], "functional_currency": ar["functional_currency"],
             "credit": customer_credit(tx, customer_id),
             "exposure": order_service.customer_exposure(tx, customer_id)}
 
@@ -731,10 +729,11 @@ def dashboard(tx: Tx, months: int = 12) -> dict[str, Any]:
         .where(shipments.c.status == "packed").order_by(shipments.c.id)
     ).all()
     overdue_cond = and_(invoices.c.status.in_(OPEN), invoices.c.due_date < today)
-    overdue = tx.conn.execute(select(func.count(), money_sum(_balance)).where(overdue_cond)).one()
-    open_ar = tx.conn.execute(select(money_sum(_balance)).where(invoices.c.status.in_(OPEN))).scalar_one()
+    # In the functional currency, foreign balances at their booked values.
+    ar = reports.open_receivables(tx, overdue_before=today)
     overdue_rows = tx.conn.execute(
-        select(invoices.c.id, invoices.c.number, invoices.c.due_date, _balance_money.label("balance"),
+        select(invoices.c.id, invoices.c.number, invoices.c.due_date, invoices.c.currency,
+               _balance_money.label("balance"),
                customers.c.name.label("customer_name"))
         .join(customers, customers.c.id == invoices.c.customer_id)
         .where(overdue_cond).order_by(invoices.c.due_date, invoices.c.id).limit(8)
@@ -747,7 +746,8 @@ def dashboard(tx: Tx, months: int = 12) -> dict[str, Any]:
         "to_ship": len(packed),
         "packed_rows": [{**r._asdict(), "number": shipping.shipment_number(r.id, r.created_at),
                          "order_number": order_number(r.order_id, r.order_created)} for r in packed[:8]],
-        "overdue_count": int(overdue[0]), "overdue_total": overdue[1], "open_receivables": open_ar,
+        "overdue_count": ar["overdue_invoices"], "overdue_total": ar["overdue"], "open_receivables": ar["open"],
+        "receivables_by_currency": ar["by_currency"], "functional_currency": ar["functional_currency"],
         "overdue_rows": [{**r._asdict(), "days": (today - r.due_date).days} for r in overdue_rows],
         "revenue": revenue_by_month(tx, months),
     }

@@ -29,6 +29,7 @@ from o2c.web.core import (
     str_arg,
     submit,
 )
+from o2c.web import money
 from o2c.web.nav import Item, add
 
 AGING_PAGE = 50
@@ -134,7 +135,8 @@ def run_dunning() -> Any:
             return url_for("web.dunning_letters"), f"Nothing to chase as of {as_of.isoformat()}: no letter was due."
         return (url_for("web.dunning_letters"),
                 f"{n} letter{'s' if n != 1 else ''} with {result['notices']} notice"
-                f"{'s' if result['notices'] != 1 else ''} recorded as of {as_of.isoformat()}; "
+                f"{'s' if result['notices'] != 1 else ''} recorded as of {as_of.isoformat()} ("
+                + ", ".join(f"{money(c['total'])} {c['currency']}" for c in result["by_currency"]) + "); "
                 "their PDFs are being rendered.")
     outcome = submit(work)
     if isinstance(outcome, Problem):

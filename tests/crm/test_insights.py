@@ -48,6 +48,7 @@ def test_insights_of_a_customer_with_returns_payments_and_feedback(history: dict
         "returns_rate": "0.1429",  # 1 of 7 units
         "satisfaction_average": "4.5", "satisfaction_answers": 2,
         "open_balance": "12.20",  # I3 24.40 − credit note 12.20
+        "open_balance_by_currency": [{"currency": "EUR", "open_balance": "12.20", "functional_open_balance": "12.20"}],
         "average_days_to_pay": "12.5",  # (10 + 15) ÷ 2
         "rfm": {"recency": 10, "frequency": 3, "monetary": "60.00",
                 "recency_score": 4, "frequency_score": 5, "monetary_score": 5, "segment": "champion"},

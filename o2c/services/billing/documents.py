@@ -169,13 +169,13 @@ def mail_when_issued(tx: Tx, stored: StoredFile, doc: dict[str, Any]) -> int | N
 
 def mail_letter(tx: Tx, stored: StoredFile, letter: dict[str, Any]) -> int | None:
     """A dunning letter just stored, queued to the customer if it has an address."""
-    row = tx.conn.execute(select(customers.c.email, customers.c.invoice_email, customers.c.currency)
+    row = tx.conn.execute(select(customers.c.email, customers.c.invoice_email)
                           .where(customers.c.id == letter["customer_id"])).first()
     if row is None or not (row.invoice_email or row.email):
         return None
     return outbox.queue_message(
         tx, kind="dunning_letter", customer_id=letter["customer_id"], template="dunning_letter",
-        context={"number": letter["number"], "total": letter["total"], "currency": row.currency,
+        context={"number": letter["number"], "total": letter["total"], "currency": letter["currency"],
                  "level": letter["level"], "as_of": letter["as_of"]},
         document=(DUNNING_LETTER, stored.document_id),
         attachments=[outbox.stored_attachment(DUNNING_LETTER, stored.document_id, stored.filename,

@@ -45,11 +45,14 @@ def send_statement(tx: Tx, principal: Principal, customer_id: int, statement: di
     """Queue a customer statement (rendered by the caller) to the customer."""
     _may(principal, WRITE)
     st = statement
+    # The balance in the customer's one currency; owing in several, its
+    # functional value (the PDF sets out each currency).
+    per = st.get("by_currency") or []
+    balance, currency = ((per[0]["closing_balance"], per[0]["currency"]) if len(per) == 1
+                         else (st["closing_balance"], st.get("functional_currency", "EUR")))
     mid = outbox.queue_message(
         tx, kind="statement", customer_id=customer_id, template="statement",
-        context={"as_of": st["to"], "balance": st["closing_balance"],
-                 "currency": tx.conn.execute(select(m.Customer.__table__.c.currency)
-                                             .where(m.Customer.__table__.c.id == customer_id)).scalar() or "EUR"},
+        context={"as_of": st["to"], "balance": balance, "currency": currency},
         attachments=[outbox.Attachment(f"statement_{st['customer']['code']}_{st['to']}.pdf", "application/pdf", pdf)])
     return outbox.get_message(tx, mid)
 

@@ -218,6 +218,37 @@ def rate_on(tx: Tx, currency: str, on: dt.date, *, fallback_days: int = DEFAULT_
     return RateUsed(currency, row.rate, row.date, row.source, on)
 
 
+def day_rate(tx: Tx, currency: str, on: dt.date) -> RateUsed:
+    """The rate a figure that is on no document is valued at (a credit check,
+    a threshold): ``rate_on`` with the configured fallback days, not marked
+    as used; 409 ``rate_missing`` without one."""
+    return rate_on(tx, currency, on, fallback_days=_settings["fallback_days"])
+
+
+def day_rates(tx: Tx, wanted: Iterable[tuple[str, dt.date]]) -> dict[tuple[str, dt.date], Decimal]:
+    """``day_rate`` for many (currency, day) pairs in one read: the rates
+    of those currencies over the days' span, each day taking its own or the
+    latest earlier one within the fallback days; a pair without one is a 409
+    ``rate_missing`` (as ``day_rate`` says)."""
+    wanted = sorted(set(wanted))
+    if not wanted:
+        return {}
+    days = _settings["fallback_days"]
+    known: dict[str, list[tuple[dt.date, Decimal]]] = {}
+    for cur, day, rate in tx.conn.execute(
+            select(rates.c.currency, rates.c.date, rates.c.rate)
+            .where(rates.c.currency.in_(sorted({c for c, _ in wanted})),
+                   rates.c.date >= min(d for _, d in wanted) - dt.timedelta(days=days),
+                   rates.c.date <= max(d for _, d in wanted))
+            .order_by(rates.c.currency, rates.c.date)):
+        known.setdefault(cur, []).append((day, rate))
+    out: dict[tuple[str, dt.date], Decimal] = {}
+    for cur, on in wanted:
+        earlier = [(d, r) for d, r in known.get(cur, []) if on - dt.timedelta(days=days) <= d <= on]
+        out[cur, on] = earlier[-1][1] if earlier else day_rate(tx, cur, on).rate
+    return out
+
+
 def _document_rate_stmt(dialect: str) -> Any:
     """Pick the day's (or the latest earlier) rate and mark it used, in one
     statement. PostgreSQL marks it only the first time (a data-modifying

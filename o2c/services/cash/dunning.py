@@ -5,9 +5,10 @@ its days overdue have reached (1 reminder, 2 second reminder, 3 final notice;
 the day thresholds are configurable). An invoice is chased only when it has
 reached a level above the highest already sent for it — never the same level
 twice (a unique constraint on invoice and level guards it too) — and a level
-it skipped is not sent afterwards. Per customer, the invoices chased in a run
-go into one letter, in the customer's language, at the highest of their
-levels; the letter and its notices are recorded, a ``dunning.notice`` event is
+it skipped is not sent afterwards. Per customer and invoice currency, the
+invoices chased in a run go into one letter, in the customer's language and
+that currency (amounts of different currencies are never added up), at the
+highest of their levels; the letter and its notices are recorded, a ``dunning.notice`` event is
 emitted, and a job renders the PDF from what was recorded.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import func, insert, select
 
 from o2c.db import models as m
 from o2c.domain.errors import NotFound, ValidationFailed
+from o2c.domain.fx import FUNCTIONAL_CURRENCY, by_currency, open_value
 from o2c.domain.money import ZERO
 from o2c.services.platform import jobs
 from o2c.services.platform.uow import Tx
@@ -69,20 +71,20 @@ def run(tx: Tx, as_of: dt.date, thresholds: Sequence[int] = DEFAULT_THRESHOLDS) 
     rows = tx.conn.execute(
         select(invoices.c.id, invoices.c.number, invoices.c.customer_id, invoices.c.order_id, invoices.c.issue_date,
                invoices.c.due_date, invoices.c.total, invoices.c.amount_paid, invoices.c.credited_amount,
-               func.coalesce(sent.c.level, 0).label("sent"), customers.c.language, customers.c.code)
+               invoices.c.currency, func.coalesce(sent.c.level, 0).label("sent"), customers.c.language, customers.c.code)
         .join(customers, customers.c.id == invoices.c.customer_id)
         .outerjoin(sent, sent.c.invoice_id == invoices.c.id)
         .where(invoices.c.status.in_(OPEN), invoices.c.due_date < as_of, balance > 0)
-        .order_by(invoices.c.customer_id, invoices.c.due_date, invoices.c.id)
+        .order_by(invoices.c.customer_id, invoices.c.currency, invoices.c.due_date, invoices.c.id)
     ).all()
-    due: dict[int, list[tuple[Any, int, int]]] = defaultdict(list)
+    due: dict[tuple[int, str], list[tuple[Any, int, int]]] = defaultdict(list)
     for r in rows:
         days = (as_of - r.due_date).days
         level = level_for(days, t)
         if level > r.sent:
-            due[r.customer_id].append((r, level, days))
+            due[r.customer_id, r.currency].append((r, level, days))
     out = []
-    for customer_id, items in due.items():
+    for (customer_id, currency), items in due.items():
         first = items[0][0]
         level = max(lv for _, lv, _ in items)
         total = sum((r.total - r.amount_paid - r.credited_amount for r, _, _ in items), ZERO)
@@ -98,7 +100,8 @@ def run(tx: Tx, as_of: dt.date, thresholds: Sequence[int] = DEFAULT_THRESHOLDS) 
                   for r, lv, days in items]
         tx.emit("dunning.notice", "internal", None, {
             "letter_id": lid, "number": number, "customer_id": customer_id, "level": level,
-            "level_name": LEVELS[level], "as_of": as_of.isoformat(), "total": str(total), "invoices": chased})
+            "level_name": LEVELS[level], "as_of": as_of.isoformat(), "currency": currency, "total": str(total),
+            "invoices": chased})
         tx.audit("dunning.notice", "dunning_letter", lid, None,
                  {"number": number, "customer_id": customer_id, "level": level, "invoices": chased})
         # The PDF is rendered after commit by a worker (o2c.services.platform.background);
@@ -106,7 +109,15 @@ def run(tx: Tx, as_of: dt.date, thresholds: Sequence[int] = DEFAULT_THRESHOLDS) 
         jobs.enqueue(tx.conn, RENDER_LETTER_JOB, {"letter_id": lid}, key=f"dunning-letter:{lid}", now=tx.now)
         out.append(get_letter(tx, lid))
     return {"as_of": as_of, "thresholds": list(t), "letters": out,
-            "notices": sum(len(l["invoices"]) for l in out)}
+            "notices": sum(len(l["invoices"]) for l in out), **run_totals(out)}
+
+
+def run_totals(letters_out: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a run chases: per currency in it, and in the functional currency
+    (foreign balances at their booked values)."""
+    per = by_currency([(l["currency"], l["total"], l["functional_total"]) for l in letters_out])
+    return {"by_currency": per, "functional_currency": FUNCTIONAL_CURRENCY,
+            "functional_total": sum((c["functional_total"] for c in per), ZERO)}
 
 
 def get_letter(tx: Tx, letter_id: int) -> dict[str, Any]:
@@ -117,16 +128,23 @@ def get_letter(tx: Tx, letter_id: int) -> dict[str, Any]:
         raise NotFound(f"No dunning letter with id {letter_id}.")
     items = tx.conn.execute(
         select(notices.c.invoice_id, notices.c.level, notices.c.days_overdue, notices.c.balance_due,
-               invoices.c.number, invoices.c.issue_date, invoices.c.due_date, invoices.c.total)
+               invoices.c.number, invoices.c.issue_date, invoices.c.due_date, invoices.c.total,
+               invoices.c.currency, invoices.c.functional_total)
         .join(invoices, invoices.c.id == notices.c.invoice_id)
         .where(notices.c.letter_id == letter_id).order_by(invoices.c.due_date, invoices.c.id)).all()
+    chased = [{"invoice_id": i.invoice_id, "number": i.number, "issue_date": i.issue_date,
+               "due_date": i.due_date, "currency": i.currency, "total": i.total, "level": i.level,
+               "level_name": LEVELS[i.level], "days_overdue": i.days_overdue, "balance_due": i.balance_due,
+               "functional_balance_due": open_value(i.currency, i.functional_total, i.total, i.balance_due)}
+              for i in items]
+    # A letter chases invoices of one currency (its notices say which).
+    currency = chased[0]["currency"] if chased else FUNCTIONAL_CURRENCY
     return {"id": row.id, "number": letter_number(row.id, row.as_of), "customer_id": row.customer_id,
             "customer_code": row.code, "customer_name": row.name, "as_of": row.as_of, "level": row.level,
-            "level_name": LEVELS[row.level], "language": row.language, "total": row.total,
-            "created_at": row.created_at, "created_by": row.created_by,
-            "invoices": [{"invoice_id": i.invoice_id, "number": i.number, "issue_date": i.issue_date,
-                          "due_date": i.due_date, "total": i.total, "level": i.level, "level_name": LEVELS[i.level],
-                          "days_overdue": i.days_overdue, "balance_due": i.balance_due} for i in items]}
+            "level_name": LEVELS[row.level], "language": row.language, "currency": currency, "total": row.total,
+            "functional_currency": FUNCTIONAL_CURRENCY,
+            "functional_total": sum((i["functional_balance_due"] for i in chased), ZERO),
+            "created_at": row.created_at, "created_by": row.created_by, "invoices": chased}
 
 
 def list_letters(tx: Tx, customer_id: int | None, cursor: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:

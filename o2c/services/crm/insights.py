@@ -11,7 +11,8 @@ insights"):
 - average_order_interval_days: (last − first order day) ÷ (orders − 1).
 - returns_rate: units returned ÷ units shipped.
 - satisfaction_average: mean of the answered satisfaction scores.
-- open_balance: what is still open on their invoices.
+- open_balance: what is still open on their invoices, in the functional
+  currency (foreign balances at their booked values; per currency beside it).
 - average_days_to_pay: mean over fully paid invoices of the days from issue
   to the last payment applied.
 - rfm: recency (days since the last order), frequency (orders) and monetary
@@ -33,6 +34,7 @@ from o2c.db.types import money_sum
 from o2c.domain.access import Principal
 from o2c.domain.errors import NotFound
 from o2c.domain.money import ZERO
+from o2c.services.books import reports
 from o2c.services.customers import records
 from o2c.services.platform.uow import Tx
 
@@ -158,9 +160,7 @@ def insights(tx: Tx, principal: Principal, customer_id: int, as_of: dt.date | No
     shipped, returned = int(q[0]), int(q[1])
     sat = tx.conn.execute(select(func.count(feedback.c.score), func.sum(feedback.c.score))
                           .where(feedback.c.customer_id == customer_id, feedback.c.score.is_not(None))).one()
-    open_balance = tx.conn.execute(
-        select(money_sum(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount))
-        .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(("open", "partially_paid")))).scalar_one()
+    ar = reports.open_receivables(tx, invoices.c.customer_id == customer_id)
     paid = tx.conn.execute(
         select(invoices.c.issue_date, func.max(allocations.c.date).label("paid_on"))
         .join(allocations, allocations.c.invoice_id == invoices.c.id)
@@ -177,7 +177,9 @@ def insights(tx: Tx, principal: Principal, customer_id: int, as_of: dt.date | No
         "returns_rate": (Decimal(returned) / shipped).quantize(FOUR, ROUND_HALF_UP) if shipped else None,
         "satisfaction_average": (Decimal(sat[1]) / sat[0]).quantize(ONE_PLACE, ROUND_HALF_UP) if sat[0] else None,
         "satisfaction_answers": sat[0],
-        "open_balance": open_balance,
+        "open_balance": ar["open"],
+        "open_balance_by_currency": [{"currency": c["currency"], "open_balance": c["open"],
+                                      "functional_open_balance": c["functional_open"]} for c in ar["by_currency"]],
         "average_days_to_pay": (Decimal(sum(days)) / len(days)).quantize(ONE_PLACE, ROUND_HALF_UP) if days else None,
         "rfm": rfm(tx, last_on, n, revenue, as_of),
     }

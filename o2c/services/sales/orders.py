@@ -32,7 +32,7 @@ from o2c.domain.fx import minor_units
 from o2c.domain.money import ZERO, document_totals, line_net
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, order_transition
-from o2c.services.books import fx
+from o2c.services.books import fx, reports
 from o2c.services.crm import coupons
 from o2c.services.customers import records
 from o2c.services.platform import jobs
@@ -264,7 +264,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
     if confirm:
         # The order row is inserted first so a duplicate external_ref is reported
         # as such; a refused confirmation rolls the whole creation back.
-        _check_credit(tx, principal, customer.id, customer.credit_limit, totals.gross, number, oid)
+        _check_credit(tx, principal, customer.id, customer.credit_limit, totals.gross, currency, number, oid)
         if coupon_id is not None:
             coupons.redeem(tx, coupon_id)
         waiting = _reserve_lines(tx, line_rows, backorder=row["allow_backorder"])
@@ -276,18 +276,29 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
 
 # -- confirm / cancel ---------------------------------------------------------------
 
-_open_receivables = select(money_sum(invoices.c.total - invoices.c.amount_paid - invoices.c.credited_amount)).where(
-    invoices.c.customer_id == bindparam("cid"), invoices.c.status.in_(("open", "partially_paid")))
-_uninvoiced = select(money_sum(orders.c.total - orders.c.invoiced_total)).where(
-    orders.c.customer_id == bindparam("cid"), orders.c.status == "confirmed",
-    orders.c.total > orders.c.invoiced_total, orders.c.id != bindparam("exclude"))
+_uninvoiced = (
+    select(orders.c.currency, money_sum(orders.c.total - orders.c.invoiced_total))
+    .where(orders.c.customer_id == bindparam("cid"), orders.c.status == "confirmed",
+           orders.c.total > orders.c.invoiced_total, orders.c.id != bindparam("exclude"))
+    .group_by(orders.c.currency))
 
 
 def customer_exposure(tx: Tx, customer_id: int, exclude_order: int = 0) -> Decimal:
-    """Open receivables plus confirmed orders not yet invoiced (but for one)."""
-    open_ar = tx.conn.execute(_open_receivables, {"cid": customer_id}).scalar_one()
-    uninvoiced = tx.conn.execute(_uninvoiced, {"cid": customer_id, "exclude": exclude_order}).scalar_one()
+    """Open receivables plus confirmed orders not yet invoiced (but for one),
+    in the functional currency the credit limit is set in: open foreign
+    invoices at their booked values, foreign orders at the day's rate."""
+    open_ar = reports.open_receivables(tx, invoices.c.customer_id == customer_id)["open"]
+    uninvoiced = ZERO
+    for currency, amount in tx.conn.execute(_uninvoiced, {"cid": customer_id, "exclude": exclude_order}):
+        uninvoiced += in_functional(tx, amount, currency)
     return open_ar + uninvoiced
+
+
+def in_functional(tx: Tx, amount: Decimal, currency: str) -> Decimal:
+    """An amount not (yet) on a document, in the functional currency at the day's rate."""
+    if currency == FUNCTIONAL_CURRENCY:
+        return amount
+    return dfx.to_functional(amount, fx.day_rate(tx, currency, tx.today).rate, currency)
 
 
 _lock_customer = (
@@ -299,12 +310,15 @@ _lock_customer = (
 )
 
 
-def _check_credit(tx: Tx, principal: Principal, customer_id: int, limit: Decimal | None, amount: Decimal,
-                  number: str, order_id: int) -> None:
+def _check_credit(tx: Tx, principal: Principal, customer_id: int, limit: Decimal | None, total: Decimal,
+                  currency: str, number: str, order_id: int) -> None:
+    """The order fits under the customer's credit limit (in the functional
+    currency, as every figure it is compared with)."""
     if limit is None:
         return
     # Lock the customer so two confirmations cannot both fit under the limit.
     tx.conn.execute(_lock_customer, {"cid": customer_id})
+    amount = in_functional(tx, total, currency)
     exposure = customer_exposure(tx, customer_id, exclude_order=order_id)
     if exposure + amount > limit:
         if principal.channel_scope is not None:
@@ -393,7 +407,7 @@ def confirm_order(tx: Tx, order_id: int, principal: Principal) -> dict[str, Any]
     o = load_order(tx, order_id, principal, lock=True, extra=[customers.c.credit_limit])
     number = order_number(o.id, o.created_at)
     new_status = order_transition("confirm", o.status, number)
-    _check_credit(tx, principal, o.customer_id, o.credit_limit, o.total, number, o.id)
+    _check_credit(tx, principal, o.customer_id, o.credit_limit, o.total, o.currency, number, o.id)
     if o.coupon_id is not None:
         coupons.redeem(tx, o.coupon_id)
     ls = order_lines(tx, order_id)

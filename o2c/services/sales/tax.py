@@ -29,6 +29,7 @@ from o2c.domain.tax import (
     settle,
     vat_rows,
 )
+from o2c.services.books import fx
 from o2c.services.platform.company import Settings
 from o2c.services.platform.uow import Tx
 
@@ -48,22 +49,47 @@ def rates_on(tx: Tx, country: str, on: dt.date) -> dict[str, Decimal]:
     return {r.tax_class: r.rate for r in tx.conn.execute(_rates_on, {"cc": country, "on": on})}
 
 
+def _distance_sale_filter(home: str, start: dt.datetime) -> Any:
+    return and_(orders.c.created_at >= start, orders.c.status.notin_(("cancelled", "draft")),
+                orders.c.ship_to_country.in_(sorted(EU - {home})),
+                or_(orders.c.tax_treatment == "eu_distance_sale",
+                    and_(orders.c.tax_treatment.in_(("domestic", "exempt")), orders.c.tax_country == home)))
+
+
 def distance_sales(tx: Tx, home: str, today: dt.date) -> DistanceSales:
-    """EU distance sales (net) of last year and this year so far, in one
-    statement: orders shipped into another member state and taxed as
-    consumer sales, domestically below the threshold or by the OSS above it."""
+    """EU distance sales (net) of last year and this year so far, in the
+    functional currency the threshold is set in: orders shipped into another
+    member state and taxed as consumer sales, domestically below the
+    threshold or by the OSS above it.
+
+    One statement while every such order is in the functional currency; an
+    order in another currency counts at the rate of the day it was placed
+    (the one it was priced at), order by order, read when there are any."""
     start = dt.datetime(today.year - 1, 1, 1, tzinfo=dt.timezone.utc)
     this_year = dt.datetime(today.year, 1, 1, tzinfo=dt.timezone.utc)
     net = orders.c.net_total
-    row = tx.conn.execute(
-        select(money_sum(case((orders.c.created_at < this_year, net), else_=0)),
+    which = _distance_sale_filter(home, start)
+    rows = tx.conn.execute(
+        select(orders.c.currency, money_sum(case((orders.c.created_at < this_year, net), else_=0)),
                money_sum(case((orders.c.created_at >= this_year, net), else_=0)))
-        .where(orders.c.created_at >= start, orders.c.status.notin_(("cancelled", "draft")),
-               orders.c.ship_to_country.in_(sorted(EU - {home})),
-               or_(orders.c.tax_treatment == "eu_distance_sale",
-                   and_(orders.c.tax_treatment.in_(("domestic", "exempt")), orders.c.tax_country == home)))
-    ).one()
-    return DistanceSales(row[0] or ZERO, row[1] or ZERO)
+        .where(which).group_by(orders.c.currency)
+    ).all()
+    last, current = ZERO, ZERO
+    for currency, before, now in rows:
+        if currency == FUNCTIONAL_CURRENCY:
+            last, current = last + before, current + now
+    if any(r[0] != FUNCTIONAL_CURRENCY for r in rows):
+        foreign = tx.conn.execute(
+            select(orders.c.currency, orders.c.created_at, orders.c.net_total)
+            .where(which, orders.c.currency != FUNCTIONAL_CURRENCY)).all()
+        day_rates = fx.day_rates(tx, {(r.currency, r.created_at.date()) for r in foreign})
+        for r in foreign:
+            value = dfx.to_functional(r.net_total, day_rates[r.currency, r.created_at.date()], r.currency)
+            if r.created_at < this_year:
+                last += value
+            else:
+                current += value
+    return DistanceSales(last, current)
 
 
 def ship_to_of(customer: Any, shipping_address: dict[str, Any] | None) -> str:
@@ -105,6 +131,8 @@ def price_lines(tx: Tx, settings: Settings, customer: Any, ship_to: str, found: 
     order_net = sum((r["net"] for r in priced), ZERO)
     if needs_distance_sales(seller, buyer, ship_to):
         sales = distance_sales(tx, seller.country, tx.today)
+        if currency != FUNCTIONAL_CURRENCY:  # the threshold is in the functional currency
+            order_net = dfx.to_functional(order_net, fx.day_rate(tx, currency, tx.today).rate, currency)
     decision = settle(decide(seller, buyer, ship_to, order_net, sales), [r["_class"] for r in priced])
     dest_rates: dict[str, Decimal] = {}
     if decision.treatment in ("eu_distance_sale", "exempt") and decision.tax_country != seller.country:
@@ -161,7 +189,6 @@ def preview(tx: Tx, principal: Principal, settings: Settings, data: dict[str, An
         customer = records.resolve_customer(tx, principal, ref)
     else:
         customer = records.unsaved_customer(ref)
-    from o2c.services.books import fx
     currency = data.get("currency") or customer.currency or FUNCTIONAL_CURRENCY
     skus = sorted({l["sku"] for l in data["lines"]})
     if currency == FUNCTIONAL_CURRENCY:
