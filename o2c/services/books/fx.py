@@ -39,6 +39,10 @@ periods = m.Period.__table__
 DEFAULT_FALLBACK_DAYS = 4
 #: Rates are written in batches of this many rows by an import.
 BATCH = 1000
+#: The most decimals a document currency may have: orders, quotations and
+#: invoices keep their amounts in hundredths (``o2c.db.types.Money``), so a
+#: currency with mils (KWD, BHD, TND...) would lose its third decimal.
+MAX_MINOR_UNITS = 2
 #: What documents use (``O2C_FX_RATE_FALLBACK_DAYS``, set by the app).
 _settings = {"fallback_days": DEFAULT_FALLBACK_DAYS}
 
@@ -98,6 +102,10 @@ def set_currency(tx: Tx, code: str, enabled: bool) -> dict[str, Any]:
     if code == FUNCTIONAL_CURRENCY and not enabled:
         raise Conflict(f"{code} is the functional currency: the books are kept in it, so it stays enabled.",
                        {"code": code})
+    if enabled and before["minor_units"] > MAX_MINOR_UNITS:
+        why = (f"{code} has {before['minor_units']} decimals in its minor unit; documents keep their amounts in "
+               f"hundredths, so only currencies of at most {MAX_MINOR_UNITS} decimals can be enabled.")
+        raise ValidationFailed(why, {"code": [why]})
     if before["enabled"] != enabled:
         tx.conn.execute(update(currencies).where(currencies.c.code == code)
                         .values(enabled=enabled, updated_at=tx.now))
