@@ -221,6 +221,12 @@ def rate_on(tx: Tx, currency: str, on: dt.date, *, fallback_days: int = DEFAULT_
     return RateUsed(currency, row.rate, row.date, row.source, on)
 
 
+def rate_of_day(tx: Tx, currency: str, on: dt.date) -> RateUsed:
+    """``rate_on`` with the configured fallback days, without marking the
+    rate used: what an offer is valued at (a quotation books nothing)."""
+    return rate_on(tx, currency, on, fallback_days=_settings["fallback_days"])
+
+
 def _document_rate_stmt(dialect: str) -> Any:
     """Pick the day's (or the latest earlier) rate and mark it used, in one
     statement. PostgreSQL marks it only the first time (a data-modifying
@@ -505,5 +511,5 @@ def priced(tx: Tx, currency: str, found: dict[str, PricedProduct], req_lines: li
     own whose product has neither a fixed price nor a rate of the day is a
     409 ``rate_missing``."""
     if any(l.get("unit_price") is None and found[l["sku"]].unit_price is None for l in req_lines):
-        rate_on(tx, currency, on, fallback_days=_settings["fallback_days"])
+        rate_of_day(tx, currency, on)
     return found
