@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from o2c.schemas.api import CustomerRef, PageArgs, Str, VatOut, _text
+from o2c.schemas.api import CustomerRef, DocumentOut, PageArgs, Str, VatOut, _text
 from o2c.schemas.fields import BookDate, ExchangeRate, Money, Quantity, Rate, Whole
 
 STATUSES = ("draft", "sent", "accepted", "declined", "expired", "cancelled")
@@ -92,7 +92,7 @@ class QuoteRevisionRef(Schema):
     total = Money()
 
 
-class QuoteOut(Schema):
+class QuoteOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     label = Str(metadata={"description": "The number with the revision: QT-2026-000001-R2."})

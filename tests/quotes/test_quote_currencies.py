@@ -5,12 +5,20 @@ rate; the pipeline values every offer in EUR at the rate it was priced at."""
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import text as text_sql
 
+from o2c.config import Config
+from o2c.services.platform import outbox
 from tests.conftest import Client, customer, product, reconciliation_ok
 from tests.quotes.helpers import count
+from tests.web.conftest import Web, clerk_web, people  # noqa: F401  (fixtures)
 from tests.scenarios.test_foreign_currency import D0, D1, day, ship_all, zloty_shop  # noqa: F401
 
 VALID = (D0 + dt.timedelta(days=20)).isoformat()
@@ -117,3 +125,64 @@ def test_unknown_disabled_and_rateless_currencies_write_no_quotation(
     assert clerk.ok("get", f"/api/v1/quotes/{q['id']}")["currency"] == "PLN"
     assert count(engine, "quotes") == 1 and count(engine, "quote_revisions") == 1
     assert count(engine, "audit_log", "action = 'quote.created'") == 1
+
+
+def pdf_words(data: bytes) -> str:
+    """The PDF's text, its white space (the locale's no-break spaces too) as single spaces."""
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True,  # noqa: S603,S607
+                         check=True).stdout.decode()
+    return " ".join(out.split())
+
+
+def test_the_proposal_and_its_mail_state_zloty_in_polish(
+    admin: Client, clerk: Client, engine: Engine, day: Any, tmp_path: Path,
+) -> None:
+    day(D0)
+    zloty_shop(admin)
+    product(admin, "DESK", "250.00", "0.22", stock=5, cost="100.00")
+    customer(admin, "C-KRAKOW", name="Zegary Kraków sp. z o.o.", currency="PLN", language="pl")
+    q = clerk.ok("post", "/api/v1/quotes", wawa_quote(customer={"code": "C-KRAKOW"}), status=201)
+    assert (q["currency"], q["total"]) == ("PLN", "1791.85")
+    sent = clerk.ok("post", f"/api/v1/quotes/{q['id']}/send")
+    text = pdf_words(clerk.get(f"/api/v1/quotes/{q['id']}/pdf").data)
+    # Babel's Polish: a no-break space between thousands, a decimal comma, “zł”.
+    assert "1 068,75" in text and "399,98" in text and "Kwoty w PLN" in text
+    assert "1 791,85 zł" in text and "323,12 zł" in text and "€" not in text
+
+    with engine.connect() as c:
+        mid = c.execute(text_sql("SELECT id FROM messages WHERE kind = 'quotation'")).scalar_one()
+    assert outbox.deliver(engine, Config(DATABASE_URL="", MAIL_URL="", OUTBOX_DIR=str(tmp_path)), mid) is None
+    [path] = tmp_path.glob("*.eml")
+    body = email.message_from_bytes(path.read_bytes(), policy=email.policy.default).get_body(("plain",))
+    plain = " ".join(body.get_content().split())
+    assert f"{q['number']} na kwotę 1 791,85 zł" in plain and sent["acceptance_url"] in plain
+
+
+def test_the_back_office_form_and_page_in_the_quotations_currency(
+    admin: Client, clerk: Client, clerk_web: Web, day: Any,  # noqa: F811
+) -> None:
+    day(D0)
+    zloty_shop(admin)
+    product(admin, "DESK", "250.00", "0.22", stock=5, cost="100.00")
+    customer(admin, "C-ROSSI")
+    form = {"customer.code": "C-ROSSI", "currency": "pln", "valid_until": VALID,
+            "lines.0.sku": "RETRO-CLOCK", "lines.0.quantity": "2", "lines.1.sku": "DESK", "lines.1.quantity": "1"}
+    r = clerk_web.post("/quotes/new", {**form, "form_token": clerk_web.form_token("/quotes/new")})
+    assert r.status_code == 303, r.text
+    q = clerk.ok("get", "/api/v1/quotes")["items"][0]
+    assert (q["currency"], q["total"], q["functional_total"]) == ("PLN", "1791.85", "419.15")
+    page = clerk_web.get(f"/quotes/{q['id']}").text
+    assert "priced at 4.2750 PLN per 1 EUR: 419.15 EUR in the pipeline" in page
+    assert "1,068.75 PLN" in page and "1,791.85 PLN" in page
+    # Back to euro before it is sent: the prices shown in złoty are dropped, the lines priced in EUR.
+    edit = f"/quotes/{q['id']}/edit"
+    shown = clerk_web.get(edit).text
+    assert 'name="currency"' in shown and 'value="PLN"' in shown
+    r = clerk_web.post(edit, {**form, "currency": "EUR", "lines.0.unit_price": "199.99",
+                              "lines.1.unit_price": "1068.75", "form_token": clerk_web.form_token(edit)})
+    assert r.status_code == 303, r.text
+    q = clerk.ok("get", f"/api/v1/quotes/{q['id']}")
+    assert (q["currency"], q["total"]) == ("EUR", "419.68")
+    r = clerk_web.post(edit, {**form, "currency": "XYZ", "form_token": clerk_web.form_token(edit)})
+    assert r.status_code == 422 and "is not an ISO 4217 currency code" in r.text
+    assert "Values in EUR" in clerk_web.get("/quotes/pipeline").text
