@@ -32,7 +32,9 @@ def public_base_url() -> str:
 @requires("quotes:write")
 @blp.arguments(qs.QuoteIn)
 @blp.response(201, qs.QuoteOut)
-@blp.alt_response(422, schema=s.ErrorResponse, description="validation_error (inactive product, validity past)")
+@blp.alt_response(422, schema=s.ErrorResponse,
+                  description="validation_error (inactive product, validity past, unknown or disabled currency)")
+@blp.alt_response(409, schema=s.ErrorResponse, description="rate_missing: no rate of the day for the currency")
 def create_quote(data: dict[str, Any]) -> Any:
     """Create a draft quotation (revision 1) for a customer the caller may use."""
     return mutate(lambda tx: quotes.create_quote(tx, principal(), data, validity_days=_cfg().QUOTE_VALIDITY_DAYS),
@@ -70,7 +72,8 @@ def get_revision(quote_id: int, revision: int) -> Any:
 @requires("quotes:write")
 @blp.arguments(qs.QuotePatch)
 @blp.response(200, qs.QuoteOut)
-@blp.alt_response(409, schema=s.ErrorResponse, description="invalid_transition (accepted, declined, …)")
+@blp.alt_response(409, schema=s.ErrorResponse,
+                  description="invalid_transition (accepted, declined, …); rate_missing (no rate of the day)")
 def update_quote(data: dict[str, Any], quote_id: int) -> Any:
     """Change a quotation: a draft in place; a sent one gets the next revision (a draft until sent)."""
     return mutate(lambda tx: quotes.update_quote(tx, quote_id, principal(), data), QUOTE)

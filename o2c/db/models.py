@@ -1304,6 +1304,12 @@ class QuoteRevision(Base):
     #: The coupon the lines' discounts include; the order made at acceptance
     #: carries it and redeems it when confirmed.
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    #: The day's rate when the revision was priced (1 in the functional
+    #: currency) and its total at that rate: what the pipeline adds up, so
+    #: offers in several currencies are never summed as they are. The order
+    #: made at acceptance freezes its own rate when invoiced.
+    exchange_rate: Mapped[Decimal] = mapped_column(ExchangeRate(), server_default="10000000000")
+    functional_total: Mapped[Decimal] = mapped_column(server_default="0")
 
 
 class QuoteLine(Base):

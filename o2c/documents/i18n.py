@@ -22,6 +22,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 
+from o2c.domain.currencies import ISO_4217
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates" / "invoices"
 LOCALES = TEMPLATES / "locales"
@@ -66,9 +68,11 @@ class Formats:
         """``1.234,50 €`` (it), ``1 234,50 €`` (pl, ru), ``€1,234.50`` (en)."""
         return format_currency(amount, currency, locale=self.locale)
 
-    def amount(self, amount: Decimal) -> str:
-        """An amount in a column whose currency is stated once: ``1.234,50``."""
-        return format_decimal(amount, "#,##0.00", locale=self.locale)
+    def amount(self, amount: Decimal, currency: str = "EUR") -> str:
+        """An amount in a column whose currency is stated once, with that
+        currency's decimals: ``1.234,50`` (EUR), ``12.210`` (JPY)."""
+        places = ISO_4217.get(currency, 2)
+        return format_decimal(amount, "#,##0" + ("." + "0" * places if places else ""), locale=self.locale)
 
     def rate(self, rate: Decimal) -> str:
         """An exchange rate with at least four decimals, as the ECB writes them: ``4,2750``."""

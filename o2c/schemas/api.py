@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import missing
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
 from o2c.domain.currencies import ISO_4217
 from o2c.domain.mailaddr import address_error, addresses_error
@@ -15,6 +15,36 @@ from o2c.schemas.fields import BookDate, ExchangeRate, Id, Money, Quantity, Rate
 
 Str = Text
 LANGUAGES = ("en", "it", "pl", "ru", "de", "fr", "es")
+
+
+def _in_places(schema: Schema, data: dict[str, Any], places: int) -> None:
+    """Write the schema's amounts in ``data`` (and its nested lines') with
+    ``places`` decimals; the ``functional_*`` ones are in the functional
+    currency and keep two."""
+    for name, field in schema.dump_fields.items():
+        key = field.data_key or name
+        value = data.get(key)
+        if value is None or name.startswith("functional_"):
+            continue
+        if isinstance(field, Money):
+            data[key] = f"{Decimal(value).quantize(Decimal(1).scaleb(-places)):f}"
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            for item in value:
+                _in_places(field.inner.schema, item, places)
+
+
+class DocumentOut(Schema):
+    """A document in a ``currency``: its amounts are written with that
+    currency's decimals (JPY ``"14896"``, EUR and PLN ``"975.95"``), as the
+    document states them."""
+
+    @post_dump(pass_original=True)
+    def _minor_units(self, data: dict[str, Any], original: Any, **_: Any) -> dict[str, Any]:
+        currency = original.get("currency") if isinstance(original, dict) else getattr(original, "currency", None)
+        places = ISO_4217.get(currency or "", 2)
+        if places != 2:
+            _in_places(self, data, places)
+        return data
 
 
 def _not_blank(value: str) -> None:
@@ -282,7 +312,7 @@ class OrderLineOut(Schema):
     backordered_quantity = fields.Integer(metadata={"description": "Confirmed, waiting for stock."})
 
 
-class OrderOut(Schema):
+class OrderOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     status = Str()
@@ -398,7 +428,7 @@ class VatOut(Schema):
     exemption_reason = Str()
 
 
-class InvoiceOut(Schema):
+class InvoiceOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     order_id = fields.Integer()
@@ -451,7 +481,7 @@ class AllocationOut(Schema):
     amount = Money()
 
 
-class PaymentOut(Schema):
+class PaymentOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     customer_id = fields.Integer()
@@ -554,7 +584,7 @@ class ReturnOut(Schema):
     created_at = fields.DateTime()
 
 
-class CreditNoteOut(Schema):
+class CreditNoteOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     invoice_id = fields.Integer()
@@ -595,7 +625,7 @@ class RefundSourceOut(Schema):
     amount = Money()
 
 
-class RefundOut(Schema):
+class RefundOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     customer_id = fields.Integer()
@@ -918,7 +948,7 @@ class TaxPreviewLine(Schema):
     vat_rate = Rate()
 
 
-class TaxPreviewOut(Schema):
+class TaxPreviewOut(DocumentOut):
     currency = Str()
     tax_treatment = Str()
     tax_country = Str()

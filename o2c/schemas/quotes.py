@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from o2c.schemas.api import CustomerRef, PageArgs, Str, VatOut, _text
-from o2c.schemas.fields import BookDate, Money, Quantity, Rate, Whole
+from o2c.schemas.api import CustomerRef, DocumentOut, PageArgs, Str, VatOut, _text
+from o2c.schemas.fields import BookDate, ExchangeRate, Money, Quantity, Rate, Whole
 
 STATUSES = ("draft", "sent", "accepted", "declined", "expired", "cancelled")
 
@@ -21,8 +21,14 @@ class QuoteLineIn(Schema):
 _LINES = fields.List(fields.Nested(QuoteLineIn), validate=validate.Length(min=1, max=500))
 
 
+_CURRENCY = validate.Regexp(r"^[A-Z]{3}$")
+
+
 class QuoteIn(Schema):
     customer = fields.Nested(CustomerRef, required=True)
+    currency = Str(validate=_CURRENCY, load_default=None, metadata={
+        "description": "Any enabled currency; default: the customer's. Priced as an order: the price list's "
+                       "price, else the EUR price at the day's rate (409 rate_missing without one)."})
     lines = fields.List(fields.Nested(QuoteLineIn), required=True, validate=validate.Length(min=1, max=500))
     valid_until = BookDate(allow_none=True, load_default=None, metadata={
         "description": "Omitted: today plus the configured validity (30 days by default)."})
@@ -41,6 +47,9 @@ class QuotePatch(Schema):
     """Any of these; ``lines`` replaces every line."""
 
     lines = fields.List(fields.Nested(QuoteLineIn), validate=validate.Length(min=1, max=500))
+    currency = Str(validate=_CURRENCY, metadata={
+        "description": "Another enabled currency, only before the quotation is first sent (422 after); "
+                       "lines not sent with it are priced afresh in it."})
     valid_until = BookDate()
     payment_terms_days = Whole(validate=validate.Range(0, 365))
     delivery_terms = Str(validate=validate.Length(max=500), allow_none=True)
@@ -83,7 +92,7 @@ class QuoteRevisionRef(Schema):
     total = Money()
 
 
-class QuoteOut(Schema):
+class QuoteOut(DocumentOut):
     id = fields.Integer()
     number = Str()
     label = Str(metadata={"description": "The number with the revision: QT-2026-000001-R2."})
@@ -104,6 +113,12 @@ class QuoteOut(Schema):
     net_total = Money()
     vat_total = Money()
     total = Money()
+    exchange_rate = ExchangeRate(metadata={
+        "description": "Units of the currency per 1 EUR on the day the revision was priced (1 in EUR); the "
+                       "order's invoice freezes its own rate.", "example": "4.2750"})
+    functional_currency = Str(metadata={"example": "EUR"})
+    functional_total = Money(metadata={"description": "total at exchange_rate, rounded to the cent: the value "
+                                                      "the pipeline report adds up."})
     valid_until = BookDate()
     payment_terms_days = fields.Integer()
     delivery_terms = Str(allow_none=True)
@@ -137,7 +152,8 @@ class PipelineArgs(Schema):
 class PipelineStatus(Schema):
     status = Str()
     count = fields.Integer()
-    value = Money()
+    value = Money(metadata={"description": "In EUR: each quotation's functional_total (its total at the rate "
+                                           "of the day it was priced)."})
 
 
 class LostReason(Schema):

@@ -14,7 +14,9 @@ from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from o2c.domain.access import Principal
+from o2c.domain.currencies import ISO_4217
 from o2c.domain.errors import DomainError, NotFound
+from o2c.schemas.fields import rate_text
 from o2c.web.core import bp, can, engine, field_label, language_options, new_token, wants_json
 
 csrf = CSRFProtect()
@@ -55,10 +57,13 @@ def _load_user(sid: str) -> WebUser | None:
 # -- filters -----------------------------------------------------------------------
 
 def money(value: Any, currency: str | None = None) -> str:
+    """``1,234.50 EUR``; with its currency, an amount has that currency's
+    decimals (``14,896 JPY``)."""
     if value is None or value == "":
         return ""
-    v = Decimal(value).quantize(Decimal("0.01"))
-    text = f"{v:,.2f}"
+    places = ISO_4217.get(currency or "", 2)
+    v = Decimal(value).quantize(Decimal(1).scaleb(-places))
+    text = f"{v:,.{places}f}"
     return f"{text} {currency}" if currency else text
 
 
@@ -155,7 +160,7 @@ def init_app(app: Flask) -> None:
     from o2c.web.quote_links import public
     app.register_blueprint(public)  # the quotation's acceptance pages: public, behind a secret link
 
-    app.jinja_env.filters.update(money=money, rate=rate, day=day, moment=moment, label=label, badge=badge,
+    app.jinja_env.filters.update(money=money, rate=rate, fxrate=rate_text, day=day, moment=moment, label=label, badge=badge,
                                  attrs=attrs, audit_words=describe)
     # Globals (not context): imported macros see them too.
     app.jinja_env.globals.update(can=can, navigation=navigation, new_token=new_token, field_label=field_label,

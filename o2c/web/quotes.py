@@ -177,6 +177,8 @@ def _quote_input(form: Form, *, new: bool) -> tuple[dict[str, Any] | None, Probl
             body[name] = v[name].strip()
     if not blank(v.get("payment_terms_days")):
         body["payment_terms_days"] = integer(v.get("payment_terms_days"))
+    if not blank(v.get("currency")):
+        body["currency"] = v["currency"].strip().upper()
     if not blank(v.get("coupon")):
         body["coupon"] = v["coupon"].strip()
     elif not new:
@@ -239,7 +241,7 @@ def _values_of(q: dict[str, Any]) -> dict[str, str]:
     """A quotation's latest revision as the form's values."""
     values = {k: "" if q.get(k) is None else str(q[k])
               for k in ("valid_until", "payment_terms_days", "delivery_terms", "requested_delivery_date", "note",
-                        "coupon")}
+                        "coupon", "currency")}
     for i, l in enumerate([*q["lines"], *q["optional_lines"]]):
         # The discount as typed: the coupon's share is added again on saving.
         discount = l["discount"] if l.get("discount_before_coupon") is None else l["discount_before_coupon"]
@@ -248,6 +250,16 @@ def _values_of(q: dict[str, Any]) -> dict[str, str]:
                        f"lines.{i}.discount": rate_as_percent(discount) if discount else "",
                        f"lines.{i}.optional": "1" if l.get("optional") else ""})
     return values
+
+
+def _unpriced_in_new_currency(data: dict[str, Any], q: dict[str, Any]) -> None:
+    """The form shows the lines' prices in the old currency: a price left as
+    it was is dropped, so the line is priced afresh in the new currency; a
+    price the clerk typed stays."""
+    before = {(l["sku"], l["optional"]): l["unit_price"] for l in [*q["lines"], *q["optional_lines"]]}
+    for line in data["lines"]:
+        if line.get("unit_price") is not None and before.get((line["sku"], line["optional"])) == line["unit_price"]:
+            line["unit_price"] = None
 
 
 @bp.route("/quotes/<id:quote_id>/edit", methods=["GET", "POST"], endpoint="edit_quote")
@@ -263,6 +275,8 @@ def edit_quote(quote_id: int) -> Any:
         _add_line(form)
         return _quote_form_page(form, q=q)
     data, problem = _quote_input(form, new=False)
+    if problem is None and data.get("currency", q["currency"]) != q["currency"]:
+        _unpriced_in_new_currency(data, q)
     if problem is None:
         def work(tx: Any) -> tuple[str, str]:
             r = quotes.update_quote(tx, quote_id, principal(), data)

@@ -60,6 +60,16 @@ def test_the_functional_currency_stays_enabled(admin: Client) -> None:
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "conflict"
 
 
+@pytest.mark.parametrize("code", ["KWD", "BHD", "TND"])
+def test_a_currency_with_three_decimals_cannot_be_enabled(admin: Client, code: str) -> None:
+    why = fields_of(admin.post("/api/v1/currencies", {"code": code, "enabled": True}))["code"][0]
+    assert why == (f"{code} has 3 decimals in its minor unit; documents keep their amounts in hundredths, "
+                   "so only currencies of at most 2 decimals can be enabled.")
+    listed = admin.ok("get", "/api/v1/currencies?enabled=true")["items"]
+    assert [c["code"] for c in listed] == ["EUR"]
+    assert admin.ok("post", "/api/v1/currencies", {"code": code, "enabled": False})["enabled"] is False
+
+
 @pytest.mark.parametrize("code", ["XYZ", "pln", "PL", "EURO", ""])
 def test_an_unknown_currency_is_a_422_on_code(admin: Client, code: str) -> None:
     assert "code" in fields_of(admin.post("/api/v1/currencies", {"code": code, "enabled": True}))

@@ -4,6 +4,7 @@ exchange differences where they arise."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -126,8 +127,9 @@ def test_yen_have_no_decimals(admin: Client, day: Any) -> None:
     assert admin.ok("get", "/api/v1/fx/prices/MOKA-3?currency=JPY")["unit_price"] in ("4070", "4070.00")
     o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-TOKYO"}, "confirm": True,
                                             "lines": [{"sku": "MOKA-3", "quantity": 3}]}, status=201)
-    # 12210 at 22 % = 2686.2 → 2686 yen
-    assert (o["net_total"], o["vat_total"], o["total"]) == ("12210.00", "2686.00", "14896.00")
+    # 12210 at 22 % = 2686.2 → 2686 yen, written without decimals
+    assert (o["net_total"], o["vat_total"], o["total"]) == ("12210", "2686", "14896")
+    assert [(l["unit_price"], l["net"]) for l in o["lines"]] == [("4070", "12210")]
     r = admin.post("/api/v1/orders", {"customer": {"code": "C-TOKYO"},
                                       "lines": [{"sku": "MOKA-3", "quantity": 1, "unit_price": "4070.50"}]})
     assert r.status_code == 422 and "unit_price" in str(r.get_json()["error"]["details"])
@@ -135,10 +137,25 @@ def test_yen_have_no_decimals(admin: Client, day: Any) -> None:
     # 12210 / 163.45 = 74.7017 → 74.70; 2686 / 163.45 = 16.4332 → 16.43
     assert (inv["functional_net_total"], inv["functional_vat_total"], inv["functional_total"]) == (
         "74.70", "16.43", "91.13")
+    assert (inv["net_total"], inv["vat_total"], inv["total"], inv["balance_due"]) == ("12210", "2686", "14896", "14896")
+    assert [(l["unit_price"], l["net"]) for l in inv["lines"]] == [("4070", "12210")]
+    assert [(v["net"], v["vat"], v["functional_net"], v["functional_vat"]) for v in inv["vat"]] == [
+        ("12210", "2686", "74.70", "16.43")]
+    # The PDF in the customer's Italian: yen without decimals (line columns too), euro with cents.
+    pdf = admin.get(f"/api/v1/invoices/{inv['id']}/pdf")
+    assert pdf.status_code == 200
+    words = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf.data, capture_output=True,  # noqa: S603,S607
+                           check=True).stdout.decode().split()
+    text = " ".join(words)
+    assert "3 pz 4.070 22% 12.210 Importi in JPY" in text
+    assert "Totale da pagare 14.896 JPY" in text and "Totale 91,13 €" in text
+    assert "74,70 € 16,43 €" in text and ",00 JPY" not in text
     r = admin.post("/api/v1/payments", {"customer_id": c["id"], "amount": "100.50", "currency": "JPY",
                                         "received_on": D0.isoformat(), "reference": "JP-0"})
     assert r.status_code == 422
-    pay(admin, c["id"], "14896", "JPY", D0, "JP-1")
+    paid = pay(admin, c["id"], "14896", "JPY", D0, "JP-1")
+    assert (paid["amount"], paid["unapplied"], paid["allocations"]) == (
+        "14896", "0", [{"invoice_id": inv["id"], "amount": "14896"}])
     assert balances(admin)["1000"] == "91.13" and "1100" not in balances(admin)
     reconciliation_ok(admin)
 

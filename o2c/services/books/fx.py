@@ -39,17 +39,16 @@ periods = m.Period.__table__
 DEFAULT_FALLBACK_DAYS = 4
 #: Rates are written in batches of this many rows by an import.
 BATCH = 1000
+#: The most decimals a document currency may have: orders, quotations and
+#: invoices keep their amounts in hundredths (``o2c.db.types.Money``), so a
+#: currency with mils (KWD, BHD, TND...) would lose its third decimal.
+MAX_MINOR_UNITS = 2
 #: What documents use (``O2C_FX_RATE_FALLBACK_DAYS``, set by the app).
 _settings = {"fallback_days": DEFAULT_FALLBACK_DAYS}
 
 
 def configure(*, fallback_days: int) -> None:
     _settings["fallback_days"] = fallback_days
-
-
-def fallback_days() -> int:
-    """How many days back documents may take a missing day's rate from."""
-    return _settings["fallback_days"]
 
 
 # -- currencies -----------------------------------------------------------------------
@@ -103,6 +102,10 @@ def set_currency(tx: Tx, code: str, enabled: bool) -> dict[str, Any]:
     if code == FUNCTIONAL_CURRENCY and not enabled:
         raise Conflict(f"{code} is the functional currency: the books are kept in it, so it stays enabled.",
                        {"code": code})
+    if enabled and before["minor_units"] > MAX_MINOR_UNITS:
+        why = (f"{code} has {before['minor_units']} decimals in its minor unit; documents keep their amounts in "
+               f"hundredths, so only currencies of at most {MAX_MINOR_UNITS} decimals can be enabled.")
+        raise ValidationFailed(why, {"code": [why]})
     if before["enabled"] != enabled:
         tx.conn.execute(update(currencies).where(currencies.c.code == code)
                         .values(enabled=enabled, updated_at=tx.now))
@@ -533,5 +536,5 @@ def priced(tx: Tx, currency: str, found: dict[str, PricedProduct], req_lines: li
     own whose product has neither a fixed price nor a rate of the day is a
     409 ``rate_missing``."""
     if any(l.get("unit_price") is None and found[l["sku"]].unit_price is None for l in req_lines):
-        rate_on(tx, currency, on, fallback_days=_settings["fallback_days"])
+        rate_of_day(tx, currency, on)
     return found

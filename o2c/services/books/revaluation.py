@@ -98,7 +98,7 @@ def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
     for (role, currency), (amount, booked) in sorted(foreign_balances(tx, as_of).items()):
         if amount == 0 and booked == 0:
             continue
-        used = fx.rate_on(tx, currency, as_of, fallback_days=fx.fallback_days())
+        used = fx.day_rate(tx, currency, as_of)
         revalued = to_functional(amount, used.rate, currency)
         rows.append({"revaluation_id": claimed, "currency": currency, "role": role, "amount": amount,
                      "rate": used.rate, "rate_date": used.date, "booked": booked, "revalued": revalued,

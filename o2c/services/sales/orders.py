@@ -161,10 +161,6 @@ def record_progress(
 
 # -- create ----------------------------------------------------------------------
 
-_products_by_sku = (
-    select(products.c.id, products.c.sku, products.c.name, products.c.unit_price, products.c.vat_rate,
-           products.c.tax_class, products.c.active).where(products.c.sku.in_(bindparam("skus", expanding=True)))
-)
 _insert_lines = insert(lines)
 _mark_reserved = (
     update(lines).where(lines.c.order_id == bindparam("oid")).values(reserved_quantity=lines.c.quantity)
@@ -185,14 +181,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
     customer = records.resolve_customer(tx, principal, data["customer"])
     currency = data.get("currency") or customer.currency
     req_lines = data["lines"]
-    skus = sorted({l["sku"] for l in req_lines})
-    places = 2
-    if currency == FUNCTIONAL_CURRENCY:
-        found: dict[str, Any] = {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": skus})}
-    else:
-        # Priced in the order's currency in the same one read.
-        found = fx.products_in(tx, currency, skus, tx.today)
-        places = minor_units(currency)
+    found, places = tax.products_in(tx, currency, req_lines)
     errors: dict[str, Any] = {}
     for i, l in enumerate(req_lines):
         p = found.get(l["sku"])
@@ -202,8 +191,7 @@ def create_order(tx: Tx, principal: Principal, data: dict[str, Any], *, channel:
             errors[str(i)] = {"sku": [f"Product “{l['sku']}” is not active."]}
     if errors:
         raise ValidationFailed("Some order lines are invalid.", {"lines": errors})
-    if currency != FUNCTIONAL_CURRENCY:
-        found = fx.priced(tx, currency, found, req_lines, tx.today)
+    found = tax.with_prices(tx, currency, found, req_lines)
 
     confirm = bool(data.get("confirm"))
     # The tax treatment is decided with the prices, from what is read already

@@ -39,8 +39,10 @@ from o2c.domain.errors import (
     OutOfStock,
     ValidationFailed,
 )
+from o2c.domain.fx import FUNCTIONAL_CURRENCY, minor_units, to_functional
 from o2c.domain.money import ZERO, Totals, document_totals
 from o2c.domain.tax import vat_rows
+from o2c.services.books import fx
 from o2c.services.crm import coupons
 from o2c.services.customers import records
 from o2c.services.platform.company import company_settings
@@ -85,19 +87,20 @@ def hash_token(token: str) -> str:
 TAX_FIELDS = ("tax_treatment", "tax_country", "buyer_vat_id", "ship_to_country")
 
 
-def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]],
-                coupon: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
+def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]], coupon: str | None = None,
+                currency: str = FUNCTIONAL_CURRENCY) -> tuple[dict[str, Any], list[dict[str, Any]], int | None]:
     """The revision's tax columns, its lines and its coupon's id: priced and
-    taxed by the order's function (``tax.price_lines``): the product's price
-    unless one is given, the discount, the treatment, VAT category and rate.
+    taxed by the order's functions (``tax.products_in``, ``tax.price_lines``):
+    the product's price in ``currency`` unless one is given (the price
+    list's, else the EUR price at the day's rate), the discount, the
+    treatment, VAT category and rate.
     The goods go where an order of the customer's would send them (no address
     is quoted). One treatment for the whole offer, optional lines included, so
     an order with or without them is taxed alike. Unknown and inactive
     products are refused (422). A ``coupon`` is applied as on an order
     (``coupons.apply_coupon``) to the lines that are not optional; a percent
     coupon discounts the optional lines too."""
-    found = {r.sku: r for r in tx.conn.execute(
-        order_service._products_by_sku, {"skus": sorted({l["sku"] for l in req_lines})})}
+    found, places = tax.products_in(tx, currency, list(req_lines))
     errors: dict[str, Any] = {}
     seen: set[tuple[str, bool]] = set()
     for i, l in enumerate(req_lines):
@@ -114,8 +117,10 @@ def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]],
     if all(l.get("optional") for l in req_lines):
         raise ValidationFailed("A quotation needs at least one line that is not optional.",
                                {"lines": ["At least one line must not be optional."]})
+    found = tax.with_prices(tx, currency, found, list(req_lines))
     ship_to = tax.ship_to_of(customer, None)
-    decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, list(req_lines))
+    decision, priced = tax.price_lines(tx, company_settings(tx), customer, ship_to, found, list(req_lines),
+                                       currency)
     rows = [{"line_no": i, **r, "optional": bool(l.get("optional")), "discount_before_coupon": None}
             for i, (l, r) in enumerate(zip(req_lines, priced), start=1)]
     coupon_id = None
@@ -123,21 +128,32 @@ def price_lines(tx: Tx, customer: Any, req_lines: Sequence[dict[str, Any]],
         for r in rows:
             r["discount_before_coupon"] = r["discount"] or ZERO
         coupon_id = coupons.apply_coupon(tx, coupon, customer.id, [r for r in rows if not r["optional"]],
-                                         also=[r for r in rows if r["optional"]])
+                                         also=[r for r in rows if r["optional"]], currency=currency,
+                                         places=places)
     return tax.tax_columns(decision, ship_to), rows, coupon_id
 
 
-def quote_totals(line_rows: Iterable[dict[str, Any]]) -> Totals:
+def quote_totals(line_rows: Iterable[dict[str, Any]], places: int = 2) -> Totals:
     """Totals of the lines that are not optional, computed as for orders and
-    invoices."""
-    return document_totals((r["net"], r["vat_rate"]) for r in line_rows if not r["optional"])
+    invoices (rounded to the currency's ``places``)."""
+    return document_totals(((r["net"], r["vat_rate"]) for r in line_rows if not r["optional"]), places)
 
 
-def quote_vat(line_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def quote_vat(line_rows: Iterable[dict[str, Any]], places: int = 2) -> list[dict[str, Any]]:
     """The VAT summary of the lines that are not optional, per category and
     rate with the exemption reasons, as an invoice shows it."""
-    return tax.vat_view(vat_rows((r["net"], r["vat_category"], r["vat_rate"])
-                                 for r in line_rows if not r["optional"]))
+    return tax.vat_view(vat_rows(((r["net"], r["vat_category"], r["vat_rate"])
+                                  for r in line_rows if not r["optional"]), places))
+
+
+def quote_rate(tx: Tx, currency: str) -> Decimal:
+    """Today's rate of ``currency`` (1 in the functional one), which values
+    the revision in the pipeline: 409 ``rate_missing`` without one, even
+    when every price comes from a price list. Not marked used: an offer
+    books nothing; its order freezes the rate of its invoice."""
+    if currency == FUNCTIONAL_CURRENCY:
+        return Decimal(1)
+    return fx.day_rate(tx, currency, tx.today).rate
 
 
 def _requested(line_rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -180,7 +196,8 @@ def _view(tx: Tx, q: Row[Any], revision: int | None = None) -> dict[str, Any]:
     n = q.revision if revision is None else revision
     rev = _revision(tx, q.id, n)
     ls = _lines_of(tx, rev.id)
-    totals = quote_totals(ls)
+    places = minor_units(q.currency)
+    totals = quote_totals(ls, places)
     history = tx.conn.execute(
         select(revisions.c.revision, revisions.c.created_at, revisions.c.total, revisions.c.sent_at)
         .where(revisions.c.quote_id == q.id).order_by(revisions.c.revision)).all()
@@ -195,8 +212,10 @@ def _view(tx: Tx, q: Row[Any], revision: int | None = None) -> dict[str, Any]:
         "lines": [l for l in ls if not l["optional"]],
         "optional_lines": [l for l in ls if l["optional"]],
         "tax_treatment": rev.tax_treatment, "tax_country": rev.tax_country,
-        "vat": quote_vat(ls), "coupon": coupon,
+        "vat": quote_vat(ls, places), "coupon": coupon,
         "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
+        "exchange_rate": rev.exchange_rate, "functional_currency": FUNCTIONAL_CURRENCY,
+        "functional_total": rev.functional_total,
         **{f: getattr(rev, f) for f in TERM_FIELDS},
         "revision_created_at": rev.created_at, "revision_sent_at": rev.sent_at,
         "superseded_at": rev.superseded_at,
@@ -240,13 +259,20 @@ def _check_terms(tx: Tx, terms: dict[str, Any]) -> None:
                                {"valid_until": ["Must be today or later."]})
 
 
+def _figures(tx: Tx, currency: str, line_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A revision's totals in its currency, the day's rate and its total at
+    that rate in the functional currency."""
+    totals = quote_totals(line_rows, minor_units(currency))
+    rate = quote_rate(tx, currency)
+    return {"net_total": totals.net, "vat_total": totals.vat, "total": totals.gross, "exchange_rate": rate,
+            "functional_total": to_functional(totals.gross, rate, currency)}
+
+
 def _write_revision(tx: Tx, quote_id: int, revision: int, terms: dict[str, Any], taxed: dict[str, Any],
-                    line_rows: list[dict[str, Any]], coupon_id: int | None) -> int:
-    totals = quote_totals(line_rows)
+                    line_rows: list[dict[str, Any]], coupon_id: int | None, currency: str) -> int:
     rid = tx.conn.execute(insert(revisions).returning(revisions.c.id), {
         "quote_id": quote_id, "revision": revision, **{f: terms.get(f) for f in TERM_FIELDS}, **taxed,
-        "coupon_id": coupon_id,
-        "net_total": totals.net, "vat_total": totals.vat, "total": totals.gross,
+        "coupon_id": coupon_id, **_figures(tx, currency, line_rows),
         "created_at": tx.now, "created_by": tx.actor,
     }).scalar_one()
     tx.conn.execute(insert(qlines), [{**r, "revision_id": rid} for r in line_rows])
@@ -255,12 +281,10 @@ def _write_revision(tx: Tx, quote_id: int, revision: int, terms: dict[str, Any],
 
 def create_quote(tx: Tx, principal: Principal, data: dict[str, Any], *,
                  validity_days: int = DEFAULT_VALIDITY_DAYS) -> dict[str, Any]:
-    """A draft quotation (revision 1) for a customer this principal may use."""
+    """A draft quotation (revision 1) for a customer this principal may use,
+    in ``data["currency"]`` (any enabled one; default: the customer's)."""
     customer = records.resolve_customer(tx, principal, data["customer"])
-    if customer.currency != order_service.FUNCTIONAL_CURRENCY:
-        raise ValidationFailed(
-            f"Quotations in {customer.currency} are not supported; use {order_service.FUNCTIONAL_CURRENCY}.",
-            {"customer": [f"The customer's currency must be {order_service.FUNCTIONAL_CURRENCY}."]})
+    currency = data.get("currency") or customer.currency
     terms = {
         "valid_until": data.get("valid_until") or tx.today + dt.timedelta(days=validity_days),
         "payment_terms_days": customer.payment_terms_days if data.get("payment_terms_days") is None
@@ -270,14 +294,14 @@ def create_quote(tx: Tx, principal: Principal, data: dict[str, Any], *,
         "note": data.get("note"),
     }
     _check_terms(tx, terms)
-    taxed, line_rows, coupon_id = price_lines(tx, customer, data["lines"], data.get("coupon"))
+    taxed, line_rows, coupon_id = price_lines(tx, customer, data["lines"], data.get("coupon"), currency)
     number = quote_number(tx.today.year, tx.take_number("QT", tx.today.year))
     qid = tx.conn.execute(insert(quotes).returning(quotes.c.id), {
         "number": number, "channel": principal.channel, "created_by": tx.actor, "customer_id": customer.id,
-        "currency": customer.currency, "status": "draft", "revision": 1, "valid_until": terms["valid_until"],
+        "currency": currency, "status": "draft", "revision": 1, "valid_until": terms["valid_until"],
         "created_at": tx.now, "updated_at": tx.now,
     }).scalar_one()
-    _write_revision(tx, qid, 1, terms, taxed, line_rows, coupon_id)
+    _write_revision(tx, qid, 1, terms, taxed, line_rows, coupon_id, currency)
     result = get_quote(tx, qid, principal)
     tx.audit("quote.created", "quote", qid, None, {"number": number, "total": str(result["total"])})
     return result
@@ -303,33 +327,43 @@ def update_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     # treatment an order made now would have (the customer's VAT id may
     # have been checked since, a rate changed).
     customer = tx.conn.execute(select(customers).where(customers.c.id == q.customer_id)).one()
+    currency = data.get("currency") or q.currency
+    if currency != q.currency and q.sent_at is not None:
+        why = (f"Quotation {q.number} was sent in {q.currency}: its revisions keep that currency. "
+               f"Cancel it and quote again in {currency}.")
+        raise ValidationFailed(why, {"currency": [why]})
     req = data["lines"] if data.get("lines") is not None else _requested(_lines_of(tx, rev.id))
+    if currency != q.currency and data.get("lines") is None:
+        # The kept lines' prices are in the old currency: priced afresh in the new one.
+        req = [{**l, "unit_price": None} for l in req]
     # The coupon is kept unless the change names another or none; kept, it
     # is checked again (it may have been used up or have expired since).
     coupon = data["coupon"] if "coupon" in data else (None if rev.coupon_id is None else tx.conn.execute(
         select(coupons_t.c.code).where(coupons_t.c.id == rev.coupon_id)).scalar_one())
-    taxed, line_rows, coupon_id = price_lines(tx, customer, req, coupon)
+    taxed, line_rows, coupon_id = price_lines(tx, customer, req, coupon, currency)
     if q.status == "draft" and rev.sent_at is None:
         tx.conn.execute(qlines.delete().where(qlines.c.revision_id == rev.id))
-        totals = quote_totals(line_rows)
         tx.conn.execute(update(revisions).where(revisions.c.id == rev.id).values(
-            **terms, **taxed, coupon_id=coupon_id, net_total=totals.net, vat_total=totals.vat, total=totals.gross))
+            **terms, **taxed, coupon_id=coupon_id, **_figures(tx, currency, line_rows)))
         tx.conn.execute(insert(qlines), [{**r, "revision_id": rev.id} for r in line_rows])
         new_revision = q.revision
     else:
         new_revision = q.revision + 1
         tx.conn.execute(update(revisions).where(revisions.c.id == rev.id).values(superseded_at=tx.now))
-        _write_revision(tx, q.id, new_revision, terms, taxed, line_rows, coupon_id)
+        _write_revision(tx, q.id, new_revision, terms, taxed, line_rows, coupon_id, currency)
     tx.conn.execute(update(quotes).where(quotes.c.id == q.id).values(
-        revision=new_revision, valid_until=terms["valid_until"], status="draft", updated_at=tx.now))
+        revision=new_revision, valid_until=terms["valid_until"], status="draft", currency=currency,
+        updated_at=tx.now))
     after = get_quote(tx, q.id, principal)
     if new_revision != q.revision:
         tx.emit("quote.revised", q.channel, None, {
             "quote_id": q.id, "number": q.number, "revision": new_revision,
             "label": revision_label(q.number, new_revision), "total": str(after["total"])})
     tx.audit("quote.revised" if new_revision != q.revision else "quote.updated", "quote", q.id,
-             {"revision": q.revision, "total": str(before["total"]), "valid_until": str(before["valid_until"])},
-             {"revision": new_revision, "total": str(after["total"]), "valid_until": str(after["valid_until"])})
+             {"revision": q.revision, "total": str(before["total"]), "valid_until": str(before["valid_until"]),
+              **({"currency": q.currency} if currency != q.currency else {})},
+             {"revision": new_revision, "total": str(after["total"]), "valid_until": str(after["valid_until"]),
+              **({"currency": currency} if currency != q.currency else {})})
     return after
 
 
@@ -460,7 +494,8 @@ def accept_quote(tx: Tx, quote_id: int, principal: Principal, data: dict[str, An
     if quoted != charged:
         tax_changed = {"tax_changed": {
             "quoted": {"tax_treatment": rev.tax_treatment,
-                       "total": str(quote_totals([{**l, "optional": False} for l in taken]).gross)},
+                       "total": str(quote_totals([{**l, "optional": False} for l in taken],
+                                                 minor_units(q.currency)).gross)},
             "charged": {"tax_treatment": order["tax_treatment"], "total": str(order["total"])}}}
     tx.audit("quote.accepted", "quote", q.id, {"status": "sent"},
              {"status": "accepted", "order_id": oid, "ip": ip, "purchase_order": data.get("purchase_order"),
@@ -566,7 +601,10 @@ def pipeline(tx: Tx, principal: Principal, *, date_from: dt.date | None = None, 
              clerk: str | None = None) -> dict[str, Any]:
     """Quotations created in the range: count and value per status, age of
     the open ones, win rate (accepted out of decided), average days from
-    creation to acceptance, lost reasons, and the same per clerk."""
+    creation to acceptance, lost reasons, and the same per clerk. Values are
+    in the functional currency: each quotation's total at the rate of the
+    day its current revision was priced (offers in several currencies are
+    never added up as they are)."""
     cond = []
     if principal.channel_scope is not None:
         cond.append(quotes.c.channel == principal.channel_scope)
@@ -578,7 +616,7 @@ def pipeline(tx: Tx, principal: Principal, *, date_from: dt.date | None = None, 
         cond.append(quotes.c.created_by == clerk)
     rows = tx.conn.execute(
         select(quotes.c.id, quotes.c.status, quotes.c.created_by, quotes.c.created_at, quotes.c.accepted_at,
-               quotes.c.declined_reason, revisions.c.total)
+               quotes.c.declined_reason, revisions.c.functional_total)
         .join(revisions, and_(revisions.c.quote_id == quotes.c.id, revisions.c.revision == quotes.c.revision))
         .where(and_(*cond) if cond else True)).all()
 
@@ -586,7 +624,7 @@ def pipeline(tx: Tx, principal: Principal, *, date_from: dt.date | None = None, 
         by_status = {s: {"count": 0, "value": ZERO} for s in STATUSES}
         for r in rs:
             by_status[r.status]["count"] += 1
-            by_status[r.status]["value"] += r.total
+            by_status[r.status]["value"] += r.functional_total
         won = by_status["accepted"]["count"]
         decided = won + by_status["declined"]["count"] + by_status["expired"]["count"]
         closed_days = [(r.accepted_at - r.created_at).total_seconds() / 86400 for r in rs if r.accepted_at]

@@ -179,6 +179,31 @@ _products_by_sku = (
 )
 
 
+def products_in(tx: Tx, currency: str, req_lines: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """The products the lines name, by SKU, with their unit price in
+    ``currency`` today (``fx.products_in``: the price list's, else the EUR
+    price at the day's rate), and the currency's decimals. Orders, quotations
+    and the preview price with it, so an offer, its order and the preview
+    agree. An unknown or disabled currency is a 422; a missing rate is left
+    to :func:`with_prices`, once the lines are known to be valid."""
+    skus = sorted({l["sku"] for l in req_lines})
+    if currency == FUNCTIONAL_CURRENCY:
+        return {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": skus})}, 2
+    from o2c.services.books import fx
+    # Priced in the document's currency in the same one read.
+    return fx.products_in(tx, currency, skus, tx.today), dfx.minor_units(currency)
+
+
+def with_prices(tx: Tx, currency: str, found: dict[str, Any], req_lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """``found`` once every line has a price in ``currency``: 409
+    ``rate_missing`` when a line without its own price needs the day's rate
+    and there is none."""
+    if currency == FUNCTIONAL_CURRENCY:
+        return found
+    from o2c.services.books import fx
+    return fx.priced(tx, currency, found, req_lines, tx.today)
+
+
 def preview(tx: Tx, principal: Principal, settings: Settings, data: dict[str, Any]) -> dict[str, Any]:
     """Exactly the lines, categories, rates and totals an invoice of these lines
     would show now, for a customer this principal may use. Writes nothing: a
@@ -190,18 +215,12 @@ def preview(tx: Tx, principal: Principal, settings: Settings, data: dict[str, An
     else:
         customer = records.unsaved_customer(ref)
     currency = data.get("currency") or customer.currency or FUNCTIONAL_CURRENCY
-    skus = sorted({l["sku"] for l in data["lines"]})
-    if currency == FUNCTIONAL_CURRENCY:
-        found = {r.sku: r for r in tx.conn.execute(_products_by_sku, {"skus": skus})}
-    else:
-        found = fx.products_in(tx, currency, skus, tx.today)
+    found, places = products_in(tx, currency, data["lines"])
     errors = {str(i): {"sku": [f"Unknown SKU “{l['sku']}”."]} for i, l in enumerate(data["lines"])
               if l["sku"] not in found or not found[l["sku"]].active}
     if errors:
         raise ValidationFailed("Some lines are invalid.", {"lines": errors})
-    if currency != FUNCTIONAL_CURRENCY:
-        found = fx.priced(tx, currency, found, data["lines"], tx.today)
-    places = 2 if currency == FUNCTIONAL_CURRENCY else dfx.minor_units(currency)
+    found = with_prices(tx, currency, found, data["lines"])
     ship_to = ship_to_of(customer, data.get("shipping_address"))
     decision, priced = price_lines(tx, settings, customer, ship_to, found, data["lines"], currency)
     totals = document_totals(((r["net"], r["vat_rate"]) for r in priced), places)
