@@ -6,7 +6,6 @@ account reconciled in złoty."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,33 +17,15 @@ from o2c.documents.payment import creditor_reference
 from o2c.domain import cashmatch as cm
 from o2c.domain.bankfiles.generate import Stmt, Txn, camt053
 from o2c.services.cash import bank_import, bankmatch, bankpost
-from o2c.services.platform import clock
 from o2c.services.platform.uow import unit_of_work
 from tests.conftest import Client, customer, order, product, reconciliation_ok
+from tests.scenarios.test_foreign_currency import balances, day, ship_all  # noqa: F401 - day is a fixture
 
 D = Decimal
 D0, D1 = dt.date(2026, 11, 2), dt.date(2026, 11, 3)
 PLN_IBAN = "PL61109010140000071219812874"
 COMPANY_IBAN = "IT60X0542811101000000123456"
 XML = {"Content-Type": "application/xml"}
-
-
-@pytest.fixture
-def day(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    def set_day(d: dt.date) -> None:
-        monkeypatch.setattr(clock, "now", lambda: dt.datetime.combine(d, dt.time(10), dt.timezone.utc))
-    yield set_day
-
-
-def balances(api: Client) -> dict[str, str]:
-    tb = api.ok("get", "/api/v1/ledger/trial-balance")
-    assert tb["total_debit"] == tb["total_credit"]
-    return {a["code"]: a["balance"] for a in tb["accounts"] if a["balance"] not in ("0", "0.00")}
-
-
-def ship_all(api: Client, order_id: int) -> dict[str, Any]:
-    sh = api.ok("post", f"/api/v1/orders/{order_id}/shipments", {}, status=201)
-    return api.ok("post", f"/api/v1/shipments/{sh['id']}/ship", {"carrier": "BRT", "tracking_number": f"T{order_id}"})
 
 
 @pytest.fixture
@@ -130,6 +111,14 @@ def test_a_zloty_line_pays_a_zloty_invoice_by_the_rules_at_the_booking_days_rate
     with unit_of_work(engine, "test", readonly=True) as tx:  # the statement's page: GL 1010 in złoty
         st = bank_import.statement_reconciliation(tx, r.get_json()["id"])
     assert (st["gl_balance"], st["difference"]) == (D("400.00"), D("0.00"))
+
+    # Reversed (returned by the payer's bank): back off GL 1010 in złoty, the line on the worklist again.
+    admin.ok("post", f"/api/v1/payments/{p['id']}/reverse", {"reason": "Returned"})
+    assert admin.ok("get", f"/api/v1/invoices/{inv['id']}")["balance_due"] == "975.95"
+    check = bank_check(admin)
+    assert (check["left"], check["details"]["not_applied_total"]) == ("0.00", "400.00")
+    b = balances(admin)  # the receivable back at the 93.57 it was settled at: the 0.57 lost is undone as a gain
+    assert "1010" not in b and (b["1100"], b["4900"], b["6900"]) == ("1204.25", "-0.57", "0.57")
 
 
 def test_the_rules_offer_a_zloty_line_zloty_invoices_only(admin: Client, zloty: dict[str, Any]) -> None:
