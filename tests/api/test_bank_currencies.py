@@ -255,3 +255,18 @@ def test_a_bank_account_in_another_currency_is_enabled_and_on_a_gl_account_of_it
     assert (made["currency"], made["gl_account"]) == ("PLN", "1010")
     r = admin.patch(f"/api/v1/bank/accounts/{made['id']}", {"gl_account": "1000"})
     assert r.status_code == 422
+
+
+def test_a_zloty_line_of_a_day_without_a_rate_waits_on_the_worklist_saying_so(
+        admin: Client, zloty: dict[str, Any]) -> None:
+    """A line the rules decide but no rate converts (the day's, or one
+    within the allowed days before): nothing posted, the line says why."""
+    inv, early = zloty["invoice"], dt.date(2026, 10, 1)
+    data = camt053(PLN_IBAN, "PLN", [Stmt("PKO-0", early, early, D("0.00"), [
+        Txn(early, D("400.00"), "Kawiarnia Wawa", "", "?", creditor_reference(inv["number"]), bank_ref="P0")])])
+    r = admin.c.post("/api/v1/bank/statements", data=data, headers=admin._h(XML))
+    assert r.status_code == 201, r.get_json()
+    (ln,) = lines_of(admin, r.get_json()["id"])
+    assert ln["status"] == "unmatched" and "No PLN rate for 2026-10-01" in ln["reason"], ln
+    assert ln["payment_id"] is None and admin.ok("get", f"/api/v1/invoices/{inv['id']}")["balance_due"] == "975.95"
+    assert bank_check(admin)["details"]["not_applied_total"] == "400.00"

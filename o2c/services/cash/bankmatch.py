@@ -32,7 +32,7 @@ from o2c.db import models as m
 from o2c.db.types import Money
 from o2c.domain import cashmatch as cm
 from o2c.domain.cashmatch import UNDECIDED, line_document, payment_reference
-from o2c.domain.errors import Conflict, CurrencyMismatch, NotFound, PeriodClosed, ValidationFailed
+from o2c.domain.errors import Conflict, CurrencyMismatch, NotFound, PeriodClosed, RateMissing, ValidationFailed
 from o2c.domain.fx import to_functional
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
@@ -296,10 +296,10 @@ def _post_alone(engine: Engine, actor: str, row: Any, d: cm.Decision, items: cm.
     try:
         with unit_of_work(engine, actor) as tx:
             _post_decision(tx, row, d)
-    except (Conflict, ValidationFailed, NotFound, PeriodClosed, CurrencyMismatch) as e:
+    except (Conflict, ValidationFailed, NotFound, PeriodClosed, CurrencyMismatch, RateMissing) as e:
         # Decided meanwhile, or the payment service refused (a date out
-        # of range, an invoice in another currency…): the line waits in the
-        # worklist and says why.
+        # of range, an invoice in another currency, no rate for the day…):
+        # the line waits in the worklist and says why.
         undecided.append(_undecided(row, "unmatched", d.rule, None, f"Not posted: {e}"))
         counts["unmatched"] += 1
         return
