@@ -5,7 +5,9 @@ EN 16931), and UBL 2.1 (``Invoice`` or ``CreditNote``).
 Both carry the document's own figures: line nets, the VAT breakdown per rate
 and the totals as the books have them. A line discount is written as a line
 allowance (quantity × unit price − net), so every line adds up exactly as
-EN 16931 checks it, with no rounding of its own.
+EN 16931 checks it, with no rounding of its own. A document in another
+currency than EUR also names EUR as its VAT accounting currency (BT-6) and
+states its VAT total in EUR (BT-111) as the books hold it.
 """
 from __future__ import annotations
 
@@ -49,6 +51,16 @@ def percent(rate: Decimal) -> str:
     """``Decimal("0.22")`` → ``"22"``, ``Decimal("0.055")`` → ``"5.5"``."""
     p = (rate * 100).normalize()
     return f"{p:f}"
+
+
+def tax_accounting(doc: Mapping[str, Any]) -> tuple[str, Decimal] | None:
+    """BT-6 and BT-111 of a document in another currency than the seller's
+    books: the VAT accounting currency and the VAT total in it, as the ledger
+    holds it (the document's frozen functional VAT total); ``None`` otherwise."""
+    functional = doc.get("functional")
+    if not functional:
+        return None
+    return functional["currency"], functional["vat_total"]
 
 
 def tax_category(rate: Decimal, category: str | None = None) -> str:
@@ -205,6 +217,9 @@ def cii_xml(doc: Mapping[str, Any]) -> bytes:
     pay = doc["payment"]
     if pay:
         _sub(settle, _r("PaymentReference"), pay["reference"])
+    accounting = tax_accounting(doc)
+    if accounting:
+        _sub(settle, _r("TaxCurrencyCode"), accounting[0])
     _sub(settle, _r("InvoiceCurrencyCode"), cur)
     if pay and doc["seller"].get("iban"):
         means = _sub(settle, _r("SpecifiedTradeSettlementPaymentMeans"))
@@ -233,6 +248,8 @@ def cii_xml(doc: Mapping[str, Any]) -> bytes:
     _sub(sums, _r("LineTotalAmount"), money(sum((l["net"] for l in doc["lines"]), ZERO)))
     _sub(sums, _r("TaxBasisTotalAmount"), money(doc["net_total"]))
     _sub(sums, _r("TaxTotalAmount"), money(doc["vat_total"]), currencyID=cur)
+    if accounting:
+        _sub(sums, _r("TaxTotalAmount"), money(accounting[1]), currencyID=accounting[0])
     _sub(sums, _r("GrandTotalAmount"), money(doc["total"]))
     _sub(sums, _r("DuePayableAmount"), money(doc["total"]))
     if doc.get("credited_invoice"):
@@ -312,6 +329,9 @@ def ubl_xml(doc: Mapping[str, Any]) -> bytes:
     if doc.get("reason"):
         _b(root, "Note", doc["reason"])
     _b(root, "DocumentCurrencyCode", cur)
+    accounting = tax_accounting(doc)
+    if accounting:
+        _b(root, "TaxCurrencyCode", accounting[0])
     refs = doc["references"]
     if refs.get("customer_reference") or refs.get("order"):
         order = _a(root, "OrderReference")
@@ -356,6 +376,8 @@ def ubl_xml(doc: Mapping[str, Any]) -> bytes:
         _b(sub, "TaxAmount", money(v["vat"]), currencyID=cur)
         _ubl_tax_category(sub, "TaxCategory", v["rate"], v.get("category"), v.get("exemption_reason_code"),
                           v.get("exemption_reason"))
+    if accounting:  # the VAT total in the accounting currency: a second TaxTotal, without subtotals
+        _b(_a(root, "TaxTotal"), "TaxAmount", money(accounting[1]), currencyID=accounting[0])
     sums = _a(root, "LegalMonetaryTotal")
     _b(sums, "LineExtensionAmount", money(sum((l["net"] for l in doc["lines"]), ZERO)), currencyID=cur)
     _b(sums, "TaxExclusiveAmount", money(doc["net_total"]), currencyID=cur)

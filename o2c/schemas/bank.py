@@ -15,7 +15,10 @@ class BankAccountIn(Schema):
                 metadata={"description": "Spaces allowed; validated as an IBAN.", "example": "DE89370400440532013000"})
     name = Text(validate=validate.Length(min=1, max=255), metadata={"example": "Main account"})
     currency = Text(required=True, validate=validate.Regexp("^[A-Z]{3}$", error="A currency code such as EUR."),
-                    metadata={"example": "EUR"})
+                    metadata={"description": "An enabled currency: the statements' and their lines'. Another than "
+                                             "EUR needs a GL asset account of its own without a posting role; its "
+                                             "lines pay invoices in it, at the booking date's rate.",
+                              "example": "EUR"})
     gl_account = Text(validate=validate.Length(min=1, max=16),
                       metadata={"description": "The GL asset account its money is booked on; default the bank role's "
                                                "account (1000).", "example": "1000"})

@@ -34,7 +34,8 @@ def _line_page(line_id: int, form: Form, status: int = 200) -> Any:
 
     def load(tx: Any) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, dict[str, Any]]]:
         line = bankmatch.get_line(tx, line_id)
-        found = bankmatch.search_open_invoices(tx, q) if q or line["status"] in bankmatch.UNDECIDED else []
+        found = (bankmatch.search_open_invoices(tx, q, currency=line["currency"])
+                 if q or line["status"] in bankmatch.UNDECIDED else [])
         ids = (line["suggestion"] or {}).get("invoice_ids") or []
         return line, found, bankmatch.invoice_labels(tx, ids)
     line, found, labels = read(load)

@@ -16,6 +16,7 @@ import pytest
 
 from o2c.documents import einvoice
 from o2c.documents.pdf import document_pdf
+from o2c.domain.fx import functional_figures
 from tests.docbuild import buyer, embedded_xml, sample_document, sample_lines
 from tests.documents import official
 from tests.documents.en16931 import assert_en16931, read
@@ -100,6 +101,18 @@ def treatment_document(treatment: str) -> Callable[[str, str], dict[str, Any]]:
     return build
 
 
+def zloty_document(lang: str, kind: str) -> dict[str, Any]:
+    """A document in PLN at 4.2750 carrying its figures in EUR as o2c stores
+    them (``o2c.domain.fx.functional_figures``): the e-invoice states EUR as
+    the VAT accounting currency (BT-6) and the VAT total in it (BT-111)."""
+    rate = D("4.2750")
+    doc = sample_document(lang, kind=kind, lines=mixed_lines(), currency="PLN")
+    f = functional_figures([(v["net"], v["vat"]) for v in doc["vat"]], [l["net"] for l in doc["lines"]], rate, "PLN")
+    doc["functional"] = {"currency": "EUR", "rate": rate, "net_total": f.net, "vat_total": f.vat, "total": f.total,
+                         "vat": [{**v, "net": n, "vat": t} for v, (n, t) in zip(doc["vat"], f.rows)]}
+    return doc
+
+
 def no_vat_number_buyer(lang: str) -> dict[str, Any]:
     b = buyer(lang)
     b.update(tax_id=None)
@@ -113,6 +126,7 @@ SHAPES: dict[str, Callable[[str, str], dict[str, Any]]] = {
     "of 150 lines": lambda lang, kind: sample_document(lang, 150, kind),
     "to a buyer without a tax id": lambda lang, kind: sample_document(lang, 5, kind, buyer=no_vat_number_buyer(lang)),
     "with hostile names": hostile_document,
+    "in złoty": zloty_document,
     **{f"{t.replace('_', ' ')}": treatment_document(t)
        for t in ("domestic", "intra_eu_b2b", "eu_distance_sale", "export", "exempt")},
 }
@@ -192,3 +206,31 @@ def test_a_treatment_missing_what_its_category_needs_fails_the_official_rules(
         for el in found:
             el.getparent().remove(el)
         assert official.fatal_rules(etree.tostring(root)) == {rule}, what
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_document_in_another_currency_states_its_vat_in_euro_in_both_syntaxes(kind: str) -> None:
+    """BT-6 is EUR and BT-111, beside the VAT total in złoty, is the
+    functional VAT total the ledger holds; a EUR document carries neither."""
+    from lxml import etree
+    doc = zloty_document("pl", kind)
+    vat_eur = f"{doc['functional']['vat_total']:.2f}"
+    assert doc["functional"]["vat_total"] != doc["vat_total"]
+    cii = etree.fromstring(einvoice.cii_xml(doc))
+    settle = "//ram:ApplicableHeaderTradeSettlement"
+    assert cii.xpath(f"{settle}/ram:TaxCurrencyCode/text()", namespaces=NS) == ["EUR"]
+    assert [(t.get("currencyID"), t.text) for t in cii.xpath(
+        f"{settle}/ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:TaxTotalAmount", namespaces=NS)] == [
+        ("PLN", f"{doc['vat_total']:.2f}"), ("EUR", vat_eur)]
+    ubl = etree.fromstring(einvoice.ubl_xml(doc))
+    assert ubl.xpath("/*/cbc:TaxCurrencyCode/text()", namespaces=NS) == ["EUR"]
+    assert [(t.get("currencyID"), t.text, len(t.getparent()) - 1) for t in ubl.xpath(
+        "/*/cac:TaxTotal/cbc:TaxAmount", namespaces=NS)] == [
+        ("PLN", f"{doc['vat_total']:.2f}", len(doc["vat"])), ("EUR", vat_eur, 0)]
+    euro = sample_document("pl", kind=kind, lines=mixed_lines())
+    for write in (einvoice.cii_xml, einvoice.ubl_xml):
+        assert official.fatal_rules(write(doc)) == set()
+        assert b"TaxCurrencyCode" not in write(euro)
+    # Without BT-111 the official rules object (BR-53): what is validated is really there.
+    broken = einvoice.ubl_xml(doc).replace(f'<cbc:TaxAmount currencyID="EUR">{vat_eur}</cbc:TaxAmount>'.encode(), b"")
+    assert "BR-53" in official.fatal_rules(broken)

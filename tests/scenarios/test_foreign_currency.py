@@ -223,6 +223,9 @@ def test_the_invoice_of_an_italian_seller_states_its_vat_in_euro_too(admin: Clie
     assert (cn["functional"]["net_total"], cn["functional"]["vat_total"]) == (Decimal("46.78"), Decimal("10.29"))
     assert "10,29" in document_html(cn)
     assert admin.get(f"/api/v1/invoices/{iid}/pdf").status_code == 200
+    ubl = admin.get(f"/api/v1/invoices/{iid}/ubl").data  # BT-6 and BT-111: the VAT in EUR as booked
+    assert b"<cbc:TaxCurrencyCode>EUR</cbc:TaxCurrencyCode>" in ubl
+    assert b'<cbc:TaxAmount currencyID="EUR">41.17</cbc:TaxAmount>' in ubl
 
 
 def test_a_paid_zloty_invoice_credited_and_refunded_at_the_days_rate(admin: Client, day: Any) -> None:

@@ -256,6 +256,11 @@ def _month(tx: Tx, col: Any) -> Any:
     return func.strftime("%Y-%m", col)
 
 
+def _scaled(places: int, v: Any) -> Decimal:
+    """A sum of stored integers back as an amount with ``places`` decimals."""
+    return Decimal(int(v or 0)).scaleb(-places)
+
+
 def _raw(col: Any) -> Any:
     """A money column as its stored integer (cents), for set arithmetic."""
     return type_coerce(col, Integer)
@@ -608,7 +613,11 @@ def bank_checks(tx: Tx, as_of: dt.date | None, account_id: int | None = None) ->
     balance then is what the bank's history starts from, and a difference
     there shows as the check's difference. Without a statement, everything
     booked is not reported yet. Every side is a set-based sum; the lists
-    show the first items."""
+    show the first items.
+
+    An account in another currency is reconciled in that currency: its GL
+    side is the document amounts of the GL lines in it (what the bank
+    counts), not their functional values, which move with the rates."""
     c = tx.conn
     day = as_of or tx.today
     out = []
@@ -616,6 +625,11 @@ def bank_checks(tx: Tx, as_of: dt.date | None, account_id: int | None = None) ->
     if account_id is not None:
         q = q.where(bank_accounts.c.id == account_id)
     for acct in c.execute(q).all():
+        foreign = acct.currency != FUNCTIONAL_CURRENCY
+        # Σ of the GL lines in the account's unit: cents of debit − credit, or the document amounts (1/10000).
+        raw, places = ((_raw(jlines.c.amount), 4) if foreign
+                       else (_raw(jlines.c.debit) - _raw(jlines.c.credit), 2))
+        in_currency = (jlines.c.currency == acct.currency,) if foreign else ()
         mine = (bank_statements.c.bank_account_id == acct.id, bank_statements.c.closing_balance.is_not(None),
                 bank_statements.c.to_date <= day)
         last = c.execute(
@@ -626,23 +640,24 @@ def bank_checks(tx: Tx, as_of: dt.date | None, account_id: int | None = None) ->
         closing = last.closing_balance if last is not None else ZERO
         cutoff = last.to_date if last is not None else None
         on_account = (select(entries.c.id, entries.c.date, entries.c.document, entries.c.source_type,
-                             (jlines.c.debit - jlines.c.credit).label("amount"))
+                             raw.label("amount"))
                       .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
-                      .where(jlines.c.account == acct.gl_account, entries.c.date <= day))
-        gl_total = _cents(c.execute(select(func.coalesce(func.sum(_raw(jlines.c.debit) - _raw(jlines.c.credit)), 0))
-                                    .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
-                                    .where(jlines.c.account == acct.gl_account, entries.c.date <= day)).scalar_one())
+                      .where(jlines.c.account == acct.gl_account, entries.c.date <= day, *in_currency))
+        gl_total = _scaled(places, c.execute(
+            select(func.coalesce(func.sum(raw), 0)).select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
+            .where(jlines.c.account == acct.gl_account, entries.c.date <= day, *in_currency)).scalar_one())
         unreported_q = on_account
         carried_in = ZERO
         if cutoff is not None:
             unreported_q = on_account.where(entries.c.date >= first.from_date,
                                             entries.c.id.not_in(_reported_entries(acct.id, cutoff)))
-            carried_in = _cents(c.execute(
-                select(func.coalesce(func.sum(_raw(jlines.c.debit) - _raw(jlines.c.credit)), 0))
+            carried_in = _scaled(places, c.execute(
+                select(func.coalesce(func.sum(raw), 0))
                 .select_from(jlines.join(entries, entries.c.id == jlines.c.entry_id))
-                .where(jlines.c.account == acct.gl_account, entries.c.date < first.from_date)).scalar_one())
+                .where(jlines.c.account == acct.gl_account, entries.c.date < first.from_date, *in_currency))
+                .scalar_one())
         urq = unreported_q.subquery()
-        unreported = _cents(c.execute(select(func.coalesce(func.sum(_raw(urq.c.amount)), 0))).scalar_one())
+        unreported = _scaled(places, c.execute(select(func.coalesce(func.sum(urq.c.amount), 0))).scalar_one())
         listed = c.execute(select(urq).order_by(urq.c.date, urq.c.id).limit(SHOW)).all()
         per_status: dict[str, tuple[Decimal, list[Any]]] = {}
         for key, statuses in (("not_applied", NOT_APPLIED), ("ignored", ("ignored",))):
@@ -664,6 +679,7 @@ def bank_checks(tx: Tx, as_of: dt.date | None, account_id: int | None = None) ->
             f"Bank account {acct.iban}: GL {acct.gl_account} = the bank's closing balance + bookings no statement "
             "line reported yet − statement lines not applied − statement lines ignored",
             kind="bank", iban=acct.iban, bank_account_id=acct.id, gl_account=acct.gl_account,
+            currency=acct.currency,
             closing_balance=closing, closing_date=cutoff.isoformat() if cutoff else None,
             statement_ref=last.statement_ref if last else None,
             opening_date=first.from_date.isoformat() if first else None,
@@ -677,7 +693,7 @@ def bank_checks(tx: Tx, as_of: dt.date | None, account_id: int | None = None) ->
                       "reason": r.ignore_reason} for r in dropped],
             not_reported_total=unreported,
             not_reported=[{"entry_id": r.id, "date": r.date.isoformat(), "document": r.document,
-                           "source_type": r.source_type, "amount": _cents(r.amount)} for r in listed],
+                           "source_type": r.source_type, "amount": _scaled(places, r.amount)} for r in listed],
             left_label=f"General ledger {acct.gl_account}",
             right_label="Bank closing balance + bookings not reported − lines not applied − lines ignored"))
     return out

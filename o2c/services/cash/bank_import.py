@@ -33,6 +33,8 @@ from o2c.domain.bankfiles import (
     statement_identity,
 )
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
+from o2c.domain.fx import FUNCTIONAL_CURRENCY
+from o2c.services.books import fx
 from o2c.services.platform.uow import Tx, dialect_insert
 
 accounts = m.BankAccount.__table__
@@ -90,16 +92,23 @@ def get_account(tx: Tx, account_id: int) -> dict[str, Any]:
     return _account_out(row)
 
 
-def _check_gl(tx: Tx, code: str, account_id: int | None = None) -> None:
+def _check_gl(tx: Tx, code: str, account_id: int | None = None, currency: str = FUNCTIONAL_CURRENCY) -> None:
     """A bank account is booked on an asset account of its own (the ``bank``
     role's account or one without a role), so that its GL balance can be
-    reconciled against that bank's statements alone."""
+    reconciled against that bank's statements alone. An account in another
+    currency needs one without a role: the ``bank`` role's account takes the
+    payments typed in and the refunds paid out, in any currency, which its
+    statements in its currency never report."""
     row = tx.conn.execute(select(_gl_accounts.c.type, _gl_accounts.c.role).where(_gl_accounts.c.code == code)).first()
     if row is None:
         raise ValidationFailed(f"There is no GL account “{code}”.", {"gl_account": ["Unknown account."]})
     if row.type != "asset" or row.role not in (None, "bank"):
         raise ValidationFailed(f"GL account “{code}” is not a bank asset account: use the bank account (1000) "
                                "or an asset account without a posting role.", {"gl_account": ["Not a bank account."]})
+    if currency != FUNCTIONAL_CURRENCY and row.role is not None:
+        raise ValidationFailed(f"A bank account in {currency} is booked on a GL asset account of its own without a "
+                               f"posting role, not on “{code}”, which takes bookings in every currency.",
+                               {"gl_account": [f"Needs an asset account without a role for {currency}."]})
     other = tx.conn.execute(select(accounts.c.iban).where(
         accounts.c.gl_account == code, accounts.c.id != (account_id or 0))).scalar()
     if other is not None:
@@ -120,10 +129,12 @@ def _check_mappings(mappings: dict[str, Any]) -> dict[str, Any]:
 
 def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     iban = valid_iban(data["iban"])
+    currency = data["currency"].upper()
     gl = data.get("gl_account") or tx.chart["bank"].code
     if tx.conn.execute(select(accounts.c.id).where(accounts.c.iban == iban)).first() is None:
-        _check_gl(tx, gl)
-    row = {"iban": iban, "name": data.get("name") or iban, "currency": data["currency"].upper(),
+        fx.require_enabled(tx, currency)
+        _check_gl(tx, gl, currency=currency)
+    row = {"iban": iban, "name": data.get("name") or iban, "currency": currency,
            "gl_account": gl, "csv_mappings": _check_mappings(data.get("csv_mappings") or {}),
            "created_at": tx.now}
     new_id = tx.conn.execute(_insert_new(tx, accounts, "iban", returning=True), row).scalar()
@@ -141,7 +152,7 @@ def update_account(tx: Tx, account_id: int, data: dict[str, Any]) -> dict[str, A
     if "name" in data:
         changes["name"] = data["name"]
     if "gl_account" in data:
-        _check_gl(tx, data["gl_account"], account_id)
+        _check_gl(tx, data["gl_account"], account_id, before["currency"])
         changes["gl_account"] = data["gl_account"]
     if "csv_mappings" in data:
         changes["csv_mappings"] = {**before["csv_mappings"], **_check_mappings(data["csv_mappings"])}
@@ -391,12 +402,16 @@ def list_lines(tx: Tx, status: str | None, cursor: int | None, limit: int,
     return [line_out(r) for r in page], (page[-1].id if len(rows) > limit else None)
 
 
-def gl_balance(tx: Tx, gl_account: str, as_of: dt.date) -> Decimal:
-    """The GL account's balance (debit − credit) at the end of ``as_of``."""
-    return tx.conn.execute(
-        select(money_sum(_jlines.c.debit - _jlines.c.credit)).select_from(
-            _jlines.join(_entries, _entries.c.id == _jlines.c.entry_id))
-        .where(_jlines.c.account == gl_account, _entries.c.date <= as_of)).scalar_one()
+def gl_balance(tx: Tx, gl_account: str, as_of: dt.date, currency: str = FUNCTIONAL_CURRENCY) -> Decimal:
+    """The GL account's balance (debit − credit) at the end of ``as_of``; for
+    a bank account in another currency, in that currency (its lines' amounts)."""
+    joined = _jlines.join(_entries, _entries.c.id == _jlines.c.entry_id)
+    where = (_jlines.c.account == gl_account, _entries.c.date <= as_of)
+    if currency != FUNCTIONAL_CURRENCY:
+        return tx.conn.execute(select(func.coalesce(func.sum(_jlines.c.amount), 0)).select_from(joined)
+                               .where(*where, _jlines.c.currency == currency)).scalar_one()
+    return tx.conn.execute(select(money_sum(_jlines.c.debit - _jlines.c.credit)).select_from(joined)
+                           .where(*where)).scalar_one()
 
 
 def statement_reconciliation(tx: Tx, statement_id: int) -> dict[str, Any]:
@@ -409,7 +424,7 @@ def statement_reconciliation(tx: Tx, statement_id: int) -> dict[str, Any]:
 
     st = get_statement(tx, statement_id)
     acct = tx.conn.execute(select(accounts).where(accounts.c.id == st["bank_account_id"])).one()
-    gl = gl_balance(tx, acct.gl_account, st["to_date"])
+    gl = gl_balance(tx, acct.gl_account, st["to_date"], acct.currency)
     (check,) = bank_checks(tx, st["to_date"], acct.id)
     return {"statement": st, "gl_account": acct.gl_account, "gl_balance": gl,
             "difference": None if st["closing_balance"] is None else gl - st["closing_balance"],

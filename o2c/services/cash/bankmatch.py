@@ -32,11 +32,13 @@ from o2c.db import models as m
 from o2c.db.types import Money
 from o2c.domain import cashmatch as cm
 from o2c.domain.cashmatch import UNDECIDED, line_document, payment_reference
-from o2c.domain.errors import Conflict, CurrencyMismatch, NotFound, PeriodClosed, ValidationFailed
+from o2c.domain.errors import Conflict, CurrencyMismatch, NotFound, PeriodClosed, RateMissing, ValidationFailed
+from o2c.domain.fx import to_functional
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
 from o2c.ledger.accounts import Account
-from o2c.ledger.posting import build_entry
+from o2c.ledger.posting import Posting, build_entry
+from o2c.services.books import fx
 from o2c.services.cash import payments as pay
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts, period_of, unit_of_work
 
@@ -134,16 +136,18 @@ def _check_params(tx: Tx, name: str, params: dict[str, Any]) -> None:
 
 # -- what is open -----------------------------------------------------------------------
 
-def open_items(tx: Tx, since: dt.date | None = None) -> cm.OpenItems:
-    """Every open invoice (with its order's number), the learned IBANs, the
-    customers' names, the refunds no statement has reported yet and the
-    payments booked on a bank account no statement line reported yet
-    (received on or after ``since``)."""
+def open_items(tx: Tx, since: dt.date | None = None, currency: str = pay.FUNCTIONAL_CURRENCY) -> cm.OpenItems:
+    """What a line in ``currency`` can pay or report: every open invoice in
+    that currency (with its order's number), the learned IBANs, the
+    customers' names, the refunds in it no statement has reported yet and
+    the payments in it booked on a bank account no statement line reported
+    yet (received on or after ``since``). Money in one currency settles
+    documents in that currency only, so nothing in another is offered."""
     rows = tx.conn.execute(
         select(invoices.c.id, invoices.c.number, invoices.c.customer_id, BALANCE.label("balance"),
                invoices.c.issue_date, invoices.c.order_id, orders.c.created_at)
         .join(orders, orders.c.id == invoices.c.order_id)
-        .where(invoices.c.status.in_(pay.OPEN), invoices.c.currency == pay.FUNCTIONAL_CURRENCY))
+        .where(invoices.c.status.in_(pay.OPEN), invoices.c.currency == currency))
     open_ = [cm.OpenInvoice(r.id, r.number, r.customer_id, r.balance, r.issue_date,
                             order_number(r.order_id, r.created_at)) for r in rows]
     ibans = dict(tx.conn.execute(select(ibans_t.c.iban, ibans_t.c.customer_id)).all())
@@ -151,9 +155,10 @@ def open_items(tx: Tx, since: dt.date | None = None) -> cm.OpenItems:
     reported = select(links.c.refund_id).where(links.c.refund_id.is_not(None))
     rf = [cm.OpenRefund(r.id, document_number("RF", r.created_at.year, r.id), r.customer_id, r.amount)
           for r in tx.conn.execute(select(refunds.c.id, refunds.c.customer_id, refunds.c.amount, refunds.c.created_at)
-                                   .where(refunds.c.id.not_in(reported)))]
+                                   .where(refunds.c.id.not_in(reported), refunds.c.currency == currency))]
     bank_gl = dict(tx.conn.execute(select(bank_accounts.c.id, bank_accounts.c.gl_account)).all())
-    return cm.OpenItems(open_, ibans, names, rf, booked_payments(tx, since, set(bank_gl.values())), bank_gl)
+    return cm.OpenItems(open_, ibans, names, rf, booked_payments(tx, since, set(bank_gl.values()), currency),
+                        bank_gl)
 
 
 def _reported_payments() -> Any:
@@ -162,9 +167,11 @@ def _reported_payments() -> Any:
         select(bank_lines.c.payment_id).where(bank_lines.c.payment_id.is_not(None)))
 
 
-def booked_payments(tx: Tx, since: dt.date | None, gl_accounts: set[str]) -> list[cm.BookedPayment]:
-    """Payments received (not reversed) whose entry debits a bank account's
-    GL account and that no statement line reported yet: typed in by a clerk."""
+def booked_payments(tx: Tx, since: dt.date | None, gl_accounts: set[str],
+                    currency: str = pay.FUNCTIONAL_CURRENCY) -> list[cm.BookedPayment]:
+    """Payments in ``currency`` received (not reversed) whose entry debits a
+    bank account's GL account and that no statement line reported yet:
+    typed in by a clerk."""
     if not gl_accounts:
         return []
     q = (select(payments_t.c.id, payments_t.c.customer_id, payments_t.c.amount, payments_t.c.received_on,
@@ -172,7 +179,7 @@ def booked_payments(tx: Tx, since: dt.date | None, gl_accounts: set[str]) -> lis
          .join(entries, (entries.c.source_type == "payment") & (entries.c.source_id == payments_t.c.id))
          .join(jlines, jlines.c.entry_id == entries.c.id)
          .where(payments_t.c.status == "received", jlines.c.account.in_(sorted(gl_accounts)),
-                payments_t.c.currency == pay.FUNCTIONAL_CURRENCY,  # statements are matched in it alone
+                payments_t.c.currency == currency,
                 jlines.c.debit > 0, payments_t.c.id.not_in(_reported_payments()))
          .order_by(payments_t.c.id))
     if since is not None:
@@ -231,7 +238,9 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
         rules = load_rules(tx)
         days = max((int(r.params.get("days", 0) or 0) for r in rules if r.name == cm.BOOKED and r.enabled),
                    default=0)
-        items = open_items(tx, min(r.booking_date for r in todo) - dt.timedelta(days=days))
+        since = min(r.booking_date for r in todo) - dt.timedelta(days=days)
+        # What is open, per currency the lines are in (one set of reads for a statement in one).
+        by_currency = {cur: open_items(tx, since, cur) for cur in sorted({r.currency for r in todo})}
         closed = _closed_periods(tx)
         today = tx.today
     from o2c.services.cash import bankpost
@@ -240,6 +249,7 @@ def apply_lines(engine: Engine, actor: str, *, statement_id: int | None = None,
     undecided: list[dict[str, Any]] = []
     batch: list[tuple[Any, cm.Decision]] = []
     for row in todo:
+        items = by_currency[row.currency]
         if period_of(row.booking_date) in closed:
             undecided.append(_undecided(row, "unmatched", None, None,
                                         f"Dated {row.booking_date.isoformat()}, in the closed period "
@@ -286,10 +296,10 @@ def _post_alone(engine: Engine, actor: str, row: Any, d: cm.Decision, items: cm.
     try:
         with unit_of_work(engine, actor) as tx:
             _post_decision(tx, row, d)
-    except (Conflict, ValidationFailed, NotFound, PeriodClosed, CurrencyMismatch) as e:
+    except (Conflict, ValidationFailed, NotFound, PeriodClosed, CurrencyMismatch, RateMissing) as e:
         # Decided meanwhile, or the payment service refused (a date out
-        # of range, an invoice in another currency…): the line waits in the
-        # worklist and says why.
+        # of range, an invoice in another currency, no rate for the day…):
+        # the line waits in the worklist and says why.
         undecided.append(_undecided(row, "unmatched", d.rule, None, f"Not posted: {e}"))
         counts["unmatched"] += 1
         return
@@ -357,22 +367,38 @@ def _account(tx: Tx, code: str) -> Account | None:
 
 
 def _bank_account_of(tx: Tx, row: Any) -> Account:
-    code = tx.conn.execute(select(bank_accounts.c.gl_account)
-                           .where(bank_accounts.c.id == row.bank_account_id)).scalar_one()
-    acc = _account(tx, code)
+    """The GL account of the line's bank account; a line in another currency
+    than its account's is 422 ``currency_mismatch`` (nothing is posted of it:
+    the account's GL balance is reconciled in the account's currency)."""
+    acct = tx.conn.execute(select(bank_accounts.c.gl_account, bank_accounts.c.currency)
+                           .where(bank_accounts.c.id == row.bank_account_id)).one()
+    if row.currency != acct.currency:
+        raise CurrencyMismatch(
+            f"Statement line {row.id} is in {row.currency}, its bank account in {acct.currency}: a line is "
+            "posted in its account's currency only.",
+            {"line_id": row.id, "currency": row.currency, "account_currency": acct.currency})
+    acc = _account(tx, acct.gl_account)
     assert acc is not None
     return acc
+
+
+def _in_line_currency(tx: Tx, row: Any, *amounts: tuple[Account, Decimal]) -> list[Posting]:
+    """Signed amounts of the line's currency per account as postings: in the
+    functional currency as they are; in another at the rate of the line's
+    booking date (the rate a payment of that day takes), each amount kept
+    beside its value (opposite amounts get opposite values: the entry balances)."""
+    if row.currency == pay.FUNCTIONAL_CURRENCY:
+        return list(amounts)
+    rate = fx.document_rate(tx, row.currency, row.booking_date).rate
+    return [(acc, to_functional(a, rate, row.currency), row.currency, a) for acc, a in amounts]
 
 
 def _post_payments(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Decimal]]], excess_to: int, rule: str,
             reason: str, write_off: Decimal = ZERO, write_off_account: str | None = None) -> list[dict[str, Any]]:
     """Post the line as one payment per customer: each customer's allocations,
     the unallocated rest as credit of ``excess_to``."""
-    if row.currency != pay.FUNCTIONAL_CURRENCY:
-        raise ValidationFailed(f"Lines in {row.currency} cannot be matched to invoices in "
-                               f"{pay.FUNCTIONAL_CURRENCY}.", {"currency": [row.currency]})
-    _take_line(tx, row.id, "matched", rule)
     bank = _bank_account_of(tx, row)
+    _take_line(tx, row.id, "matched", rule)
     received = row.amount + write_off
     allocated = {c: sum((a for _, a in al), ZERO) for c, al in per_customer.items()}
     if sum(allocated.values(), ZERO) > received:
@@ -402,7 +428,7 @@ def _post_payments(tx: Tx, row: Any, per_customer: dict[int, list[tuple[int, Dec
             raise ValidationFailed(f"No account “{write_off_account}” to write the difference off to.",
                                    {"write_off_account": [str(write_off_account)]})
         tx.post(build_entry(row.booking_date, "bank_line", row.id, doc, f"Bank fee on {doc}",
-                            [(fee, write_off), (bank, -write_off)], excess_to))
+                            _in_line_currency(tx, row, (fee, write_off), (bank, -write_off)), excess_to))
     tx.conn.execute(update(bank_lines).where(bank_lines.c.id == row.id).values(payment_id=made[0]["id"]))
     _matched(tx, row, rule, made, reason, write_off=write_off)
     return made
@@ -512,7 +538,7 @@ def match_line(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
             open_ = tx.conn.execute(
                 select(invoices.c.id, BALANCE)
                 .where(invoices.c.customer_id == customer_id, invoices.c.status.in_(pay.OPEN),
-                       invoices.c.currency == pay.FUNCTIONAL_CURRENCY)
+                       invoices.c.currency == row.currency)
                 .order_by(invoices.c.issue_date, invoices.c.id)).all()
             left = row.amount
             for iid, bal in open_:
@@ -544,7 +570,7 @@ def book_line(tx: Tx, line_id: int, data: dict[str, Any]) -> dict[str, Any]:
     doc = line_document(row.id, row.booking_date)
     description = (data.get("description") or "").strip() or f"Bank statement line {doc}"
     tx.post(build_entry(row.booking_date, "bank_line", row.id, doc, description[:255],
-                        [(bank, row.amount), (acc, -row.amount)]))
+                        _in_line_currency(tx, row, (bank, row.amount), (acc, -row.amount))))
     tx.flush()
     eid = tx.conn.execute(select(func.max(entries.c.id)).where(
         entries.c.source_type == "bank_line", entries.c.source_id == row.id)).scalar_one()
@@ -596,14 +622,16 @@ def statement_lines_accounted(tx: Tx) -> dict[str, int]:
 
 
 
-def search_open_invoices(tx: Tx, q: str, limit: int = 25) -> list[dict[str, Any]]:
-    """Open invoices of any customer whose number, customer name or code holds
-    ``q`` (an amount finds the invoices owing it), oldest first."""
+def search_open_invoices(tx: Tx, q: str, limit: int = 25,
+                         currency: str = pay.FUNCTIONAL_CURRENCY) -> list[dict[str, Any]]:
+    """Open invoices in ``currency`` (a line's) of any customer whose number,
+    customer name or code holds ``q`` (an amount finds the invoices owing
+    it), oldest first."""
     balance = BALANCE.label("balance")
     query = (select(invoices.c.id, invoices.c.number, invoices.c.issue_date, invoices.c.customer_id, balance,
                     customers.c.name.label("customer_name"), customers.c.code.label("customer_code"))
              .join(customers, customers.c.id == invoices.c.customer_id)
-             .where(invoices.c.status.in_(pay.OPEN), invoices.c.currency == pay.FUNCTIONAL_CURRENCY)
+             .where(invoices.c.status.in_(pay.OPEN), invoices.c.currency == currency)
              .order_by(invoices.c.issue_date, invoices.c.id).limit(limit))
     q = (q or "").strip()
     if q:

@@ -20,8 +20,10 @@ decided — decided meanwhile, an invoice paid or credited meanwhile, a
 payment reference already taken, a currency or date the payment service
 refuses, a refund — is handed back for that path before anything is written.
 The batch posts money in the functional currency to invoices in it only (a
-payment's rate 1, its functional amount its own): an invoice in another
-currency goes the long way too, where the payment service says why not.
+payment's rate 1, its functional amount its own): a line in another currency
+goes the long way, where the payment service converts it at the booking
+date's rate and posts the exchange difference (one transaction per line), as
+does a line put on an invoice in another currency, refused there.
 """
 from __future__ import annotations
 
@@ -136,6 +138,13 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     back += [by_id[i] for i in sorted(by_id) if i not in free]
     linked, numbers = _linkable(tx, [ln for ln in todo if ln.decision.payment_ids], back)
     todo = [ln for ln in todo if not ln.decision.payment_ids]
+    banks, currency_of = {}, {}
+    for r in c.execute(select(bank_accounts.c.id, bank_accounts.c.currency, accounts.c.code, accounts.c.name,
+                              accounts.c.type).join(accounts, accounts.c.code == bank_accounts.c.gl_account)):
+        banks[r.id], currency_of[r.id] = Account(r.code, r.name, r.type), r.currency
+    # A line in another currency than its account's: the long way, which refuses it.
+    back += [(ln.row, ln.decision) for ln in todo if ln.row.currency != currency_of.get(ln.row.bank_account_id)]
+    todo = [ln for ln in todo if ln.row.currency == currency_of.get(ln.row.bank_account_id)]
     # References: the line's number (again after a reversal); one taken already goes the long way.
     reopened: dict[int, int] = {}
     for ids in _chunks(ln.row.id for ln in todo):
@@ -187,9 +196,6 @@ def post_lines(tx: Tx, decided: list[tuple[Any, cm.Decision]]) -> tuple[list[int
     for ids in _chunks(r.order_id for ln in todo for r, _, _ in ln.plan):
         for o in c.execute(pay._orders_with_sums, {"oids": ids}):
             state[o.id] = _Order(o, o.amount_paid, (o.status, o.fulfillment_status, o.payment_status))
-    banks = {r.id: Account(r.code, r.name, r.type) for r in c.execute(
-        select(bank_accounts.c.id, accounts.c.code, accounts.c.name, accounts.c.type)
-        .join(accounts, accounts.c.code == bank_accounts.c.gl_account))}
     fees = {r.code: Account(r.code, r.name, r.type) for r in c.execute(
         select(accounts.c.code, accounts.c.name, accounts.c.type).where(accounts.c.code.in_(
             {ln.decision.write_off_account or "" for ln in todo if ln.decision.write_off})))}
@@ -271,7 +277,7 @@ def _linkable(tx: Tx, lines: list[_Line], back: list[tuple[Any, cm.Decision]]) -
     pays: dict[int, Any] = {}
     for ids in _chunks(ln.decision.payment_ids[0] for ln in lines):
         pays.update((r.id, r) for r in c.execute(
-            select(payments.c.id, payments.c.amount, payments.c.status, payments.c.created_at)
+            select(payments.c.id, payments.c.amount, payments.c.currency, payments.c.status, payments.c.created_at)
             .where(_among(c, payments.c.id, ids)).order_by(payments.c.id).with_for_update()))
     gl = dict(c.execute(select(bank_accounts.c.id, bank_accounts.c.gl_account)).all())
     on_bank: set[tuple[int, str]] = set()
@@ -287,7 +293,8 @@ def _linkable(tx: Tx, lines: list[_Line], back: list[tuple[Any, cm.Decision]]) -
     for ln in lines:
         pid = ln.decision.payment_ids[0]
         p = pays.get(pid)
-        if (p is None or p.status != "received" or p.amount != ln.row.amount or pid in reported or pid in taken
+        if (p is None or p.status != "received" or p.amount != ln.row.amount or p.currency != ln.row.currency
+                or pid in reported or pid in taken
                 or (pid, gl.get(ln.row.bank_account_id)) not in on_bank):
             back.append((ln.row, ln.decision))
             continue
