@@ -5,8 +5,8 @@ pipeline report adds up.
 Existing quotations are in the functional currency: their rate is 1 and
 their functional total their own.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import o2c.db.types
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
