@@ -536,5 +536,5 @@ def priced(tx: Tx, currency: str, found: dict[str, PricedProduct], req_lines: li
     own whose product has neither a fixed price nor a rate of the day is a
     409 ``rate_missing``."""
     if any(l.get("unit_price") is None and found[l["sku"]].unit_price is None for l in req_lines):
-        rate_of_day(tx, currency, on)
+        day_rate(tx, currency, on)
     return found
