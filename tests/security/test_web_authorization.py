@@ -98,6 +98,8 @@ ROUTES: dict[str, str] = {
     "GET /books/accounts/<string:code>/edit":            "admin",
     "POST /books/accounts/<string:code>/edit":           "admin",
     "GET /books/currencies":                             BOOKS,
+    "GET /books/revaluation":                            BOOKS,
+    "POST /books/revaluation":                           BOOKS,
     "POST /books/currencies/enable":                     "admin",
     "POST /books/currencies/rates":                      "admin",
     "GET /books/export":                                 BOOKS,
