@@ -63,7 +63,7 @@ STATE_DEPENDENT = re.compile(
     r"Unknown country|Not a valid IBAN|“[^”]*” is not an e-mail address|Give allocations or a customer_id|"
     r"A payment_id stands alone|Payment [A-Z]+-\d+-\d+ (is of|was not booked)|"
     r"Give exactly one of|“[^”]*” is before “|No address to send to|Control characters are not allowed|"
-    r"Length must be|Must be today or later|Overlaps the validity)")
+    r"Length must be|Must be today or later|Today or earlier|Overlaps the validity)")
 #: Operations whose body is a file: what the schema admits is any bytes, and
 #: only reading the file can say it is not a bank statement.
 FILE_BODIES = {"/api/v1/bank/statements"}

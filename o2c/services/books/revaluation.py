@@ -75,7 +75,7 @@ def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
     closed month a 409 ``period_closed``."""
     if as_of > tx.today:
         why = f"{as_of.isoformat()} is in the future: a revaluation values balances at a day's known rate."
-        raise ValidationFailed(why, {"as_of": [why]})
+        raise ValidationFailed(why, {"as_of": [f"Today or earlier: {why}"]})
     reversal_on = first_of_next_month(as_of)
     tx.check_period_open(as_of)
     tx.check_period_open(reversal_on)
