@@ -38,10 +38,8 @@ rlines = m.FxRevaluationLine.__table__
 entries = m.JournalEntry.__table__
 jlines = m.JournalLine.__table__
 accounts = m.Account.__table__
-account_roles = m.AccountRole.__table__
 
-#: The balances revalued: (posting role, the sign that makes its balance
-#: positive in the usual case) — receivables are owed to us, credit by us.
+#: The posting roles whose foreign-currency balances are revalued.
 ROLES = ("receivables", "customer_credit")
 
 
@@ -56,15 +54,12 @@ def first_of_next_month(day: dt.date) -> dt.date:
 def foreign_balances(tx: Tx, as_of: dt.date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
     """Per (role, currency other than the functional one): the signed amount
     in the currency and the signed functional balance (debit positive), of
-    the lines dated up to ``as_of``."""
-    q = (select(account_roles.c.role, jlines.c.currency, func.sum(jlines.c.amount), func.sum(jlines.c.debit),
-                func.sum(jlines.c.credit))
-         .join(account_roles, account_roles.c.account == jlines.c.account)
-         .join(entries, entries.c.id == jlines.c.entry_id)
-         .where(account_roles.c.role.in_(ROLES), jlines.c.currency != FUNCTIONAL_CURRENCY, entries.c.date <= as_of)
-         .group_by(account_roles.c.role, jlines.c.currency))
-    return {(role, cur): (amount or ZERO, (debit or ZERO) - (credit or ZERO))
-            for role, cur, amount, debit, credit in tx.conn.execute(q)}
+    the lines dated up to ``as_of`` — the reconciliation's own GL figures."""
+    # Imported here: the reconciliation reads the revaluations in force.
+    from o2c.services.books.reconciliation import gl_by_role_and_currency
+    return {(role, cur): (amount, debit - credit)
+            for (role, cur), (debit, credit, amount) in gl_by_role_and_currency(tx, as_of).items()
+            if role in ROLES and cur != FUNCTIONAL_CURRENCY}
 
 
 def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
