@@ -20,6 +20,7 @@ from o2c.domain.fx import FUNCTIONAL_CURRENCY, settled_value
 from o2c.domain.money import ZERO
 from o2c.ledger.accounts import REVENUE_ROLES, VAT_ROLES
 from o2c.services.books import revaluation
+from o2c.services.books.revaluation import gl_by_role_and_currency
 from o2c.services.platform.uow import Tx
 
 entries = m.JournalEntry.__table__
@@ -91,18 +92,6 @@ def _name_sides(tx: Tx, checks: list[dict[str, Any]]) -> None:
     for ch in checks:
         left, right = SIDES[ch.get("kind", ch["name"])]
         ch["left_label"], ch["right_label"] = text(left), text(right)
-
-
-def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None,
-                            ) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
-    """(Σ debit, Σ credit, Σ document amount) per posting role and document currency."""
-    q = (select(account_roles.c.role, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
-                func.sum(jlines.c.amount))
-         .join(account_roles, account_roles.c.account == jlines.c.account)
-         .group_by(account_roles.c.role, jlines.c.currency))
-    if as_of is not None:
-        q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
-    return {(r, cur): (d or ZERO, c or ZERO, a or ZERO) for r, cur, d, c, a in tx.conn.execute(q)}
 
 
 def currency_checks(tx: Tx, as_of: dt.date | None,

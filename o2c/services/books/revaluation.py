@@ -37,6 +37,7 @@ revaluations = m.FxRevaluation.__table__
 rlines = m.FxRevaluationLine.__table__
 entries = m.JournalEntry.__table__
 jlines = m.JournalLine.__table__
+account_roles = m.AccountRole.__table__
 accounts = m.Account.__table__
 
 #: The posting roles whose foreign-currency balances are revalued.
@@ -51,12 +52,24 @@ def first_of_next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
+def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None,
+                            ) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
+    """(Σ debit, Σ credit, Σ document amount) per posting role and document
+    currency, of the lines dated up to ``as_of`` (all when None). Kept here,
+    below the reconciliation, which reads it for its per-currency checks."""
+    q = (select(account_roles.c.role, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
+                func.sum(jlines.c.amount))
+         .join(account_roles, account_roles.c.account == jlines.c.account)
+         .group_by(account_roles.c.role, jlines.c.currency))
+    if as_of is not None:
+        q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
+    return {(r, cur): (d or ZERO, c or ZERO, a or ZERO) for r, cur, d, c, a in tx.conn.execute(q)}
+
+
 def foreign_balances(tx: Tx, as_of: dt.date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
     """Per (role, currency other than the functional one): the signed amount
     in the currency and the signed functional balance (debit positive), of
     the lines dated up to ``as_of`` — the reconciliation's own GL figures."""
-    # Imported here: the reconciliation reads the revaluations in force.
-    from o2c.services.books.reconciliation import gl_by_role_and_currency
     return {(role, cur): (amount, debit - credit)
             for (role, cur), (debit, credit, amount) in gl_by_role_and_currency(tx, as_of).items()
             if role in ROLES and cur != FUNCTIONAL_CURRENCY}
