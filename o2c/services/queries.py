@@ -706,18 +706,20 @@ def document_journal(tx: Tx, kind: str, doc_id: int) -> list[dict[str, Any]]:
 def dashboard(tx: Tx, months: int = 12) -> dict[str, Any]:
     today = tx.today
     start = _day_start(today)
+    # Per currency: an order's total is in its own currency, never added to another's.
     todays = tx.conn.execute(
-        select(func.count(), money_sum(orders.c.total)).where(orders.c.created_at >= start,
-                                                              orders.c.status != "cancelled")
-    ).one()
+        select(orders.c.currency, func.count(), money_sum(orders.c.total))
+        .where(orders.c.created_at >= start, orders.c.status != "cancelled")
+        .group_by(orders.c.currency).order_by(orders.c.currency)
+    ).all()
     open_qty = (lines.c.quantity - lines.c.shipped_quantity - lines.c.packed_quantity - lines.c.cancelled_quantity)
-    to_pack = (select(orders.c.id, orders.c.created_at, orders.c.confirmed_at, orders.c.total,
+    to_pack = (select(orders.c.id, orders.c.created_at, orders.c.confirmed_at, orders.c.total, orders.c.currency,
                       orders.c.fulfillment_status, customers.c.name.label("customer_name"),
                       func.sum(open_qty).label("open_quantity"))
                .join(lines, lines.c.order_id == orders.c.id)
                .join(customers, customers.c.id == orders.c.customer_id)
                .where(orders.c.status == "confirmed")
-               .group_by(orders.c.id, orders.c.created_at, orders.c.confirmed_at, orders.c.total,
+               .group_by(orders.c.id, orders.c.created_at, orders.c.confirmed_at, orders.c.total, orders.c.currency,
                          orders.c.fulfillment_status, customers.c.name)
                .having(func.sum(open_qty) > 0))
     to_pack_count = tx.conn.execute(select(func.count()).select_from(to_pack.subquery())).scalar_one()
@@ -740,7 +742,8 @@ def dashboard(tx: Tx, months: int = 12) -> dict[str, Any]:
     ).all()
     return {
         "today": today,
-        "orders_today": int(todays[0]), "orders_today_total": todays[1],
+        "orders_today": sum(int(n) for _, n, _ in todays),
+        "orders_today_by_currency": [{"currency": c, "orders": int(n), "total": t} for c, n, t in todays],
         "to_pack": int(to_pack_count),
         "to_pack_rows": [{**r._asdict(), "number": order_number(r.id, r.created_at)} for r in to_pack_rows],
         "to_ship": len(packed),

@@ -36,3 +36,20 @@ def test_dunning_list_states_each_letters_currency(owing: dict[str, Any], accoun
     listed = accountant_web.get(r.headers["Location"]).text
     assert "2 letters with 2 notices recorded as of 2026-12-20 (57.34 EUR, 575.95 PLN)" in listed
     assert "575.95 PLN" in listed
+
+
+def test_dashboard_keeps_todays_orders_apart_by_currency(owing: dict[str, Any], admin: Any, day: Any,
+                                                         accountant_web: Any) -> None:
+    import re
+
+    from tests.scenarios.test_foreign_receivables import D1, order
+    day(D1)
+    order(admin, 2, "PLN")  # 2 × 199.99 PLN + 22 % VAT
+    order(admin, 1, "EUR")  # 47.00 EUR + 22 % VAT
+    html = accountant_web.get("/").text
+    tile = re.search(r'Orders today</span><span class="tile-value">(\d+)</span>\s*<span class="tile-note">([^<]*)<',
+                     html)
+    assert tile is not None and tile.groups() == ("2", "57.34 EUR · 487.98 PLN")
+    assert "545.32" not in html  # the two totals never added up
+    to_pack = html[html.index("Orders to pack"):html.index("Packed, to ship")]
+    assert "487.98 PLN" in to_pack and "57.34 EUR" in to_pack
