@@ -219,8 +219,9 @@ class Order(Base):
         UniqueConstraint("channel", "external_ref"),
         Index("ix_orders_customer_id_id", "customer_id", "id"),
         # A customer's confirmed and completed orders without reading the
-        # rows (what they buy, for recommendations).
-        Index("ix_orders_customer_id_status_id", "customer_id", "status", "id"),
+        # rows (what they buy, for recommendations; first and last order,
+        # for insights).
+        Index("ix_orders_customer_id_status_id", "customer_id", "status", "id", "created_at"),
         Index("ix_orders_status_id", "status", "id"),
         Index("ix_orders_channel_id", "channel", "id"),
     )
@@ -343,7 +344,7 @@ class Invoice(Base):
     __tablename__ = "invoices"
     __table_args__ = (
         UniqueConstraint("series", "year", "seq"),
-        Index("ix_invoices_customer_id_status", "customer_id", "status"),
+        Index("ix_invoices_customer_id_status", "customer_id", "status", "id", "issue_date"),
         Index("ix_invoices_status_due_date", "status", "due_date"),
         # The tax reports: a period's documents by treatment (migration 0014).
         Index("ix_invoices_issue_date_tax", "issue_date", "tax_treatment", "tax_country", "id"),
@@ -460,10 +461,14 @@ class PaymentAllocation(Base):
     it happened; the amount returns to the payment's unapplied credit."""
 
     __tablename__ = "payment_allocations"
-    __table_args__ = (CheckConstraint("amount <> 0", name="amount_not_zero"),)
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        # With the day: when an invoice was paid, from the index alone.
+        Index("ix_payment_allocations_invoice_id_date", "invoice_id", "date"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     amount: Mapped[Decimal]
     date: Mapped[dt.date] = mapped_column(Date)
 
@@ -622,7 +627,7 @@ class JournalEntry(Base):
         Index("ix_journal_entries_date_id", "date", "id"),
         Index("ix_journal_entries_source", "source_type", "source_id"),
         Index("ix_journal_entries_seq", "seq", unique=True),
-        Index("ix_journal_entries_customer_id_date", "customer_id", "date"),
+        Index("ix_journal_entries_customer_id_date", "customer_id", "date", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     date: Mapped[dt.date] = mapped_column(Date)
@@ -653,9 +658,10 @@ class JournalLine(Base):
     __table_args__ = (
         CheckConstraint("debit >= 0 AND credit >= 0 AND (debit = 0 OR credit = 0)", name="one_side"),
         # The amounts ride along so that sums by account or by entry read
-        # the index alone (reconciliation, trial balance).
+        # the index alone (reconciliation, trial balance, a customer's
+        # revenue and cost of sales by their entries).
         Index("ix_journal_lines_account_amounts", "account", "entry_id", "debit", "credit"),
-        Index("ix_journal_lines_entry_amounts", "entry_id", "debit", "credit"),
+        Index("ix_journal_lines_entry_amounts", "entry_id", "account", "debit", "credit"),
         Index("ix_journal_lines_currency_account", "currency", "account"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
