@@ -275,9 +275,11 @@ class OrderLine(Base):
         # The lines waiting for a SKU, found by a goods receipt.
         Index("ix_order_lines_backordered", "product_id", "order_id",
               sqlite_where=text("backordered_quantity > 0"), postgresql_where=text("backordered_quantity > 0")),
-        # An order's lines, and the products of a customer's orders read from
-        # the index alone (recommendations).
-        Index("ix_order_lines_order_id_product_id", "order_id", "product_id"),
+        # An order's lines, and the products of a customer's orders and the
+        # units shipped and returned read from the index alone
+        # (recommendations, insights).
+        Index("ix_order_lines_order_id_product_id", "order_id", "product_id", "shipped_quantity",
+              "returned_quantity"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))

@@ -133,10 +133,10 @@ def rfm(tx: Tx, last_order_on: dt.date | None, orders_: int, monetary: Decimal, 
     """Scores of these figures against the population in ``customer_rfm``."""
     if last_order_on is None:
         return None
-    n = tx.conn.execute(select(func.count()).select_from(rfm_t)).scalar_one()
-    worse_r = tx.conn.execute(select(func.count()).where(rfm_t.c.last_order_on < last_order_on)).scalar_one()
-    worse_f = tx.conn.execute(select(func.count()).where(rfm_t.c.orders < orders_)).scalar_one()
-    worse_m = tx.conn.execute(select(func.count()).where(rfm_t.c.monetary < monetary)).scalar_one()
+    n, worse_r, worse_f, worse_m = tx.conn.execute(select(
+        func.count(), func.coalesce(func.sum(_when(rfm_t.c.last_order_on < last_order_on, 1)), 0),
+        func.coalesce(func.sum(_when(rfm_t.c.orders < orders_, 1)), 0),
+        func.coalesce(func.sum(_when(rfm_t.c.monetary < monetary, 1)), 0)).select_from(rfm_t)).one()
     r, f, mo = score(worse_r, n), score(worse_f, n), score(worse_m, n)
     return {"recency": (as_of - last_order_on).days, "frequency": orders_, "monetary": monetary,
             "recency_score": r, "frequency_score": f, "monetary_score": mo, "segment": segment(r, f, mo, orders_)}
