@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from o2c.domain.access import Principal
 from o2c.domain.currencies import ISO_4217
 from o2c.domain.errors import DomainError, NotFound
+from o2c.domain.fx import FUNCTIONAL_CURRENCY
 from o2c.schemas.fields import rate_text
 from o2c.web.core import bp, can, engine, field_label, language_options, new_token, wants_json
 
@@ -65,6 +66,19 @@ def money(value: Any, currency: str | None = None) -> str:
     v = Decimal(value).quantize(Decimal(1).scaleb(-places))
     text = f"{v:,.{places}f}"
     return f"{text} {currency}" if currency else text
+
+
+def amount(value: Any, currency: str | None = None, name_foreign: bool = False) -> str:
+    """An amount in a column whose currency is stated elsewhere: that
+    currency's decimals (``14,896`` for yen), without its code — or, with
+    ``name_foreign``, with it where it is not the functional currency (lists
+    mixing currencies: ``975.95 PLN`` beside ``57.34``)."""
+    if value is None or value == "":
+        return ""
+    text = money(value, currency)
+    if currency and not (name_foreign and currency != FUNCTIONAL_CURRENCY):
+        text = text.removesuffix(f" {currency}")
+    return text
 
 
 def rate(value: Any) -> str:
@@ -160,7 +174,7 @@ def init_app(app: Flask) -> None:
     from o2c.web.quote_links import public
     app.register_blueprint(public)  # the quotation's acceptance pages: public, behind a secret link
 
-    app.jinja_env.filters.update(money=money, rate=rate, fxrate=rate_text, day=day, moment=moment, label=label, badge=badge,
+    app.jinja_env.filters.update(money=money, amount=amount, rate=rate, fxrate=rate_text, day=day, moment=moment, label=label, badge=badge,
                                  attrs=attrs, audit_words=describe)
     # Globals (not context): imported macros see them too.
     app.jinja_env.globals.update(can=can, navigation=navigation, new_token=new_token, field_label=field_label,

@@ -70,3 +70,27 @@ def test_accountants_read_but_do_not_write_and_clerks_keep_out_of_the_books(
         assert web.post("/books/currencies/enable", {"code": "USD", "enabled": "1"}).status_code == 403
     assert rates(engine) == 1
     assert 'href="/books/currencies"' in accountant_web.get("/books/periods").text  # in the Books section
+
+
+def test_a_yen_order_shows_yen_without_decimals_and_the_list_names_its_currency(
+        admin: Any, admin_web: Web, monkeypatch: Any) -> None:
+    import datetime as dt
+    import re
+
+    from o2c.services.platform import clock
+    from tests.conftest import customer, product
+    from tests.scenarios.test_foreign_currency import D0, enable as enable_api
+    monkeypatch.setattr(clock, "now", lambda: dt.datetime.combine(D0, dt.time(10), dt.timezone.utc))
+    enable_api(admin, "JPY", {D0: "163.45"})
+    customer(admin, "C-TOKYO", currency="JPY")
+    product(admin, "MOKA-3", "24.90", "0.22", stock=5, cost="10.00")
+    o = admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-TOKYO"}, "confirm": True,
+                                            "lines": [{"sku": "MOKA-3", "quantity": 3}]}, status=201)
+    page = admin_web.get(f"/orders/{o['id']}").text
+    nums = re.findall(r'<td class="num">([^<]*)</td>', page[page.index("<h2>Lines</h2>"):page.index("</table>",
+                                                                                              page.index("<h2>Lines"))])
+    assert "4,070" in nums and "12,210" in nums  # 4070 yen a piece, three of them
+    assert "<dd>12,210</dd>" in page and "<dd>2,686</dd>" in page and "14,896 JPY" in page
+    assert "4,070.00" not in page and "12,210.00" not in page
+    listed = admin_web.get("/orders").text
+    assert '<td class="num">14,896 JPY</td>' in listed
