@@ -270,3 +270,32 @@ def test_a_zloty_line_of_a_day_without_a_rate_waits_on_the_worklist_saying_so(
     assert ln["status"] == "unmatched" and "No PLN rate for 2026-10-01" in ln["reason"], ln
     assert ln["payment_id"] is None and admin.ok("get", f"/api/v1/invoices/{inv['id']}")["balance_due"] == "975.95"
     assert bank_check(admin)["details"]["not_applied_total"] == "400.00"
+
+
+def test_a_zloty_refund_leaves_the_zloty_account_its_statement_reports_it_on(
+        admin: Client, zloty: dict[str, Any], engine: Engine) -> None:
+    """1000.00 PLN arrives for the 975.95 invoice; the 24.05 left over is paid
+    back: booked on GL 1010 in złoty (not on 1000), so the PKO statement that
+    reports both lines agrees with the GL account."""
+    r = upload(admin, Txn(D1, D("1000.00"), "Someone", "", "?", bank_ref="P1"))
+    (ln,) = lines_of(admin, r.get_json()["id"])
+    got = admin.ok("post", f"/api/v1/bank/lines/{ln['id']}/match", {"customer_id": zloty["customer"]["id"]},
+                   status=201)
+    assert admin.ok("get", f"/api/v1/payments/{got['id']}")["unapplied"] == "24.05"
+    rf = admin.ok("post", "/api/v1/refunds", {"customer_id": zloty["customer"]["id"], "amount": "24.05",
+                                              "currency": "PLN"}, status=201)
+    entry = next(x for x in admin.ok("get", "/api/v1/ledger/entries?source_type=refund")["items"]
+                 if x["source_id"] == rf["id"])
+    # 24.05 PLN at 4.3010 = 5.59 EUR paid out; the credit was booked at 4.3010 too (the payment's day)
+    assert {(l["account"], l["debit"], l["credit"], l["currency"], l["amount"]) for l in entry["lines"]} == {
+        ("1010", "0.00", "5.59", "PLN", "-24.05"), ("2300", "5.59", "0.00", "PLN", "24.05")}
+    data = camt053(PLN_IBAN, "PLN", [Stmt("PKO-2", D1, D1, D("1000.00"), [
+        Txn(D1, D("-24.05"), "Kawiarnia Wawa", "", f"Zwrot {rf['number']}", bank_ref="R1",
+            code="PMNT/ICDT/ESCT")])])
+    r = admin.c.post("/api/v1/bank/statements", data=data, headers=admin._h(XML))
+    assert r.status_code == 201, r.get_json()
+    (out,) = lines_of(admin, r.get_json()["id"])
+    assert (out["status"], out["rule"], line(engine, out["id"])["refund_id"]) == ("matched", "refund", rf["id"])
+    check = bank_check(admin)
+    assert (check["left"], check["right"], check["details"]["currency"]) == ("975.95", "975.95", "PLN")
+    assert "1010" in balances(admin) and balances(admin).get("1000") is None

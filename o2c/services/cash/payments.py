@@ -16,6 +16,7 @@ from o2c.domain.fx import check_amount, settled_value, to_functional
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, invoice_status
+from o2c.ledger.accounts import Account
 from o2c.ledger.posting import entry_for_payment, entry_for_payment_in_currency
 from o2c.services.books import fx
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts, period_of
@@ -27,6 +28,8 @@ invoices = m.Invoice.__table__
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
 customers = m.Customer.__table__
+bank_accounts = m.BankAccount.__table__
+gl_accounts = m.Account.__table__
 
 _apply_to_invoice = (
     update(invoices).where(invoices.c.id == bindparam("iid"))
@@ -67,6 +70,19 @@ _orders_with_sums = (
     select(*ORDER_COLS, _sums.c.q, _sums.c.s, _sums.c.i, _sums.c.r, _sums.c.c)
     .join(_sums, _sums.c.order_id == orders.c.id).order_by(orders.c.id)
 )
+
+
+def bank_in(tx: Tx, currency: str) -> Account | None:
+    """The GL account money in a foreign ``currency`` leaves from when no
+    statement line says which: that of the first bank account held in it
+    (None for the functional currency, or without such an account: the
+    ``bank`` role's account then)."""
+    if currency == FUNCTIONAL_CURRENCY:
+        return None
+    r = tx.conn.execute(select(gl_accounts.c.code, gl_accounts.c.name, gl_accounts.c.type)
+                        .join(bank_accounts, bank_accounts.c.gl_account == gl_accounts.c.code)
+                        .where(bank_accounts.c.currency == currency).order_by(bank_accounts.c.id).limit(1)).first()
+    return Account(r.code, r.name, r.type) if r else None
 
 
 def payment_number(payment_id: int, created_at: Any) -> str:

@@ -466,8 +466,10 @@ def _pay_refund(tx: Tx, customer_id: int, order_id: int | None, credit_note_id: 
         # Paid out at today's rate, the credit taken at the values it was booked at.
         paid_out = to_functional(amount, fx.document_rate(tx, currency, tx.today).rate, currency)
         taken = -cash.credit_value_change(tx, sources, -1)
+        # From the bank account held in the currency, whose statement reports it.
         tx.post(entry_in_currency(tx.chart, tx.today, "refund", fid, number, f"Refund paid {number}", currency,
-                                  [("customer_credit", taken, amount), ("bank", -paid_out, -amount)], customer_id))
+                                  [("customer_credit", taken, amount), ("bank", -paid_out, -amount)], customer_id,
+                                  cash.bank_in(tx, currency)))
     payload = {"refund_id": fid, "number": number, "customer_id": customer_id, "order_id": order_id,
                "credit_note_id": credit_note_id, "amount": str(amount)}
     tx.emit("refund.paid", channel, order_id, payload)
