@@ -150,6 +150,7 @@ def init_app(app: Flask) -> None:
         apikeys,
         auth,
         bank,
+        bank_accounts,
         bankwork,
         books,
         catalog,

@@ -152,6 +152,9 @@ ROUTES: dict[str, str] = {
     "GET /bank/statements":                              MONEY,
     "POST /bank/statements/import":                      MONEY,
     "GET /bank/statements/<id:statement_id>":            MONEY,
+    "GET /bank/accounts":                                MONEY,
+    "POST /bank/accounts":                               BOOKS,
+    "POST /bank/accounts/<id:account_id>":               BOOKS,
     # cash application worklist
     "GET /bank/worklist":                                MONEY,
     "GET /bank/lines/<id:line_id>":                      MONEY,
@@ -220,7 +223,7 @@ def fill(rule: str, book: dict[str, Any]) -> str:
               "delivery_id": book["delivery_id"], "code": "1100",
               "return_id": book["return_id"], "credit_note_id": book["credit_note_id"],
               "message_id": book["message_id"], "statement_id": book["statement_id"], "line_id": book["line_id"],
-              "figure": "dso", "task_id": 10**9,
+              "figure": "dso", "task_id": 10**9, "account_id": 1,  # the company's own bank account
               "quote_id": book["quote_id"], "token": book["quote_token"],
               # a period long past: closing it may be refused, but only behind the gate
               "period": "2001-01"}
