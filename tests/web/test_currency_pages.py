@@ -93,4 +93,4 @@ def test_a_yen_order_shows_yen_without_decimals_and_the_list_names_its_currency(
     assert "<dd>12,210</dd>" in page and "<dd>2,686</dd>" in page and "14,896 JPY" in page
     assert "4,070.00" not in page and "12,210.00" not in page
     listed = admin_web.get("/orders").text
-    assert '<td class="num">14,896 JPY</td>' in listed
+    assert '<td class="num nowrap">14,896 JPY</td>' in listed
