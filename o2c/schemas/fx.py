@@ -149,7 +149,8 @@ class RevaluationIn(Schema):
 
 class RevaluedBalance(Schema):
     currency = Text()
-    role = Text(metadata={"description": "`receivables` or `customer_credit`."})
+    role = Text(metadata={"description": "`receivables`, `customer_credit`, or `bank:<GL account>` for the money "
+                                         "on a bank account held in the currency."})
     amount = fields.Function(lambda b: amount_text(b["amount"], ISO_4217.get(b["currency"], 2)), metadata={
         "type": "string", "example": "575.95",
         "description": "The balance in the currency, signed as the ledger keeps it (debit positive)."})

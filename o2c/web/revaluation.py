@@ -17,6 +17,13 @@ from o2c.web.nav import Item, add
 ROLE_NAMES = {"receivables": "Receivables", "customer_credit": "Customer credit"}
 
 
+def role_name(role: str) -> str:
+    """``Receivables``, ``Customer credit``, or ``Bank, GL 1010`` for a bank account's money."""
+    if role.startswith(revaluation.BANK):
+        return f"Bank, GL {role.removeprefix(revaluation.BANK)}"
+    return ROLE_NAMES.get(role, role)
+
+
 def _page(form: Form | None = None, status: int = 200) -> Any:
     def run(tx: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dt.date]:
         done, _ = revaluation.list_revaluations(tx, None, 24)
@@ -29,7 +36,7 @@ def _page(form: Form | None = None, status: int = 200) -> Any:
         for b in r["balances"]:
             b["rate_text"] = f.rate_text(b["rate"])
     month_end = today.replace(day=1) - dt.timedelta(days=1)
-    return render_template("web/books/revaluation.html", revaluations=done, open_now=open_now, roles=ROLE_NAMES,
+    return render_template("web/books/revaluation.html", revaluations=done, open_now=open_now, role_name=role_name,
                            form=form or Form({"as_of": month_end.isoformat()}), zero=ZERO), status
 
 

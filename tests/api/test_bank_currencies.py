@@ -299,3 +299,31 @@ def test_a_zloty_refund_leaves_the_zloty_account_its_statement_reports_it_on(
     check = bank_check(admin)
     assert (check["left"], check["right"], check["details"]["currency"]) == ("975.95", "975.95", "PLN")
     assert "1010" in balances(admin) and balances(admin).get("1000") is None
+
+
+def test_money_on_a_zloty_account_is_revalued_at_month_end_on_its_own_gl_account(
+        admin: Client, zloty: dict[str, Any], day: Any) -> None:
+    """400.00 PLN on GL 1010 booked at 93.00 (4.3010); at 4.3200 on 30 November
+    it is worth 92.59: 0.41 lost on 1010, beside the receivable's 1.41, both
+    reversed on 1 December. The statement still agrees with GL 1010 in złoty."""
+    inv = zloty["invoice"]
+    upload(admin, Txn(D1, D("400.00"), "Kawiarnia Wawa", "", "Zapłata", creditor_reference(inv["number"]),
+                      bank_ref="P1"))
+    assert balances(admin)["1010"] == "93.00"
+    end, nxt = dt.date(2026, 11, 30), dt.date(2026, 12, 1)
+    day(nxt)
+    admin.ok("post", "/api/v1/fx/rates", {"currency": "PLN", "date": end.isoformat(), "rate": "4.3200"}, status=201)
+    r = admin.ok("post", "/api/v1/fx/revaluation", {"as_of": end.isoformat()}, status=201)
+    # 400.00 / 4.32 = 92.5926 → 92.59 against 93.00; 575.95 / 4.32 = 133.3218 → 133.32 against 134.73
+    assert [(b["role"], b["amount"], b["booked"], b["revalued"], b["difference"]) for b in r["balances"]] == [
+        ("bank:1010", "400.00", "93.00", "92.59", "-0.41"), ("receivables", "575.95", "134.73", "133.32", "-1.41")]
+    assert (r["gain"], r["loss"]) == ("0.00", "1.82")
+    assert {(l["account"], l["debit"], l["credit"], l["currency"]) for l in r["entry"]["lines"]} == {
+        ("1010", "0.00", "0.41", "PLN"), ("1100", "0.00", "1.41", "PLN"), ("6910", "1.82", "0.00", "EUR")}
+    tb = admin.ok("get", f"/api/v1/ledger/trial-balance?as_of={end.isoformat()}")
+    at_end = {a["code"]: a["balance"] for a in tb["accounts"]}
+    # 1100: the Milan customer's 975.95 EUR and the złoty receivable's 133.32
+    assert (at_end["1010"], at_end["1100"], at_end["6910"]) == ("92.59", "1109.27", "1.82")
+    assert balances(admin)["1010"] == "93.00" and "6910" not in balances(admin)  # reversed on 1 December
+    check = bank_check(admin)  # in złoty: the revaluation moved no złoty
+    assert (check["left"], check["right"]) == ("400.00", "400.00")

@@ -88,3 +88,9 @@ def test_closing_a_month_left_unrevalued_says_so(engine: Engine, accountant_web:
     said = flashes(accountant_web.get("/books/periods").text)
     assert f"Period {period} closed" in said
     assert f"PLN balances were open on {month_end.isoformat()} and were not revalued" in said
+
+
+def test_a_bank_accounts_money_is_named_by_its_gl_account() -> None:
+    from o2c.web.revaluation import role_name
+    assert [role_name(r) for r in ("receivables", "customer_credit", "bank:1010")] == [
+        "Receivables", "Customer credit", "Bank, GL 1010"]

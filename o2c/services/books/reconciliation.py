@@ -123,7 +123,8 @@ def currency_checks(tx: Tx, as_of: dt.date | None,
         side[0] += r.unapplied
         side[1] += settled_value(r.functional_amount, r.amount, r.unapplied)
     for (role, cur), moved in revaluation.in_force(tx, as_of).items():
-        books.setdefault((role, cur), [ZERO, ZERO])[1] += moved if role == "receivables" else -moved
+        if role in revaluation.ROLES:  # a bank account's revaluation is its own GL account's alone
+            books.setdefault((role, cur), [ZERO, ZERO])[1] += moved if role == "receivables" else -moved
     currencies = sorted({cur for (role, cur) in gl if cur != FUNCTIONAL_CURRENCY
                          and role in ("receivables", "customer_credit")} | {cur for _, cur in books})
     out = []

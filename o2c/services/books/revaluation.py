@@ -1,14 +1,16 @@
 """Period-end revaluation of open foreign-currency balances.
 
-At a period's end the receivables and the customer credit held in another
-currency than the functional one are worth what that day's rate says, not
-what they were booked at. ``revalue`` posts the difference per currency as an
+At a period's end the receivables, the customer credit and the money on bank
+accounts held in another currency than the functional one are worth what
+that day's rate says, not what they were booked at. ``revalue`` posts the difference per currency as an
 **unrealised** exchange gain or loss (roles ``fx_unrealised_gain`` 4910,
 ``fx_unrealised_loss`` 6910), dated the day asked for, and its reversal dated
 the first day of the next month, both in one transaction: the next period
 starts again from the booked values, so a payment settles an invoice at the
 value it was booked at (its realised difference, ``o2c.services.cash``) and
-nothing is counted twice.
+nothing is counted twice. A bank account's balance is revalued on its own GL
+account (role ``bank:<account>`` in the lines kept), with no document amount:
+its statements, in its currency, still agree with the books.
 
 The balances come from the ledger as of the day (every line keeps its
 document currency and amount beside its functional figures), so a
@@ -29,6 +31,7 @@ from o2c.db import models as m
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.fx import FUNCTIONAL_CURRENCY, to_functional
 from o2c.domain.money import ZERO
+from o2c.ledger.accounts import Account
 from o2c.ledger.posting import entry_for_revaluation
 from o2c.services.books import fx
 from o2c.services.platform.uow import Tx, dialect_insert
@@ -38,10 +41,13 @@ rlines = m.FxRevaluationLine.__table__
 entries = m.JournalEntry.__table__
 jlines = m.JournalLine.__table__
 account_roles = m.AccountRole.__table__
+bank_accounts = m.BankAccount.__table__
 accounts = m.Account.__table__
 
-#: The posting roles whose foreign-currency balances are revalued.
+#: The posting roles whose foreign-currency balances are revalued (and,
+#: beside them, every bank account held in a foreign currency: ``bank:<GL account>``).
 ROLES = ("receivables", "customer_credit")
+BANK = "bank:"
 
 
 def document_number(as_of: dt.date) -> str:
@@ -69,10 +75,33 @@ def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None,
 def foreign_balances(tx: Tx, as_of: dt.date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
     """Per (role, currency other than the functional one): the signed amount
     in the currency and the signed functional balance (debit positive), of
-    the lines dated up to ``as_of`` — the reconciliation's own GL figures."""
-    return {(role, cur): (amount, debit - credit)
-            for (role, cur), (debit, credit, amount) in gl_by_role_and_currency(tx, as_of).items()
-            if role in ROLES and cur != FUNCTIONAL_CURRENCY}
+    the lines dated up to ``as_of`` — the reconciliation's own GL figures;
+    and per bank account held in such a currency (``bank:<GL account>``) the
+    same of its GL account's lines in that currency."""
+    out = {(role, cur): (amount, debit - credit)
+           for (role, cur), (debit, credit, amount) in gl_by_role_and_currency(tx, as_of).items()
+           if role in ROLES and cur != FUNCTIONAL_CURRENCY}
+    q = (select(bank_accounts.c.gl_account, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
+                func.sum(jlines.c.amount))
+         .join(bank_accounts, and_(bank_accounts.c.gl_account == jlines.c.account,
+                                   bank_accounts.c.currency == jlines.c.currency))
+         .join(entries, entries.c.id == jlines.c.entry_id)
+         .where(bank_accounts.c.currency != FUNCTIONAL_CURRENCY, entries.c.date <= as_of)
+         .group_by(bank_accounts.c.gl_account, jlines.c.currency))
+    for gl, cur, debit, credit, amount in tx.conn.execute(q):
+        out[(BANK + gl, cur)] = (amount or ZERO, (debit or ZERO) - (credit or ZERO))
+    return out
+
+
+def _accounts_of(tx: Tx, roles: set[str]) -> dict[str, Account]:
+    """The chart, and the GL account of each ``bank:<account>`` role."""
+    chart = dict(tx.chart)
+    codes = sorted(r.removeprefix(BANK) for r in roles if r.startswith(BANK))
+    if codes:
+        for code, name, kind in tx.conn.execute(select(accounts.c.code, accounts.c.name, accounts.c.type)
+                                                .where(accounts.c.code.in_(codes))):
+            chart[BANK + code] = Account(code, name, kind)
+    return chart
 
 
 def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
@@ -115,9 +144,10 @@ def revalue(tx: Tx, as_of: dt.date) -> dict[str, Any]:
         tx.conn.execute(insert(rlines), rows)
     moves = [(r["role"], r["currency"], r["difference"]) for r in rows]
     number = document_number(as_of)
-    tx.post(entry_for_revaluation(tx.chart, as_of, claimed, number,
+    chart = _accounts_of(tx, {r for r, _, _ in moves})
+    tx.post(entry_for_revaluation(chart, as_of, claimed, number,
                                   f"Revaluation of foreign-currency balances at {as_of.isoformat()}", moves))
-    tx.post(entry_for_revaluation(tx.chart, reversal_on, claimed, number,
+    tx.post(entry_for_revaluation(chart, reversal_on, claimed, number,
                                   f"Reversal of the revaluation at {as_of.isoformat()}", moves, reversal=True))
     net = sum((d for _, _, d in moves), ZERO)
     tx.audit("fx.revalued", "fx_revaluation", claimed, None,
