@@ -187,3 +187,36 @@ def test_accountants_revaluing_the_same_day_at_once_post_it_once(app: Any, admin
         (a.body["id"], day) for a in answers if a.status == 201 for day in (a.body["as_of"], "2026-12-01"))
     assert c["currency"] == "PLN"
     reconciliation_ok(admin)
+
+
+def test_a_book_kept_in_euro_costs_the_revaluation_check_one_probe(admin: Client, engine: Any, day: Any) -> None:
+    """Closing a month asks which foreign balances were not revalued: with no
+    line in another currency that is one statement (two index probes), not a
+    read of the journal; the first złoty line makes the full read come back."""
+    from sqlalchemy import event
+
+    from o2c.services.books import revaluation
+    from o2c.services.platform.uow import unit_of_work
+    from tests.conftest import order, product
+    day(D0)
+    customer(admin, "C-MILANO")
+    product(admin, "EUR-CLOCK", "47.00", stock=5)
+    ship_all(admin, order(admin, "C-MILANO", [("EUR-CLOCK", 1)]).get_json()["id"])
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with unit_of_work(engine, "test", readonly=True) as tx:
+            assert revaluation.missing_at(tx, D0) == [] and revaluation.foreign_balances(tx, D0) == {}
+        journal_reads = [s for s in seen if "journal_lines" in s]
+        assert len(journal_reads) == 2 and all("min(journal_lines.currency)" in s for s in journal_reads)
+        zloty_shop(admin)
+        ship_all(admin, admin.ok("post", "/api/v1/orders", {"customer": {"code": "C-WAWA"}, "confirm": True,
+                                                            "lines": [{"sku": "RETRO-CLOCK", "quantity": 1}]},
+                                 status=201)["id"])
+        with unit_of_work(engine, "test", readonly=True) as tx:
+            assert revaluation.missing_at(tx, D0) == ["PLN"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

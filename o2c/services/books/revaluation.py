@@ -58,18 +58,33 @@ def first_of_next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
-def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None,
+def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None, foreign_only: bool = False,
                             ) -> dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]:
     """(Σ debit, Σ credit, Σ document amount) per posting role and document
     currency, of the lines dated up to ``as_of`` (all when None). Kept here,
-    below the reconciliation, which reads it for its per-currency checks."""
+    below the reconciliation, which reads it for its per-currency checks.
+    ``foreign_only``: the lines in other currencies than the functional one
+    alone (none at all costs two index probes, not a read of the journal)."""
     q = (select(account_roles.c.role, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
                 func.sum(jlines.c.amount))
          .join(account_roles, account_roles.c.account == jlines.c.account)
          .group_by(account_roles.c.role, jlines.c.currency))
+    if foreign_only:
+        if not any_foreign_lines(tx):
+            return {}
+        q = q.where(jlines.c.currency != FUNCTIONAL_CURRENCY)
     if as_of is not None:
         q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
     return {(r, cur): (d or ZERO, c or ZERO, a or ZERO) for r, cur, d, c, a in tx.conn.execute(q)}
+
+
+def any_foreign_lines(tx: Tx) -> bool:
+    """Whether any journal line is in another currency than the functional
+    one: the smallest code above it and the largest below it, each one probe
+    of the index by currency."""
+    above = select(func.min(jlines.c.currency)).where(jlines.c.currency > FUNCTIONAL_CURRENCY).scalar_subquery()
+    below = select(func.max(jlines.c.currency)).where(jlines.c.currency < FUNCTIONAL_CURRENCY).scalar_subquery()
+    return any(v is not None for v in tx.conn.execute(select(above, below)).one())
 
 
 def foreign_balances(tx: Tx, as_of: dt.date) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
@@ -78,9 +93,11 @@ def foreign_balances(tx: Tx, as_of: dt.date) -> dict[tuple[str, str], tuple[Deci
     the lines dated up to ``as_of`` — the reconciliation's own GL figures;
     and per bank account held in such a currency (``bank:<GL account>``) the
     same of its GL account's lines in that currency."""
+    if not any_foreign_lines(tx):
+        return {}
     out = {(role, cur): (amount, debit - credit)
-           for (role, cur), (debit, credit, amount) in gl_by_role_and_currency(tx, as_of).items()
-           if role in ROLES and cur != FUNCTIONAL_CURRENCY}
+           for (role, cur), (debit, credit, amount) in gl_by_role_and_currency(tx, as_of, foreign_only=True).items()
+           if role in ROLES}
     q = (select(bank_accounts.c.gl_account, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
                 func.sum(jlines.c.amount))
          .join(bank_accounts, and_(bank_accounts.c.gl_account == jlines.c.account,
