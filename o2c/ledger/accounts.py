@@ -17,6 +17,11 @@ class Account(NamedTuple):
 
 
 ACCOUNT_TYPES = ("asset", "liability", "equity", "revenue", "expense")
+#: Beside the posting roles, the chart as a unit of work reads it holds
+#: ``bank_in:PLN`` → the GL account of the first bank account held in PLN
+#: (any currency but the functional one): where money typed in or paid out
+#: in that currency is booked.
+CURRENCY_BANK = "bank_in:"
 #: Types whose balance is normally a debit; the others normally a credit.
 DEBIT_NORMAL = frozenset({"asset", "expense"})
 #: An account code: 3 to 10 digits (the default chart's are four). Journal

@@ -327,3 +327,29 @@ def test_money_on_a_zloty_account_is_revalued_at_month_end_on_its_own_gl_account
     assert balances(admin)["1010"] == "93.00" and "6910" not in balances(admin)  # reversed on 1 December
     check = bank_check(admin)  # in złoty: the revaluation moved no złoty
     assert (check["left"], check["right"]) == ("400.00", "400.00")
+
+
+def test_a_zloty_payment_typed_in_is_booked_on_the_zloty_account_and_its_statement_line_reports_it(
+        admin: Client, zloty: dict[str, Any], engine: Engine) -> None:
+    """Typed in before the statement came: booked on GL 1010 (the account held
+    in złoty), so the PKO line of the same money reports that payment instead
+    of becoming a second one (on 1000 the line could not have found it)."""
+    inv = zloty["invoice"]
+    p = admin.ok("post", "/api/v1/payments", {
+        "customer_id": zloty["customer"]["id"], "amount": "400.00", "currency": "PLN", "received_on": D1.isoformat(),
+        "reference": "PKO-TYPED", "method": "bank_transfer",
+        "allocations": [{"invoice_id": inv["id"], "amount": "400.00"}]}, status=201)
+    assert payment_entry(admin, p["id"]) == {
+        ("1010", "93.00", "0.00", "PLN", "400.00"), ("1100", "0.00", "93.57", "PLN", "-400.00"),
+        ("6900", "0.57", "0.00", "EUR", "0.57")}
+    r = upload(admin, Txn(D1, D("400.00"), "Kawiarnia Wawa", "", "Zapłata", creditor_reference(inv["number"]),
+                          bank_ref="P1"))
+    (ln,) = lines_of(admin, r.get_json()["id"])
+    assert (ln["status"], ln["rule"], line(engine, ln["id"])["payment_ids"]) == ("matched", "booked_payment",
+                                                                                   [p["id"]])
+    with engine.connect() as c:  # no second payment of the same money
+        assert c.execute(select(m.Payment.id).where(m.Payment.customer_id == zloty["customer"]["id"])).all() == [
+            (p["id"],)]
+    assert balances(admin) == AFTER_400
+    check = bank_check(admin)
+    assert (check["left"], check["right"]) == ("400.00", "400.00")

@@ -35,7 +35,7 @@ from o2c.domain.bankfiles import (
 from o2c.domain.errors import Conflict, NotFound, ValidationFailed
 from o2c.domain.fx import FUNCTIONAL_CURRENCY
 from o2c.services.books import fx
-from o2c.services.platform.uow import Tx, dialect_insert
+from o2c.services.platform.uow import Tx, dialect_insert, forget_chart
 
 accounts = m.BankAccount.__table__
 statements = m.BankStatement.__table__
@@ -142,6 +142,7 @@ def create_account(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
     if new_id is None:
         existing = tx.conn.execute(select(accounts.c.id).where(accounts.c.iban == iban)).scalar_one()
         raise Conflict(f"Bank account {iban} exists already.", {"id": existing})
+    forget_chart()  # the chart names the bank account of each foreign currency
     tx.audit("bank_account.created", "bank_account", new_id, None, {k: row[k] for k in ("iban", "currency",
                                                                                        "gl_account")})
     return get_account(tx, new_id)
@@ -159,6 +160,7 @@ def update_account(tx: Tx, account_id: int, data: dict[str, Any]) -> dict[str, A
         changes["csv_mappings"] = {**before["csv_mappings"], **_check_mappings(data["csv_mappings"])}
     if changes:
         tx.conn.execute(update(accounts).where(accounts.c.id == account_id).values(**changes))
+        forget_chart()
         tx.audit("bank_account.updated", "bank_account", account_id,
                  {k: before[k] for k in changes}, changes)
     return get_account(tx, account_id)

@@ -16,7 +16,7 @@ from o2c.domain.fx import check_amount, settled_value, to_functional
 from o2c.domain.money import ZERO
 from o2c.domain.numbering import document_number, order_number
 from o2c.domain.states import LineProgress, OrderStatuses, derive_order_statuses, invoice_status
-from o2c.ledger.accounts import Account
+from o2c.ledger.accounts import CURRENCY_BANK, Account
 from o2c.ledger.posting import entry_for_payment, entry_for_payment_in_currency
 from o2c.services.books import fx
 from o2c.services.platform.uow import Tx, insert_ignoring_conflicts, period_of
@@ -28,8 +28,6 @@ invoices = m.Invoice.__table__
 orders = m.Order.__table__
 lines = m.OrderLine.__table__
 customers = m.Customer.__table__
-bank_accounts = m.BankAccount.__table__
-gl_accounts = m.Account.__table__
 
 _apply_to_invoice = (
     update(invoices).where(invoices.c.id == bindparam("iid"))
@@ -73,16 +71,12 @@ _orders_with_sums = (
 
 
 def bank_in(tx: Tx, currency: str) -> Account | None:
-    """The GL account money in a foreign ``currency`` leaves from when no
-    statement line says which: that of the first bank account held in it
-    (None for the functional currency, or without such an account: the
-    ``bank`` role's account then)."""
-    if currency == FUNCTIONAL_CURRENCY:
-        return None
-    r = tx.conn.execute(select(gl_accounts.c.code, gl_accounts.c.name, gl_accounts.c.type)
-                        .join(bank_accounts, bank_accounts.c.gl_account == gl_accounts.c.code)
-                        .where(bank_accounts.c.currency == currency).order_by(bank_accounts.c.id).limit(1)).first()
-    return Account(r.code, r.name, r.type) if r else None
+    """The GL account money in a foreign ``currency`` arrives on or leaves
+    from when no statement line says which: that of the first bank account
+    held in it (read with the chart, no statement of its own). None for the
+    functional currency, or without such an account: the ``bank`` role's
+    account then."""
+    return tx.chart.get(CURRENCY_BANK + currency) if currency != FUNCTIONAL_CURRENCY else None
 
 
 def payment_number(payment_id: int, created_at: Any) -> str:
@@ -144,7 +138,8 @@ def record_payment(tx: Tx, data: dict[str, Any]) -> dict[str, Any]:
         tx.post(entry_for_payment_in_currency(
             tx.chart, received_on, pid, number, customer_id, currency, (amount, functional),
             (applied, sum((cleared_value(i, a) for i, a, _ in plan), ZERO)),
-            (amount - applied, settled_value(functional, amount, amount - applied)), data.get("bank_account")))
+            (amount - applied, settled_value(functional, amount, amount - applied)),
+            data.get("bank_account") or bank_in(tx, currency)))
     allocs = [{"invoice_id": i.id, "amount": a} for i, a, _ in plan]
     tx.audit("payment.received", "payment", pid, None, {
         "number": number, "amount": str(amount), "applied": str(applied), "unapplied": str(amount - applied),

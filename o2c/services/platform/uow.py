@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, literal, select, union_all, update
 from sqlalchemy.sql.elements import Label
 
 from o2c.db import models as m
 from o2c.domain.errors import PeriodClosed
 from o2c.domain.events import EVENTS
-from o2c.ledger.accounts import Account, chart_from_rows
+from o2c.domain.fx import FUNCTIONAL_CURRENCY
+from o2c.ledger.accounts import CURRENCY_BANK, Account, chart_from_rows
 from o2c.ledger.posting import JournalEntry
 from o2c.services.platform import clock
 
@@ -34,8 +35,18 @@ _accounts = m.Account.__table__
 #: How long a process keeps the chart of accounts before reading it again.
 CHART_TTL = 30.0
 _charts: dict[str, tuple[float, dict[str, Account]]] = {}
-_select_chart = select(_accounts.c.role, _accounts.c.code, _accounts.c.name, _accounts.c.type).where(
-    _accounts.c.role.is_not(None))
+_bank_accounts = m.BankAccount.__table__
+_same_currency = _bank_accounts.alias("same_currency")
+# The roles, and the account of the first bank account held in each foreign currency.
+_select_chart = union_all(
+    select(_accounts.c.role, _accounts.c.code, _accounts.c.name, _accounts.c.type).where(
+        _accounts.c.role.is_not(None)),
+    select((literal(CURRENCY_BANK) + _bank_accounts.c.currency).label("role"), _accounts.c.code, _accounts.c.name,
+           _accounts.c.type)
+    .join(_bank_accounts, _bank_accounts.c.gl_account == _accounts.c.code)
+    .where(_bank_accounts.c.currency != FUNCTIONAL_CURRENCY,
+           _bank_accounts.c.id == select(func.min(_same_currency.c.id))
+           .where(_same_currency.c.currency == _bank_accounts.c.currency).scalar_subquery()))
 
 # Statements are built once: SQLAlchemy memoises a built statement's cache key,
 # so executing a prebuilt statement costs a fraction of building one per call.
@@ -89,7 +100,7 @@ def load_chart(conn: Connection) -> dict[str, Account]:
 
 
 def forget_chart() -> None:
-    """Read the chart again on next use (after it changed in this process)."""
+    """Read the chart again on next use (after it or a bank account changed in this process)."""
     _charts.clear()
 
 
