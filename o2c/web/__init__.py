@@ -175,8 +175,8 @@ def init_app(app: Flask) -> None:
     from o2c.web.quote_links import public
     app.register_blueprint(public)  # the quotation's acceptance pages: public, behind a secret link
 
-    app.jinja_env.filters.update(money=money, amount=amount, rate=rate, fxrate=rate_text, day=day, moment=moment, label=label, badge=badge,
-                                 attrs=attrs, audit_words=describe)
+    app.jinja_env.filters.update(money=money, amount=amount, rate=rate, fxrate=rate_text, day=day, moment=moment,
+                                 label=label, badge=badge, attrs=attrs, audit_words=describe)
     # Globals (not context): imported macros see them too.
     app.jinja_env.globals.update(can=can, navigation=navigation, new_token=new_token, field_label=field_label,
                                  language_options=language_options)
