@@ -97,9 +97,8 @@ def _check_gl(tx: Tx, code: str, account_id: int | None = None, currency: str = 
     role's account or one without a role), so that its GL balance can be
     reconciled against that bank's statements alone. An account in another
     currency needs one without a role: the ``bank`` role's account takes the
-    payments typed in, in any currency, and the refunds paid out in a currency
-    no bank account is held in, which its statements in its currency never
-    report."""
+    payments typed in and the refunds paid out in any currency no bank
+    account is held in, which its statements in its currency never report."""
     row = tx.conn.execute(select(_gl_accounts.c.type, _gl_accounts.c.role).where(_gl_accounts.c.code == code)).first()
     if row is None:
         raise ValidationFailed(f"There is no GL account “{code}”.", {"gl_account": ["Unknown account."]})
