@@ -70,7 +70,7 @@ def create_api_key_page() -> Any:
         if "date" in problem.fields["expires"].lower() or "datetime" in problem.fields["expires"].lower():
             problem.fields["expires"] = "Enter a date as YYYY-MM-DD."
     form.problem = problem
-    return _page(form, 422 if problem.code == "validation_error" else 409)
+    return _page(form, problem.status)
 
 
 @bp.route("/keys/<id:key_id>/revoke", methods=["POST"])

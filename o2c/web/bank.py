@@ -71,7 +71,7 @@ def import_bank_statement() -> Any:
     outcome = submit(work)
     if isinstance(outcome, Problem):
         form.problem = outcome
-        return _list_page(form, 422 if outcome.code == "validation_error" else 409)
+        return _list_page(form, outcome.status)
     return outcome
 
 

@@ -25,10 +25,6 @@ def _page(form: Form | None = None, edit: Form | None = None, edit_id: int | Non
                            edit=edit, edit_id=edit_id), status
 
 
-def _status(problem: Problem) -> int:
-    return 422 if problem.code == "validation_error" else 409
-
-
 @bp.route("/bank/accounts")
 @requires("bank:read")
 def bank_accounts() -> Any:
@@ -51,7 +47,7 @@ def add_bank_account() -> Any:
             return outcome
         problem = outcome
     form.problem = problem
-    return _page(form=form, status=_status(problem))
+    return _page(form=form, status=problem.status)
 
 
 @bp.route("/bank/accounts/<id:account_id>", methods=["POST"])
@@ -68,7 +64,7 @@ def edit_bank_account(account_id: int) -> Any:
             return outcome
         problem = outcome
     form.problem = problem
-    return _page(edit=form, edit_id=account_id, status=_status(problem))
+    return _page(edit=form, edit_id=account_id, status=problem.status)
 
 
 add("Payments", Item("Bank accounts", "web.bank_accounts", "bank:read", ("web.add_bank_account",

@@ -57,7 +57,7 @@ def _decide(line_id: int, work: Any, done: str) -> Any:
     outcome = submit(run)
     if isinstance(outcome, Problem):
         form.problem = outcome
-        return _line_page(line_id, form, 422 if outcome.code == "validation_error" else 409)
+        return _line_page(line_id, form, outcome.status)
     return outcome
 
 

@@ -150,7 +150,7 @@ def reopen_period(period: str) -> Any:
             return outcome
         problem = outcome
     form.problem = problem
-    return _periods_page({period: form}, 422 if problem.code == "validation_error" else 409)
+    return _periods_page({period: form}, problem.status)
 
 
 # -- the hash chain -------------------------------------------------------------------

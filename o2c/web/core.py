@@ -112,6 +112,12 @@ class Problem:
     def items(self) -> list[str]:
         return explain(self.code, self.details)
 
+    @property
+    def status(self) -> int:
+        """What the form is answered with again: 422 for input the fields
+        refuse, 409 for a refusal of the business rules."""
+        return 422 if self.code == "validation_error" else 409
+
 
 @dataclass
 class Form:

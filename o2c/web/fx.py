@@ -60,7 +60,7 @@ def enable_currency() -> Any:
     if not enabled:  # a disable button: no form to show the refusal beside
         return back_to(url_for("web.currencies"), problem)
     form.problem = problem
-    return _page(enable_form=form, status=422 if problem.code == "validation_error" else 409)
+    return _page(enable_form=form, status=problem.status)
 
 
 @bp.route("/books/currencies/rates", methods=["POST"])
@@ -80,7 +80,7 @@ def record_rate_page() -> Any:
             return outcome
         problem = outcome
     form.problem = problem
-    return _page(rate_form=form, status=422 if problem.code == "validation_error" else 409)
+    return _page(rate_form=form, status=problem.status)
 
 
 # In the accountants' Books section (clerks read rates over the API).

@@ -66,7 +66,7 @@ def revalue() -> Any:
             return outcome
         problem = outcome
     form.problem = problem
-    return _page(form, status=422 if problem.code == "validation_error" else 409)
+    return _page(form, status=problem.status)
 
 
 add("Books", Item("Revaluation", "web.revaluations", "ledger:read", ("web.revalue",)))

@@ -78,7 +78,7 @@ def create_webhook() -> Any:
         problem = outcome
     form.problem = problem
     form.values["event_types"] = ",".join(chosen)
-    return _list_page(form, 422 if problem.code == "validation_error" else 409)
+    return _list_page(form, problem.status)
 
 
 @bp.route("/webhooks/<id:webhook_id>")
