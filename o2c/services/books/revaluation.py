@@ -64,14 +64,12 @@ def gl_by_role_and_currency(tx: Tx, as_of: dt.date | None, foreign_only: bool = 
     currency, of the lines dated up to ``as_of`` (all when None). Kept here,
     below the reconciliation, which reads it for its per-currency checks.
     ``foreign_only``: the lines in other currencies than the functional one
-    alone (none at all costs two index probes, not a read of the journal)."""
+    alone (``foreign_balances`` asks ``any_foreign_lines`` first)."""
     q = (select(account_roles.c.role, jlines.c.currency, func.sum(jlines.c.debit), func.sum(jlines.c.credit),
                 func.sum(jlines.c.amount))
          .join(account_roles, account_roles.c.account == jlines.c.account)
          .group_by(account_roles.c.role, jlines.c.currency))
     if foreign_only:
-        if not any_foreign_lines(tx):
-            return {}
         q = q.where(jlines.c.currency != FUNCTIONAL_CURRENCY)
     if as_of is not None:
         q = q.join(entries, entries.c.id == jlines.c.entry_id).where(entries.c.date <= as_of)
@@ -92,7 +90,8 @@ def foreign_balances(tx: Tx, as_of: dt.date) -> dict[tuple[str, str], tuple[Deci
     in the currency and the signed functional balance (debit positive), of
     the lines dated up to ``as_of`` — the reconciliation's own GL figures;
     and per bank account held in such a currency (``bank:<GL account>``) the
-    same of its GL account's lines in that currency."""
+    same of its GL account's lines in that currency. A book with no line in
+    another currency costs two index probes, not a read of the journal."""
     if not any_foreign_lines(tx):
         return {}
     out = {(role, cur): (amount, debit - credit)
